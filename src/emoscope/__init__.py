@@ -1,0 +1,31 @@
+"""emoscope: offline, CPU-first facial-expression recognition.
+
+Heavy dependencies (torch, onnxruntime) are imported lazily, so ``import emoscope`` stays
+cheap and the ONNX-only install works without torch.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "create_model", "list_models", "load"]
+
+
+def create_model(name: str, num_classes: int = 7, in_chans: int = 1, img_size: int | None = None, **kwargs):
+    """Build a registered architecture (see ``emoscope models``)."""
+    from emoscope.models.registry import create_model as _create
+
+    return _create(name, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+
+def list_models() -> list[str]:
+    from emoscope.models.registry import list_models as _list
+
+    return _list()
+
+
+def load(name_or_path: str, backend: str = "auto"):
+    """Load a weights bundle (``.safetensors``) or ONNX model into a ready-to-use predictor."""
+    from emoscope.runtime.predictor import load_predictor
+
+    return load_predictor(name_or_path, backend=backend)

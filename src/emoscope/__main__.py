@@ -1,0 +1,3 @@
+from emoscope.apps.cli import main
+
+main()

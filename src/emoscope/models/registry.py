@@ -1,0 +1,89 @@
+"""A timm-style model registry: architectures register themselves by name.
+
+    @register_model
+    def resnet18(num_classes=7, in_chans=1, img_size=48, **kwargs) -> nn.Module: ...
+
+    model = create_model("resnet18", num_classes=7, in_chans=1, img_size=48)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from emoscope.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    factory: Callable[..., nn.Module]
+    default_img_size: int
+    description: str
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(fn: Callable[..., nn.Module] | None = None, *, default_img_size: int = 48):
+    """Register a factory ``fn(num_classes, in_chans, img_size, **kwargs) -> nn.Module``.
+
+    The factory's name is the model name; the first line of its docstring is its description.
+    """
+
+    def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        name = factory.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        doc = (factory.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = ModelEntry(name, factory, default_img_size, doc[0] if doc else "")
+        return factory
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _ensure_loaded() -> None:
+    # Importing the package runs every architecture module's @register_model.
+    import emoscope.models  # noqa: F401
+
+
+def list_models() -> list[str]:
+    _ensure_loaded()
+    return sorted(_REGISTRY)
+
+
+def get_entry(name: str) -> ModelEntry:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; `emoscope models` lists the {len(_REGISTRY)} available") from None
+
+
+def create_model(
+    name: str, num_classes: int = 7, in_chans: int = 1, img_size: int | None = None, **kwargs
+) -> nn.Module:
+    """Build a registered architecture with freshly initialised weights."""
+    entry = get_entry(name)
+    size = entry.default_img_size if img_size is None else int(img_size)
+    return entry.factory(num_classes=num_classes, in_chans=in_chans, img_size=size, **kwargs)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_mflops(model: nn.Module, in_chans: int, img_size: int) -> float:
+    """Forward-pass MFLOPs for one image (1 multiply-add = 2 FLOPs), via torch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, in_chans, img_size, img_size))
+    model.train(was_training)
+    return counter.get_total_flops() / 1e6
