@@ -1,0 +1,266 @@
+"""The `emoscope` command line (typer). Each command is a thin shell over the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emoscope.errors import EmoscopeError
+
+app = typer.Typer(
+    help="emoscope: offline facial-expression recognition: train, evaluate, export, recognise, analyse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _command_line() -> str:
+    return "emoscope " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+
+
+def _parse_sets(pairs: list[str]) -> dict:
+    """``key=value`` overrides, dotted keys for nested options (``augment.rotate=15``)."""
+    data: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EmoscopeError(f"--set expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # a bare string such as a model name
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return data
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@app.command("models")
+def models_cmd(
+    pretrained: bool = typer.Option(False, "--pretrained", help="list the shipped, trained models instead"),
+    img_size: int = typer.Option(48, help="input side for the parameter and MFLOP counts"),
+    classes: int = typer.Option(7, help="number of classes for the counts"),
+):
+    """List registered architectures with parameters and MFLOPs, or the shipped weights."""
+    if pretrained:
+        from emoscope.runtime.bundle import read_spec
+        from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
+
+        table = Table("name", "architecture", "classes", "input", "metrics")
+        for name in list_pretrained():
+            path = WEIGHTS_DIR / f"{name}.safetensors"
+            if not path.exists():
+                table.add_row(name, "(onnx only)", "", "", "")
+                continue
+            spec = read_spec(path)
+            m = spec.metrics
+            table.add_row(name, spec.architecture, str(spec.num_classes), f"{spec.in_chans}x{spec.img_size}x{spec.img_size}",
+                          f"acc {m.get('accuracy', float('nan')):.4f} on {m.get('split', '?')}")
+        console.print(table if table.row_count else "no pretrained weights shipped yet")
+        return
+    from emoscope.models.registry import count_mflops, count_params, create_model, get_entry, list_models
+
+    table = Table("name", "params (M)", f"MFLOPs @1x{img_size}x{img_size}", "description")
+    for name in list_models():
+        model = create_model(name, num_classes=classes, in_chans=1, img_size=img_size)
+        table.add_row(name, f"{count_params(model) / 1e6:.3f}", f"{count_mflops(model, 1, img_size):.1f}",
+                      get_entry(name).description)
+    console.print(table)
+
+
+@app.command("train")
+def train_cmd(
+    config: Optional[Path] = typer.Argument(None, help="config file (.json/.toml/.yaml); flags override it"),
+    name: Optional[str] = typer.Option(None, help="run name; outputs go to <out-dir>/<name>"),
+    model: Optional[str] = typer.Option(None, help="registered architecture (see `emoscope models`)"),
+    dataset: Optional[str] = typer.Option(None, help="fer2013 | ferplus | sign_mnist | CSV path | image folder"),
+    label_set: Optional[str] = typer.Option(None, help="fer2013 | ferplus | fer5 | panic | auto"),
+    epochs: Optional[int] = typer.Option(None),
+    batch_size: Optional[int] = typer.Option(None),
+    lr: Optional[float] = typer.Option(None),
+    optimizer: Optional[str] = typer.Option(None, help="sgd | adam | adamw | radam"),
+    scheduler: Optional[str] = typer.Option(None, help="cosine | onecycle | plateau | none"),
+    limit: Optional[int] = typer.Option(None, help="stratified subset of N training images"),
+    val_limit: Optional[int] = typer.Option(None, help="stratified subset of N validation images"),
+    img_size: Optional[int] = typer.Option(None),
+    precision: Optional[str] = typer.Option(None, help="auto | fp32 | bf16"),
+    seed: Optional[int] = typer.Option(None),
+    drop_rate: Optional[float] = typer.Option(None, help="dropout before the classifier (ablation)"),
+    no_batch_norm: bool = typer.Option(False, "--no-batch-norm", help="replace batch norm by identity (ablation)"),
+    out_dir: Optional[str] = typer.Option(None),
+    folds: int = typer.Option(0, help="stratified k-fold cross-validation over the training split"),
+    resume: bool = typer.Option(False, help="continue the run in <out-dir>/<name> from its last checkpoint"),
+    set_: list[str] = typer.Option([], "--set", help="any option as key=value, e.g. augment.mixup=0.2"),
+):
+    """Train any registered model on any dataset; checkpoints every epoch, resumable."""
+    from emoscope.training.config import TrainConfig
+
+    flags = {"name": name, "model": model, "dataset": dataset, "label_set": label_set, "epochs": epochs,
+             "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler, "limit": limit,
+             "val_limit": val_limit, "img_size": img_size, "precision": precision, "seed": seed, "out_dir": out_dir}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    model_kwargs = {k: v for k, v in (("drop_rate", drop_rate), ("batch_norm", False if no_batch_norm else None)) if v is not None}
+    if model_kwargs:
+        overrides["model_kwargs"] = model_kwargs
+    overrides = _merge(overrides, _parse_sets(set_))
+    if config is not None:
+        base = TrainConfig.from_file(config).model_dump()
+        cfg = TrainConfig.validated(_merge(base, overrides), source=str(config))
+    else:
+        cfg = TrainConfig.validated(overrides)
+    run_training(cfg, folds=folds, resume=resume)
+
+
+def run_training(cfg, folds: int = 0, resume: bool = False) -> None:
+    from emoscope.evaluation.plots import plot_confusion, plot_curves
+    from emoscope.training.datamodule import DataModule
+    from emoscope.training.kfold import run_kfold
+    from emoscope.training.trainer import Trainer
+
+    data = DataModule(cfg)
+    command = _command_line()
+    with _progress() as progress:
+        if folds:
+            report = run_kfold(cfg, data.train(), folds, command=command, progress=progress)
+            console.print((cfg.run_dir / "folds.md").read_text())
+            console.print(f"k-fold tables: {cfg.run_dir / 'folds.csv'}, {cfg.run_dir / 'folds.json'}")
+            return report
+        train, val = data.train(), data.val()
+        console.print(f"training {cfg.model} on {len(train)} images of {train.source}, validating on {len(val)} "
+                      f"({cfg.val_split}); classes: {', '.join(train.label_set.classes)}")
+        trainer = Trainer(cfg, train, val, command=command, progress=progress)
+        console.print(f"device {trainer.device}, precision {'bf16' if trainer.autocast_dtype else 'fp32'}, "
+                      f"{trainer.steps_per_epoch} steps/epoch")
+        result = trainer.fit(resume=resume)
+    if not result.history:
+        console.print("nothing to do: the run already reached its last epoch")
+        return result
+    plot_curves(result.history, result.run_dir / "curves.png", title=f"{cfg.model} on {train.source}")
+    m = result.best_metrics
+    plot_confusion(m["confusion_matrix"], list(m["per_class"]), result.run_dir / "confusion_val.png",
+                   title=f"{cfg.model}, {m['split']} (epoch {m['epoch']})")
+    console.print(f"best epoch {result.best_epoch}: val accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}; "
+                  f"median {result.train_images_per_s:.0f} train img/s")
+    console.print(f"model bundle: {result.best_bundle}")
+    return result
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: str = typer.Argument(..., help="shipped model name, .safetensors bundle or .onnx file"),
+    dataset: str = typer.Option("fer2013", help="fer2013 | ferplus | sign_mnist | CSV path | image folder"),
+    split: str = typer.Option("test", help="train | val | test (FER2013: Training / PublicTest / PrivateTest)"),
+    tta: str = typer.Option("none", help="none | hflip | tencrop"),
+    backend: str = typer.Option("auto", help="auto | torch | onnx"),
+    limit: Optional[int] = typer.Option(None, help="stratified subset of N images (quick checks)"),
+    out: Path = typer.Option(Path("runs/eval"), help="folder for the JSON report and confusion matrix"),
+):
+    """Accuracy, per-class P/R/F1, macro-F1, ROC-AUC, MAE and a confusion matrix on a named split."""
+    import emoscope
+    from emoscope.data import limit_per_split, load_dataset
+    from emoscope.evaluation.evaluate import evaluate, write_report
+
+    predictor = emoscope.load(model, backend=backend)
+    images = load_dataset(dataset, split=split)
+    if limit is not None and limit < len(images):
+        images = limit_per_split(images, limit, seed=0)
+    report = evaluate(predictor, images, split=f"{dataset}:{split}", tta=tta)
+    report["command"] = _command_line()
+    paths = write_report(report, out, stem=f"{predictor.spec.name}_{Path(dataset).name}_{split}_{tta}")
+    table = Table("class", "precision", "recall", "F1", "support")
+    for cls, row in report["per_class"].items():
+        table.add_row(cls, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    console.print(table)
+    console.print(f"{report['model']} on {report['split']} ({report['n']} images, tta {tta}): accuracy "
+                  f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, ROC-AUC {report['roc_auc_macro_ovr']:.4f}")
+    console.print(f"report: {paths['json']}  confusion matrix: {paths['confusion']}")
+
+
+@app.command("export")
+def export_cmd(
+    model: str = typer.Argument(..., help="shipped model name or .safetensors bundle"),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="write an ONNX model (the only format for now)"),
+    out: Optional[Path] = typer.Option(None, help="output path (default: beside the bundle, .onnx)"),
+):
+    """Export a bundle to ONNX (same metadata) and check ONNX Runtime agrees with torch."""
+    import numpy as np
+
+    from emoscope.runtime.bundle import load_bundle
+    from emoscope.runtime.onnx_runtime import export_onnx
+    from emoscope.runtime.predictor import TorchPredictor, load_predictor, resolve_model_path
+
+    if not onnx:
+        raise EmoscopeError("nothing to export: only --onnx is supported")
+    source = resolve_model_path(model, "torch")
+    net, spec = load_bundle(source)
+    target = export_onnx(net, spec, out or source.with_suffix(".onnx"))
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, size=(16, spec.img_size, spec.img_size), dtype=np.uint8)
+    torch_probs = TorchPredictor(net, spec, source).predict_proba(faces)
+    onnx_probs = load_predictor(target, backend="onnx").predict_proba(faces)
+    diff = float(np.abs(torch_probs - onnx_probs).max())
+    console.print(f"ONNX model: {target} ({target.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
+    if diff > 1e-4:
+        raise EmoscopeError(f"ONNX output differs from torch by {diff:.2e} (> 1e-4); the export is not trustworthy")
+
+
+@app.command("info")
+def info_cmd(model: str = typer.Argument(..., help="shipped model name, .safetensors bundle or .onnx file")):
+    """Print a model's card: architecture, labels, input spec, metrics, the command that made it."""
+    import emoscope
+
+    spec = emoscope.load(model).spec
+    console.print_json(spec.model_dump_json(exclude={"metrics"}))
+    metrics = {k: v for k, v in spec.metrics.items() if k not in ("confusion_matrix", "per_class")}
+    console.print_json(json.dumps(metrics))
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except EmoscopeError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except MemoryError:
+        err_console.print("error: out of memory; use a smaller --batch-size or --limit")
+        sys.exit(3)
+    except OSError as exc:
+        if os.environ.get("EMOSCOPE_DEBUG"):
+            raise
+        err_console.print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

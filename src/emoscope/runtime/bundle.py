@@ -1,0 +1,82 @@
+"""Weights bundles: one ``.safetensors`` file holding tensors plus its :class:`ModelSpec`.
+
+safetensors cannot execute code when loaded, unlike pickled checkpoints, so a bundle from
+anywhere is safe to open.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emoscope.errors import ModelError
+from emoscope.runtime.spec import SPEC_KEY, ModelSpec
+
+
+def _open_safetensors(path: Path):
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        return safe_open(str(path), framework="numpy")
+    except Exception as exc:  # safetensors raises its own error types for every kind of damage
+        raise ModelError(f"{path}: not a valid safetensors file ({type(exc).__name__})") from None
+
+
+def read_spec(path: str | Path) -> ModelSpec:
+    """The spec of a bundle, without loading any tensor (and without torch)."""
+    path = Path(path)
+    with _open_safetensors(path) as handle:
+        metadata = handle.metadata() or {}
+    if SPEC_KEY not in metadata:
+        raise ModelError(f"{path}: safetensors file has no emoscope metadata (not an emoscope bundle)")
+    return ModelSpec.from_json(metadata[SPEC_KEY], source=path)
+
+
+def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False) -> Path:
+    """Write ``model``'s weights and ``spec`` to ``path``; ``half`` stores floats as fp16."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for key, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if half and tensor.is_floating_point():
+            tensor = tensor.to(torch.float16)
+        tensors[key] = tensor.contiguous()
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(tensors, str(tmp), metadata={SPEC_KEY: spec.to_json()})
+    tmp.replace(path)  # never leave a half-written bundle under the real name
+    return path
+
+
+def load_bundle(path: str | Path):
+    """Rebuild the model of a bundle in eval mode; returns ``(model, spec)``."""
+    import torch
+
+    from emoscope.models.registry import create_model
+
+    path = Path(path)
+    spec = read_spec(path)
+    model = create_model(
+        spec.architecture, num_classes=spec.num_classes, in_chans=spec.in_chans, img_size=spec.img_size,
+        **spec.arch_kwargs,
+    )
+    with _open_safetensors(path) as handle:
+        tensors = {key: torch.from_numpy(handle.get_tensor(key)) for key in handle.keys()}
+    reference = model.state_dict()
+    missing = sorted(set(reference) - set(tensors))
+    unexpected = sorted(set(tensors) - set(reference))
+    if missing or unexpected:
+        raise ModelError(
+            f"{path}: weights do not fit {spec.architecture!r} "
+            f"({len(missing)} missing, {len(unexpected)} unexpected tensors)"
+        )
+    for key, tensor in tensors.items():
+        if tensor.shape != reference[key].shape:
+            raise ModelError(f"{path}: tensor {key} has shape {tuple(tensor.shape)}, expected {tuple(reference[key].shape)}")
+        tensors[key] = tensor.to(reference[key].dtype)
+    model.load_state_dict(tensors)
+    return model.eval(), spec

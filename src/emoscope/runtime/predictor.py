@@ -1,0 +1,149 @@
+"""Predictors: face crops in, class probabilities out, with a torch or ONNX Runtime backend.
+
+Both backends share preprocessing and test-time augmentation, so they differ only in the
+forward pass; the ONNX one needs no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from emoscope.errors import ModelError
+from emoscope.runtime.preprocess import prepare_batch
+from emoscope.runtime.spec import ModelSpec
+from emoscope.runtime.tta import softmax, tta_views
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+"""Where shipped, self-trained weights live (inside the package, so they load offline)."""
+
+
+class Predictor:
+    """Base class: subclasses implement ``_logits`` on a prepared float32 batch."""
+
+    backend = ""
+
+    def __init__(self, spec: ModelSpec, source: str | Path, batch_size: int = 256):
+        self.spec = spec
+        self.source = str(source)
+        self.batch_size = batch_size
+
+    @property
+    def classes(self) -> list[str]:
+        return self.spec.classes
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_prepared(self, batch: np.ndarray, tta: str = "none") -> np.ndarray:
+        """Probabilities ``(N, K)`` for an already normalised ``(N, C, S, S)`` batch."""
+        probs = np.zeros((len(batch), self.spec.num_classes), dtype=np.float64)
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start : start + self.batch_size]
+            views = tta_views(chunk, tta)
+            for view in views:
+                probs[start : start + len(chunk)] += softmax(self._logits(np.ascontiguousarray(view, dtype=np.float32)))
+            probs[start : start + len(chunk)] /= len(views)
+        return probs.astype(np.float32)
+
+    def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str = "none") -> np.ndarray:
+        """Probabilities for uint8 face crops of any size, gray or BGR."""
+        return self.predict_prepared(prepare_batch(faces, self.spec), tta=tta)
+
+    def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: str = "none") -> list[str]:
+        probs = self.predict_proba(faces, tta=tta)
+        return [self.spec.classes[i] for i in probs.argmax(axis=1)]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec.name!r}, {self.spec.architecture}, {self.source})"
+
+
+class TorchPredictor(Predictor):
+    backend = "torch"
+
+    def __init__(self, model, spec: ModelSpec, source: str | Path, batch_size: int = 256):
+        super().__init__(spec, source, batch_size)
+        self.model = model.eval()
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(batch)).float().numpy()
+
+
+class OnnxPredictor(Predictor):
+    backend = "onnx"
+
+    def __init__(self, session, spec: ModelSpec, source: str | Path, batch_size: int = 256):
+        super().__init__(spec, source, batch_size)
+        self.session = session
+        self.input_name = session.get_inputs()[0].name
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+def list_pretrained() -> list[str]:
+    """Names of the weights shipped inside the package (``emoscope.load(name)``)."""
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted({p.stem for p in WEIGHTS_DIR.iterdir() if p.suffix in (".safetensors", ".onnx")})
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_model_path(name_or_path: str | Path, backend: str) -> Path:
+    """A file path for a bundle name or path, preferring the format the backend reads."""
+    path = Path(name_or_path)
+    if path.exists():
+        if path.is_dir():
+            raise ModelError(f"{path}: is a folder, expected a .safetensors or .onnx model file")
+        return path
+    if path.suffix in (".safetensors", ".onnx") or "/" in str(name_or_path):
+        raise ModelError(f"{path}: no such model file")
+    suffixes = {"onnx": [".onnx"], "torch": [".safetensors"]}.get(backend, [".safetensors", ".onnx"])
+    if backend == "auto" and not _torch_available():
+        suffixes = [".onnx"]
+    for suffix in suffixes:
+        candidate = WEIGHTS_DIR / f"{name_or_path}{suffix}"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(list_pretrained()) or "none shipped yet"
+    raise ModelError(f"unknown model {str(name_or_path)!r} for backend {backend!r} (pretrained: {known})")
+
+
+def load_predictor(name_or_path: str | Path, backend: str = "auto", batch_size: int = 256) -> Predictor:
+    """A predictor for a shipped model name, a ``.safetensors`` bundle or an exported ``.onnx``.
+
+    ``backend``: ``auto`` (torch for bundles when torch is installed, else ONNX), ``torch`` or ``onnx``.
+    """
+    if backend not in ("auto", "torch", "onnx"):
+        raise ModelError(f"unknown backend {backend!r} (choose auto, torch or onnx)")
+    path = resolve_model_path(name_or_path, backend)
+    if path.suffix == ".onnx":
+        if backend == "torch":
+            raise ModelError(f"{path}: an ONNX file needs backend 'onnx'")
+        from emoscope.runtime.onnx_runtime import open_onnx
+
+        session, spec = open_onnx(path)
+        return OnnxPredictor(session, spec, path, batch_size)
+    if backend == "onnx":
+        onnx_path = path.with_suffix(".onnx")
+        if not onnx_path.is_file():
+            raise ModelError(f"{path}: no exported {onnx_path.name} beside it; run `emoscope export --onnx {path}`")
+        return load_predictor(onnx_path, "onnx", batch_size)
+    if not _torch_available():
+        raise ModelError(f"{path}: torch is not installed; use the ONNX model (backend 'onnx')")
+    from emoscope.runtime.bundle import load_bundle
+
+    model, spec = load_bundle(path)
+    return TorchPredictor(model, spec, path, batch_size)

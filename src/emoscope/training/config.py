@@ -1,0 +1,109 @@
+"""Training configuration: one pydantic model, loadable from JSON/TOML/YAML and overridable by flags."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from emoscope.errors import EmoscopeError
+
+
+class AugmentConfig(BaseModel):
+    """Batch augmentations (see :mod:`emoscope.training.augment`); 0 disables a transform."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hflip: float = Field(0.5, ge=0, le=1, description="probability of a horizontal flip")
+    rotate: float = Field(10.0, ge=0, le=180, description="max rotation, degrees")
+    scale: float = Field(0.1, ge=0, lt=1, description="max relative zoom in/out")
+    shift: float = Field(0.1, ge=0, lt=1, description="max translation, fraction of the image side")
+    crop_pad: int = Field(0, ge=0, description="pad by N pixels then crop back at a random position")
+    brightness: float = Field(0.2, ge=0, lt=1, description="max additive brightness change (fraction of range)")
+    contrast: float = Field(0.2, ge=0, lt=1, description="max relative contrast change")
+    erasing: float = Field(0.25, ge=0, le=1, description="probability of random erasing")
+    mixup: float = Field(0.0, ge=0, description="mixup Beta(alpha, alpha); 0 = off")
+    cutmix: float = Field(0.0, ge=0, description="cutmix Beta(alpha, alpha); 0 = off")
+
+
+class TrainConfig(BaseModel):
+    """Everything that determines a training run; saved beside its checkpoints."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    name: str = Field("run", description="run name; outputs go to <out_dir>/<name>")
+    model: str = "baseline_cnn"
+    model_kwargs: dict = Field(default_factory=dict, description="e.g. {'drop_rate': 0.3, 'batch_norm': false}")
+    dataset: str = Field("fer2013", description="fer2013 | ferplus | sign_mnist | path to CSV or image folder")
+    label_set: Literal["fer2013", "ferplus", "fer5", "panic", "asl_gesture", "auto"] = "auto"
+    train_split: str = "train"
+    val_split: str = "val"
+    limit: int | None = Field(None, ge=10, description="stratified subset of N training images")
+    val_limit: int | None = Field(None, ge=10, description="stratified subset of N validation images")
+    img_size: int = Field(48, ge=16, le=512)
+    in_chans: Literal[1, 3] = 1
+    mean: float = 0.5
+    std: float = 0.5
+
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["sgd", "adam", "adamw", "radam"] = "sgd"
+    lr: float = Field(0.01, gt=0)
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    scheduler: Literal["plateau", "cosine", "onecycle", "none"] = "cosine"
+    warmup_epochs: int = Field(0, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weights: bool = Field(False, description="weight the loss by inverse class frequency")
+    soft_labels: bool = Field(False, description="train on annotator vote distributions (FER+)")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 on a CPU that has it, AMP on CUDA")
+    device: str = "auto"
+    threads: int = Field(0, ge=0, description="torch CPU threads; 0 = all cores")
+    seed: int = 0
+    early_stopping: int = Field(0, ge=0, description="stop after N epochs without val improvement; 0 = off")
+    monitor: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
+    panic_classes: list[str] = Field(default_factory=lambda: ["fear"])
+    out_dir: str = "runs"
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides) -> TrainConfig:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise EmoscopeError(f"{path}: cannot read config ({exc.strerror})") from None
+        try:
+            if path.suffix == ".json":
+                data = json.loads(text)
+            elif path.suffix == ".toml":
+                data = tomllib.loads(text)
+            elif path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                raise EmoscopeError(f"{path}: config must be .json, .toml or .yaml")
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise EmoscopeError(f"{path}: cannot parse config ({exc})") from None
+        if not isinstance(data, dict):
+            raise EmoscopeError(f"{path}: config must be a mapping of options")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.validated(data, source=str(path))
+
+    @classmethod
+    def validated(cls, data: dict, source: str = "options") -> TrainConfig:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise EmoscopeError(f"{source}: invalid training option {where!r}: {err['msg']}") from None
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name

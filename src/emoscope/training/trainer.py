@@ -1,0 +1,288 @@
+"""The training loop: batched augmentation, bf16/AMP, per-epoch checkpoints and exact resume.
+
+Reproducibility: every epoch reseeds its own RNGs from ``(seed, epoch)``, so the shuffling,
+augmentation and dropout of epoch *e* do not depend on whether the run was interrupted.
+With the model, optimizer and scheduler state restored from the epoch checkpoint, a resumed
+run repeats the uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emoscope import __version__
+from emoscope.data.imageset import ImageSet
+from emoscope.errors import EmoscopeError, ModelError
+from emoscope.evaluation.metrics import classification_metrics
+from emoscope.models.registry import create_model
+from emoscope.runtime.bundle import save_bundle
+from emoscope.runtime.spec import ModelSpec
+from emoscope.training.augment import BatchAugment
+from emoscope.training.config import TrainConfig
+from emoscope.training.optim import build_optimizer, build_scheduler
+
+CHECKPOINT = "last.pt"
+BEST_BUNDLE = "best.safetensors"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % (2**63 - 1)
+
+
+def to_model_layout(images: ImageSet, in_chans: int, img_size: int) -> torch.Tensor:
+    """uint8 ``(N, C, S, S)`` tensor at the model's size; resized once here, not every batch."""
+    pixels = torch.from_numpy(images.images)
+    pixels = pixels[:, None] if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)
+    if pixels.shape[1] == 3 and in_chans == 1:
+        weights = torch.tensor([0.114, 0.587, 0.299]).view(1, 3, 1, 1)  # BGR luma
+        pixels = (pixels.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    if pixels.shape[-1] != img_size or pixels.shape[-2] != img_size:
+        chunks = []
+        for start in range(0, len(pixels), 2048):
+            chunk = F.interpolate(pixels[start : start + 2048].float(), size=(img_size, img_size), mode="bilinear",
+                                  antialias=True, align_corners=False)
+            chunks.append(chunk.round().clamp(0, 255).to(torch.uint8))
+        pixels = torch.cat(chunks)
+    return pixels.contiguous()
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    best_bundle: Path
+    best_epoch: int
+    best_metrics: dict
+    history: list[dict]
+    train_images_per_s: float
+
+
+class Trainer:
+    """Trains ``config.model`` on ``train`` and selects the best epoch on ``val`` only."""
+
+    def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, command: str = "", progress=None):
+        if train.label_set != val.label_set:
+            raise EmoscopeError(f"train and validation label sets differ ({train.label_set.name} vs {val.label_set.name})")
+        self.config = config
+        self.train_set, self.val_set = train, val
+        self.labels = train.label_set
+        self.command = command
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_supported(self.device))
+        self.autocast_dtype = torch.bfloat16 if use_bf16 else None
+        self.run_dir = config.run_dir
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+        k = len(self.labels)
+        self.train_x = to_model_layout(train, config.in_chans, config.img_size).to(self.device)
+        self.val_x = to_model_layout(val, config.in_chans, config.img_size).to(self.device)
+        self.val_y = val.labels
+        if config.soft_labels:
+            if train.soft_labels is None:
+                raise EmoscopeError(f"{train.source}: soft_labels needs vote distributions (use the ferplus dataset)")
+            targets = torch.from_numpy(train.soft_labels)
+        else:
+            targets = F.one_hot(torch.from_numpy(train.labels), k).float()
+        self.train_targets = targets.to(self.device)
+        counts = train.class_counts().astype(np.float64)
+        weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / k, 0.0)
+        self.class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device) if config.class_weights else None
+
+        torch.manual_seed(config.seed)
+        self.model = create_model(config.model, num_classes=k, in_chans=config.in_chans, img_size=config.img_size,
+                                  **config.model_kwargs).to(self.device)
+        self.augment = BatchAugment(config.augment)
+        self.steps_per_epoch = self._num_batches(len(train))
+        self.optimizer = build_optimizer(self.model, config)
+        self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, config, self.steps_per_epoch)
+
+    # -- batches -------------------------------------------------------------------------
+    def _num_batches(self, n: int) -> int:
+        full, rest = divmod(n, self.config.batch_size)
+        return full + (1 if rest > 1 else 0)  # a lone last image would break batch norm
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.config.mean) / self.config.std
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.autocast_dtype is None:
+            return self.model(x)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+            return self.model(x).float()
+
+    def predict_proba(self, pixels: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        self.model.eval()
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(pixels), batch_size):
+                x = self._normalise(pixels[start : start + batch_size].float() / 255)
+                out.append(torch.softmax(self._forward(x), dim=1).float().cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    # -- one epoch ----------------------------------------------------------------------
+    def _train_epoch(self, epoch: int) -> dict:
+        cfg = self.config
+        seed = epoch_seed(cfg.seed, epoch)
+        torch.manual_seed(seed)  # dropout and any other use of the global RNG
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        order = torch.randperm(len(self.train_x), generator=gen, device=self.device)
+        self.model.train()
+        total_loss, correct, seen = 0.0, 0, 0
+        start = time.perf_counter()
+        task = self.progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=self.steps_per_epoch) if self.progress else None
+        for step in range(self.steps_per_epoch):
+            index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            x = self.train_x[index].float() / 255
+            x, targets = self.augment(x, self.train_targets[index], gen)
+            if x.shape[1] != cfg.in_chans:
+                x = x.expand(-1, cfg.in_chans, -1, -1)
+            logits = self._forward(self._normalise(x))
+            loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=cfg.label_smoothing)
+            if not torch.isfinite(loss):
+                raise EmoscopeError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower the learning rate")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.step_per_batch:
+                self.scheduler.step()
+            total_loss += loss.item() * len(index)
+            correct += (logits.argmax(1) == targets.argmax(1)).sum().item()
+            seen += len(index)
+            if task is not None:
+                self.progress.update(task, advance=1)
+        seconds = time.perf_counter() - start
+        if task is not None:
+            self.progress.remove_task(task)
+        return {"train_loss": total_loss / seen, "train_accuracy": correct / seen,
+                "train_seconds": seconds, "train_images_per_s": seen / seconds}
+
+    def evaluate_val(self) -> tuple[dict, float]:
+        probs = self.predict_proba(self.val_x)
+        metrics = classification_metrics(self.val_y, probs, list(self.labels.classes))
+        eps = 1e-7
+        loss = float(-np.log(np.clip(probs[np.arange(len(probs)), self.val_y], eps, 1)).mean())
+        return metrics, loss
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _monitor_value(self, row: dict) -> float:
+        # Larger is better for every monitored quantity once loss is negated.
+        return -row["val_loss"] if self.config.monitor == "loss" else row[f"val_{self.config.monitor}"]
+
+    def _save_checkpoint(self, epoch: int, state: dict) -> None:
+        payload = {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "config": self.config.model_dump_json(),
+            **state,
+        }
+        tmp = self.run_dir / (CHECKPOINT + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(self.run_dir / CHECKPOINT)
+
+    def _load_checkpoint(self) -> dict:
+        path = self.run_dir / CHECKPOINT
+        try:
+            payload = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:  # torch raises many types for truncated or foreign files
+            raise ModelError(f"{path}: cannot resume from this checkpoint ({type(exc).__name__})") from None
+        saved = TrainConfig.model_validate_json(payload["config"])
+        current = self.config.model_dump()
+        changed = [k for k, v in saved.model_dump().items() if k != "epochs" and current[k] != v]
+        if changed:
+            raise EmoscopeError(f"{path}: the run was made with different options ({', '.join(changed)}); "
+                                f"use a new --name or the same options")
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(payload["scheduler"])
+        return payload
+
+    def spec(self, metrics: dict, name: str | None = None) -> ModelSpec:
+        cfg = self.config
+        return ModelSpec(
+            name=name or cfg.name, architecture=cfg.model, arch_kwargs=cfg.model_kwargs,
+            label_set=self.labels.name, classes=list(self.labels.classes), in_chans=cfg.in_chans,
+            img_size=cfg.img_size, mean=cfg.mean, std=cfg.std, dataset=self.train_set.source,
+            metrics=metrics, command=self.command, emoscope_version=__version__,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+
+    def _write_history(self, history: list[dict]) -> None:
+        import pandas as pd
+
+        pd.DataFrame(history).to_csv(self.run_dir / "history.csv", index=False)
+        (self.run_dir / "history.json").write_text(json.dumps(history, indent=1))
+
+    # -- the run ---------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> FitResult:
+        cfg = self.config
+        history: list[dict] = []
+        best_value, best_epoch, best_metrics, stale = -math.inf, -1, {}, 0
+        start_epoch = 0
+        if resume and (self.run_dir / CHECKPOINT).exists():
+            state = self._load_checkpoint()
+            start_epoch = state["epoch"] + 1
+            history, best_value, best_epoch, stale = state["history"], state["best_value"], state["best_epoch"], state["stale"]
+            best_metrics = json.loads(state["best_metrics"])
+        elif (self.run_dir / CHECKPOINT).exists() and not resume:
+            raise EmoscopeError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --name")
+        (self.run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+
+        for epoch in range(start_epoch, cfg.epochs):
+            row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], **self._train_epoch(epoch)}
+            metrics, val_loss = self.evaluate_val()
+            row.update(val_loss=val_loss, val_accuracy=metrics["accuracy"], val_macro_f1=metrics["macro_f1"])
+            if self.scheduler is not None and not self.step_per_batch:
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(self._monitor_value(row))
+                else:
+                    self.scheduler.step()
+            history.append(row)
+            value = self._monitor_value(row)
+            if value > best_value:
+                best_value, best_epoch, stale = value, epoch + 1, 0
+                best_metrics = {"split": f"{cfg.dataset}:{cfg.val_split}", "epoch": epoch + 1, **metrics}
+                save_bundle(self.model, self.spec(best_metrics), self.run_dir / BEST_BUNDLE)
+            else:
+                stale += 1
+            self._save_checkpoint(epoch, {"history": history, "best_value": best_value, "best_epoch": best_epoch,
+                                          "stale": stale, "best_metrics": json.dumps(best_metrics)})
+            self._write_history(history)
+            if self.progress is not None:
+                self.progress.console.print(
+                    f"epoch {epoch + 1}: loss {row['train_loss']:.4f} train acc {row['train_accuracy']:.4f} "
+                    f"val acc {row['val_accuracy']:.4f} val F1 {row['val_macro_f1']:.4f} "
+                    f"({row['train_images_per_s']:.0f} img/s)"
+                )
+            if cfg.early_stopping and stale >= cfg.early_stopping:
+                break
+        speeds = [r["train_images_per_s"] for r in history]
+        return FitResult(self.run_dir, self.run_dir / BEST_BUNDLE, best_epoch, best_metrics, history,
+                         float(np.median(speeds)) if speeds else 0.0)

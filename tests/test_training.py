@@ -1,0 +1,118 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from emoscope.errors import EmoscopeError, ModelError
+from emoscope.training.augment import BatchAugment, RandomCropPad
+from emoscope.training.config import AugmentConfig, TrainConfig
+from emoscope.training.trainer import CHECKPOINT, Trainer
+from helpers import synthetic_imageset
+
+TIMING_KEYS = {"train_seconds", "train_images_per_s"}
+
+
+def _config(tmp_path, **kw):
+    base = dict(name="run", model="fer_fast_net", epochs=2, batch_size=16, lr=0.05, img_size=32,
+                out_dir=str(tmp_path), threads=2, augment=AugmentConfig(mixup=0.2, cutmix=0.2))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _data():
+    return synthetic_imageset(210, seed=1), synthetic_imageset(70, seed=2)
+
+
+def test_augment_is_seeded_and_keeps_range():
+    aug = BatchAugment(AugmentConfig(crop_pad=3, mixup=0.4, cutmix=0.4))
+    x = torch.rand(16, 1, 24, 24)
+    targets = torch.eye(4)[torch.arange(16) % 4]
+    a, ta = aug(x, targets, torch.Generator().manual_seed(5))
+    b, tb = aug(x, targets, torch.Generator().manual_seed(5))
+    c, _ = aug(x, targets, torch.Generator().manual_seed(6))
+    assert a.shape == x.shape and torch.equal(a, b) and torch.equal(ta, tb) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 1
+    torch.testing.assert_close(ta.sum(1), torch.ones(16))
+
+
+def test_crop_pad_shifts_within_bounds():
+    x = torch.zeros(64, 1, 10, 10)
+    x[:, :, 5, 5] = 1.0
+    out = RandomCropPad(2)(x, torch.Generator().manual_seed(0))
+    ys, xs = torch.nonzero(out[:, 0] == 1.0, as_tuple=True)[1:]
+    assert len(ys) == 64 and ys.min() >= 3 and ys.max() <= 7 and xs.min() >= 3 and xs.max() <= 7
+    assert len(set(zip(ys.tolist(), xs.tolist()))) > 5  # really random
+
+
+def test_training_learns_and_writes_outputs(tmp_path):
+    train, val = _data()
+    cfg = _config(tmp_path, epochs=4, augment=AugmentConfig(rotate=0, scale=0, shift=0, hflip=0, erasing=0))
+    result = Trainer(cfg, train, val).fit()
+    assert result.best_metrics["accuracy"] > 0.8  # 7 classes: chance is 0.14
+    assert result.best_metrics["split"] == "fer2013:val"
+    run = tmp_path / "run"
+    for name in ("best.safetensors", CHECKPOINT, "history.csv", "history.json", "config.json"):
+        assert (run / name).exists(), name
+    assert len(json.loads((run / "history.json").read_text())) == 4
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
+    train, val = _data()
+    straight = Trainer(_config(tmp_path, name="straight"), train, val).fit()
+
+    # Crash right after the first epoch's checkpoint is written, then resume.
+    calls = {"n": 0}
+    original = Trainer._write_history
+
+    def crash_after_first(self, history):
+        original(self, history)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_write_history", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_config(tmp_path, name="resumed"), train, val).fit()
+    resumed = Trainer(_config(tmp_path, name="resumed"), train, val).fit(resume=True)
+
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]  # noqa: E731
+    assert strip(resumed.history) == strip(straight.history)
+    assert resumed.best_metrics == straight.best_metrics
+    a = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=True)["model"]
+    b = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_refuses_to_overwrite_or_mix_runs(tmp_path):
+    train, val = _data()
+    Trainer(_config(tmp_path, epochs=1), train, val).fit()
+    with pytest.raises(EmoscopeError, match="--resume"):
+        Trainer(_config(tmp_path, epochs=1), train, val).fit()
+    with pytest.raises(EmoscopeError, match="different options.*lr"):
+        Trainer(_config(tmp_path, epochs=2, lr=0.1), train, val).fit(resume=True)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    train, val = _data()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="cannot resume"):
+        Trainer(_config(tmp_path), train, val).fit(resume=True)
+
+
+@pytest.mark.parametrize("options", [
+    {"optimizer": "adamw", "lr": 0.003, "scheduler": "onecycle"},
+    {"optimizer": "radam", "lr": 0.003, "scheduler": "plateau", "class_weights": True, "label_smoothing": 0.1},
+    {"optimizer": "adam", "lr": 0.003, "scheduler": "none", "precision": "fp32", "monitor": "loss"},
+])
+def test_optimisers_and_schedules_run(tmp_path, options):
+    train, val = _data()
+    result = Trainer(_config(tmp_path, epochs=1, **options), train, val).fit()
+    assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_soft_labels_need_distributions(tmp_path):
+    train, val = _data()
+    with pytest.raises(EmoscopeError, match="vote distributions"):
+        Trainer(_config(tmp_path, soft_labels=True), train, val)
