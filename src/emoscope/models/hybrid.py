@@ -1,0 +1,75 @@
+"""Feature-level fusion hybrid: ResNet-50 + MobileNetV2 + a CBAM attention CNN, concatenated into an MLP."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from emoscope.models.blocks import CBAM, ClassifierHead, ConvBNAct, NormLayer, init_weights, norm_layer
+from emoscope.models.mobilenet import mobilenetv2
+from emoscope.models.registry import register_model
+from emoscope.models.resnet import resnet50
+
+
+class AttentionCNN(nn.Module):
+    """Small conv branch with CBAM after every stage (it attends to eyes, brows, mouth); returns pooled
+    features, like the other branches."""
+
+    def __init__(self, in_chans: int, norm: NormLayer, widths: tuple[int, ...] = (32, 64, 128)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch = in_chans
+        for i, width in enumerate(widths):
+            if i > 0:
+                layers.append(nn.MaxPool2d(2))
+            layers += [ConvBNAct(ch, width, 3, norm=norm), CBAM(width)]
+            ch = width
+        self.features = nn.Sequential(*layers)
+        self.num_features = ch
+        self.head = ClassifierHead(ch, 0)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))
+
+
+class HybridFusion(nn.Module):
+    """Each branch is built with ``num_classes=0`` so it returns pooled features; the concatenation is
+    projected by a two-layer MLP with dropout."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        drop_rate: float = 0.5,
+        batch_norm: bool = True,
+        hidden: int = 512,
+    ):
+        super().__init__()
+        backbone_args = dict(
+            num_classes=0, in_chans=in_chans, img_size=img_size, drop_rate=0.0, batch_norm=batch_norm
+        )
+        attention = AttentionCNN(in_chans, norm_layer(batch_norm))
+        init_weights(attention)
+        self.branches = nn.ModuleList([resnet50(**backbone_args), mobilenetv2(**backbone_args), attention])
+        self.num_features = sum(b.num_features for b in self.branches)
+        self.head = nn.Sequential(
+            nn.Dropout(drop_rate),
+            nn.Linear(self.num_features, hidden),
+            nn.ReLU(),
+            nn.Dropout(drop_rate),
+            nn.Linear(hidden, num_classes),
+        )
+        init_weights(self.head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([branch(x) for branch in self.branches], 1))
+
+
+@register_model
+def hybrid_fusion(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
+    """Fusion hybrid: ResNet-50 + MobileNetV2 + CBAM-CNN features concatenated, MLP head with dropout."""
+    return HybridFusion(num_classes, in_chans, img_size, **kwargs)

@@ -1,0 +1,78 @@
+"""VGG networks (Simonyan & Zisserman 2015) adapted to small face crops."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from emoscope.models.blocks import ClassifierHead, grid_pool, init_weights, norm_layer, vgg_features
+from emoscope.models.registry import register_model
+
+# Configuration "E" of the VGG paper (16 conv layers), batch-normalised.
+_VGG19_CFG = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
+_KHAIREDDIN_CFG = (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M")
+
+
+@register_model
+def vgg_khaireddin(
+    num_classes: int = 7,
+    in_chans: int = 1,
+    img_size: int = 48,
+    drop_rate: float = 0.2,
+    batch_norm: bool = True,
+) -> nn.Module:
+    """VGG of Khaireddin & Chen 2021 (FER2013 SOTA): 4 double-conv stages 64-512, 2x1024 FC + dropout."""
+    model = nn.Sequential(
+        vgg_features(_KHAIREDDIN_CFG, in_chans, norm_layer(batch_norm)),
+        # The paper's 40 px crops end at 2x2 maps; other sizes are pooled to 2x2 to keep the FC size.
+        grid_pool(img_size, 16, 2),
+        nn.Flatten(1),
+        nn.Linear(512 * 4, 1024),
+        nn.ReLU(),
+        nn.Dropout(drop_rate),
+        nn.Linear(1024, 1024),
+        nn.ReLU(),
+        nn.Dropout(drop_rate),
+        nn.Linear(1024, num_classes),
+    )
+    init_weights(model)
+    return model
+
+
+@register_model
+def vgg19_bn(
+    num_classes: int = 7,
+    in_chans: int = 1,
+    img_size: int = 48,
+    drop_rate: float = 0.5,
+    batch_norm: bool = True,
+) -> nn.Module:
+    """VGG-19 with batch norm (Simonyan & Zisserman 2015, cfg E), global-pool 512->classes head."""
+    model = nn.Sequential(
+        vgg_features(_VGG19_CFG, in_chans, norm_layer(batch_norm)),
+        # The 4096-wide FC layers of the ImageNet model would add ~120M params for no gain on faces.
+        ClassifierHead(512, num_classes, drop_rate),
+    )
+    init_weights(model)
+    return model
