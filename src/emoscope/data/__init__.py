@@ -21,7 +21,6 @@ from emoscope.data.splits import (
     stratified_kfold,
     stratified_sample,
     stratified_split,
-    take_rows,
 )
 from emoscope.errors import DataError
 
@@ -54,7 +53,6 @@ __all__ = [
     "stratified_kfold",
     "stratified_sample",
     "stratified_split",
-    "take_rows",
 ]
 
 DATA_ENV = "EMOSCOPE_DATA"

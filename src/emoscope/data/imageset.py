@@ -52,13 +52,23 @@ class ImageSet:
         return np.bincount(self.labels, minlength=len(self.label_set))
 
     def subset(self, index) -> ImageSet:
-        """Rows selected by an index array or boolean mask (copies, so the parent can be freed)."""
+        """Rows selected by an index array or boolean mask (copies, so the parent can be freed).
+
+        Per-row ``meta`` arrays (original ``rows``, ``files``, ...) are sliced along, so results
+        stay traceable to their source rows.
+        """
         index = np.asarray(index)
+        per_row = {
+            key: value[index]
+            for key, value in self.meta.items()
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == len(self)
+        }
         return replace(
             self,
             images=self.images[index],
             labels=self.labels[index],
             soft_labels=None if self.soft_labels is None else self.soft_labels[index],
+            meta={**self.meta, **per_row},
         )
 
     def to_label_set(self, target: LabelSet) -> ImageSet:
@@ -77,8 +87,7 @@ class ImageSet:
             totals = soft.sum(axis=1, keepdims=True)
             soft = np.where(totals > 0, soft / np.maximum(totals, 1e-12), np.eye(len(target), dtype=np.float32)[new_labels[keep]])
         return replace(
-            self,
-            images=self.images[keep],
+            self.subset(keep),
             labels=new_labels[keep],
             label_set=target,
             soft_labels=soft,

@@ -49,9 +49,10 @@ class LabelSet:
         return len(self.classes)
 
     def index(self, class_name: str) -> int:
-        key = canonical_name(class_name)
+        if class_name in self.classes:  # exact first: letter classes such as "A" are upper-case
+            return self.classes.index(class_name)
         try:
-            return self.classes.index(key)
+            return self.classes.index(canonical_name(class_name))
         except ValueError:
             raise DataError(
                 f"unknown class {class_name!r} for label set {self.name!r} "

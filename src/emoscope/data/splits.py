@@ -6,7 +6,6 @@ deterministic for a given seed.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 
@@ -77,21 +76,10 @@ def stratified_split(labels, val_fraction: float, seed: int = 0) -> tuple[np.nda
     return np.setdiff1d(np.arange(len(labels)), val).astype(np.int64), val
 
 
-def take_rows(images: ImageSet, index: np.ndarray) -> ImageSet:
-    """``images.subset(index)`` that also slices per-row meta arrays (``rows``, ``files``, ...)."""
-    subset = images.subset(index)
-    per_row = {
-        key: value[index]
-        for key, value in images.meta.items()
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == len(images)
-    }
-    return replace(subset, meta={**images.meta, **per_row})
-
-
 def limit_per_split(images: ImageSet, n: int, seed: int = 0) -> ImageSet:
     """A stratified random subset of ``n`` rows (all of them when ``n >= len(images)``), in original order."""
     if n < 1:
         raise DataError(f"subset size must be at least 1, got {n}")
     if n >= len(images):
         return images
-    return take_rows(images, stratified_sample(images.labels, n, seed))
+    return images.subset(stratified_sample(images.labels, n, seed))
