@@ -242,6 +242,82 @@ def info_cmd(model: str = typer.Argument(..., help="shipped model name, .safeten
     console.print_json(json.dumps(metrics))
 
 
+@app.command("analyze")
+def analyze_cmd(
+    source: str = typer.Argument(..., metavar="VIDEO|FOLDER|WEBCAM", help="a video file, a folder of videos, or a webcam index"),
+    out: Path = typer.Option(Path("runs/analyze"), help="folder for reports, charts and frame tables"),
+    model: Optional[str] = typer.Option(None, help="shipped name, .safetensors or .onnx (default: best shipped)"),
+    backend: str = typer.Option("fastest", help="fastest (ONNX Runtime when exported) | torch | onnx"),
+    detector: str = typer.Option("mediapipe", help="mediapipe | mediapipe-full | haar | mtcnn"),
+    fps: Optional[float] = typer.Option(None, help="analyse about this many frames per second (default: all)"),
+    max_seconds: Optional[float] = typer.Option(None, help="stop after this much video (webcam: required)"),
+    blinks: bool = typer.Option(True, help="count blinks (face mesh)"),
+    gaze: bool = typer.Option(True, help="measure gaze direction (face mesh iris)"),
+    touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
+    annotate: bool = typer.Option(False, help="also write an annotated MP4"),
+    min_episode: float = typer.Option(0.5, help="seconds an expression must last to count as an episode"),
+    meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
+):
+    """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
+    from emoscope.analysis.builder import ReportOptions
+    from emoscope.apps.analyze import analyze_video, default_model_name, find_videos, summary_row, write_summary
+    from emoscope.video.pipeline import AnalysisOptions
+
+    metadata = {}
+    for pair in meta:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise EmoscopeError(f"--meta expects key=value, got {pair!r}")
+        metadata[key] = value
+    is_webcam = source.isdigit()
+    if is_webcam and max_seconds is None:
+        raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
+    predictor = _video_predictor(model or default_model_name(), backend)
+    options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches)
+    report_options = ReportOptions(min_episode_s=min_episode)
+    path = Path(source)
+    videos = find_videos(path) if path.is_dir() else [source]
+    if path.is_dir() and not videos:
+        raise EmoscopeError(f"{path}: no video files found")
+    rows, failures = [], 0
+    with _progress() as progress:
+        for video in videos:
+            try:
+                output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
+                                       max_seconds=max_seconds, metadata=metadata, annotate=annotate,
+                                       progress=progress)
+            except EmoscopeError as exc:
+                if len(videos) == 1:
+                    raise
+                failures += 1
+                err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+                rows.append(summary_row(Path(str(video)), error=str(exc)))
+                continue
+            rows.append(summary_row(Path(str(video)), output))
+            report = output.report
+            console.print(f"{video}: {report.analysis.frames_analysed} frames at "
+                          f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
+                          f"face visible {report.face_visible_share:.0%}" +
+                          "".join(f"; {note}" for note in report.notes))
+            console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
+    if len(videos) > 1:
+        summary = write_summary(rows, out / "summary.csv")
+        console.print(f"summary: {summary} ({len(videos) - failures} analysed, {failures} failed)")
+        if failures == len(videos):
+            raise typer.Exit(2)
+
+
+def _video_predictor(name: str, backend: str):
+    from emoscope.runtime.predictor import load_predictor
+
+    if backend != "fastest":
+        return load_predictor(name, backend=backend)
+    try:
+        return load_predictor(name, backend="onnx")  # several times faster per small batch on CPU
+    except EmoscopeError:
+        return load_predictor(name, backend="auto")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     try:

@@ -1,0 +1,89 @@
+"""Report charts (matplotlib, Agg): emotion shares, emotion per interval, per-person timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from emoscope.analysis.report import PersonReport
+
+# One fixed colour per emotion so every chart and report reads the same way.
+COLOURS = {
+    "angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c", "sad": "#1f77b4",
+    "surprise": "#ff7f0e", "neutral": "#7f7f7f", "contempt": "#bcbd22",
+}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colour(label: str) -> str:
+    return COLOURS.get(label, "#17becf")
+
+
+def pie_chart(person: PersonReport, path: Path) -> Path:
+    plt = _pyplot()
+    shares = {k: v for k, v in person.time_share.items() if v > 0}
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.pie(list(shares.values()), labels=list(shares), colors=[_colour(k) for k in shares],
+           autopct=lambda p: f"{p:.0f}%" if p >= 3 else "", startangle=90, counterclock=False)
+    ax.set_title(f"person {person.track_id}: share of time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def interval_chart(person: PersonReport, path: Path) -> Path:
+    """Stacked bars of the mean probability of each emotion in the five intervals."""
+    plt = _pyplot()
+    classes = list(person.average_probabilities)
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    names = [i.name for i in person.intervals]
+    bottom = np.zeros(len(names))
+    for label in classes:
+        values = np.array([(i.mean_probabilities or {}).get(label, 0.0) for i in person.intervals])
+        ax.bar(names, values, bottom=bottom, color=_colour(label), label=label)
+        bottom += values
+    for x, interval in enumerate(person.intervals):
+        ax.text(x, 1.02, interval.dominant or "not seen", ha="center", fontsize=8)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("mean probability")
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, classes: list[str],
+                   path: Path, max_points: int = 2000) -> Path:
+    """Smoothed probabilities over time, with blinks as ticks and face touches as shaded spans."""
+    plt = _pyplot()
+    stride = max(1, len(times) // max_points)
+    t, p = times[::stride], probs[::stride]
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for k, label in enumerate(classes):
+        ax.plot(t, p[:, k], color=_colour(label), label=label, linewidth=1.2)
+    if person.touches:
+        for i, (start, end) in enumerate(person.touches.episodes):
+            ax.axvspan(start, end, color="black", alpha=0.12, label="face touch" if i == 0 else None)
+    if person.blinks and person.blinks.times:
+        ax.plot(person.blinks.times, [1.03] * len(person.blinks.times), "|", color="black",
+                markersize=8, label="blink")
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.set_title(f"person {person.track_id}: expression timeline")
+    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

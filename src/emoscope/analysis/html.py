@@ -1,0 +1,82 @@
+"""A self-contained HTML page for a report: charts embedded as base64 PNG, no external assets."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from emoscope.analysis.report import PersonReport, Report
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _row(*cells) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:.2f}{unit}"
+
+
+def _person(person: PersonReport, charts: list[Path]) -> str:
+    rows = [
+        _row("seen", f"{person.first_seen:.2f}-{person.last_seen:.2f} s ({person.visible_seconds:.1f} s visible)"),
+        _row("dominant emotion", person.dominant_emotion),
+        _row("distinct emotions", person.distinct_emotions),
+        _row("longest episode", f"{person.longest_episode.label} at {person.longest_episode.start:.2f} s for "
+             f"{person.longest_episode.duration:.2f} s" if person.longest_episode else "none"),
+        _row("shortest episode", f"{person.shortest_episode.label} at {person.shortest_episode.start:.2f} s for "
+             f"{person.shortest_episode.duration:.2f} s" if person.shortest_episode else "none"),
+        _row("transitions / min", f"soft {person.transitions.soft_per_minute:.2f}, "
+             f"hard {person.transitions.hard_per_minute:.2f}"),
+        _row("blinks", "not measured" if person.blinks is None else
+             f"{person.blinks.count} ({person.blinks.per_minute:.1f}/min)"),
+        _row("face touches", "not measured" if person.touches is None else
+             f"{person.touches.count} ({person.touches.total_seconds:.1f} s)"),
+        _row("gaze", "not measured" if person.gaze_share is None else
+             ", ".join(f"{k} {v:.0%}" for k, v in person.gaze_share.items())),
+        _row("first visible", _fmt(person.response.first_visible_s, " s")),
+        _row("first expression", "none" if person.response.first_expression is None else
+             f"{person.response.first_expression} at {person.response.first_expression_s:.2f} s"),
+        _row("intervals", ", ".join(f"{i.name}: {i.dominant or '-'}" for i in person.intervals)),
+    ]
+    average = "".join(_row(k, f"{v:.3f}", f"{person.time_share[k]:.1%}") for k, v in person.average_probabilities.items())
+    return (f"<section><h2>Person {person.track_id}</h2><table>{''.join(rows)}</table>"
+            f"<h3>Emotions</h3><table><tr><th>emotion</th><th>mean probability</th><th>share of time</th></tr>"
+            f"{average}</table><div class=charts>{''.join(_img(p) for p in charts)}</div></section>")
+
+
+def write_html(report: Report, charts: dict[int, list[Path]], path: Path) -> Path:
+    a, v = report.analysis, report.video
+    meta = "".join(_row(k, val) for k, val in report.metadata.items())
+    summary = "".join([
+        _row("video", f"{v.source} ({v.width}x{v.height}, {v.fps:.2f} fps, {v.duration:.1f} s)"),
+        _row("frames analysed", a.frames_analysed),
+        _row("face visible", f"{report.face_visible_share:.1%} of analysed frames"),
+        _row("model", f"{a.model} ({', '.join(a.model_classes)})"),
+        _row("detector", a.detector),
+        _row("processing", f"{a.processing_fps:.1f} frames/s ({a.seconds:.1f} s)"),
+    ])
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    people = "".join(_person(p, charts.get(p.track_id, [])) for p in report.people) or "<p>No person was found.</p>"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>emoscope report: {html.escape(Path(v.source).name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; margin: .5em 0 1em; }} td, th {{ border: 1px solid #ccc; padding: .25em .6em; text-align: left; }}
+.charts img {{ max-width: 100%; margin: .3em; }} section {{ border-top: 2px solid #eee; margin-top: 1.5em; }}
+</style></head><body>
+<h1>Behavioural report</h1>
+<table>{summary}{meta}</table>
+{f"<ul>{notes}</ul>" if notes else ""}
+{people}
+<p><small>emoscope {html.escape(a.emoscope_version)}, report schema {report.schema_version}, created {report.created}.
+Definitions: docs/report.md.</small></p>
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+    return path

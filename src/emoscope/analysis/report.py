@@ -1,0 +1,115 @@
+"""The behavioural report: a versioned pydantic schema, written as JSON.
+
+Definitions (also in docs/report.md):
+- parts: the video's duration cut into ``parts`` equal slices (default 40); the dominant emotion
+  of a slice is the class with the highest mean smoothed probability over the person's frames in it.
+- intervals: the same over 5 equal slices named First, First-Mid, Mid, Mid-Last, Last.
+- episodes: runs of one smoothed label lasting at least ``min_episode_s``; shorter flickers are
+  ignored and do not split an episode.
+- transitions: changes between consecutive episodes; hard = positive <-> negative valence, soft =
+  every other change (see ``emoscope.analysis.timeline.DEFAULT_VALENCE``). Rates are per minute
+  of the person's visible time.
+- response: seconds from the start of the video until the person's face is first seen, and until
+  the start of their first episode that is not neutral.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+REPORT_SCHEMA_VERSION = 1
+
+
+class EpisodeModel(BaseModel):
+    label: str
+    start: float = Field(description="seconds from the start of the video")
+    duration: float = Field(description="seconds")
+
+
+class IntervalModel(BaseModel):
+    name: str
+    start: float
+    end: float
+    dominant: str | None = Field(description="None when the person was not seen in the interval")
+    mean_probabilities: dict[str, float] | None
+
+
+class TransitionsModel(BaseModel):
+    soft: int
+    hard: int
+    soft_per_minute: float
+    hard_per_minute: float
+
+
+class BlinksModel(BaseModel):
+    count: int
+    per_minute: float
+    measured_seconds: float = Field(description="time the eyes could be measured (face mesh found)")
+    times: list[float]
+
+
+class TouchesModel(BaseModel):
+    count: int
+    total_seconds: float
+    episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
+
+
+class ResponseModel(BaseModel):
+    first_visible_s: float
+    first_expression_s: float | None = Field(description="start of the first non-neutral episode")
+    first_expression: str | None
+
+
+class PersonReport(BaseModel):
+    track_id: int
+    first_seen: float
+    last_seen: float
+    frames: int
+    visible_seconds: float
+    dominant_emotion: str
+    average_probabilities: dict[str, float]
+    time_share: dict[str, float] = Field(description="share of this person's frames per smoothed label")
+    distinct_emotions: int = Field(description="labels with at least one episode of min_episode_s")
+    parts: list[str | None]
+    intervals: list[IntervalModel]
+    episodes: int
+    longest_episode: EpisodeModel | None
+    shortest_episode: EpisodeModel | None
+    transitions: TransitionsModel
+    blinks: BlinksModel | None = Field(description="None when blinks were not measured")
+    touches: TouchesModel | None = Field(description="None when face touching was not measured")
+    gaze_share: dict[str, float] | None
+    response: ResponseModel
+
+
+class VideoModel(BaseModel):
+    source: str
+    fps: float
+    frame_count: int
+    duration: float
+    width: int
+    height: int
+
+
+class AnalysisModel(BaseModel):
+    model: str
+    model_classes: list[str]
+    detector: str
+    options: dict
+    sample_fps: float | None
+    frames_analysed: int
+    seconds: float
+    processing_fps: float
+    emoscope_version: str
+
+
+class Report(BaseModel):
+    schema_version: int = REPORT_SCHEMA_VERSION
+    created: str
+    metadata: dict[str, str] = Field(default_factory=dict, description="user-supplied, copied as given")
+    video: VideoModel
+    analysis: AnalysisModel
+    face_visible_share: float
+    first_face_s: float | None
+    people: list[PersonReport]
+    notes: list[str] = Field(default_factory=list)

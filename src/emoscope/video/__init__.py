@@ -1,0 +1,1 @@
+"""Streaming video: frame source, tracking and smoothing, the analysis loop, output sinks."""

@@ -1,0 +1,156 @@
+"""The streaming analysis loop: frames in, :class:`FrameResult` out, constant memory.
+
+Per frame: detect faces, crop them to the model's input spec, and (optionally) run the face mesh
+for eyes and gaze and the hand tracker for face touching. Crops of ``batch_frames`` frames are
+classified in one batch (a batch of crops is many times faster per face than one call per frame),
+then each frame is tracked, smoothed and passed through the per-person cue detectors in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from emoscope.analysis.blinks import BlinkDetector, eye_aspect_ratio
+from emoscope.analysis.gaze import gaze_direction
+from emoscope.analysis.touch import TouchDetector, hand_touches_face
+from emoscope.video.results import FaceResult, FrameResult
+from emoscope.video.source import Frame
+from emoscope.video.tracking import EmaSmoother, FaceTracker
+
+
+class AnalysisOptions(BaseModel):
+    """What the loop measures and how; saved into every report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: str = Field("mediapipe", description="mediapipe | mediapipe-full | haar | mtcnn")
+    min_face_score: float = Field(0.5, ge=0, le=1)
+    align: bool = Field(True, description="rotate crops so the eyes are level")
+    clahe: bool = Field(False, description="CLAHE contrast enhancement of crops")
+    batch_frames: int = Field(16, ge=1, description="frames whose faces are classified in one batch")
+    ema_alpha: float = Field(0.3, gt=0, le=1, description="weight of the newest frame in the EMA")
+    blinks: bool = True
+    gaze: bool = True
+    touches: bool = True
+    max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
+    track_iou: float = Field(0.3, gt=0, le=1)
+    track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
+
+    @property
+    def uses_mesh(self) -> bool:
+        return self.blinks or self.gaze
+
+
+@dataclass
+class _Perceived:
+    """A frame after detection and landmarking, waiting for its batch to be classified."""
+
+    frame: Frame
+    boxes: np.ndarray
+    scores: np.ndarray
+    crops: list[np.ndarray]
+    ears: list[float | None]
+    gazes: list[str | None]
+    touching: list[bool]
+    hands: int
+
+
+class FrameAnalyzer:
+    """Runs the loop for one video; create a new one per video (tracks and cues are stateful)."""
+
+    def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None):
+        from emoscope.faces import create_detector
+
+        self.predictor = predictor
+        self.options = options or AnalysisOptions()
+        self.detector = detector or create_detector(self.options.detector, min_score=self.options.min_face_score)
+        self.mesh = self.hands = None
+        if self.options.uses_mesh or self.options.touches:
+            from emoscope.video.landmarks import FaceMeshRunner, HandsRunner
+
+            self.mesh = FaceMeshRunner(self.options.max_faces) if self.options.uses_mesh else None
+            self.hands = HandsRunner() if self.options.touches else None
+        self.tracker = FaceTracker(self.options.track_iou, max_missed=self.options.track_max_missed)
+        self.smoother = EmaSmoother(self.options.ema_alpha)
+        self.blinkers: dict[int, BlinkDetector] = {}
+        self.touchers: dict[int, TouchDetector] = {}
+        self.classes = list(predictor.classes)
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        window: list[_Perceived] = []
+        for frame in frames:
+            window.append(self._perceive(frame))
+            if len(window) >= self.options.batch_frames:
+                yield from self._finish(window)
+                window = []
+        if window:
+            yield from self._finish(window)
+
+    def close(self) -> None:
+        for part in (self.detector, self.mesh, self.hands):
+            if part is not None:
+                part.close()
+
+    # -- stage 1: per frame, in decode order ---------------------------------------------------
+    def _perceive(self, frame: Frame) -> _Perceived:
+        from emoscope.faces import crop_faces
+        from emoscope.video.landmarks import match_to_boxes
+
+        detections = self.detector.detect(frame.image)
+        boxes = detections.boxes
+        crops = crop_faces(frame.image, detections, self.predictor.spec, align=self.options.align,
+                           clahe=self.options.clahe) if len(detections) else []
+        ears: list[float | None] = [None] * len(boxes)
+        gazes: list[str | None] = [None] * len(boxes)
+        if self.mesh is not None and len(boxes):
+            meshes = self.mesh(frame.image)
+            for i, j in enumerate(match_to_boxes(meshes, boxes)):
+                if j >= 0:
+                    ears[i] = eye_aspect_ratio(meshes[j]) if self.options.blinks else None
+                    gazes[i] = gaze_direction(meshes[j]) if self.options.gaze else None
+        hands = self.hands(frame.image) if self.hands is not None else np.zeros((0, 21, 2), np.float32)
+        touching = [hand_touches_face(hands, box) for box in boxes]
+        return _Perceived(frame, boxes, detections.scores, crops, ears, gazes, touching, len(hands))
+
+    # -- stage 2: one classifier call per window, then tracking and cues in order --------------
+    def _finish(self, window: list[_Perceived]) -> Iterator[FrameResult]:
+        crops = [crop for item in window for crop in item.crops]
+        probs = self.predictor.predict_proba(crops) if crops else np.zeros((0, len(self.classes)), np.float32)
+        offset = 0
+        for item in window:
+            frame_probs = probs[offset : offset + len(item.crops)]
+            offset += len(item.crops)
+            yield self._track(item, frame_probs)
+
+    def _track(self, item: _Perceived, probs: np.ndarray) -> FrameResult:
+        frame = item.frame
+        ids = self.tracker.update(item.boxes)
+        self._forget(self.tracker.dropped)
+        result = FrameResult(frame, hands=item.hands)
+        for i, track_id in enumerate(ids):
+            track_id = int(track_id)
+            smoothed = self.smoother.update(track_id, probs[i])
+            face = FaceResult(track_id, item.boxes[i], float(item.scores[i]), probs[i], smoothed,
+                              self.classes[int(np.argmax(smoothed))], gaze=item.gazes[i])
+            if item.ears[i] is not None:
+                blinker = self.blinkers.setdefault(track_id, BlinkDetector())
+                face.ear = item.ears[i]
+                face.blink = blinker.update(item.ears[i], frame.time)
+                face.eyes_closed = blinker.eyes_closed
+            if self.hands is not None:
+                toucher = self.touchers.setdefault(track_id, TouchDetector())
+                face.touch_started = toucher.update(item.touching[i], frame.time)
+                face.hand_on_face = item.touching[i]
+                face.touching = toucher.active
+            result.faces.append(face)
+        return result
+
+    def _forget(self, track_ids: list[int]) -> None:
+        self.smoother.forget(track_ids)
+        for track_id in track_ids:
+            self.blinkers.pop(track_id, None)
+            self.touchers.pop(track_id, None)
