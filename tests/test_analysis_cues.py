@@ -49,7 +49,7 @@ def test_threshold_adapts_to_a_person_with_narrow_eyes():
     ears = [0.18] * 40 + [0.09] * 3 + [0.18] * 30 + [0.09] * 3 + [0.18] * 10
     blinks, detector = run_blinks(ears)
     assert len(blinks) == 2
-    assert detector.threshold == pytest.approx(0.7 * 0.18, rel=0.05)
+    assert detector.threshold == pytest.approx(0.75 * 0.18, rel=0.05)
 
 
 def test_touch_requires_enough_landmarks_inside_the_box():

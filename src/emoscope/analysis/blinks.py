@@ -1,13 +1,18 @@
 """Eye blinks from the eye aspect ratio (EAR) of face-mesh landmarks.
 
 EAR (Soukupova & Cech, 2016) is the eye's height over its width: about 0.25-0.35 when open,
-near 0.1 when closed. People and camera angles differ, so the threshold adapts per person: it is
-``closed_ratio`` times a running estimate of that person's open-eye EAR. A blink is counted when
-the eyes stay below it for at least ``min_closed_frames`` frames and then open again within
-``max_closed_s`` seconds (longer closures are not blinks).
+near 0.1 when closed. People and camera angles differ, so thresholds adapt per person: they are
+fractions of the 80th percentile of that person's EAR over the last ``window_s`` seconds (their
+open-eye level; a blink covers too few frames to move it, and after a long closure such as crying
+it recovers within the window). The eyes count as closing below ``closed_ratio`` of that level. A
+blink is counted when a closure lasts at least ``min_closed_frames`` frames, dips below
+``depth_ratio`` of the level at least once (a shallow dip is a glance down or a smile, not a blink),
+and the eyes open again within ``max_closed_s`` seconds (longer closures are not blinks).
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -29,41 +34,48 @@ def eye_aspect_ratio(mesh: np.ndarray) -> float:
 class BlinkDetector:
     """Per-person blink state machine over a stream of EAR values."""
 
-    def __init__(self, closed_ratio: float = 0.7, min_closed_frames: int = 2, max_closed_s: float = 0.8,
-                 baseline_alpha: float = 0.05, warmup_frames: int = 5):
+    def __init__(self, closed_ratio: float = 0.75, depth_ratio: float = 0.6, min_closed_frames: int = 2,
+                 max_closed_s: float = 0.8, window_s: float = 2.0, warmup_frames: int = 5):
         self.closed_ratio = closed_ratio
+        self.depth_ratio = depth_ratio
         self.min_closed_frames = min_closed_frames
         self.max_closed_s = max_closed_s
-        self.baseline_alpha = baseline_alpha
+        self.window_s = window_s
         self.warmup_frames = warmup_frames
-        self.baseline: float | None = None  # running open-eye EAR
-        self._seen = 0
+        self._recent: deque[tuple[float, float]] = deque()  # (time, ear)
         self._closed_frames = 0
         self._closed_since: float | None = None
+        self._deep = False
         self.blink_times: list[float] = []
 
     @property
+    def open_level(self) -> float | None:
+        if len(self._recent) < self.warmup_frames:
+            return None
+        return float(np.percentile([ear for _, ear in self._recent], 80))
+
+    @property
     def threshold(self) -> float | None:
-        return None if self.baseline is None else self.closed_ratio * self.baseline
+        level = self.open_level
+        return None if level is None else self.closed_ratio * level
 
     def update(self, ear: float, time: float) -> bool:
         """Feed one frame's EAR; True when a blink has just completed."""
-        self._seen += 1
-        threshold = self.threshold
-        closed = threshold is not None and self._seen > self.warmup_frames and ear < threshold
-        if not closed:
-            # only open-eye frames move the baseline, so blinks don't drag it down
-            self.baseline = ear if self.baseline is None else (
-                (1 - self.baseline_alpha) * self.baseline + self.baseline_alpha * ear)
-            blink = (self._closed_frames >= self.min_closed_frames and self._closed_since is not None
+        self._recent.append((time, ear))
+        while time - self._recent[0][0] > self.window_s:
+            self._recent.popleft()
+        level = self.open_level
+        if level is None or ear >= self.closed_ratio * level:
+            blink = (self._closed_frames >= self.min_closed_frames and self._deep
                      and time - self._closed_since <= self.max_closed_s)
-            self._closed_frames, self._closed_since = 0, None
+            self._closed_frames, self._closed_since, self._deep = 0, None, False
             if blink:
                 self.blink_times.append(time)
             return blink
         if self._closed_frames == 0:
             self._closed_since = time
         self._closed_frames += 1
+        self._deep = self._deep or ear < self.depth_ratio * level
         return False
 
     @property

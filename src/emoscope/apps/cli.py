@@ -307,6 +307,19 @@ def analyze_cmd(
             raise typer.Exit(2)
 
 
+@app.command("validate-cues")
+def validate_cues_cmd(
+    labels: Path = typer.Argument(..., help="frame labels JSON, e.g. tests/fixtures/labels/WolfgangLanger_Pexels.json"),
+):
+    """Score blink and face-touch detection against frame labels of a real clip (prints JSON)."""
+    from emoscope.analysis.validation import validate_clip
+    from emoscope.data import data_root
+
+    if not labels.is_file():
+        raise EmoscopeError(f"{labels}: no such labels file")
+    console.print_json(json.dumps(validate_clip(labels, data_root())))
+
+
 def _video_predictor(name: str, backend: str):
     from emoscope.runtime.predictor import load_predictor
 
@@ -316,6 +329,65 @@ def _video_predictor(name: str, backend: str):
         return load_predictor(name, backend="onnx")  # several times faster per small batch on CPU
     except EmoscopeError:
         return load_predictor(name, backend="auto")
+
+
+@app.command("predict")
+def predict_cmd(
+    target: Path = typer.Argument(..., metavar="IMAGE_OR_FOLDER", help="an image file, or a folder of images"),
+    model: Optional[str] = typer.Option(None, help="shipped name, .safetensors or .onnx (default: best shipped)"),
+    detector: str = typer.Option("mediapipe-full", help="mediapipe-full | mediapipe | haar | mtcnn"),
+    out: Optional[Path] = typer.Option(None, help="folder for predictions.json/.csv (default: a table on stdout)"),
+    output_format: str = typer.Option("json", "--format", help="json | csv"),
+    annotate: bool = typer.Option(False, help="also save the images with boxes and labels, to <out>/annotated"),
+    tta: str = typer.Option("none", help="none | hflip"),
+    clahe: bool = typer.Option(False, help="CLAHE contrast enhancement of the face crops"),
+    no_align: bool = typer.Option(False, "--no-align", help="do not rotate the crops to level the eyes"),
+):
+    """Recognise the expression of every face in a photo or a folder of photos."""
+    from emoscope.apps.predict import (OUTPUT_FORMATS, default_model_name, find_images, predict_images,
+                                       save_annotated, write_report)
+    from emoscope.errors import DataError
+    from emoscope.runtime.predictor import load_predictor
+    from emoscope.runtime.tta import TTA_MODES
+
+    if output_format not in OUTPUT_FORMATS:
+        raise EmoscopeError(f"unknown --format {output_format!r} (choose {', '.join(OUTPUT_FORMATS)})")
+    if tta not in TTA_MODES:
+        raise EmoscopeError(f"unknown --tta {tta!r} (choose {', '.join(TTA_MODES)})")
+    if annotate and out is None:
+        raise EmoscopeError("--annotate needs --out DIR (where the annotated images go)")
+    paths = find_images(target)
+    predictor = load_predictor(model or default_model_name())
+    with _progress() as progress:
+        task = progress.add_task("predicting", total=len(paths))
+
+        def on_image(prediction, image):
+            if prediction.error is not None:
+                err_console.print(f"skipped: {prediction.error}", markup=False, highlight=False, soft_wrap=True)
+            elif annotate:
+                save_annotated(image, prediction, out / "annotated")
+            progress.advance(task)
+
+        report = predict_images(paths, predictor, detector, tta=tta, align=not no_align, clahe=clahe,
+                                on_image=on_image)
+    faces = sum(len(image.faces) for image in report.images)
+    if out is None:
+        table = Table("file", "face", "box", "score", "label", "probability")
+        for image in report.images:
+            name = Path(image.path).name
+            if image.error is not None or not image.faces:
+                table.add_row(name, "", "", "", image.error or "no face", "")
+            for index, face in enumerate(image.faces):
+                table.add_row(name, str(index), " ".join(f"{v:.0f}" for v in face.box), f"{face.score:.2f}",
+                              face.label, f"{face.probabilities[face.label]:.3f}")
+        console.print(table)
+    else:
+        path = write_report(report, out, output_format)
+        console.print(f"{report.analysed} of {len(paths)} images analysed, {faces} faces: {path}", soft_wrap=True)
+    if report.analysed == 0:
+        # Nothing usable: fail, with the file's own message when there was only one.
+        raise DataError(report.images[0].error if len(paths) == 1 else f"{target}: none of the {len(paths)} "
+                        "files could be analysed")
 
 
 def main() -> None:
