@@ -14,6 +14,21 @@ import numpy as np
 from emoscope.errors import DataError
 
 
+class ConstantPredictor:
+    """Says "neutral" for every face: for measuring what does not depend on the expression model
+    (cues, visibility, speed of the other stages)."""
+
+    classes = ["neutral"]
+
+    def __init__(self):
+        from emoscope.runtime.spec import ModelSpec
+
+        self.spec = ModelSpec(name="constant", architecture="none", label_set="fer2013", classes=self.classes)
+
+    def predict_proba(self, crops) -> np.ndarray:
+        return np.ones((len(crops), 1), dtype=np.float32)
+
+
 def _ranges_to_mask(ranges: list[list[int]], frames: int) -> np.ndarray:
     mask = np.zeros(frames, dtype=bool)
     for start, end in ranges:
@@ -57,7 +72,6 @@ def score_touch(active: np.ndarray, labels: dict) -> dict:
 
 def validate_clip(labels_path: Path, data_root: Path) -> dict:
     """Run detection, face mesh and hands on the labelled clip; score blinks and touches."""
-    from emoscope.runtime.spec import ModelSpec
     from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
     from emoscope.video.source import VideoSource
 
@@ -66,15 +80,7 @@ def validate_clip(labels_path: Path, data_root: Path) -> dict:
     if not video_path.is_file():
         raise DataError(f"{video_path}: labelled clip not found")
 
-    class _NoEmotion:
-        # the cues do not depend on the expression model; a constant one keeps this fast
-        spec = ModelSpec(name="constant", architecture="none", label_set="fer2013", classes=["neutral"])
-        classes = ["neutral"]
-
-        def predict_proba(self, crops):
-            return np.ones((len(crops), 1), dtype=np.float32)
-
-    analyzer = FrameAnalyzer(_NoEmotion(), AnalysisOptions(gaze=False))
+    analyzer = FrameAnalyzer(ConstantPredictor(), AnalysisOptions(gaze=False))
     blink_frames, touching = [], np.zeros(labels["frames"], dtype=bool)
     with VideoSource(video_path) as video:
         for result in analyzer.run(video):

@@ -320,6 +320,46 @@ def validate_cues_cmd(
     console.print_json(json.dumps(validate_clip(labels, data_root())))
 
 
+bench_app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("video")
+def bench_video_cmd(
+    video: Path = typer.Argument(..., help="a video (e.g. a 640x360 clip)"),
+    model: Optional[str] = typer.Option(None, help="shipped name, .safetensors or .onnx (default: best shipped)"),
+    backend: str = typer.Option("fastest", help="fastest | torch | onnx"),
+    detector: str = typer.Option("mediapipe"),
+    max_frames: Optional[int] = typer.Option(None, help="stop each run after this many frames"),
+    long_minutes: float = typer.Option(0, help="also analyse a synthetic video this long and track memory"),
+    long_fps: float = typer.Option(10, help="frame rate of the synthetic long video"),
+    out: Path = typer.Option(Path("runs/bench/video.json")),
+):
+    """Frames/s of the emotion-only and full-report loops vs a per-face loop; optional memory run."""
+    from emoscope.apps.analyze import default_model_name
+    from emoscope.apps.bench import bench_memory, bench_video, write_long_video
+    from emoscope.video.pipeline import AnalysisOptions
+
+    if not video.is_file():
+        raise EmoscopeError(f"{video}: no such video")
+    predictor = _video_predictor(model or default_model_name(), backend)
+    results = bench_video(video, predictor, detector, max_frames)
+    if long_minutes > 0:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        long_video = write_long_video(out.parent / "long.mp4", video, long_minutes * 60, long_fps)
+        results["memory"] = bench_memory(long_video, predictor, out.parent / "long", AnalysisOptions(detector=detector),
+                                         sample_fps=None)
+        long_video.unlink()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print_json(json.dumps({k: v for k, v in results.items() if k != "memory"}))
+    if "memory" in results:
+        memory = results["memory"]
+        console.print(f"memory: {memory['frames_analysed']} frames, peak RSS {memory['peak_rss_mb']} MB, "
+                      f"growth over the second half {memory['rss_growth_second_half_mb']} MB")
+    console.print(f"written: {out}")
+
+
 def _video_predictor(name: str, backend: str):
     from emoscope.runtime.predictor import load_predictor
 
@@ -362,10 +402,11 @@ def predict_cmd(
         task = progress.add_task("predicting", total=len(paths))
 
         def on_image(prediction, image):
-            if prediction.error is not None:
+            if prediction.error is None:
+                if annotate:
+                    save_annotated(image, prediction, out / "annotated")
+            elif len(paths) > 1:  # a single file's error ends the command instead
                 err_console.print(f"skipped: {prediction.error}", markup=False, highlight=False, soft_wrap=True)
-            elif annotate:
-                save_annotated(image, prediction, out / "annotated")
             progress.advance(task)
 
         report = predict_images(paths, predictor, detector, tta=tta, align=not no_align, clahe=clahe,
@@ -378,7 +419,7 @@ def predict_cmd(
             if image.error is not None or not image.faces:
                 table.add_row(name, "", "", "", image.error or "no face", "")
             for index, face in enumerate(image.faces):
-                table.add_row(name, str(index), " ".join(f"{v:.0f}" for v in face.box), f"{face.score:.2f}",
+                table.add_row(name, str(index), ",".join(f"{v:.0f}" for v in face.box), f"{face.score:.2f}",
                               face.label, f"{face.probabilities[face.label]:.3f}")
         console.print(table)
     else:

@@ -12,9 +12,9 @@ KEYPOINT_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
 
 @dataclass(frozen=True)
 class Detections:
-    """``boxes`` ``(N, 4)`` x1, y1, x2, y2 pixels clipped to the image, ``scores`` ``(N,)``, and
-    ``keypoints`` ``(N, 5, 2)`` pixels in :data:`KEYPOINT_NAMES` order, or ``None`` when the
-    backend has none. All float32."""
+    """``boxes`` ``(N, 4)`` x1, y1, x2, y2 pixels (detectors clip them to the image), ``scores``
+    ``(N,)``, and ``keypoints`` ``(N, 5, 2)`` pixels in :data:`KEYPOINT_NAMES` order, or ``None``
+    when the backend has none. All float32."""
 
     boxes: np.ndarray
     scores: np.ndarray

@@ -74,16 +74,20 @@ class BaseDetector:
 
 def create_detector(name: str = "mediapipe", min_score: float = 0.5, **kwargs) -> FaceDetector:
     """A detector by name (see :data:`DETECTORS`); ``kwargs`` go to the backend's constructor."""
-    if name in ("mediapipe", "mediapipe-full"):
-        from emoscope.faces.mediapipe_backend import MediaPipeDetector
+    if name not in DETECTORS:
+        raise EmoscopeError(f"unknown face detector {name!r} (choose {', '.join(DETECTORS)})")
+    try:  # each backend imports its own optional dependency: mediapipe, OpenCV or torch
+        if name in ("mediapipe", "mediapipe-full"):
+            from emoscope.faces.mediapipe_backend import MediaPipeDetector
 
-        return MediaPipeDetector(full_range=name == "mediapipe-full", min_score=min_score, **kwargs)
-    if name == "haar":
-        from emoscope.faces.haar import HaarDetector
+            return MediaPipeDetector(full_range=name == "mediapipe-full", min_score=min_score, **kwargs)
+        if name == "haar":
+            from emoscope.faces.haar import HaarDetector
 
-        return HaarDetector(min_score=min_score, **kwargs)
-    if name == "mtcnn":
+            return HaarDetector(min_score=min_score, **kwargs)
         from emoscope.faces.mtcnn import MtcnnDetector
 
         return MtcnnDetector(min_score=min_score, **kwargs)
-    raise EmoscopeError(f"unknown face detector {name!r} (choose {', '.join(DETECTORS)})")
+    except ImportError as exc:
+        raise EmoscopeError(f"the {name} face detector needs {exc.name or 'a missing package'}, which is not "
+                            "installed (pip install 'emoscope[video]'; mtcnn also needs torch)") from None

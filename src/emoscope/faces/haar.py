@@ -7,6 +7,7 @@ import numpy as np
 from emoscope.faces.detections import Detections
 from emoscope.faces.detectors import BaseDetector
 
+
 class HaarDetector(BaseDetector):
     """Scores are all 1.0: the cascade's stage sums are not comparable confidences.
 

@@ -13,9 +13,6 @@ MAX_PIXELS = 120_000_000
 """Images with more pixels are refused before decoding (a 120 MP BGR image takes 360 MB). The limit
 sits above 108 MP phone cameras; much larger "images" are usually decompression bombs."""
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".jp2")
-"""File types a folder scan picks up (anything else in a folder is ignored, not reported)."""
-
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """A uint8 HxWx3 BGR view of a gray, BGR or BGRA image (alpha composited over white)."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
+
 import numpy as np
 
 from emoscope.faces.detections import Detections
@@ -10,13 +15,26 @@ from emoscope.faces.detectors import BaseDetector
 
 def import_mediapipe():
     """``mediapipe``, without the harmless protobuf GetPrototype error 0.10.21 prints at import."""
-    import contextlib
-    import io
-
     with contextlib.redirect_stderr(io.StringIO()):
         import mediapipe
 
     return mediapipe
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """MediaPipe's C++ side logs INFO/WARNING lines straight to file descriptor 2 when a graph
+    starts; Python's sys.stderr cannot catch those, so the descriptor itself is pointed away."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
 
 MOUTH_HALF_WIDTH = 0.415
 """MediaPipe gives the mouth centre, not its corners: each corner is put this fraction of the
@@ -39,9 +57,11 @@ class MediaPipeDetector(BaseDetector):
         super().__init__(min_score, **kwargs)
         self.name = "mediapipe-full" if full_range else "mediapipe"
         mp = import_mediapipe()
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=int(full_range), min_detection_confidence=min_score
-        )
+        with native_stderr_silenced():
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=int(full_range), min_detection_confidence=min_score
+            )
+            self._detector.process(np.zeros((64, 64, 3), np.uint8))  # the first run logs; keep it here
 
     def _detect(self, image_bgr: np.ndarray) -> Detections:
         import cv2

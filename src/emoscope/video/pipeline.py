@@ -36,6 +36,8 @@ class AnalysisOptions(BaseModel):
     blinks: bool = True
     gaze: bool = True
     touches: bool = True
+    hands_every: int = Field(4, ge=1, description="run the hand tracker on every Nth frame; a touch lasts "
+                             "seconds, and hands are the costliest stage (~35 ms a frame on 2 cores)")
     max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
@@ -79,6 +81,8 @@ class FrameAnalyzer:
         self.blinkers: dict[int, BlinkDetector] = {}
         self.touchers: dict[int, TouchDetector] = {}
         self.classes = list(predictor.classes)
+        self._frames_seen = 0
+        self._last_hands = np.zeros((0, 21, 2), np.float32)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         window: list[_Perceived] = []
@@ -112,9 +116,18 @@ class FrameAnalyzer:
                 if j >= 0:
                     ears[i] = eye_aspect_ratio(meshes[j]) if self.options.blinks else None
                     gazes[i] = gaze_direction(meshes[j]) if self.options.gaze else None
-        hands = self.hands(frame.image) if self.hands is not None else np.zeros((0, 21, 2), np.float32)
+        hands = self._hands_for(frame)
         touching = [hand_touches_face(hands, box) for box in boxes]
         return _Perceived(frame, boxes, detections.scores, crops, ears, gazes, touching, len(hands))
+
+    def _hands_for(self, frame: Frame) -> np.ndarray:
+        """Hand landmarks, refreshed every ``hands_every`` frames and held in between."""
+        if self.hands is None:
+            return self._last_hands
+        if self._frames_seen % self.options.hands_every == 0:
+            self._last_hands = self.hands(frame.image)
+        self._frames_seen += 1
+        return self._last_hands
 
     # -- stage 2: one classifier call per window, then tracking and cues in order --------------
     def _finish(self, window: list[_Perceived]) -> Iterator[FrameResult]:

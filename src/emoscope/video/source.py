@@ -6,6 +6,7 @@ Frames are decoded one at a time, so memory stays flat however long the video is
 from __future__ import annotations
 
 from collections.abc import Iterator
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class VideoSource:
     """
 
     def __init__(self, source: str | int | Path, sample_fps: float | None = None, max_seconds: float | None = None):
+        # FFmpeg would print its own lines ("moov atom not found") next to our one-line error
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         import cv2
 
         self.source = _parse_source(source)

@@ -1,0 +1,185 @@
+"""`emoscope predict`: expressions of every face in photos (a file or a folder).
+
+Images are read and detected one by one, but the faces of ``chunk_size`` images go through the
+classifier in one batch. A file that cannot be analysed becomes an entry with its error; the other
+files' results are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from emoscope.errors import DataError, EmoscopeError, ModelError
+from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, read_image
+
+OUTPUT_FORMATS = ("json", "csv")
+ANNOTATABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class FacePrediction(BaseModel):
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in image pixels")
+    score: float = Field(description="detector confidence")
+    label: str
+    probabilities: dict[str, float]
+
+
+class ImagePrediction(BaseModel):
+    path: str
+    width: int | None = None
+    height: int | None = None
+    faces: list[FacePrediction] = Field(default_factory=list)
+    error: str | None = Field(None, description="why the file could not be analysed; None when it was")
+
+
+class PredictReport(BaseModel):
+    model: str
+    classes: list[str]
+    detector: str
+    tta: str
+    align: bool
+    clahe: bool
+    images: list[ImagePrediction]
+
+    @property
+    def analysed(self) -> int:
+        return sum(image.error is None for image in self.images)
+
+
+def default_model_name() -> str:
+    """The most accurate shipped classifier (photos need no real-time speed)."""
+    from emoscope.runtime.predictor import list_pretrained
+
+    shipped = list_pretrained()
+    for name in ("fer-default", "fer-fast"):
+        if name in shipped:
+            return name
+    raise ModelError("no shipped expression model found; pass --model NAME_OR_PATH (.safetensors or .onnx)")
+
+
+def find_images(target: Path) -> list[Path]:
+    """``target`` itself, or every visible file in the folder ``target`` (not recursive).
+
+    Files are not filtered by suffix: a file in the folder that is not an image is reported as such.
+    """
+    if target.is_file():
+        return [target]
+    if not target.is_dir():
+        raise DataError(f"{target}: no such file or folder")
+    files = sorted(p for p in target.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise DataError(f"{target}: the folder has no files")
+    return files
+
+
+def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "none", align: bool = True,
+                     clahe: bool = False, chunk_size: int = 16,
+                     max_pixels: int = MAX_PIXELS) -> Iterator[tuple[ImagePrediction, np.ndarray | None]]:
+    """``(prediction, image)`` per path in order; ``image`` is the decoded BGR image, None on error.
+
+    Memory holds one chunk of images at a time.
+    """
+    classes = list(predictor.classes)
+    for start in range(0, len(paths), chunk_size):
+        chunk = []  # (prediction, image, detections, crops) per path
+        for path in paths[start : start + chunk_size]:
+            try:
+                image = read_image(path, max_pixels)
+                detections = detector.detect(image)
+                crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe)
+            except EmoscopeError as exc:
+                chunk.append((ImagePrediction(path=str(path), error=str(exc)), None, None, []))
+                continue
+            height, width = image.shape[:2]
+            chunk.append((ImagePrediction(path=str(path), width=width, height=height), image, detections, crops))
+        crops = [crop for *_, image_crops in chunk for crop in image_crops]
+        probs = predictor.predict_proba(crops, tta=tta) if crops else np.zeros((0, len(classes)), np.float32)
+        offset = 0
+        for prediction, image, detections, image_crops in chunk:
+            for index in range(len(image_crops)):
+                face_probs = probs[offset + index]
+                prediction.faces.append(FacePrediction(
+                    box=tuple(round(float(v), 1) for v in detections.boxes[index]),
+                    score=round(float(detections.scores[index]), 4),
+                    label=classes[int(face_probs.argmax())],
+                    probabilities={c: round(float(p), 4) for c, p in zip(classes, face_probs, strict=True)},
+                ))
+            offset += len(image_crops)
+            yield prediction, image
+
+
+def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-full", tta: str = "none",
+                   align: bool = True, clahe: bool = False, chunk_size: int = 16,
+                   on_image: Callable[[ImagePrediction, np.ndarray | None], None] | None = None) -> PredictReport:
+    """The library entry point: a :class:`PredictReport` for image files, errors included per file.
+
+    ``on_image(prediction, image)`` is called as each image is done (progress, annotation).
+    """
+    images = []
+    with create_detector(detector) as face_detector:
+        for prediction, image in iter_predictions(paths, predictor, face_detector, tta, align, clahe, chunk_size):
+            if on_image is not None:
+                on_image(prediction, image)
+            images.append(prediction)
+    return PredictReport(model=predictor.spec.name, classes=list(predictor.classes), detector=detector, tta=tta,
+                         align=align, clahe=clahe, images=images)
+
+
+def write_report(report: PredictReport, out_dir: Path, output_format: str = "json") -> Path:
+    """``predictions.json`` (the whole report) or ``predictions.csv`` (one row per face; an image
+    with no face, or with an error, gets one row with empty face columns)."""
+    if output_format not in OUTPUT_FORMATS:
+        raise EmoscopeError(f"unknown output format {output_format!r} (choose {', '.join(OUTPUT_FORMATS)})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"predictions.{output_format}"
+    if output_format == "json":
+        path.write_text(json.dumps(report.model_dump(), indent=2), encoding="utf-8")
+        return path
+    prob_columns = [f"p_{c}" for c in report.classes]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "width", "height", "face", "x1", "y1", "x2", "y2", "score", "label",
+                         *prob_columns, "error"])
+        for image in report.images:
+            size = [image.width or "", image.height or ""]
+            if not image.faces:
+                writer.writerow([image.path, *size, *[""] * (7 + len(prob_columns)), image.error or ""])
+            for index, face in enumerate(image.faces):
+                writer.writerow([image.path, *size, index, *face.box, face.score, face.label,
+                                 *face.probabilities.values(), ""])
+    return path
+
+
+def annotate_image(image: np.ndarray, prediction: ImagePrediction) -> np.ndarray:
+    """A copy of ``image`` with each face's box, label and probability drawn on it."""
+    import cv2
+
+    canvas = image.copy()
+    thickness = max(1, round(max(canvas.shape[:2]) / 500))  # stays visible on large photos
+    for face in prediction.faces:
+        x1, y1, x2, y2 = (round(v) for v in face.box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 200, 0), thickness)
+        text = f"{face.label} {face.probabilities[face.label]:.2f}"
+        cv2.putText(canvas, text, (x1, max(14 * thickness, y1 - 4 * thickness)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.5 * thickness, (0, 200, 0), thickness, cv2.LINE_AA)
+    return canvas
+
+
+def save_annotated(image: np.ndarray, prediction: ImagePrediction, out_dir: Path) -> Path:
+    """``out_dir/<file name>`` (``.png`` appended to formats OpenCV cannot write)."""
+    import cv2
+
+    source = Path(prediction.path)
+    name = source.name if source.suffix.lower() in ANNOTATABLE_SUFFIXES else f"{source.name}.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / name
+    ok, encoded = cv2.imencode(target.suffix, annotate_image(image, prediction))
+    if not ok:
+        raise EmoscopeError(f"{target}: cannot encode the annotated image")
+    encoded.tofile(target)  # like np.fromfile on reading: works for non-ASCII paths
+    return target

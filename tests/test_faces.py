@@ -1,0 +1,164 @@
+"""Face detectors on real photos, the Detections container, alignment, crops and image loading."""
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from emoscope.errors import DataError, EmoscopeError
+from emoscope.faces import DETECTORS, Detections, as_bgr, create_detector, crop_faces, read_image
+from emoscope.faces.align import eye_roll_degrees
+from emoscope.faces.mtcnn import nms
+from emoscope.runtime.spec import ModelSpec
+
+GRAY48 = ModelSpec(name="t", architecture="fer_fast_net", label_set="fer2013", classes=list("abcdefg"))
+BGR_BIG = GRAY48.model_copy(update={"in_chans": 3, "img_size": 256})
+
+# Faces found per photo, measured once (see the media README for MediaPipe and Haar on multi_face.jpg).
+EXPECTED = {
+    "mediapipe": {"single_face.jpg": 1, "0-f1-su-ph.jpg": 1, "45-m7-di-ph.jpg": 1},
+    "mediapipe-full": {"multi_face.jpg": 5, "single_face.jpg": 1, "0-f1-su-ph.jpg": 1},
+    "haar": {"multi_face.jpg": 4, "single_face.jpg": 1, "0-f1-su-ph.jpg": 1, "45-m7-di-ph.jpg": 0},
+    "mtcnn": {"multi_face.jpg": 5, "single_face.jpg": 1, "0-f1-su-ph.jpg": 1, "45-m7-di-ph.jpg": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def media(data_root):
+    folder = data_root / "media"
+    if not (folder / "multi_face.jpg").is_file():
+        pytest.skip(f"{folder}: media photos not found; real-photo tests skipped")
+    return folder
+
+
+@pytest.fixture(scope="module", params=DETECTORS)
+def detector(request):
+    with create_detector(request.param) as instance:
+        yield instance
+
+
+def test_detections_container():
+    empty = Detections.empty()
+    assert len(empty) == 0 and empty.boxes.shape == (0, 4) and empty.keypoints is None
+    boxes = [[10, 10, 50, 60], [-5, 20, 30, 900], [700, 700, 800, 800]]
+    found = Detections(boxes, [0.9, 0.8, 0.7], np.zeros((3, 5, 2)))
+    assert found.boxes.dtype == np.float32 and found.keypoints.shape == (3, 5, 2)
+    assert len(found.select(found.scores > 0.75)) == 2
+    assert found.select([2, 0]).scores.tolist() == pytest.approx([0.7, 0.9])
+    clipped = found.clipped(640, 480)  # the third box lies outside the image: dropped
+    assert len(clipped) == 2 and clipped.boxes[1].tolist() == [0, 20, 30, 480]
+    with pytest.raises(ValueError):
+        Detections(boxes, [0.9])
+
+
+def test_nms_keeps_best_of_overlapping():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [2, 2, 8, 8]], np.float32)
+    scores = np.array([0.8, 0.9, 0.7, 0.6], np.float32)
+    assert nms(boxes, scores, 0.5).tolist() == [1, 2, 3]
+    assert nms(boxes, scores, 0.5, overlap="min").tolist() == [1, 2]  # the box inside another goes too
+
+
+def test_unknown_detector_is_a_user_error():
+    with pytest.raises(EmoscopeError, match="unknown face detector"):
+        create_detector("dlib")
+
+
+def test_no_face_inputs_never_raise(detector):
+    rng = np.random.default_rng(0)
+    for image in (np.zeros((360, 640, 3), np.uint8), rng.integers(0, 256, (240, 320), dtype=np.uint8),
+                  np.full((100, 80, 4), 255, np.uint8), np.zeros((3, 3, 3), np.uint8), np.zeros((0, 0, 3), np.uint8)):
+        found = detector.detect(image)
+        assert isinstance(found, Detections) and len(found) == 0
+
+
+def test_counts_on_real_photos(detector, media):
+    for name, count in EXPECTED[detector.name].items():
+        found = detector.detect(read_image(media / name))
+        assert len(found) == count, (detector.name, name)
+    assert len(detector.detect(read_image(media / "free-mountain-vector-01.jpg"))) == 0
+
+
+def test_boxes_and_keypoints_are_consistent(detector, media):
+    image = read_image(media / "multi_face.jpg")
+    found = detector.detect(image)
+    h, w = image.shape[:2]
+    assert ((found.boxes >= 0) & (found.boxes <= [w, h, w, h])).all()
+    assert ((found.scores > 0) & (found.scores <= 1)).all()
+    if found.keypoints is None:
+        assert detector.name == "haar"
+        return
+    kp = found.keypoints
+    # Subject's right eye (index 0) is on the image left; eyes above nose above mouth.
+    assert (kp[:, 0, 0] < kp[:, 1, 0]).all() and (kp[:, 3, 0] < kp[:, 4, 0]).all()
+    assert (kp[:, :2, 1].max(1) < kp[:, 2, 1]).all() and (kp[:, 2, 1] < kp[:, 3:, 1].min(1)).all()
+    centres = kp.mean(axis=1)
+    assert ((centres > found.boxes[:, :2]) & (centres < found.boxes[:, 2:])).all()
+
+
+def _rotate(image, degrees):
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_alignment_levels_the_eyes(media):
+    with create_detector("mediapipe") as detector:
+        tilted = _rotate(read_image(media / "0-f1-su-ph.jpg"), 25)
+        found = detector.detect(tilted)
+        assert abs(eye_roll_degrees(found.keypoints[0])) > 20
+        aligned = crop_faces(tilted, found, BGR_BIG, align=True, margin=0.3)[0]
+        as_found = crop_faces(tilted, found, BGR_BIG, align=False, margin=0.3)[0]
+        assert abs(eye_roll_degrees(detector.detect(aligned).keypoints[0])) < 6
+        assert abs(eye_roll_degrees(detector.detect(as_found).keypoints[0])) > 20
+
+
+def test_crop_layouts_follow_the_spec():
+    image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    found = Detections([[20, 10, 80, 90], [100, 50, 200, 140]], [0.9, 0.8])  # the second leaves the image
+    gray = crop_faces(image, found, GRAY48, clahe=True)
+    assert [c.shape for c in gray] == [(48, 48), (48, 48)] and gray[0].dtype == np.uint8
+    assert crop_faces(image[:, :, 0], found, BGR_BIG)[0].shape == (256, 256, 3)
+    assert crop_faces(image, Detections.empty(), GRAY48) == []
+
+
+def test_as_bgr_layouts():
+    gray = np.full((4, 5), 7, np.uint8)
+    assert as_bgr(gray).shape == (4, 5, 3)
+    bgra = np.zeros((4, 5, 4), np.uint8)  # fully transparent: shows the white background
+    assert (as_bgr(bgra) == 255).all()
+    assert as_bgr(np.full((2, 2, 3), 0x1234, np.uint16)).max() == 0x12
+    with pytest.raises(EmoscopeError):
+        as_bgr(np.zeros((4, 5, 2), np.uint8))
+
+
+def _png_header(path, width, height):
+    """A PNG whose header claims ``width`` x ``height`` (the pixel data is never read)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_read_image_refuses_bad_files(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    _png_header(tmp_path / "huge.png", 20000, 20000)
+    for name, message in (("missing.jpg", "no such image"), ("empty.jpg", "0 bytes"), ("notes.jpg", "not an image"),
+                          ("huge.png", "too large")):
+        with pytest.raises(DataError, match=message) as info:
+            read_image(tmp_path / name)
+        assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_read_image_layouts_and_unicode_path(tmp_path):
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[:, :20] = (0, 0, 255, 255)  # opaque red left half, transparent right half
+    path = tmp_path / "visage été.png"
+    assert cv2.imencode(".png", rgba)[1].tofile(path) is None
+    image = read_image(path)
+    assert image.shape == (30, 40, 3) and image[0, 0].tolist() == [0, 0, 255] and image[0, -1].tolist() == [255] * 3
+    cv2.imencode(".jpg", np.full((20, 10), 128, np.uint8))[1].tofile(tmp_path / "gray.jpg")
+    assert read_image(tmp_path / "gray.jpg").shape == (20, 10, 3)

@@ -1,0 +1,140 @@
+"""`emoscope predict`: faces of photos batched through a classifier, per-file errors, exit codes."""
+
+import json
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import emoscope
+from emoscope.apps.cli import main
+from emoscope.apps.predict import iter_predictions, predict_images
+from emoscope.faces import create_detector
+from emoscope.runtime.bundle import save_bundle
+from emoscope.runtime.spec import ModelSpec
+
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """An untrained classifier: the tests check plumbing, not accuracy."""
+    model = emoscope.create_model("fer_fast_net", num_classes=7, in_chans=1, img_size=48).eval()
+    spec = ModelSpec(name="tiny", architecture="fer_fast_net", label_set="fer2013", classes=CLASSES)
+    return save_bundle(model, spec, tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def media(data_root):
+    folder = data_root / "media"
+    if not (folder / "multi_face.jpg").is_file():
+        pytest.skip(f"{folder}: media photos not found; real-photo tests skipped")
+    return folder
+
+
+class CountingPredictor:
+    """Wraps a predictor and counts its predict_proba calls."""
+
+    def __init__(self, predictor):
+        self.inner, self.spec, self.classes, self.calls = predictor, predictor.spec, predictor.classes, 0
+
+    def predict_proba(self, faces, tta="none"):
+        self.calls += 1
+        return self.inner.predict_proba(faces, tta=tta)
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["emoscope", "predict", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def write_gray(path, size=(64, 48)):
+    cv2.imencode(path.suffix, np.full(size, 128, np.uint8))[1].tofile(path)
+    return path
+
+
+def test_faces_of_a_chunk_share_one_classifier_call(bundle, media):
+    predictor = CountingPredictor(emoscope.load(str(bundle)))
+    paths = [media / "multi_face.jpg", media / "free-mountain-vector-01.jpg", media / "single_face.jpg"]
+    with create_detector("mediapipe-full") as detector:
+        results = [prediction for prediction, _ in iter_predictions(paths, predictor, detector, chunk_size=8)]
+    assert predictor.calls == 1
+    assert [len(r.faces) for r in results] == [5, 0, 1] and all(r.error is None for r in results)
+    face = results[0].faces[0]
+    assert face.label in CLASSES and sum(face.probabilities.values()) == pytest.approx(1, abs=1e-3)
+    assert face.label == max(face.probabilities, key=face.probabilities.get)
+
+
+def test_library_report_keeps_errors_per_file(bundle, tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    paths = [write_gray(tmp_path / "plain.png"), tmp_path / "broken.png"]
+    report = predict_images(paths, emoscope.load(str(bundle)), detector="haar", tta="hflip", clahe=True)
+    assert report.analysed == 1 and report.images[0].faces == [] and report.images[0].width == 48
+    assert "broken.png" in report.images[1].error
+
+
+def test_cli_photo_to_csv_and_annotated_image(bundle, media, tmp_path, monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, media / "multi_face.jpg", "--model", bundle, "--out", tmp_path,
+                           "--format", "csv", "--annotate", "--tta", "hflip")
+    assert code == 0 and "5 faces" in out
+    rows = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 and rows[0].startswith("path,width,height,face,x1")
+    assert cv2.imread(str(tmp_path / "annotated" / "multi_face.jpg")).shape == (667, 1000, 3)
+
+
+def test_cli_landscape_is_zero_faces_not_an_error(bundle, media, monkeypatch, capsys):
+    code, out, err = run_cli(monkeypatch, capsys, media / "free-mountain-vector-01.jpg", "--model", bundle)
+    assert code == 0 and "no face" in out and err == ""
+
+
+def test_cli_mixed_folder_keeps_good_results(bundle, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_gray(folder / "plain.jpg")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("hello")
+    code, out, err = run_cli(monkeypatch, capsys, folder, "--model", bundle, "--out", tmp_path / "out",
+                             "--detector", "haar")
+    assert code == 0 and "1 of 3 images analysed" in out
+    report = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    errors = {image["path"].rsplit("/", 1)[-1]: image["error"] for image in report["images"]}
+    assert errors["plain.jpg"] is None and "0 bytes" in errors["empty.jpg"] and "not an image" in errors["notes.txt"]
+    assert err.count("skipped:") == 2
+
+
+def test_cli_fails_only_when_nothing_was_analysed(bundle, tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    code, _, err = run_cli(monkeypatch, capsys, tmp_path / "empty.jpg", "--model", bundle, "--annotate", "--out",
+                           tmp_path / "out")
+    assert code == 2 and err == f"error: {tmp_path / 'empty.jpg'}: empty file (0 bytes)\n"
+    (tmp_path / "notes.txt").write_text("hello")
+    code, _, err = run_cli(monkeypatch, capsys, tmp_path, "--model", bundle)
+    assert code == 2 and err.splitlines()[-1] == f"error: {tmp_path}: none of the 2 files could be analysed"
+
+
+def test_cli_refuses_a_huge_image_from_its_header(bundle, tmp_path, monkeypatch, capsys):
+    from tests.test_faces import _png_header
+
+    code, _, err = run_cli(monkeypatch, capsys, _png_header(tmp_path / "huge.png", 20000, 20000), "--model", bundle)
+    assert code == 2 and "huge.png: image too large" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--annotate"], "--annotate needs --out"),
+    (["--format", "xml"], "unknown --format"),
+    (["--tta", "flip"], "unknown --tta"),
+    (["--detector", "dlib"], "unknown face detector"),
+])
+def test_cli_option_errors_are_one_line(bundle, tmp_path, monkeypatch, capsys, args, message):
+    code, _, err = run_cli(monkeypatch, capsys, write_gray(tmp_path / "plain.png"), "--model", bundle, *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_without_a_shipped_model_asks_for_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("emoscope.runtime.predictor.list_pretrained", lambda: [])
+    code, _, err = run_cli(monkeypatch, capsys, write_gray(tmp_path / "plain.png"))
+    assert code == 2 and "pass --model" in err and len(err.strip().splitlines()) == 1
