@@ -3,10 +3,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install test test-fast demo demo-foundation clean
+.PHONY: install test test-fast demo demo-train clean
 
 install: $(STAMP)
 
@@ -27,16 +28,17 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-demo: demo-foundation
+# The main job on the bundled sample clip: a behavioural report (JSON, HTML, charts, frame table).
+demo: $(STAMP)
+	$(EMOSCOPE) analyze samples/WolfgangLanger_Pexels.mp4 --out runs/demo --meta source=make-demo
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
 
-# Until the video report lands, the demo is the foundation's round trip on a 2,000-image
-# FER2013 subset: train 1 epoch, evaluate on PrivateTest, export to ONNX.
-EMOSCOPE := $(VENV)/bin/emoscope
-demo-foundation: $(STAMP)
-	rm -rf runs/demo
-	$(EMOSCOPE) train --name demo --model fer_fast_net --dataset fer2013 --limit 2000 --val-limit 1000 --epochs 1 --lr 0.05
-	$(EMOSCOPE) evaluate runs/demo/best.safetensors --dataset fer2013 --split test --out runs/demo/eval
-	$(EMOSCOPE) export runs/demo/best.safetensors --onnx
+# The training round trip on a 2,000-image FER2013 subset: train 1 epoch, evaluate on
+# PrivateTest, export to ONNX (needs ../shared/data).
+demo-train: $(STAMP)
+	rm -rf runs/demo-train
+	$(EMOSCOPE) train --name demo-train --model fer_fast_net --dataset fer2013 --limit 2000 --val-limit 1000 --epochs 1 --lr 0.05
+	$(EMOSCOPE) evaluate runs/demo-train/best.safetensors --dataset fer2013 --split test --out runs/demo-train/eval
+	$(EMOSCOPE) export runs/demo-train/best.safetensors --onnx

@@ -33,17 +33,6 @@ class AnalysisOutput:
     annotated_path: Path | None
 
 
-def default_model_name() -> str:
-    """The best shipped classifier for video: the fast real-time model first."""
-    from emoscope.runtime.predictor import list_pretrained
-
-    shipped = list_pretrained()
-    for name in ("fer-fast", "fer-default"):
-        if name in shipped:
-            return name
-    raise EmoscopeError("no shipped expression model found; pass --model PATH to a .safetensors or .onnx file")
-
-
 def analyze_video(
     source: str | int | Path,
     predictor,

@@ -260,7 +260,8 @@ def analyze_cmd(
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
     from emoscope.analysis.builder import ReportOptions
-    from emoscope.apps.analyze import analyze_video, default_model_name, find_videos, summary_row, write_summary
+    from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.video.pipeline import AnalysisOptions
 
     metadata = {}
@@ -272,7 +273,7 @@ def analyze_cmd(
     is_webcam = source.isdigit()
     if is_webcam and max_seconds is None:
         raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
-    predictor = _video_predictor(model or default_model_name(), backend)
+    predictor = _video_predictor(model or default_model(VIDEO_MODELS), backend)
     options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches)
     report_options = ReportOptions(min_episode_s=min_episode)
     path = Path(source)
@@ -336,13 +337,13 @@ def bench_video_cmd(
     out: Path = typer.Option(Path("runs/bench/video.json")),
 ):
     """Frames/s of the emotion-only and full-report loops vs a per-face loop; optional memory run."""
-    from emoscope.apps.analyze import default_model_name
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.apps.bench import bench_memory, bench_video, write_long_video
     from emoscope.video.pipeline import AnalysisOptions
 
     if not video.is_file():
         raise EmoscopeError(f"{video}: no such video")
-    predictor = _video_predictor(model or default_model_name(), backend)
+    predictor = _video_predictor(model or default_model(VIDEO_MODELS), backend)
     results = bench_video(video, predictor, detector, max_frames)
     if long_minutes > 0:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -358,6 +359,36 @@ def bench_video_cmd(
         console.print(f"memory: {memory['frames_analysed']} frames, peak RSS {memory['peak_rss_mb']} MB, "
                       f"growth over the second half {memory['rss_growth_second_half_mb']} MB")
     console.print(f"written: {out}")
+
+
+@bench_app.command("classify")
+def bench_classify_cmd(
+    models: list[str] = typer.Argument(None, help="shipped names or bundle paths (default: every shipped model)"),
+    int8: bool = typer.Option(True, help="also time an int8 ONNX model (quantised here when not shipped)"),
+    accuracy: bool = typer.Option(True, help="measure each backend's accuracy on the test split (needs the data)"),
+    out: Path = typer.Option(Path("runs/bench/classify.json"), help="JSON; a Markdown table is written beside it"),
+):
+    """Faces/s of each model in torch eager and ONNX Runtime (fp32, int8) at batch 1/32/256, with accuracy."""
+    import tempfile
+
+    from emoscope.apps.bench import bench_classifier, classifier_backends, markdown_table, split_accuracy
+    from emoscope.runtime.predictor import list_pretrained
+
+    names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
+    if not names:
+        raise EmoscopeError("no models to benchmark: none shipped and none given")
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in names:
+            backends = classifier_backends(name, int8, Path(work))
+            measured = {label: split_accuracy(p) for label, p in backends.items()} if accuracy else None
+            rows += bench_classifier(backends, accuracy=measured)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"threads": os.cpu_count(), "rows": rows}, indent=2))
+    table = markdown_table(rows)
+    out.with_suffix(".md").write_text(table)
+    console.print(table, soft_wrap=True)
+    console.print(f"written: {out} and {out.with_suffix('.md')}")
 
 
 def _video_predictor(name: str, backend: str):
@@ -384,10 +415,9 @@ def predict_cmd(
     no_align: bool = typer.Option(False, "--no-align", help="do not rotate the crops to level the eyes"),
 ):
     """Recognise the expression of every face in a photo or a folder of photos."""
-    from emoscope.apps.predict import (OUTPUT_FORMATS, default_model_name, find_images, predict_images,
-                                       save_annotated, write_report)
+    from emoscope.apps.predict import OUTPUT_FORMATS, find_images, predict_images, save_annotated, write_report
     from emoscope.errors import DataError
-    from emoscope.runtime.predictor import load_predictor
+    from emoscope.runtime.predictor import IMAGE_MODELS, default_model, load_predictor
     from emoscope.runtime.tta import TTA_MODES
 
     if output_format not in OUTPUT_FORMATS:
@@ -397,7 +427,7 @@ def predict_cmd(
     if annotate and out is None:
         raise EmoscopeError("--annotate needs --out DIR (where the annotated images go)")
     paths = find_images(target)
-    predictor = load_predictor(model or default_model_name())
+    predictor = load_predictor(model or default_model(IMAGE_MODELS))
     with _progress() as progress:
         task = progress.add_task("predicting", total=len(paths))
 

@@ -51,17 +51,6 @@ class PredictReport(BaseModel):
         return sum(image.error is None for image in self.images)
 
 
-def default_model_name() -> str:
-    """The most accurate shipped classifier (photos need no real-time speed)."""
-    from emoscope.runtime.predictor import list_pretrained
-
-    shipped = list_pretrained()
-    for name in ("fer-default", "fer-fast"):
-        if name in shipped:
-            return name
-    raise ModelError("no shipped expression model found; pass --model NAME_OR_PATH (.safetensors or .onnx)")
-
-
 def find_images(target: Path) -> list[Path]:
     """``target`` itself, or every visible file in the folder ``target`` (not recursive).
 
@@ -157,16 +146,11 @@ def write_report(report: PredictReport, out_dir: Path, output_format: str = "jso
 
 def annotate_image(image: np.ndarray, prediction: ImagePrediction) -> np.ndarray:
     """A copy of ``image`` with each face's box, label and probability drawn on it."""
-    import cv2
+    from emoscope.faces.draw import draw_face
 
     canvas = image.copy()
-    thickness = max(1, round(max(canvas.shape[:2]) / 500))  # stays visible on large photos
     for face in prediction.faces:
-        x1, y1, x2, y2 = (round(v) for v in face.box)
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 200, 0), thickness)
-        text = f"{face.label} {face.probabilities[face.label]:.2f}"
-        cv2.putText(canvas, text, (x1, max(14 * thickness, y1 - 4 * thickness)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5 * thickness, (0, 200, 0), thickness, cv2.LINE_AA)
+        draw_face(canvas, face.box, f"{face.label} {face.probabilities[face.label]:.2f}")
     return canvas
 
 

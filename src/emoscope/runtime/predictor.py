@@ -93,6 +93,21 @@ def list_pretrained() -> list[str]:
     return sorted({p.stem for p in WEIGHTS_DIR.iterdir() if p.suffix in (".safetensors", ".onnx")})
 
 
+VIDEO_MODELS = ("fer-fast", "fer-default")
+"""Shipped models in the order video analysis prefers them: real-time speed first."""
+IMAGE_MODELS = ("fer-default", "fer-fast")
+"""Photos need no real-time speed: the most accurate first."""
+
+
+def default_model(preference: Sequence[str]) -> str:
+    """The first shipped model of ``preference``."""
+    shipped = list_pretrained()
+    for name in preference:
+        if name in shipped:
+            return name
+    raise ModelError("no shipped expression model found; pass --model NAME_OR_PATH (.safetensors or .onnx)")
+
+
 def _torch_available() -> bool:
     try:
         import torch  # noqa: F401

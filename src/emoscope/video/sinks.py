@@ -50,17 +50,14 @@ class AnnotatedVideoSink:
             raise EmoscopeError(f"{self.path}: cannot write an annotated video here")
 
     def write(self, result: FrameResult) -> None:
-        import cv2
+        from emoscope.faces.draw import GREEN, draw_face
 
         canvas = result.frame.image.copy()
         for face in result.faces:
-            x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-            colour = (0, 0, 255) if face.touching else (0, 200, 0)
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)
             text = f"#{face.track_id} {face.label} {face.smoothed.max():.2f}"
             if face.eyes_closed:
                 text += " eyes closed"
-            cv2.putText(canvas, text, (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+            draw_face(canvas, face.box, text, (0, 0, 255) if face.touching else GREEN)
         self._writer.write(canvas)
 
     def close(self) -> None:
