@@ -66,7 +66,8 @@ def test_faces_of_a_chunk_share_one_classifier_call(bundle, media):
     assert [len(r.faces) for r in results] == [5, 0, 1] and all(r.error is None for r in results)
     face = results[0].faces[0]
     assert face.label in CLASSES and sum(face.probabilities.values()) == pytest.approx(1, abs=1e-3)
-    assert face.label == max(face.probabilities, key=face.probabilities.get)
+    # an untrained model's probabilities nearly tie, so compare values, not which key wins the rounding
+    assert face.probabilities[face.label] == pytest.approx(max(face.probabilities.values()), abs=1e-4)
 
 
 def test_library_report_keeps_errors_per_file(bundle, tmp_path):

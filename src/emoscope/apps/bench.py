@@ -207,3 +207,38 @@ def split_accuracy(predictor) -> float:
 
     dataset = EVALUATION_DATASET.get(predictor.spec.label_set, "fer2013")
     return round(evaluate(predictor, load_dataset(dataset, split="test"), split=f"{dataset}:test")["accuracy"], 4)
+
+
+def replace_between_markers(path: Path, marker: str, content: str) -> None:
+    """Put ``content`` between ``<!-- marker -->`` and ``<!-- /marker -->`` in a Markdown file, so
+    tables in the README come from benchmark output, not from typing."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        from emoscope.errors import EmoscopeError
+
+        raise EmoscopeError(f"{path}: no {start} ... {end} markers to put the table between")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{content}{end}{tail}", encoding="utf-8")
+
+
+def video_table(results: dict) -> str:
+    """The README's video table from ``bench_video`` (and ``bench_memory``) results."""
+    clip = f"{Path(results['video']).name} ({results['width']}x{results['height']})"
+    rows = [
+        {"pipeline": "emotions only (detect, crop, classify in batches, track, smooth)",
+         "frames/s": results["emotion_only"]["fps"]},
+        {"pipeline": "full report (+ face mesh for blinks and gaze, hands for touching)",
+         "frames/s": results["full_report"]["fps"]},
+        {"pipeline": "per-face loop, one classifier call per face (how fer/deepface loop)",
+         "frames/s": results["naive_per_face_loop"]["fps"]},
+    ]
+    text = f"Clip: {clip}, model {results['model']} ({results['backend']}), detector {results['detector']}.\n\n"
+    text += markdown_table(rows)
+    if "memory" in results:
+        m = results["memory"]
+        text += (f"\nMemory: a synthetic {m['video_seconds'] / 60:.0f}-minute video, {m['frames_analysed']} frames "
+                 f"through the full report: peak RSS {m['peak_rss_mb']:.0f} MB, growth over the second half "
+                 f"{m['rss_growth_second_half_mb']:.0f} MB.\n")
+    return text

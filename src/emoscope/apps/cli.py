@@ -335,10 +335,11 @@ def bench_video_cmd(
     long_minutes: float = typer.Option(0, help="also analyse a synthetic video this long and track memory"),
     long_fps: float = typer.Option(10, help="frame rate of the synthetic long video"),
     out: Path = typer.Option(Path("runs/bench/video.json")),
+    readme: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:video --> markers here"),
 ):
     """Frames/s of the emotion-only and full-report loops vs a per-face loop; optional memory run."""
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
-    from emoscope.apps.bench import bench_memory, bench_video, write_long_video
+    from emoscope.apps.bench import bench_memory, bench_video, video_table, write_long_video
     from emoscope.video.pipeline import AnalysisOptions
 
     if not video.is_file():
@@ -359,6 +360,10 @@ def bench_video_cmd(
         console.print(f"memory: {memory['frames_analysed']} frames, peak RSS {memory['peak_rss_mb']} MB, "
                       f"growth over the second half {memory['rss_growth_second_half_mb']} MB")
     console.print(f"written: {out}")
+    if readme is not None:
+        from emoscope.apps.bench import replace_between_markers
+
+        replace_between_markers(readme, "bench:video", video_table(results))
 
 
 @bench_app.command("classify")
@@ -367,11 +372,13 @@ def bench_classify_cmd(
     int8: bool = typer.Option(True, help="also time an int8 ONNX model (quantised here when not shipped)"),
     accuracy: bool = typer.Option(True, help="measure each backend's accuracy on the test split (needs the data)"),
     out: Path = typer.Option(Path("runs/bench/classify.json"), help="JSON; a Markdown table is written beside it"),
+    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:classify --> markers here"),
 ):
     """Faces/s of each model in torch eager and ONNX Runtime (fp32, int8) at batch 1/32/256, with accuracy."""
     import tempfile
 
-    from emoscope.apps.bench import bench_classifier, classifier_backends, markdown_table, split_accuracy
+    from emoscope.apps.bench import (bench_classifier, classifier_backends, markdown_table, replace_between_markers,
+                                     split_accuracy)
     from emoscope.runtime.predictor import list_pretrained
 
     names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
@@ -389,6 +396,8 @@ def bench_classify_cmd(
     out.with_suffix(".md").write_text(table)
     console.print(table, soft_wrap=True)
     console.print(f"written: {out} and {out.with_suffix('.md')}")
+    if readme is not None:
+        replace_between_markers(readme, "bench:classify", table)
 
 
 def _video_predictor(name: str, backend: str):
@@ -459,6 +468,68 @@ def predict_cmd(
         # Nothing usable: fail, with the file's own message when there was only one.
         raise DataError(report.images[0].error if len(paths) == 1 else f"{target}: none of the {len(paths)} "
                         "files could be analysed")
+
+
+@app.command("gesture")
+def gesture_cmd(
+    source: str = typer.Argument(..., metavar="IMAGE|VIDEO|WEBCAM|CSV",
+                                 help="a photo, a video, a webcam index, or a Sign MNIST CSV (judged row by row)"),
+    speak: bool = typer.Option(False, "--speak", help="say each new gesture's phrase aloud (espeak-ng)"),
+    speak_to: Optional[Path] = typer.Option(None, "--speak-to", help="also write the spoken phrases to this WAV"),
+    hold: int = typer.Option(5, help="frames a gesture must hold before it counts (video, webcam)"),
+    route: str = typer.Option("combined", help="combined | landmarks (geometry rules) | crop (model only)"),
+    crop: bool = typer.Option(False, "--crop", help="the image is already a hand crop, like Sign MNIST's 28x28"),
+    phrase: list[str] = typer.Option([], help="what to say, GESTURE=TEXT (e.g. victory='We won'); repeatable"),
+    annotate: Optional[Path] = typer.Option(None, help="write the labelled image (.png/.jpg) or video (.mp4) here"),
+    max_seconds: Optional[float] = typer.Option(None, help="stop after this much video; a webcam also stops on Ctrl+C"),
+    model: str = typer.Option("asl-gesture", help="shipped gesture model name or .safetensors bundle"),
+):
+    """Hand gestures ASL A/F/L/V -> punch/super/loser/victory per frame, held N frames, spoken once each."""
+    from emoscope.gestures.classifier import GestureOptions
+    from emoscope.gestures.session import classify_sign_mnist_csv, describe, is_csv, run_session
+    from emoscope.gestures.speech import Speaker
+    from emoscope.gestures.vocabulary import phrases_with
+
+    if is_csv(source):
+        if speak or speak_to or annotate or crop:
+            raise EmoscopeError(f"{source}: a CSV is judged row by row; --speak, --speak-to, --annotate and --crop "
+                                "apply to images and video")
+        result = classify_sign_mnist_csv(source, model=model)
+        recalls = ", ".join(f"{letter} {recall:.4f}" for letter, recall in result.recall().items())
+        console.print(f"{len(result.gestures)} rows of {source}; recall: {recalls} (other = called unknown)",
+                      highlight=False, soft_wrap=True)
+        return
+    overrides = {}
+    for pair in phrase:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise EmoscopeError(f"--phrase expects GESTURE=TEXT, got {pair!r}")
+        overrides[key] = text
+    speaker = Speaker(play=speak, wav_path=speak_to,
+                      warn=lambda line: err_console.print(line, markup=False, highlight=False, soft_wrap=True))
+    summary = run_session(source, speaker, phrases_with(overrides), GestureOptions.checked(route=route), hold,
+                          as_crop=crop, annotate=annotate, max_seconds=max_seconds, model=model,
+                          on_step=lambda step: console.print(describe(step), highlight=False, markup=False, soft_wrap=True))
+    said = ", ".join(f"{gesture} at {time:.2f}s" for time, gesture in summary.started) or "no gesture held"
+    console.print(f"{summary.frames} frame(s), a hand in {summary.frames_with_hands}; {said}", highlight=False)
+    if speak_to:
+        console.print(f"speech: {summary.wav}" if summary.wav else f"nothing was said, so {speak_to} was not written")
+    if annotate:
+        console.print(f"labelled: {annotate}")
+
+
+@app.command("card")
+def card_cmd(
+    bundle: Path = typer.Argument(..., help="the .safetensors weights the card describes"),
+    report: Path = typer.Option(..., help="the `emoscope evaluate` JSON report of this model on its test split"),
+    config: Optional[Path] = typer.Option(None, help="the training config (.toml/.json), copied in as the recipe"),
+    weakness: list[str] = typer.Option([], help="a known weakness, one sentence; repeatable"),
+):
+    """Write a model card (<name>.md, <name>.card.json, confusion PNG) next to a weights bundle."""
+    from emoscope.runtime.card import write_card
+
+    paths = write_card(bundle, report, config, weakness)
+    console.print("model card: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)
 
 
 def main() -> None:
