@@ -5,7 +5,8 @@ import pytest
 
 from emoscope.analysis.blinks import LEFT_EYE, RIGHT_EYE, BlinkDetector, eye_aspect_ratio
 from emoscope.analysis.gaze import EYES, gaze_direction, iris_position
-from emoscope.analysis.touch import TouchDetector, hand_touches_face
+from emoscope.analysis.debounce import Debouncer
+from emoscope.analysis.touch import hand_touches_face
 
 
 def mesh_with_eyes(openness: float, iris: float = 0.5) -> np.ndarray:
@@ -64,7 +65,7 @@ def test_touch_requires_enough_landmarks_inside_the_box():
 
 
 def test_touch_episodes_need_entry_frames_and_merge_within_cooldown():
-    detector = TouchDetector(enter_frames=3, cooldown_frames=5)
+    detector = Debouncer(enter_frames=3, exit_frames=5)
     pattern = [1, 1, 0] + [0] * 10 + [1] * 6 + [0, 0] + [1] * 3 + [0] * 10 + [1] * 4 + [0] * 3
     starts = [detector.update(bool(v), i * 0.1) for i, v in enumerate(pattern)]
     confirmed = [s for s in starts if s is not None]

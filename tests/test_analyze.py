@@ -160,3 +160,62 @@ def test_truncated_video_keeps_what_could_be_decoded_or_fails_cleanly(tmp_path):
 def test_missing_video(tmp_path):
     with pytest.raises(DataError, match="not found"):
         analyze(tmp_path / "nope.mp4", tmp_path)
+
+
+def test_panic_episodes_and_crowd_alerts(tmp_path):
+    """Dark squares read as sad; with sad as the panic class, the dark stretch is one panic episode."""
+    video = write_video(tmp_path / "v.mp4", [("bright", 2), ("dark", 3), ("bright", 2)])
+    alerts = []
+    options = OPTIONS.model_copy(update={"panic": True, "panic_classes": ["sad"], "panic_threshold": 0.5,
+                                         "panic_enter_frames": 5, "panic_exit_frames": 3, "crowd_level": 1.0})
+    from emoscope.video.pipeline import FrameAnalyzer
+    from emoscope.video.source import VideoSource
+
+    analyzer = FrameAnalyzer(BrightnessClassifier(), options, detector=SquareDetector(), on_alert=alerts.append)
+    from emoscope.analysis.builder import ReportBuilder
+
+    builder = ReportBuilder(CLASSES, frame_dt=1 / FPS)
+    with VideoSource(video) as source:
+        for result in analyzer.run(source):
+            builder.add(result)
+    person = builder._person(1, builder.people[1], 7.0, (False, False, False))
+    assert person.panic.count == 1
+    (start, end), = person.panic.episodes
+    assert start == pytest.approx(2.0) and end == pytest.approx(5.0)
+    assert person.panic.max_score == pytest.approx(0.88)
+    # one face, all of it in panic: one alert when the episode is confirmed, then the cooldown
+    assert len(alerts) == 1 and alerts[0]["time"] == pytest.approx(2.4) and alerts[0]["share"] == 1.0
+    assert builder.crowd_alerts == alerts
+
+
+def test_alert_sender_posts_json_without_blocking(tmp_path):
+    import http.server
+    import threading
+
+    from emoscope.analysis.panic import AlertSender
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = AlertSender(f"http://127.0.0.1:{server.server_port}/hook", timeout=2)
+    sender.send({"event": "crowd_panic", "share": 0.5})
+    sender.close()
+    server.shutdown()
+    assert received == [{"event": "crowd_panic", "share": 0.5}] and sender.delivered == 1
+
+    dead = AlertSender("http://127.0.0.1:9/nothing-listens", timeout=0.5)
+    dead.send({"event": "x"})
+    dead.close()
+    assert dead.failed == 1
+    with pytest.raises(Exception, match="http"):
+        AlertSender("ftp://example.org")

@@ -15,8 +15,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from emoscope.analysis.report import (
-    AnalysisModel, BlinksModel, EpisodeModel, IntervalModel, PersonReport, Report, ResponseModel, TouchesModel,
-    TransitionsModel, VideoModel,
+    AnalysisModel, BlinksModel, EpisodeModel, IntervalModel, PanicModel, PersonReport, Report, ResponseModel,
+    TouchesModel, TransitionsModel, VideoModel,
 )
 from emoscope.analysis.timeline import (
     DEFAULT_VALENCE, INTERVAL_NAMES, Episode, count_transitions, dominant_per_part, episodes, mean_per_part,
@@ -42,6 +42,17 @@ class _PersonSeries:
     blink_times: list[float] = field(default_factory=list)
     touches: list[list[float]] = field(default_factory=list)
     gaze: Counter = field(default_factory=Counter)
+    panic_scores: array = field(default_factory=lambda: array("f"))
+    panics: list[list[float]] = field(default_factory=list)
+
+
+def _extend_episodes(episodes: list[list[float]], started: float | None, active_and_on: bool, time: float) -> None:
+    """Episodes rebuilt from per-frame flags: a new one when a frame confirms its start, extended
+    while it is active and its condition holds (exit frames after the last "on" frame don't count)."""
+    if started is not None:
+        episodes.append([started, time])
+    elif active_and_on and episodes:
+        episodes[-1][1] = time
 
 
 class ReportBuilder:
@@ -51,9 +62,12 @@ class ReportBuilder:
         self.options = options or ReportOptions()
         self.people: dict[int, _PersonSeries] = {}
         self.frames = 0
+        self.crowd_alerts: list[dict] = []
 
     def add(self, result: FrameResult) -> None:
         self.frames += 1
+        if result.crowd_alert is not None:
+            self.crowd_alerts.append(result.crowd_alert)
         for face in result.faces:
             person = self.people.setdefault(face.track_id, _PersonSeries())
             person.times.append(result.time)
@@ -62,16 +76,18 @@ class ReportBuilder:
                 person.ear_frames += 1
             if face.blink:
                 person.blink_times.append(result.time)
-            if face.touch_started is not None:
-                person.touches.append([face.touch_started, result.time])
-            elif face.touching and face.hand_on_face and person.touches:
-                person.touches[-1][1] = result.time
+            _extend_episodes(person.touches, face.touch_started, face.touching and face.hand_on_face, result.time)
+            if face.panic is not None:
+                person.panic_scores.append(face.panic)
+                _extend_episodes(person.panics, face.panic_started, face.panic_active and face.panic_above,
+                                 result.time)
             if face.gaze is not None:
                 person.gaze[face.gaze] += 1
 
     def build(self, video: VideoModel, analysis: AnalysisModel, metadata: dict[str, str] | None = None,
               measured: tuple[bool, bool, bool] = (True, True, True)) -> Report:
-        """``measured``: whether blinks, touches and gaze were measured (else reported as None)."""
+        """``measured``: whether blinks, touches and gaze were measured (else reported as None); panic is
+        reported when scores arrived."""
         duration = video.duration or (self.frames * self.frame_dt)
         people, notes, seen_at = [], [], []
         for track_id, series in sorted(self.people.items()):
@@ -93,6 +109,7 @@ class ReportBuilder:
             face_visible_share=len(times_with_face) / self.frames if self.frames else 0.0,
             first_face_s=float(times_with_face[0]) if len(times_with_face) else None,
             people=people,
+            crowd_alerts=self.crowd_alerts,
             notes=notes,
         )
 
@@ -134,11 +151,8 @@ class ReportBuilder:
             transitions=TransitionsModel(soft=soft, hard=hard, soft_per_minute=soft / minutes,
                                          hard_per_minute=hard / minutes),
             blinks=self._blinks(series) if blinks_measured else None,
-            touches=TouchesModel(
-                count=len(series.touches),
-                total_seconds=sum(end - start + self.frame_dt for start, end in series.touches),
-                episodes=[(start, end + self.frame_dt) for start, end in series.touches],
-            ) if touches_measured else None,
+            touches=TouchesModel(**self._episodes(series.touches)) if touches_measured else None,
+            panic=self._panic(series),
             gaze_share=({d: series.gaze.get(d, 0) / max(sum(series.gaze.values()), 1)
                          for d in ("left", "centre", "right")} if gaze_measured else None),
             response=ResponseModel(
@@ -147,6 +161,18 @@ class ReportBuilder:
                 first_expression=first_expression.label if first_expression else None,
             ),
         )
+
+    def _panic(self, series: _PersonSeries) -> PanicModel | None:
+        if not series.panic_scores:
+            return None
+        scores = np.array(series.panic_scores, dtype=np.float32)
+        return PanicModel(mean_score=float(scores.mean()), max_score=float(scores.max()),
+                          **self._episodes(series.panics))
+
+    def _episodes(self, episodes: list[list[float]]) -> dict:
+        """count, total seconds and (start, end) of episodes; the last frame lasts one frame interval."""
+        spans = [(start, end + self.frame_dt) for start, end in episodes]
+        return {"count": len(spans), "total_seconds": sum(end - start for start, end in spans), "episodes": spans}
 
     def _blinks(self, series: _PersonSeries) -> BlinksModel:
         measured = series.ear_frames * self.frame_dt

@@ -39,6 +39,9 @@ def _person(person: PersonReport, charts: list[Path]) -> str:
              f"{person.touches.count} ({person.touches.total_seconds:.1f} s)"),
         _row("gaze", "not measured" if person.gaze_share is None else
              ", ".join(f"{k} {v:.0%}" for k, v in person.gaze_share.items())),
+        _row("panic", "not scored" if person.panic is None else
+             f"{person.panic.count} episode(s), {person.panic.total_seconds:.1f} s; max score "
+             f"{person.panic.max_score:.2f}" + "".join(f"; {a:.1f}-{b:.1f} s" for a, b in person.panic.episodes)),
         _row("first visible", _fmt(person.response.first_visible_s, " s")),
         _row("first expression", "none" if person.response.first_expression is None else
              f"{person.response.first_expression} at {person.response.first_expression_s:.2f} s"),
@@ -62,6 +65,8 @@ def write_html(report: Report, charts: dict[int, list[Path]], path: Path) -> Pat
         _row("processing", f"{a.processing_fps:.1f} frames/s ({a.seconds:.1f} s)"),
     ])
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    notes += "".join(f"<li>crowd panic alert at {a['time']:.1f} s: {a['in_panic']} of {a['faces']} faces</li>"
+                     for a in report.crowd_alerts)
     people = "".join(_person(p, charts.get(p.track_id, [])) for p in report.people) or "<p>No person was found.</p>"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>emoscope report: {html.escape(Path(v.source).name)}</title>

@@ -54,6 +54,14 @@ class TouchesModel(BaseModel):
     episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
 
 
+class PanicModel(BaseModel):
+    mean_score: float = Field(description="mean smoothed panic score (probability of the panic classes)")
+    max_score: float
+    count: int = Field(description="panic episodes")
+    total_seconds: float
+    episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
+
+
 class ResponseModel(BaseModel):
     first_visible_s: float
     first_expression_s: float | None = Field(description="start of the first non-neutral episode")
@@ -79,6 +87,7 @@ class PersonReport(BaseModel):
     blinks: BlinksModel | None = Field(description="None when blinks were not measured")
     touches: TouchesModel | None = Field(description="None when face touching was not measured")
     gaze_share: dict[str, float] | None
+    panic: PanicModel | None = Field(None, description="None when panic was not scored")
     response: ResponseModel
 
 
@@ -112,4 +121,5 @@ class Report(BaseModel):
     face_visible_share: float
     first_face_s: float | None
     people: list[PersonReport]
+    crowd_alerts: list[dict] = Field(default_factory=list, description="crowd panic alerts, when panic was scored")
     notes: list[str] = Field(default_factory=list)

@@ -46,8 +46,10 @@ def analyze_video(
     annotate: bool = False,
     progress=None,
     detector=None,
+    on_alert=None,
 ) -> AnalysisOutput:
-    """Analyse one video or webcam; ``detector`` overrides ``options.detector`` with a ready instance."""
+    """Analyse one video or webcam; ``detector`` overrides ``options.detector`` with a ready instance,
+    ``on_alert`` receives crowd panic alerts as they happen."""
     options = options or AnalysisOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def analyze_video(
     frames_path = out_dir / f"{stem}.frames.csv" if write_frames else None
     annotated_path = out_dir / f"{stem}.annotated.mp4" if annotate else None
     table = annotator = None
-    analyzer = FrameAnalyzer(predictor, options, detector=detector)
+    analyzer = FrameAnalyzer(predictor, options, detector=detector, on_alert=on_alert)
     task = None
     if progress is not None:
         task = progress.add_task(f"analysing {stem}", total=_expected_frames(video) or None)

@@ -256,10 +256,15 @@ def analyze_cmd(
     touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
     annotate: bool = typer.Option(False, help="also write an annotated MP4"),
     min_episode: float = typer.Option(0.5, help="seconds an expression must last to count as an episode"),
+    panic: bool = typer.Option(False, help="score panic per person (hysteresis) and raise crowd alerts"),
+    panic_threshold: float = typer.Option(0.5, help="panic score that counts as panic (see `emoscope panic`)"),
+    crowd_level: float = typer.Option(0.3, help="share of visible faces in panic that raises an alert"),
+    webhook: Optional[str] = typer.Option(None, help="POST each alert as JSON to this URL (never blocks the video)"),
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
     from emoscope.analysis.builder import ReportOptions
+    from emoscope.analysis.panic import AlertSender
     from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.video.pipeline import AnalysisOptions
@@ -274,7 +279,9 @@ def analyze_cmd(
     if is_webcam and max_seconds is None:
         raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
     predictor = _video_predictor(model or default_model(VIDEO_MODELS), backend)
-    options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches)
+    options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches, panic=panic,
+                              panic_threshold=panic_threshold, crowd_level=crowd_level)
+    alerts = AlertSender(webhook) if panic else None
     report_options = ReportOptions(min_episode_s=min_episode)
     path = Path(source)
     videos = find_videos(path) if path.is_dir() else [source]
@@ -286,7 +293,7 @@ def analyze_cmd(
             try:
                 output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
                                        max_seconds=max_seconds, metadata=metadata, annotate=annotate,
-                                       progress=progress)
+                                       progress=progress, on_alert=alerts.send if alerts else None)
             except EmoscopeError as exc:
                 if len(videos) == 1:
                     raise
@@ -301,6 +308,8 @@ def analyze_cmd(
                           f"face visible {report.face_visible_share:.0%}" +
                           "".join(f"; {note}" for note in report.notes))
             console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
+    if alerts is not None:
+        alerts.close()
     if len(videos) > 1:
         summary = write_summary(rows, out / "summary.csv")
         console.print(f"summary: {summary} ({len(videos) - failures} analysed, {failures} failed)")
@@ -524,11 +533,12 @@ def card_cmd(
     report: Path = typer.Option(..., help="the `emoscope evaluate` JSON report of this model on its test split"),
     config: Optional[Path] = typer.Option(None, help="the training config (.toml/.json), copied in as the recipe"),
     weakness: list[str] = typer.Option([], help="a known weakness, one sentence; repeatable"),
+    reproduce: str = typer.Option("", help="one command that reruns every step (e.g. a make target)"),
 ):
     """Write a model card (<name>.md, <name>.card.json, confusion PNG) next to a weights bundle."""
     from emoscope.runtime.card import write_card
 
-    paths = write_card(bundle, report, config, weakness)
+    paths = write_card(bundle, report, config, weakness, reproduce)
     console.print("model card: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)
 
 

@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emoscope.analysis.blinks import BlinkDetector, eye_aspect_ratio
 from emoscope.analysis.gaze import gaze_direction
-from emoscope.analysis.touch import TouchDetector, hand_touches_face
+from emoscope.analysis.panic import CrowdMonitor, panic_columns
+from emoscope.data.labels import PANIC_CLASSES
+from emoscope.analysis.debounce import Debouncer
+from emoscope.analysis.touch import hand_touches_face
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
@@ -38,6 +41,15 @@ class AnalysisOptions(BaseModel):
     touches: bool = True
     hands_every: int = Field(4, ge=1, description="run the hand tracker on every Nth frame; a touch lasts "
                              "seconds, and hands are the costliest stage (~35 ms a frame on 2 cores)")
+    touch_enter_frames: int = Field(3, ge=1, description="touching frames in a row that start an episode")
+    touch_exit_frames: int = Field(5, ge=1, description="frames without touching that end an episode")
+    panic: bool = Field(False, description="score panic per person and watch the crowd")
+    panic_classes: list[str] = Field(default_factory=lambda: list(PANIC_CLASSES),
+                                     description="expressions whose probabilities add up to the panic score")
+    panic_threshold: float = Field(0.5, gt=0, le=1, description="smoothed panic score that counts as panic")
+    panic_enter_frames: int = Field(5, ge=1, description="frames above the threshold that start an episode")
+    panic_exit_frames: int = Field(10, ge=1, description="frames below it that end an episode")
+    crowd_level: float = Field(0.3, gt=0, le=1, description="share of visible faces in panic that raises an alert")
     max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
@@ -64,7 +76,8 @@ class _Perceived:
 class FrameAnalyzer:
     """Runs the loop for one video; create a new one per video (tracks and cues are stateful)."""
 
-    def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None):
+    def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None, on_alert=None):
+        """``on_alert(dict)`` receives crowd panic alerts (e.g. :meth:`AlertSender.send`)."""
         from emoscope.faces import create_detector
 
         self.predictor = predictor
@@ -79,8 +92,12 @@ class FrameAnalyzer:
         self.tracker = FaceTracker(self.options.track_iou, max_missed=self.options.track_max_missed)
         self.smoother = EmaSmoother(self.options.ema_alpha)
         self.blinkers: dict[int, BlinkDetector] = {}
-        self.touchers: dict[int, TouchDetector] = {}
+        self.touchers: dict[int, Debouncer] = {}
+        self.panickers: dict[int, Debouncer] = {}
         self.classes = list(predictor.classes)
+        self.panic_columns = panic_columns(self.classes, self.options.panic_classes) if self.options.panic else None
+        self.crowd = CrowdMonitor(self.options.crowd_level)
+        self.on_alert = on_alert
         self._frames_seen = 0
         self._last_hands = np.zeros((0, 21, 2), np.float32)
 
@@ -155,15 +172,33 @@ class FrameAnalyzer:
                 face.blink = blinker.update(item.ears[i], frame.time)
                 face.eyes_closed = blinker.eyes_closed
             if self.hands is not None:
-                toucher = self.touchers.setdefault(track_id, TouchDetector())
+                toucher = self.touchers.setdefault(
+                    track_id, Debouncer(self.options.touch_enter_frames, self.options.touch_exit_frames))
                 face.touch_started = toucher.update(item.touching[i], frame.time)
                 face.hand_on_face = item.touching[i]
                 face.touching = toucher.active
+            if self.panic_columns is not None:
+                self._score_panic(face, frame.time)
             result.faces.append(face)
+        if self.panic_columns is not None and result.faces:
+            alert = self.crowd.update(frame.time, len(result.faces), sum(f.panic_active for f in result.faces))
+            if alert is not None:
+                result.crowd_alert = alert.as_dict()
+                if self.on_alert is not None:
+                    self.on_alert(result.crowd_alert)
         return result
+
+    def _score_panic(self, face: FaceResult, time: float) -> None:
+        face.panic = float(face.smoothed[self.panic_columns].sum())
+        panicker = self.panickers.setdefault(
+            face.track_id, Debouncer(self.options.panic_enter_frames, self.options.panic_exit_frames))
+        face.panic_above = face.panic >= self.options.panic_threshold
+        face.panic_started = panicker.update(face.panic_above, time)
+        face.panic_active = panicker.active
 
     def _forget(self, track_ids: list[int]) -> None:
         self.smoother.forget(track_ids)
         for track_id in track_ids:
             self.blinkers.pop(track_id, None)
             self.touchers.pop(track_id, None)
+            self.panickers.pop(track_id, None)

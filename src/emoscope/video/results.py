@@ -26,6 +26,10 @@ class FaceResult:
     hand_on_face: bool = False  # hand landmarks inside the face box in this frame
     touching: bool = False  # a face-touch episode is active (confirmed, maybe in its cooldown)
     touch_started: float | None = None  # start time of an episode this frame confirmed
+    panic: float | None = None  # smoothed panic score, when panic is scored
+    panic_above: bool = False  # the score is at or above the panic threshold in this frame
+    panic_active: bool = False  # a panic episode is active (confirmed, maybe in its exit frames)
+    panic_started: float | None = None
 
 
 @dataclass
@@ -35,6 +39,7 @@ class FrameResult:
     frame: Frame
     faces: list[FaceResult] = field(default_factory=list)
     hands: int = 0  # hands seen in the frame (when touch detection runs)
+    crowd_alert: dict | None = None  # a crowd panic alert raised at this frame
 
     @property
     def index(self) -> int:
