@@ -61,6 +61,10 @@ FER2013_FILES = ("fer2013/fer2013.csv", "fer2013/fer2013.csv.gz", "fer2013/fer20
 """Looked for in this order, so an original Kaggle ``fer2013.csv`` wins over the reconstruction."""
 FERPLUS_FILES = ("ferplus/fer2013new.csv",)
 SIGN_MNIST_SPLITS = ("train", "test")
+SIGN_MNIST_HOLDOUT_SPLITS = ("fit", "holdout")
+"""``fit`` + ``holdout`` divide Sign MNIST's ``train`` (stratified by letter, fixed seed): it has no
+validation split of its own, and choosing epochs on ``test`` would bias the test score."""
+SIGN_MNIST_HOLDOUT_FRACTION = 0.1
 
 DATASETS = ("fer2013", "ferplus", "sign_mnist", "asl_gesture")
 """Names :func:`load_dataset` knows; ``asl_gesture`` is Sign MNIST's A/F/L/V versus other."""
@@ -90,7 +94,8 @@ def dataset_file(what: str, candidates: tuple[str, ...]) -> Path:
 
 def _sign_mnist_file(split: str | None) -> Path:
     if split not in SIGN_MNIST_SPLITS:
-        raise DataError(f"Sign MNIST has the splits {' and '.join(SIGN_MNIST_SPLITS)}, not {split!r}")
+        raise DataError(f"Sign MNIST has the splits {' and '.join(SIGN_MNIST_SPLITS)}, not {split!r} "
+                        f"(for validation, train divides into {' and '.join(SIGN_MNIST_HOLDOUT_SPLITS)})")
     names = (f"sign_mnist/sign_mnist_{split}.csv", f"sign_mnist/sign_mnist_{split}.csv.gz")
     return dataset_file(f"Sign MNIST {split} split", names)
 
@@ -110,8 +115,9 @@ def load_dataset(name_or_path: str | Path, split: str | None = None, **kwargs) -
     """Load a named dataset (:data:`DATASETS`), a FER2013-format ``.csv``/``.csv.gz``, or an image folder.
 
     ``split`` is train/val/test (or a raw FER2013 Usage name) for FER2013 and FER+, train/test for
-    Sign MNIST, and a subfolder name (or "all") for image folders. Other keyword arguments go to
-    the loader (``cache_dir``, ``exact_only``, ``letters``, ``image_size``, ...).
+    Sign MNIST (plus fit/holdout, a stratified division of train for model selection), and a
+    subfolder name (or "all") for image folders. Other keyword arguments go to the loader
+    (``cache_dir``, ``exact_only``, ``letters``, ``image_size``, ...).
     """
     name = str(name_or_path)
     if name == "fer2013":
@@ -123,7 +129,12 @@ def load_dataset(name_or_path: str | Path, split: str | None = None, **kwargs) -
     if name in ("sign_mnist", "asl_gesture"):
         if name == "asl_gesture":
             kwargs = {"letters": GESTURE_LETTERS, "other": True, **kwargs}
-        images = load_sign_mnist(_sign_mnist_file(split), **kwargs)
+        if split in SIGN_MNIST_HOLDOUT_SPLITS:
+            images = load_sign_mnist(_sign_mnist_file("train"), **kwargs)
+            fit, holdout = stratified_split(images.meta["letters"], SIGN_MNIST_HOLDOUT_FRACTION, seed=0)
+            images = images.subset(fit if split == "fit" else holdout)
+        else:
+            images = load_sign_mnist(_sign_mnist_file(split), **kwargs)
         images.meta["split"] = split
         return images
     path = Path(name_or_path)

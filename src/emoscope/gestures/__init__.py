@@ -1,0 +1,16 @@
+"""Hand gestures with a spoken response: ASL A/F/L/V -> punch / super / loser / victory.
+
+MediaPipe Hands finds each hand; a Sign-MNIST-trained model classifies the hand crop and
+landmark-geometry rules check finger states; their combined vote is smoothed over frames and
+every new gesture is spoken once through espeak-ng.
+"""
+
+from emoscope.gestures.classifier import GestureClassifier, GestureFrame, GestureOptions, HandResult
+from emoscope.gestures.landmarks import HandShape, hand_shape
+from emoscope.gestures.speech import Speaker, synthesize
+from emoscope.gestures.stream import GestureStep, HoldSmoother, gesture_steps, read_frames
+from emoscope.gestures.vocabulary import DEFAULT_PHRASES, GESTURES, NO_HAND, UNKNOWN
+
+__all__ = ["DEFAULT_PHRASES", "GESTURES", "NO_HAND", "UNKNOWN", "GestureClassifier", "GestureFrame",
+           "GestureOptions", "GestureStep", "HandResult", "HandShape", "HoldSmoother", "Speaker", "gesture_steps",
+           "hand_shape", "read_frames", "synthesize"]

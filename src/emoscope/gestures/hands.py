@@ -1,0 +1,63 @@
+"""MediaPipe Hands (models bundled in the wheel, nothing downloaded): 21 3-D landmarks per hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emoscope.faces.mediapipe_backend import import_mediapipe, native_stderr_silenced
+
+
+@dataclass(frozen=True)
+class Hand:
+    landmarks: np.ndarray
+    """``(21, 3)`` float32: x, y in pixels; z (depth, smaller = nearer) in the same scale as x."""
+    handedness: str  # "Left" or "Right", as MediaPipe reports it for a mirrored (selfie) view
+    score: float
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """x1, y1, x2, y2 around the landmarks (joint centres, so a little inside the skin)."""
+        (x1, y1), (x2, y2) = self.landmarks[:, :2].min(axis=0), self.landmarks[:, :2].max(axis=0)
+        return float(x1), float(y1), float(x2), float(y2)
+
+    @property
+    def size(self) -> float:
+        x1, y1, x2, y2 = self.box
+        return max(x2 - x1, y2 - y1)
+
+
+class HandDetector:
+    """Finds up to ``max_hands`` hands. ``still=True`` detects afresh in every image; ``False`` tracks
+    hands from frame to frame (much faster on video, and steadier landmarks)."""
+
+    def __init__(self, still: bool = True, max_hands: int = 2, min_confidence: float = 0.5):
+        mp = import_mediapipe()
+        with native_stderr_silenced():  # MediaPipe's C++ start-up chatter
+            self._hands = mp.solutions.hands.Hands(
+                static_image_mode=still, max_num_hands=max_hands, model_complexity=1,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
+            )
+
+    def __call__(self, image_bgr: np.ndarray) -> list[Hand]:
+        import cv2
+
+        height, width = image_bgr.shape[:2]
+        with native_stderr_silenced():  # the graph logs to fd 2 on its first frame
+            result = self._hands.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        hands = []
+        for marks, which in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
+            points = np.array([(p.x * width, p.y * height, p.z * width) for p in marks.landmark], dtype=np.float32)
+            label = which.classification[0]
+            hands.append(Hand(points, label.label, float(label.score)))
+        return hands
+
+    def close(self) -> None:
+        self._hands.close()
+
+    def __enter__(self) -> HandDetector:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,122 @@
+"""Hand shape from MediaPipe's 21 hand landmarks: finger extension and contact states, and the four
+gesture letters as rules on those states (no training data needed).
+
+Every state is a soft score in [0, 1], a linear ramp between two thresholds, and a rule's score is
+the smallest of its conditions (a fuzzy AND): a half-bent finger gives a middling score instead of
+a coin flip. Measurements are angles and distances relative to the palm in 3-D (MediaPipe's ``z``
+is in roughly the scale of ``x``), so the rules hold for any rotation, distance and either hand.
+The thresholds were set from how the signs are made, not fitted to data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emoscope.errors import EmoscopeError
+
+WRIST = 0
+FINGER_JOINTS: dict[str, tuple[int, int, int, int]] = {
+    "thumb": (1, 2, 3, 4),  # CMC, MCP, IP, tip
+    "index": (5, 6, 7, 8),  # MCP, PIP, DIP, tip
+    "middle": (9, 10, 11, 12),
+    "ring": (13, 14, 15, 16),
+    "pinky": (17, 18, 19, 20),
+}
+LONG_FINGERS = ("index", "middle", "ring", "pinky")
+
+
+def ramp(value: float, low: float, high: float) -> float:
+    """0 at or below ``low``, 1 at or above ``high``, linear between (``low > high`` falls instead)."""
+    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(_unit(a), _unit(b)))
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(_cos(a, b), -1.0, 1.0))))
+
+
+@dataclass(frozen=True)
+class HandShape:
+    """Soft states of one hand; every value is in [0, 1]."""
+
+    extended: dict[str, float]
+    """Long fingers: straight and reaching well beyond the knuckles. Thumb: pointing out to the side."""
+    folded: dict[str, float]
+    """Long fingers curled in, tips no further from the wrist than the knuckles."""
+    thumb_index_touch: float
+    """Thumb tip on index tip (the circle of F)."""
+    index_middle_spread: float
+    """Index and middle fingers apart, as in V (not together, as in U)."""
+    thumb_across_palm: float
+    """Thumb tip in front of the middle/ring fingers (S, E, M, N, T) rather than beside the index (A)."""
+
+    def letter_scores(self) -> dict[str, float]:
+        """How well each gesture letter's rule fits, from 0 (not at all) to 1."""
+        ext, fold = self.extended, self.folded
+        fist = min(fold[f] for f in LONG_FINGERS)
+        return {
+            # A: a fist with the thumb upright beside the index finger.
+            "A": min(fist, 1 - ext["thumb"], 1 - self.thumb_across_palm),
+            # F: thumb and index make a circle, the other three fingers stand up.
+            "F": min(self.thumb_index_touch, ext["middle"], ext["ring"], ext["pinky"]),
+            # L: index up and thumb out at a right angle, the rest folded.
+            "L": min(ext["index"], ext["thumb"], fold["middle"], fold["ring"], fold["pinky"]),
+            # V: index and middle extended and spread, ring and pinky folded, thumb not out.
+            "V": min(ext["index"], ext["middle"], self.index_middle_spread, fold["ring"], fold["pinky"],
+                     1 - ext["thumb"]),
+        }
+
+
+def _check_points(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape == (21, 2):
+        points = np.concatenate([points, np.zeros((21, 1))], axis=1)
+    if points.shape != (21, 3) or not np.isfinite(points).all():
+        raise EmoscopeError(f"expected 21 finite hand landmarks as (21, 2) or (21, 3), got shape {points.shape}")
+    return points
+
+
+def hand_shape(points: np.ndarray) -> HandShape:
+    """The soft states of a hand from its ``(21, 3)`` (or ``(21, 2)``) landmarks in pixels."""
+    p = _check_points(points)
+    wrist = p[WRIST]
+    palm_axis = p[9] - wrist  # wrist to middle knuckle: "up" for the hand
+    palm = float(np.linalg.norm(palm_axis))
+    if palm < 1e-6:
+        raise EmoscopeError("hand landmarks are degenerate (wrist and knuckles coincide)")
+
+    extended, folded = {}, {}
+    for name in LONG_FINGERS:
+        mcp, pip, _, tip = (p[i] for i in FINGER_JOINTS[name])
+        straight = _cos(pip - mcp, tip - pip)  # 1 when the finger is a straight line
+        reach = np.linalg.norm(tip - wrist) / max(np.linalg.norm(mcp - wrist), 1e-9)
+        # An extended finger roughly doubles the wrist-to-knuckle distance; a curled one does not pass it.
+        extended[name] = min(ramp(straight, 0.5, 0.85), ramp(reach, 1.45, 1.7))
+        folded[name] = ramp(reach, 1.35, 1.1)
+
+    thumb_mcp, thumb_tip = p[2], p[4]
+    # Where the thumb tip sits along the knuckle line: 0 at the index knuckle, 1 at the pinky's.
+    knuckles = p[17] - p[5]
+    across = float(np.dot(thumb_tip - p[5], knuckles) / max(np.dot(knuckles, knuckles), 1e-9))
+    # Out to the side: angled away from the palm axis, far from the index knuckle, and not across the palm.
+    thumb_angle = _angle_deg(thumb_tip - thumb_mcp, palm_axis)
+    thumb_away = np.linalg.norm(thumb_tip - p[5]) / palm
+    extended["thumb"] = min(ramp(thumb_angle, 35, 55), ramp(thumb_away, 0.5, 0.75), ramp(across, 0.1, -0.1))
+
+    index_dir, middle_dir = p[8] - p[5], p[12] - p[9]
+    return HandShape(
+        extended=extended,
+        folded=folded,
+        thumb_index_touch=ramp(np.linalg.norm(thumb_tip - p[8]) / palm, 0.4, 0.2),
+        index_middle_spread=ramp(_angle_deg(index_dir, middle_dir), 8, 16),
+        thumb_across_palm=ramp(across, 0.15, 0.35),
+    )

@@ -1,0 +1,86 @@
+"""Gestures over time: per-frame labels smoothed by a hold rule, and the events worth announcing.
+
+A label becomes the current gesture only after ``hold_frames`` consecutive frames agree, so a
+hand passing through a V on its way to a fist never says "victory", and one odd frame inside a
+held sign changes nothing. Each new gesture is announced once; it is announced again only after
+some other label (another gesture, "unknown" or "no hand") has held in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoscope.errors import EmoscopeError
+from emoscope.gestures.classifier import GestureClassifier, GestureFrame
+from emoscope.gestures.vocabulary import GESTURES, NO_HAND
+from emoscope.video.source import Frame
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
+"""Inputs read as one still image; anything else is opened as a video."""
+
+
+class HoldSmoother:
+    """Turns raw per-frame labels into a stable label that changes only after ``hold_frames`` frames."""
+
+    def __init__(self, hold_frames: int):
+        if hold_frames < 1:
+            raise EmoscopeError(f"hold must be at least 1 frame, got {hold_frames}")
+        self.hold_frames = hold_frames
+        self.stable = NO_HAND
+        self._candidate = NO_HAND
+        self._run = 0
+
+    def update(self, label: str) -> str | None:
+        """Feed one frame's label; returns the gesture when this frame makes it newly stable."""
+        self._run = self._run + 1 if label == self._candidate else 1
+        self._candidate = label
+        if self._run >= self.hold_frames and label != self.stable:
+            self.stable = label
+            return label if label in GESTURES else None
+        return None
+
+
+@dataclass
+class GestureStep:
+    """One analysed frame: its raw result, the smoothed label, and a gesture that just began."""
+
+    frame: GestureFrame
+    stable: str
+    started: str | None
+    image: np.ndarray  # the frame itself (BGR), for drawing
+
+
+@dataclass
+class FrameInput:
+    frames: Iterator[Frame]
+    still: bool  # a single still image rather than a video or webcam
+    fps: float
+
+
+def read_frames(source: str | Path | int, max_seconds: float | None = None) -> FrameInput:
+    """Frames of an image file, a video file or a webcam index."""
+    from emoscope.faces.images import read_image
+    from emoscope.video.source import VideoSource
+
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() in IMAGE_SUFFIXES:
+        return FrameInput(iter([Frame(0, 0.0, read_image(source))]), True, 1.0)
+    video = VideoSource(source, max_seconds=max_seconds)
+
+    def frames() -> Iterator[Frame]:
+        with video:
+            yield from video
+
+    return FrameInput(frames(), False, video.info.fps)
+
+
+def gesture_steps(frames: Iterator[Frame], classifier: GestureClassifier, hold_frames: int) -> Iterator[GestureStep]:
+    """Classify and smooth frame after frame (constant memory, however long the video)."""
+    smoother = HoldSmoother(hold_frames)
+    for frame in frames:
+        result = classifier.classify(frame.image, frame.index, frame.time)
+        started = smoother.update(result.label)
+        yield GestureStep(result, smoother.stable, started, frame.image)

@@ -1,0 +1,185 @@
+"""Model cards: a weights bundle plus an ``emoscope evaluate`` report -> ``<name>.md`` for people and
+``<name>.card.json`` for programs, written next to the weights with the confusion matrix as a PNG.
+
+The card repeats nothing by hand: data, split, recipe and training command come from the bundle's
+spec (and, when given, the training config file), the numbers from the evaluation report, and
+parameters and MFLOPs from the model itself. Only the known weaknesses are the author's words.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from emoscope.errors import EmoscopeError
+from emoscope.runtime.bundle import load_bundle
+
+REPORT_KEYS = ("model", "dataset", "split", "accuracy", "macro_f1", "per_class", "confusion_matrix")
+
+
+class ClassRow(BaseModel):
+    name: str
+    recall: float
+    precision: float
+    f1: float
+    support: int
+
+
+class ModelCard(BaseModel):
+    """What a model is, how it was made and how well it does on a named split."""
+
+    name: str
+    architecture: str
+    weights_file: str
+    weights_bytes: int
+    weights_dtype: str
+    params: int
+    mflops: float
+    input: str = Field(description="channels x height x width, and the normalisation")
+    classes: list[str]
+    train_data: str
+    selection: dict = Field(description="the split the epoch was chosen on, and its metrics")
+    recipe: dict = Field(description="the training config, or the spec's architecture options")
+    reproduce_command: str = Field("", description="one command that runs every step, when there is one")
+    train_command: str
+    evaluation_command: str
+    test_split: str
+    test_dataset: str
+    test_images: int
+    accuracy: float
+    macro_f1: float
+    per_class: list[ClassRow]
+    confusion_png: str
+    weaknesses: list[str]
+
+
+def read_report(path: str | Path) -> dict:
+    """An ``emoscope evaluate`` JSON report, checked for the fields a card needs."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except OSError as exc:
+        raise EmoscopeError(f"{path}: cannot read the evaluation report ({exc.strerror})") from None
+    except json.JSONDecodeError:
+        raise EmoscopeError(f"{path}: not a JSON evaluation report") from None
+    missing = [key for key in REPORT_KEYS if not isinstance(report, dict) or key not in report]
+    if missing:
+        raise EmoscopeError(f"{path}: not an `emoscope evaluate` report (missing {', '.join(missing)})")
+    return report
+
+
+def _recipe(config: str | Path | None, fallback: dict) -> dict:
+    if config is None:
+        return fallback
+    path = Path(config)
+    try:
+        text = path.read_text()
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except OSError as exc:
+        raise EmoscopeError(f"{path}: cannot read the training config ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise EmoscopeError(f"{path}: cannot parse the training config ({exc})") from None
+
+
+def build_card(bundle: str | Path, report: dict, config: str | Path | None = None,
+               weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "") -> ModelCard:
+    from emoscope.models.registry import count_mflops, count_params
+
+    bundle = Path(bundle)
+    model, spec = load_bundle(bundle)
+    if list(report["per_class"]) != spec.classes:
+        raise EmoscopeError(f"the report's classes ({', '.join(report['per_class'])}) are not {bundle.name}'s "
+                            f"({', '.join(spec.classes)}): was it made with this model?")
+    from safetensors import safe_open
+
+    with safe_open(str(bundle), framework="numpy") as handle:
+        # The float storage type (fp32 or fp16) is what matters; batch norm's int64 counters are not weights.
+        dtypes = sorted({str(t.dtype) for t in map(handle.get_tensor, handle.keys()) if t.dtype.kind == "f"})
+    selection = {k: v for k, v in spec.metrics.items() if k not in ("per_class", "confusion_matrix")}
+    return ModelCard(
+        name=spec.name, architecture=spec.architecture, weights_file=bundle.name,
+        weights_bytes=bundle.stat().st_size, weights_dtype="/".join(dtypes),
+        params=count_params(model), mflops=round(count_mflops(model, spec.in_chans, spec.img_size), 2),
+        input=f"{spec.in_chans}x{spec.img_size}x{spec.img_size}, (pixel/255 - {spec.mean}) / {spec.std}",
+        classes=spec.classes, train_data=spec.dataset, selection=selection,
+        recipe=_recipe(config, {"architecture": spec.architecture, **spec.arch_kwargs}),
+        reproduce_command=reproduce, train_command=spec.command, evaluation_command=report.get("command", ""),
+        test_split=report["split"], test_dataset=report["dataset"], test_images=int(report.get("n", 0)),
+        accuracy=report["accuracy"], macro_f1=report["macro_f1"],
+        per_class=[ClassRow(name=name, **{k: row[k] for k in ("recall", "precision", "f1", "support")})
+                   for name, row in report["per_class"].items()],
+        confusion_png=f"{bundle.stem}_confusion.png", weaknesses=list(weaknesses),
+    )
+
+
+def render_markdown(card: ModelCard) -> str:
+    rows = "\n".join(f"| {r.name} | {r.recall:.4f} | {r.precision:.4f} | {r.f1:.4f} | {r.support} |"
+                     for r in card.per_class)
+    selection = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in card.selection.items())
+    weaknesses = "\n".join(f"- {w}" for w in card.weaknesses) or "- none recorded"
+    everything = f"All steps: `{card.reproduce_command}`; the training and evaluation commands:\n\n" \
+        if card.reproduce_command else ""
+    return f"""# Model card: {card.name}
+
+| | |
+| --- | --- |
+| architecture | `{card.architecture}` |
+| weights | `{card.weights_file}` ({card.weights_bytes / 1e3:.0f} kB, {card.weights_dtype}) |
+| parameters | {card.params:,} |
+| compute | {card.mflops:.2f} MFLOPs per image |
+| input | {card.input} |
+| classes | {", ".join(card.classes)} |
+
+## Data and splits
+
+- trained on: {card.train_data}
+- epoch selected on: {selection}
+- tested on: {card.test_dataset}, split `{card.test_split}` ({card.test_images} images), never used for selection
+
+## Results on `{card.test_split}`
+
+accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}**
+
+| class | recall | precision | F1 | support |
+| --- | --- | --- | --- | --- |
+{rows}
+
+![confusion matrix]({card.confusion_png})
+
+## Reproduce
+
+{everything}```
+{card.train_command}
+{card.evaluation_command}
+```
+
+Recipe:
+
+```json
+{json.dumps(card.recipe, indent=1)}
+```
+
+## Known weaknesses
+
+{weaknesses}
+"""
+
+
+def write_card(bundle: str | Path, report_path: str | Path, config: str | Path | None = None,
+               weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "") -> dict[str, Path]:
+    """``<name>.md``, ``<name>.card.json`` and ``<name>_confusion.png`` next to ``bundle``."""
+    from emoscope.evaluation.plots import plot_confusion
+
+    bundle = Path(bundle)
+    report = read_report(report_path)
+    card = build_card(bundle, report, config, weaknesses, reproduce)
+    paths = {"markdown": bundle.with_suffix(".md"), "json": bundle.with_suffix(".card.json"),
+             "confusion": bundle.parent / card.confusion_png}
+    plot_confusion(report["confusion_matrix"], card.classes, paths["confusion"],
+                   title=f"{card.name} on {card.test_split} (acc {card.accuracy:.4f})")
+    paths["markdown"].write_text(render_markdown(card))
+    paths["json"].write_text(card.model_dump_json(indent=1) + "\n")
+    return paths
