@@ -86,7 +86,8 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: list[
         },
         "confusion_matrix": cm.tolist(),
     }
-    if k == 2:
+    if k == 2:  # binary tasks (panic): the positive class is index 1
+        result["precision"], result["recall"], result["f1"] = float(precision[1]), float(recall[1]), float(f1[1])
         result["roc_auc"] = aucs[1]
         result["pr_auc"] = average_precision(y_true == 1, probs[:, 1])
     return result

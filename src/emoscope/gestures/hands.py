@@ -32,11 +32,12 @@ class HandDetector:
     """Finds up to ``max_hands`` hands. ``still=True`` detects afresh in every image; ``False`` tracks
     hands from frame to frame (much faster on video, and steadier landmarks)."""
 
-    def __init__(self, still: bool = True, max_hands: int = 2, min_confidence: float = 0.5):
+    def __init__(self, still: bool = True, max_hands: int = 2, min_confidence: float = 0.5, complexity: int = 1):
+        """``complexity`` 0 is the lighter landmark model (enough to tell a hand on a face; about twice as fast)."""
         mp = import_mediapipe()
         with native_stderr_silenced():  # MediaPipe's C++ start-up chatter
             self._hands = mp.solutions.hands.Hands(
-                static_image_mode=still, max_num_hands=max_hands, model_complexity=1,
+                static_image_mode=still, max_num_hands=max_hands, model_complexity=complexity,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
 

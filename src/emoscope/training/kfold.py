@@ -32,7 +32,8 @@ def folds_markdown(rows: list[dict], summary: dict, metrics=FOLD_METRICS) -> str
     return "\n".join(lines) + "\n"
 
 
-def run_kfold(config: TrainConfig, pool: ImageSet, folds: int, command: str = "", progress=None) -> dict:
+def run_kfold(config: TrainConfig, pool: ImageSet, folds: int, command: str = "", progress=None,
+              metrics: tuple[str, ...] = FOLD_METRICS) -> dict:
     """Train one model per fold (validation = the held-out fold) and write per-fold and summary tables."""
     import pandas as pd
 
@@ -42,15 +43,15 @@ def run_kfold(config: TrainConfig, pool: ImageSet, folds: int, command: str = ""
         trainer = Trainer(fold_config, pool.subset(train_idx), pool.subset(val_idx), command=command, progress=progress)
         result = trainer.fit()
         rows.append({"fold": fold, "best_epoch": result.best_epoch, "n_val": len(val_idx),
-                     **{m: result.best_metrics[m] for m in FOLD_METRICS}})
+                     **{m: result.best_metrics[m] for m in metrics}})
         if progress is not None:
             progress.console.print(f"fold {fold}/{folds}: accuracy {rows[-1]['accuracy']:.4f} "
                                    f"macro-F1 {rows[-1]['macro_f1']:.4f}")
-    summary = summarise_folds(rows)
+    summary = summarise_folds(rows, metrics)
     out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out / "folds.csv", index=False)
-    (out / "folds.md").write_text(folds_markdown(rows, summary))
+    (out / "folds.md").write_text(folds_markdown(rows, summary, metrics))
     report = {"folds": rows, "summary": summary, "k": folds, "pool": pool.source, "n": len(pool), "seed": config.seed}
     (out / "folds.json").write_text(json.dumps(report, indent=1))
     return report

@@ -1,4 +1,4 @@
-"""MediaPipe face mesh (with iris) and hands, run on whole frames in tracking mode.
+"""MediaPipe face mesh (with iris) on whole frames in tracking mode, and hand landmarks as arrays.
 
 Both keep MediaPipe's own temporal tracking (``static_image_mode=False``), which skips the
 expensive detection stage while a face or hand stays in view. Landmarks come back in pixels.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import import_mediapipe
+from emoscope.faces.mediapipe_backend import import_mediapipe, native_stderr_silenced
 
 
 def _to_rgb(image_bgr: np.ndarray) -> np.ndarray:
@@ -26,14 +26,21 @@ class FaceMeshRunner:
 
     def __init__(self, max_faces: int = 4, min_confidence: float = 0.5):
         mp = import_mediapipe()
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-        )
+        with native_stderr_silenced():  # MediaPipe's C++ start-up chatter
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
+            )
+        self._frames = 0
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
         h, w = image_bgr.shape[:2]
-        result = self._mesh.process(_to_rgb(image_bgr))
+        if self._frames > 5:
+            result = self._mesh.process(_to_rgb(image_bgr))
+        else:
+            with native_stderr_silenced():  # the graph logs while it warms up, on its first frames
+                result = self._mesh.process(_to_rgb(image_bgr))
+        self._frames += 1
         faces = result.multi_face_landmarks or []
         return np.stack([_pixels(f, w, h) for f in faces]) if faces else np.zeros((0, 478, 2), np.float32)
 
@@ -42,23 +49,19 @@ class FaceMeshRunner:
 
 
 class HandsRunner:
-    """21 landmarks per hand, as ``(N, 21, 2)`` pixels."""
+    """21 landmarks per hand as ``(N, 21, 2)`` pixels, from the gesture module's hand tracker."""
 
-    def __init__(self, max_hands: int = 2, min_confidence: float = 0.5):
-        mp = import_mediapipe()
-        self._hands = mp.solutions.hands.Hands(
-            static_image_mode=False, max_num_hands=max_hands, model_complexity=0,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-        )
+    def __init__(self, max_hands: int = 2):
+        from emoscope.gestures.hands import HandDetector
+
+        self._detector = HandDetector(still=False, max_hands=max_hands, complexity=0)
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
-        h, w = image_bgr.shape[:2]
-        result = self._hands.process(_to_rgb(image_bgr))
-        hands = result.multi_hand_landmarks or []
-        return np.stack([_pixels(x, w, h) for x in hands]) if hands else np.zeros((0, 21, 2), np.float32)
+        hands = self._detector(image_bgr)
+        return np.stack([h.landmarks[:, :2] for h in hands]) if hands else np.zeros((0, 21, 2), np.float32)
 
     def close(self) -> None:
-        self._hands.close()
+        self._detector.close()
 
 
 def match_to_boxes(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
