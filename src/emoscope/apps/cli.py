@@ -409,6 +409,71 @@ def bench_classify_cmd(
         replace_between_markers(readme, "bench:classify", table)
 
 
+panic_app = typer.Typer(help="Panic detection: k-fold protocol and operating points.", no_args_is_help=True)
+app.add_typer(panic_app, name="panic")
+
+
+@panic_app.command("cv")
+def panic_cv_cmd(
+    model: str = typer.Option("mobilenet_v2", help="registered architecture"),
+    folds: int = typer.Option(10, help="stratified folds over FER2013 Training"),
+    limit: Optional[int] = typer.Option(4000, help="images in the k-fold pool (reduced scale on CPU)"),
+    epochs: int = typer.Option(3, help="epochs per fold"),
+    full: bool = typer.Option(False, help="the full protocol: the whole Training split, 30 epochs per fold"),
+    panic_classes: list[str] = typer.Option(["fear"], "--panic-class", help="expressions that count as panic"),
+    target_recall: float = typer.Option(0.9, help="recall the operating point must reach on validation"),
+    out_dir: str = typer.Option("runs/panic"),
+    lr: float = typer.Option(0.01),
+):
+    """k-fold of a binary panic model, then a final model: threshold on PublicTest, result on PrivateTest."""
+    from emoscope.apps.panic import PANIC_METRICS, operating_point, operating_point_markdown
+    from emoscope.data import load_dataset
+    from emoscope.runtime.predictor import load_predictor
+    from emoscope.training.config import TrainConfig
+    from emoscope.training.datamodule import DataModule
+    from emoscope.training.kfold import run_kfold
+    from emoscope.training.trainer import Trainer
+
+    if full:
+        limit, epochs = None, 30
+    cfg = TrainConfig.validated({"name": f"panic-{model}", "model": model, "label_set": "panic",
+                                 "panic_classes": panic_classes, "class_weights": True, "epochs": epochs,
+                                 "limit": limit, "lr": lr, "out_dir": out_dir, "monitor": "macro_f1"})
+    data = DataModule(cfg)
+    command = _command_line()
+    with _progress() as progress:
+        run_kfold(cfg, data.train(), folds, command=command, progress=progress, metrics=PANIC_METRICS)
+        final_cfg = cfg.model_copy(update={"name": f"{cfg.name}/final"})
+        result = Trainer(final_cfg, data.train(), data.val(), command=command, progress=progress).fit()
+    predictor = load_predictor(result.best_bundle, backend="torch")
+    point = operating_point(predictor, load_dataset("fer2013", split="val"), load_dataset("fer2013", split="test"),
+                            target_recall, panic_classes)
+    (cfg.run_dir / "operating_point.json").write_text(json.dumps(point, indent=1))
+    console.print((cfg.run_dir / "folds.md").read_text())
+    console.print(operating_point_markdown([point]), soft_wrap=True)
+    console.print(f"tables: {cfg.run_dir / 'folds.md'}, {cfg.run_dir / 'operating_point.json'}")
+
+
+@panic_app.command("threshold")
+def panic_threshold_cmd(
+    model: str = typer.Argument(..., help="a binary panic model or an expression model (name or path)"),
+    target_recall: float = typer.Option(0.9, help="recall the threshold must reach on validation (PublicTest)"),
+    panic_classes: list[str] = typer.Option(["fear"], "--panic-class", help="expressions that count as panic"),
+    out: Optional[Path] = typer.Option(None, help="write the operating point as JSON"),
+):
+    """Choose the panic threshold on PublicTest for a target recall; report PrivateTest at it."""
+    import emoscope
+    from emoscope.apps.panic import operating_point, operating_point_markdown
+    from emoscope.data import load_dataset
+
+    point = operating_point(emoscope.load(model), load_dataset("fer2013", split="val"),
+                            load_dataset("fer2013", split="test"), target_recall, panic_classes)
+    console.print(operating_point_markdown([point]), soft_wrap=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(point, indent=1))
+
+
 def _video_predictor(name: str, backend: str):
     from emoscope.runtime.predictor import load_predictor
 

@@ -45,8 +45,7 @@ def run_kfold(config: TrainConfig, pool: ImageSet, folds: int, command: str = ""
         rows.append({"fold": fold, "best_epoch": result.best_epoch, "n_val": len(val_idx),
                      **{m: result.best_metrics[m] for m in metrics}})
         if progress is not None:
-            progress.console.print(f"fold {fold}/{folds}: accuracy {rows[-1]['accuracy']:.4f} "
-                                   f"macro-F1 {rows[-1]['macro_f1']:.4f}")
+            progress.console.print(f"fold {fold}/{folds}: " + ", ".join(f"{m} {rows[-1][m]:.4f}" for m in metrics))
     summary = summarise_folds(rows, metrics)
     out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)

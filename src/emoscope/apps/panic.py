@@ -1,0 +1,77 @@
+"""`emoscope panic`: the panic study's protocol — stratified k-fold of binary panic models, and an
+operating point chosen on validation data for a target recall, reported on the test split.
+
+Two routes are compared on the same splits: (a) a dedicated binary model (calm / panic) trained
+with class weights, and (b) the panic probability read from an expression model (the sum of its
+panic classes). What counts as panic is :data:`emoscope.data.labels.PANIC_CLASSES` unless given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from emoscope.analysis.panic import panic_columns
+from emoscope.data.imageset import ImageSet
+from emoscope.data.labels import PANIC_CLASSES, panic_targets
+from emoscope.evaluation.metrics import average_precision, binary_roc_auc
+
+PANIC_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "mae")
+
+
+def choose_threshold(y_true: np.ndarray, scores: np.ndarray, target_recall: float) -> float:
+    """The highest threshold that still flags ``target_recall`` of the panic faces (score >= threshold)."""
+    positives = np.sort(np.asarray(scores)[np.asarray(y_true) == 1])[::-1]
+    if len(positives) == 0:
+        raise ValueError("no panic examples to choose a threshold on")
+    needed = max(1, math.ceil(target_recall * len(positives)))
+    return float(positives[needed - 1])
+
+
+def binary_metrics_at(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    y_true = np.asarray(y_true).astype(bool)
+    flagged = np.asarray(scores) >= threshold
+    tp = int((flagged & y_true).sum())
+    precision = tp / flagged.sum() if flagged.any() else 0.0
+    recall = tp / y_true.sum() if y_true.any() else 0.0
+    return {
+        "threshold": threshold, "n": int(len(y_true)), "panic": int(y_true.sum()),
+        "accuracy": float((flagged == y_true).mean()),
+        "precision": float(precision), "recall": float(recall),
+        "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
+        "roc_auc": binary_roc_auc(y_true, scores), "pr_auc": average_precision(y_true, scores),
+        "mae": float(np.abs(flagged.astype(int) - y_true.astype(int)).mean()),
+    }
+
+
+def panic_scores_of(predictor, images: ImageSet, panic_classes=PANIC_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """(binary panic labels, panic scores) of ``images`` (expression-labelled) under ``predictor``."""
+    y = panic_targets(images.labels, images.label_set, panic_classes)
+    columns = panic_columns(predictor.classes, panic_classes)
+    return y, predictor.predict_proba(images.images)[:, columns].sum(axis=1)
+
+
+def operating_point(predictor, val: ImageSet, test: ImageSet, target_recall: float = 0.9,
+                    panic_classes=PANIC_CLASSES) -> dict:
+    """Threshold chosen on ``val`` for ``target_recall``; metrics on ``val`` and ``test`` at it."""
+    y_val, s_val = panic_scores_of(predictor, val, panic_classes)
+    threshold = choose_threshold(y_val, s_val, target_recall)
+    y_test, s_test = panic_scores_of(predictor, test, panic_classes)
+    binary = list(predictor.classes) == ["calm", "panic"]
+    return {
+        "model": predictor.spec.name, "route": "binary panic model" if binary else "expression model",
+        "panic_classes": list(panic_classes), "target_recall": target_recall, "threshold": threshold,
+        "val": binary_metrics_at(y_val, s_val, threshold), "test": binary_metrics_at(y_test, s_test, threshold),
+    }
+
+
+def operating_point_markdown(points: list[dict]) -> str:
+    lines = ["| model | route | threshold | val recall | val precision | test recall | test precision | test F1 "
+             "| test ROC-AUC | test PR-AUC |", "|---" * 10 + "|"]
+    for p in points:
+        v, t = p["val"], p["test"]
+        lines.append(f"| {p['model']} | {p['route']} | {p['threshold']:.4f} | {v['recall']:.4f} | {v['precision']:.4f} "
+                     f"| {t['recall']:.4f} | {t['precision']:.4f} | {t['f1']:.4f} | {t['roc_auc']:.4f} "
+                     f"| {t['pr_auc']:.4f} |")
+    return "\n".join(lines) + "\n"
