@@ -56,8 +56,7 @@ ASL_REPORT := runs/asl-gesture/eval/asl-gesture_asl_gesture_test_none.json
 reproduce-asl-gesture: $(STAMP)
 	rm -rf runs/asl-gesture
 	$(EMOSCOPE) train configs/asl-gesture.toml
-	$(PY) -c "from emoscope.runtime.bundle import load_bundle, save_bundle; \
-		model, spec = load_bundle('runs/asl-gesture/best.safetensors'); save_bundle(model, spec, '$(ASL_WEIGHTS)', half=True)"
+	$(EMOSCOPE) ship runs/asl-gesture/best.safetensors --name asl-gesture --half --no-onnx
 	$(EMOSCOPE) evaluate $(ASL_WEIGHTS) --dataset asl_gesture --split test --out runs/asl-gesture/eval
 	$(EMOSCOPE) card $(ASL_WEIGHTS) --report $(ASL_REPORT) --config configs/asl-gesture.toml \
 		--reproduce "make reproduce-asl-gesture" \

@@ -242,6 +242,28 @@ def info_cmd(model: str = typer.Argument(..., help="shipped model name, .safeten
     console.print_json(json.dumps(metrics))
 
 
+@app.command("ship")
+def ship_cmd(
+    bundle: Path = typer.Argument(..., help="a trained bundle, e.g. runs/fer-fast/best.safetensors"),
+    name: str = typer.Option(..., help="the name users load it by, e.g. fer-fast"),
+    half: bool = typer.Option(False, help="store the weights as fp16 (half the size)"),
+    onnx: bool = typer.Option(True, help="also export <name>.onnx beside it"),
+):
+    """Copy a trained bundle into the package's weights folder under NAME (loadable offline by name)."""
+    from emoscope.runtime.bundle import load_bundle, save_bundle
+    from emoscope.runtime.onnx_runtime import export_onnx
+    from emoscope.runtime.predictor import WEIGHTS_DIR
+
+    model, spec = load_bundle(bundle)
+    spec = spec.model_copy(update={"name": name})
+    target = save_bundle(model, spec, WEIGHTS_DIR / f"{name}.safetensors", half=half)
+    shipped, _ = load_bundle(target)  # the fp16 file is what users get: export that
+    console.print(f"shipped: {target} ({target.stat().st_size / 1e3:.0f} kB)")
+    if onnx:
+        path = export_onnx(shipped, spec, target.with_suffix(".onnx"))
+        console.print(f"ONNX: {path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
 @app.command("analyze")
 def analyze_cmd(
     source: str = typer.Argument(..., metavar="VIDEO|FOLDER|WEBCAM", help="a video file, a folder of videos, or a webcam index"),
@@ -424,6 +446,7 @@ def panic_cv_cmd(
     target_recall: float = typer.Option(0.9, help="recall the operating point must reach on validation"),
     out_dir: str = typer.Option("runs/panic"),
     lr: float = typer.Option(0.01),
+    threads: int = typer.Option(0, help="torch CPU threads (0 = all cores)"),
 ):
     """k-fold of a binary panic model, then a final model: threshold on PublicTest, result on PrivateTest."""
     from emoscope.apps.panic import PANIC_METRICS, operating_point, operating_point_markdown
@@ -438,7 +461,8 @@ def panic_cv_cmd(
         limit, epochs = None, 30
     cfg = TrainConfig.validated({"name": f"panic-{model}", "model": model, "label_set": "panic",
                                  "panic_classes": panic_classes, "class_weights": True, "epochs": epochs,
-                                 "limit": limit, "lr": lr, "out_dir": out_dir, "monitor": "macro_f1"})
+                                 "limit": limit, "lr": lr, "out_dir": out_dir, "monitor": "macro_f1",
+                                 "threads": threads})
     data = DataModule(cfg)
     command = _command_line()
     with _progress() as progress:

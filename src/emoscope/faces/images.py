@@ -9,6 +9,9 @@ import numpy as np
 
 from emoscope.errors import DataError, EmoscopeError
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".jp2")
+"""Files read as still images where a path may be an image or a video (anything else: a video)."""
+
 MAX_PIXELS = 120_000_000
 """Images with more pixels are refused before decoding (a 120 MP BGR image takes 360 MB). The limit
 sits above 108 MP phone cameras; much larger "images" are usually decompression bombs."""

@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.errors import EmoscopeError
+from emoscope.faces.images import IMAGE_SUFFIXES
 from emoscope.gestures.classifier import GestureClassifier, GestureFrame
 from emoscope.gestures.vocabulary import GESTURES, NO_HAND
 from emoscope.video.source import Frame
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
-"""Inputs read as one still image; anything else is opened as a video."""
-
 
 class HoldSmoother:
     """Turns raw per-frame labels into a stable label that changes only after ``hold_frames`` frames."""
