@@ -60,14 +60,13 @@ def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, a
     if len(detections) == 0:
         return []
     image = as_bgr(image_bgr)
+    if spec.in_chans == 1:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # once per image; warping one channel is ~3x cheaper
     equaliser = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(CLAHE_TILES, CLAHE_TILES)) if clahe else None
     use_roll = align and detections.keypoints is not None
     crops = []
     for index, box in enumerate(detections.boxes):
         roll = eye_roll_degrees(detections.keypoints[index]) if use_roll else 0.0
-        crop = square_crop(image, box, roll, margin)
-        if spec.in_chans == 1:
-            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        crop = resize(crop, spec.img_size)
+        crop = resize(square_crop(image, box, roll, margin), spec.img_size)
         crops.append(_equalise(crop, equaliser) if equaliser is not None else crop)
     return crops

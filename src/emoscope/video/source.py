@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emoscope.errors import DataError
+
+
+_END = object()  # end of the decoded stream
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,12 @@ class VideoSource:
     """Iterate a video file or webcam as :class:`Frame` objects.
 
     ``sample_fps`` keeps about that many frames per second of video (all frames when ``None``
-    or when the video is slower); ``max_seconds`` stops early (a webcam otherwise runs forever).
+    or when the video is slower); ``max_seconds`` stops early (a webcam otherwise runs forever);
+    ``prefetch`` bounds the decoded frames waiting in memory (0 decodes in the caller's thread).
     """
 
-    def __init__(self, source: str | int | Path, sample_fps: float | None = None, max_seconds: float | None = None):
+    def __init__(self, source: str | int | Path, sample_fps: float | None = None, max_seconds: float | None = None,
+                 prefetch: int = 16):
         # FFmpeg would print its own lines ("moov atom not found") next to our one-line error
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         import cv2
@@ -75,6 +82,7 @@ class VideoSource:
         )
         self.sample_fps = sample_fps
         self.max_seconds = max_seconds
+        self.prefetch = prefetch
         self.frames_decoded = 0
 
     @property
@@ -85,6 +93,43 @@ class VideoSource:
         return self.info.fps / self.sample_fps
 
     def __iter__(self) -> Iterator[Frame]:
+        """Frames in order. Decoding runs in a background thread ``prefetch`` frames ahead (OpenCV
+        releases the GIL while decoding), so it overlaps with the analysis on a second core."""
+        if self.prefetch <= 0:
+            yield from self._decode()
+            return
+        frames: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for frame in self._decode():
+                    while not stop.is_set():
+                        try:
+                            frames.put(frame, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            finally:
+                frames.put(_END)
+
+        worker = threading.Thread(target=produce, name="emoscope-decode", daemon=True)
+        worker.start()
+        try:
+            while (frame := frames.get()) is not _END:
+                yield frame
+        finally:
+            stop.set()
+            while worker.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    frames.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            worker.join()
+
+    def _decode(self) -> Iterator[Frame]:
         step, next_kept = self.step, 0.0
         index = 0
         while True:
