@@ -437,7 +437,7 @@ app.add_typer(panic_app, name="panic")
 
 @panic_app.command("cv")
 def panic_cv_cmd(
-    model: str = typer.Option("mobilenet_v2", help="registered architecture"),
+    model: str = typer.Option("mobilenetv2", help="registered architecture"),
     folds: int = typer.Option(10, help="stratified folds over FER2013 Training"),
     limit: Optional[int] = typer.Option(4000, help="images in the k-fold pool (reduced scale on CPU)"),
     epochs: int = typer.Option(3, help="epochs per fold"),
