@@ -1,0 +1,52 @@
+"""Every shipped model reproduces its model card's test numbers with `emoscope evaluate`'s code.
+
+One test per card in the weights folder; the full test split of each model's dataset is used
+(FER2013 PrivateTest is 3,589 images and takes seconds).
+"""
+
+import json
+
+import pytest
+
+import emoscope
+from emoscope.apps.bench import EVALUATION_DATASET
+from emoscope.data import load_dataset
+from emoscope.evaluation.evaluate import evaluate
+from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
+
+CARDS = sorted(WEIGHTS_DIR.glob("*.card.json"))
+
+
+def test_every_shipped_classifier_has_a_card():
+    assert CARDS, "no model cards shipped"
+    assert {c.name.removesuffix(".card.json") for c in CARDS} == set(list_pretrained())
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.name.removesuffix(".card.json"))
+def test_shipped_model_reproduces_its_card(card_path, data_root):
+    card = json.loads(card_path.read_text())
+    predictor = emoscope.load(card["name"], backend="torch")
+    dataset = EVALUATION_DATASET[predictor.spec.label_set]
+    split = card["test_split"].split(":")[-1]
+    report = evaluate(predictor, load_dataset(dataset, split=split), split=card["test_split"])
+    assert report["n"] == card["test_images"]
+    assert report["accuracy"] == pytest.approx(card["accuracy"], abs=1e-6)
+    assert report["macro_f1"] == pytest.approx(card["macro_f1"], abs=1e-6)
+    recalls = {row["name"]: row["recall"] for row in card["per_class"]}
+    assert {k: v["recall"] for k, v in report["per_class"].items()} == pytest.approx(recalls, abs=1e-6)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.name.removesuffix(".card.json"))
+def test_onnx_export_agrees_with_the_card(card_path, data_root):
+    """Where an ONNX file ships beside the weights, it must classify the test split the same way."""
+    card = json.loads(card_path.read_text())
+    onnx_path = card_path.with_name(card["name"] + ".onnx")
+    if not onnx_path.is_file():
+        pytest.skip(f"{card['name']} ships without an ONNX export")
+    predictor = emoscope.load(str(onnx_path), backend="onnx")
+    dataset = EVALUATION_DATASET[predictor.spec.label_set]
+    report = evaluate(predictor, load_dataset(dataset, split=card["test_split"].split(":")[-1]),
+                      split=card["test_split"])
+    assert report["accuracy"] == pytest.approx(card["accuracy"], abs=2e-3)  # fp32 ORT vs torch rounding
