@@ -9,6 +9,7 @@ then each frame is tracked, smoothed and passed through the per-person cue detec
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,8 @@ class FrameAnalyzer:
         self.on_alert = on_alert
         self._frames_seen = 0
         self._last_hands = np.zeros((0, 21, 2), np.float32)
+        self._hands_pending: Future | None = None
+        self._hands_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-hands") if self.hands else None
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         window: list[_Perceived] = []
@@ -112,6 +115,8 @@ class FrameAnalyzer:
             yield from self._finish(window)
 
     def close(self) -> None:
+        if self._hands_pool is not None:
+            self._hands_pool.shutdown(wait=True)
         for part in (self.detector, self.mesh, self.hands):
             if part is not None:
                 part.close()
@@ -138,11 +143,19 @@ class FrameAnalyzer:
         return _Perceived(frame, boxes, detections.scores, crops, ears, gazes, touching, len(hands))
 
     def _hands_for(self, frame: Frame) -> np.ndarray:
-        """Hand landmarks, refreshed every ``hands_every`` frames and held in between."""
+        """Hand landmarks, refreshed every ``hands_every`` frames and held in between.
+
+        The hand tracker runs on a worker thread, in parallel with detection and the face mesh on
+        this one (MediaPipe releases the GIL). To stay deterministic, frame k waits for the result
+        of frame k - hands_every, submitted one period earlier: touches lag by one period (a few
+        hundredths of a second at video rates), never by however long the thread happened to take.
+        """
         if self.hands is None:
             return self._last_hands
         if self._frames_seen % self.options.hands_every == 0:
-            self._last_hands = self.hands(frame.image)
+            if self._hands_pending is not None:
+                self._last_hands = self._hands_pending.result()
+            self._hands_pending = self._hands_pool.submit(self.hands, frame.image)
         self._frames_seen += 1
         return self._last_hands
 
