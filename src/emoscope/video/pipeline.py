@@ -103,6 +103,7 @@ class FrameAnalyzer:
         self._last_hands = np.zeros((0, 21, 2), np.float32)
         self._hands_pending: Future | None = None
         self._hands_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-hands") if self.hands else None
+        self._mesh_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-mesh") if self.mesh else None
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         window: list[_Perceived] = []
@@ -115,8 +116,9 @@ class FrameAnalyzer:
             yield from self._finish(window)
 
     def close(self) -> None:
-        if self._hands_pool is not None:
-            self._hands_pool.shutdown(wait=True)
+        for pool in (self._hands_pool, self._mesh_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
         for part in (self.detector, self.mesh, self.hands):
             if part is not None:
                 part.close()
@@ -126,14 +128,16 @@ class FrameAnalyzer:
         from emoscope.faces import crop_faces
         from emoscope.video.landmarks import match_to_boxes
 
+        # the face mesh runs on its worker thread while this one detects and crops (same frame, no lag)
+        mesh_pending = self._mesh_pool.submit(self.mesh, frame.image) if self.mesh is not None else None
         detections = self.detector.detect(frame.image)
         boxes = detections.boxes
         crops = crop_faces(frame.image, detections, self.predictor.spec, align=self.options.align,
                            clahe=self.options.clahe) if len(detections) else []
         ears: list[float | None] = [None] * len(boxes)
         gazes: list[str | None] = [None] * len(boxes)
-        if self.mesh is not None and len(boxes):
-            meshes = self.mesh(frame.image)
+        if mesh_pending is not None:
+            meshes = mesh_pending.result()
             for i, j in enumerate(match_to_boxes(meshes, boxes)):
                 if j >= 0:
                     ears[i] = eye_aspect_ratio(meshes[j]) if self.options.blinks else None
