@@ -33,7 +33,7 @@ def test_touch_scoring():
 def test_cues_on_the_labelled_real_clip(data_root):
     scores = validate_clip(LABELS, data_root)
     # measured: blinks precision 1.0, recall 0.8 (the blink right after a long crying closure is
-    # missed); touch frame IoU 0.97. The bounds leave room for small numeric drift, not for regressions.
+    # missed); touch frame IoU 0.90. The bounds leave room for small numeric drift, not for regressions.
     assert scores["blinks"]["precision"] >= 0.75
     assert scores["blinks"]["recall"] >= 0.6
     assert scores["touch"]["iou"] >= 0.85
