@@ -102,6 +102,7 @@ class VideoModel(BaseModel):
 
 class AnalysisModel(BaseModel):
     model: str
+    model_created: str = Field("", description="when the model's weights were made: its version")
     model_classes: list[str]
     detector: str
     options: dict

@@ -96,7 +96,7 @@ def analyze_video(
     report = builder.build(
         VideoModel(source=str(source), fps=info.fps, frame_count=info.frame_count or video.frames_decoded,
                    duration=info.duration or builder.frames * builder.frame_dt, width=info.width, height=info.height),
-        AnalysisModel(model=predictor.spec.name, model_classes=classes, detector=options.detector,
+        AnalysisModel(model=predictor.spec.name, model_created=predictor.spec.created, model_classes=classes, detector=options.detector,
                       options=options.model_dump(), sample_fps=sample_fps, frames_analysed=builder.frames,
                       seconds=seconds, processing_fps=builder.frames / seconds if seconds else 0.0,
                       emoscope_version=__version__),
