@@ -8,6 +8,7 @@ then each frame is tracked, smoothed and passed through the per-person cue detec
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from emoscope.analysis.touch import hand_touches_face
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
+
+
+LOOKAHEAD = 2
+"""Frames whose detection and face mesh may run ahead of the frame being classified."""
 
 
 class AnalysisOptions(BaseModel):
@@ -104,19 +109,33 @@ class FrameAnalyzer:
         self._hands_pending: Future | None = None
         self._hands_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-hands") if self.hands else None
         self._mesh_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-mesh") if self.mesh else None
+        self._detect_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-detect")
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        """Results in frame order. Detection and the face mesh of the next ``LOOKAHEAD`` frames run on
+        worker threads (MediaPipe releases the GIL) while this thread crops, classifies and tracks;
+        each worker sees its frames in order, so results do not depend on timing."""
         window: list[_Perceived] = []
+        started: deque[tuple[Frame, Future, Future | None]] = deque()
+
+        def drain(keep: int) -> Iterator[FrameResult]:
+            nonlocal window
+            while len(started) > keep:
+                window.append(self._perceive(*started.popleft()))
+                if len(window) >= self.options.batch_frames:
+                    yield from self._finish(window)
+                    window = []
+
         for frame in frames:
-            window.append(self._perceive(frame))
-            if len(window) >= self.options.batch_frames:
-                yield from self._finish(window)
-                window = []
+            started.append((frame, self._detect_pool.submit(self.detector.detect, frame.image),
+                            self._mesh_pool.submit(self.mesh, frame.image) if self.mesh is not None else None))
+            yield from drain(LOOKAHEAD)
+        yield from drain(0)
         if window:
             yield from self._finish(window)
 
     def close(self) -> None:
-        for pool in (self._hands_pool, self._mesh_pool):
+        for pool in (self._detect_pool, self._hands_pool, self._mesh_pool):
             if pool is not None:
                 pool.shutdown(wait=True)
         for part in (self.detector, self.mesh, self.hands):
@@ -124,13 +143,11 @@ class FrameAnalyzer:
                 part.close()
 
     # -- stage 1: per frame, in decode order ---------------------------------------------------
-    def _perceive(self, frame: Frame) -> _Perceived:
+    def _perceive(self, frame: Frame, detecting: Future, mesh_pending: Future | None) -> _Perceived:
         from emoscope.faces import crop_faces
         from emoscope.video.landmarks import match_to_boxes
 
-        # the face mesh runs on its worker thread while this one detects and crops (same frame, no lag)
-        mesh_pending = self._mesh_pool.submit(self.mesh, frame.image) if self.mesh is not None else None
-        detections = self.detector.detect(frame.image)
+        detections = detecting.result()
         boxes = detections.boxes
         crops = crop_faces(frame.image, detections, self.predictor.spec, align=self.options.align,
                            clahe=self.options.clahe) if len(detections) else []
