@@ -85,7 +85,8 @@ def simple_cnn5(
 
 class FerFastNet(nn.Module):
     """Plain 3x3 conv-BN-ReLU downsamplers (they fold into single convs for ONNX Runtime) interleaved
-    with cheap depthwise residual blocks that add depth at 24/12/6 px; 1x1 expansion before pooling."""
+    with cheap depthwise residual blocks that add depth at 24/12/6 px; 1x1 expansion before pooling.
+    ``width`` scales every layer's channels (compute grows about with its square)."""
 
     def __init__(
         self,
@@ -94,28 +95,30 @@ class FerFastNet(nn.Module):
         img_size: int = 48,
         drop_rate: float = 0.2,
         batch_norm: bool = True,
+        width: float = 1.0,
     ):
         super().__init__()
         norm = norm_layer(batch_norm)
+        c16, c32, c64, c128, c256 = (max(8, round(c * width)) for c in (16, 32, 64, 128, 256))
 
         def dw_block(ch: int) -> InvertedResidual:
             return InvertedResidual(ch, ch, ch, norm=norm)
 
         self.features = nn.Sequential(
-            ConvBNAct(in_chans, 16, 3, 1 if is_small_input(img_size) else 2, norm=norm),
-            ConvBNAct(16, 32, 3, 2, norm=norm),
-            dw_block(32),
-            ConvBNAct(32, 64, 3, 2, norm=norm),
-            dw_block(64),
-            dw_block(64),
-            ConvBNAct(64, 128, 3, 2, norm=norm),
-            dw_block(128),
-            dw_block(128),
-            dw_block(128),
-            ConvBNAct(128, 256, 1, norm=norm),
+            ConvBNAct(in_chans, c16, 3, 1 if is_small_input(img_size) else 2, norm=norm),
+            ConvBNAct(c16, c32, 3, 2, norm=norm),
+            dw_block(c32),
+            ConvBNAct(c32, c64, 3, 2, norm=norm),
+            dw_block(c64),
+            dw_block(c64),
+            ConvBNAct(c64, c128, 3, 2, norm=norm),
+            dw_block(c128),
+            dw_block(c128),
+            dw_block(c128),
+            ConvBNAct(c128, c256, 1, norm=norm),
         )
-        self.num_features = 256
-        self.head = ClassifierHead(256, num_classes, drop_rate)
+        self.num_features = c256
+        self.head = ClassifierHead(c256, num_classes, drop_rate)
         init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
