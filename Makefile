@@ -77,5 +77,6 @@ reproduce-fer-fast: $(STAMP)
 	$(EMOSCOPE) card $(FER_FAST) --report runs/fer-fast/eval/fer-fast_fer2013_test_none.json --config configs/fer-fast.toml \
 		--reproduce "make reproduce-fer-fast" \
 		--weakness "Trained on FER2013 only: 48x48 gray, mostly frontal web photos; accuracy drops on profile views, strong lighting and faces under ~40 px." \
-		--weakness "Disgust has 436 training images (1.5%); its recall is the lowest of the seven classes (see the table)." \
-		--weakness "Fear, sad and neutral are confused with one another, as in every FER2013 model; treat single-frame labels of these three as uncertain and prefer smoothed video results."
+		--weakness "Fear and disgust have the lowest recall (see the table): disgust has only 436 training images (1.5%), and fear is mostly confused with sad and angry." \
+		--weakness "Fear, sad, angry and neutral are confused with one another, as in every FER2013 model; treat single-frame labels of these as uncertain and prefer smoothed video results." \
+		--weakness "Below its 68% target (issue 4): a 0.2M-parameter model chosen for speed; fer-default will be the accurate one."
