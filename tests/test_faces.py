@@ -162,3 +162,23 @@ def test_read_image_layouts_and_unicode_path(tmp_path):
     assert image.shape == (30, 40, 3) and image[0, 0].tolist() == [0, 0, 255] and image[0, -1].tolist() == [255] * 3
     cv2.imencode(".jpg", np.full((20, 10), 128, np.uint8))[1].tofile(tmp_path / "gray.jpg")
     assert read_image(tmp_path / "gray.jpg").shape == (20, 10, 3)
+
+
+@pytest.mark.parametrize("box, roll", [((100, 50, 300, 260), 25), ((-20, -30, 150, 120), -40),
+                                       ((500, 250, 660, 380), 45), ((10.5, 3.2, 90.7, 88.1), 0)])
+def test_region_crop_equals_warping_the_whole_frame(box, roll):
+    """square_crop converts and warps only the region the square can reach; the result must not change."""
+    import cv2
+
+    from emoscope.faces.align import square_crop
+
+    image = np.random.default_rng(0).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1) * 1.2
+    out = max(1, round(side))
+    centre = ((x1 + x2) / 2, (y1 + y2) / 2)
+    matrix = cv2.getRotationMatrix2D(centre, roll, 1.0)
+    matrix[:, 2] += (out / 2 - centre[0], out / 2 - centre[1])
+    whole = cv2.warpAffine(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), matrix, (out, out), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    np.testing.assert_array_equal(square_crop(image, np.array(box, float), roll, 0.1, gray=True), whole)

@@ -73,16 +73,19 @@ def models_cmd(
         from emoscope.runtime.bundle import read_spec
         from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
 
-        table = Table("name", "architecture", "classes", "input", "metrics")
+        table = Table("name", "architecture", "classes", "input", "test accuracy (model card)", "selected on")
         for name in list_pretrained():
             path = WEIGHTS_DIR / f"{name}.safetensors"
             if not path.exists():
-                table.add_row(name, "(onnx only)", "", "", "")
+                table.add_row(name, "(onnx only)", "", "", "", "")
                 continue
             spec = read_spec(path)
+            card_path = path.with_suffix(".card.json")
+            card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+            tested = f"{card['accuracy']:.4f} on {card['test_split']}" if card else "no card"
             m = spec.metrics
             table.add_row(name, spec.architecture, str(spec.num_classes), f"{spec.in_chans}x{spec.img_size}x{spec.img_size}",
-                          f"acc {m.get('accuracy', float('nan')):.4f} on {m.get('split', '?')}")
+                          tested, f"acc {m.get('accuracy', float('nan')):.4f} on {m.get('split', '?')}")
         console.print(table if table.row_count else "no pretrained weights shipped yet")
         return
     from emoscope.models.registry import count_mflops, count_params, create_model, get_entry, list_models

@@ -24,20 +24,31 @@ def eye_roll_degrees(keypoints: np.ndarray) -> float:
     return math.degrees(math.atan2(dy, dx))
 
 
-def square_crop(image: np.ndarray, box: np.ndarray, roll_degrees: float = 0.0, margin: float = 0.1) -> np.ndarray:
+def square_crop(image: np.ndarray, box: np.ndarray, roll_degrees: float = 0.0, margin: float = 0.1,
+                gray: bool = False) -> np.ndarray:
     """The square around ``box``'s centre, its side the box's longer side plus ``margin`` of it on each
-    side, rotated by ``roll_degrees`` about that centre; parts outside the image repeat its edge."""
+    side, rotated by ``roll_degrees`` about that centre; parts outside the image repeat its edge.
+    ``gray`` converts to one channel first, only the region the square can reach (cheaper than the
+    whole frame, and warping one channel is ~3x cheaper than three)."""
     import cv2
 
     x1, y1, x2, y2 = (float(v) for v in box)
     side = max(x2 - x1, y2 - y1) * (1.0 + 2.0 * margin)
     out_side = max(1, round(side))
-    centre = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    # Any rotation of the square stays within half its diagonal of the centre. Where this region is
+    # cut by the image border, replicating the region's edge is replicating the image's edge.
+    reach = side * 0.7072 + 2
+    left, top = max(0, int(cx - reach)), max(0, int(cy - reach))
+    region = image[top : min(image.shape[0], int(cy + reach) + 1), left : min(image.shape[1], int(cx + reach) + 1)]
+    if gray and region.ndim == 3:
+        region = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
     # One warp does rotation and crop: rotate about the face centre, then move that centre to the
     # middle of the output. Rotating by the roll itself turns the eye line horizontal.
+    centre = (cx - left, cy - top)
     matrix = cv2.getRotationMatrix2D(centre, roll_degrees, 1.0)
     matrix[:, 2] += (out_side / 2.0 - centre[0], out_side / 2.0 - centre[1])
-    return cv2.warpAffine(image, matrix, (out_side, out_side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(region, matrix, (out_side, out_side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _equalise(crop: np.ndarray, clahe) -> np.ndarray:
@@ -60,13 +71,11 @@ def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, a
     if len(detections) == 0:
         return []
     image = as_bgr(image_bgr)
-    if spec.in_chans == 1:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # once per image; warping one channel is ~3x cheaper
     equaliser = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(CLAHE_TILES, CLAHE_TILES)) if clahe else None
     use_roll = align and detections.keypoints is not None
     crops = []
     for index, box in enumerate(detections.boxes):
         roll = eye_roll_degrees(detections.keypoints[index]) if use_roll else 0.0
-        crop = resize(square_crop(image, box, roll, margin), spec.img_size)
+        crop = resize(square_crop(image, box, roll, margin, gray=spec.in_chans == 1), spec.img_size)
         crops.append(_equalise(crop, equaliser) if equaliser is not None else crop)
     return crops

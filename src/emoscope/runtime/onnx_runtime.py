@@ -48,6 +48,9 @@ def open_onnx(path: str | Path, threads: int = 0):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
+    # ORT's idle threads otherwise spin for a while after each run, taking the cores that video
+    # decoding and face detection need between small batches
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises several unrelated types for a damaged file
