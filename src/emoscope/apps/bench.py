@@ -69,7 +69,7 @@ def _median_run(measure, repeats: int) -> dict:
 
 
 def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames: int | None = None,
-                repeats: int = 3) -> dict:
+                repeats: int = 5) -> dict:
     with VideoSource(video) as source:
         info = source.info
     emotion_only = AnalysisOptions(detector=detector, blinks=False, gaze=False, touches=False)

@@ -366,6 +366,7 @@ def bench_video_cmd(
     backend: str = typer.Option("fastest", help="fastest | torch | onnx"),
     detector: str = typer.Option("mediapipe"),
     max_frames: Optional[int] = typer.Option(None, help="stop each run after this many frames"),
+    repeats: int = typer.Option(5, min=1, help="runs per pipeline; the median is reported"),
     long_minutes: float = typer.Option(0, help="also analyse a synthetic video this long and track memory"),
     long_fps: float = typer.Option(10, help="frame rate of the synthetic long video"),
     out: Path = typer.Option(Path("runs/bench/video.json")),
@@ -379,7 +380,7 @@ def bench_video_cmd(
     if not video.is_file():
         raise EmoscopeError(f"{video}: no such video")
     predictor = _video_predictor(model or default_model(VIDEO_MODELS), backend)
-    results = bench_video(video, predictor, detector, max_frames)
+    results = bench_video(video, predictor, detector, max_frames, repeats)
     if long_minutes > 0:
         out.parent.mkdir(parents=True, exist_ok=True)
         long_video = write_long_video(out.parent / "long.mp4", video, long_minutes * 60, long_fps)

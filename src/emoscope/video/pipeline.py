@@ -17,18 +17,20 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from emoscope.analysis.blinks import BlinkDetector, eye_aspect_ratio
+from emoscope.analysis.debounce import Debouncer
 from emoscope.analysis.gaze import gaze_direction
 from emoscope.analysis.panic import CrowdMonitor, panic_columns
-from emoscope.data.labels import PANIC_CLASSES
-from emoscope.analysis.debounce import Debouncer
 from emoscope.analysis.touch import hand_touches_face
+from emoscope.data.labels import PANIC_CLASSES
+from emoscope.faces import Detections, create_detector, crop_faces
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
+from emoscope.video.workers import RoundRobinWorkers
 
 
-LOOKAHEAD = 2
-"""Frames whose detection and face mesh may run ahead of the frame being classified."""
+LOOKAHEAD_PER_WORKER = 2
+"""Frames per detector thread whose detection and face mesh may run ahead of the frame being classified."""
 
 
 class AnalysisOptions(BaseModel):
@@ -38,6 +40,8 @@ class AnalysisOptions(BaseModel):
 
     detector: str = Field("mediapipe", description="mediapipe | mediapipe-full | haar | mtcnn")
     min_face_score: float = Field(0.5, ge=0, le=1)
+    detect_workers: int = Field(2, ge=1, description="detector instances on alternate frames, each on its own "
+                                "thread (one MediaPipe detector keeps about one core busy)")
     align: bool = Field(True, description="rotate crops so the eyes are level")
     clahe: bool = Field(False, description="CLAHE contrast enhancement of crops")
     batch_frames: int = Field(16, ge=1, description="frames whose faces are classified in one batch")
@@ -84,11 +88,12 @@ class FrameAnalyzer:
 
     def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None, on_alert=None):
         """``on_alert(dict)`` receives crowd panic alerts (e.g. :meth:`AlertSender.send`)."""
-        from emoscope.faces import create_detector
-
         self.predictor = predictor
         self.options = options or AnalysisOptions()
-        self.detector = detector or create_detector(self.options.detector, min_score=self.options.min_face_score)
+        detectors = [detector] if detector is not None else [
+            create_detector(self.options.detector, min_score=self.options.min_face_score)
+            for _ in range(self.options.detect_workers)]
+        self._detection = RoundRobinWorkers(detectors, "detect")
         self.mesh = self.hands = None
         if self.options.uses_mesh or self.options.touches:
             from emoscope.video.landmarks import FaceMeshRunner, HandsRunner
@@ -109,12 +114,12 @@ class FrameAnalyzer:
         self._hands_pending: Future | None = None
         self._hands_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-hands") if self.hands else None
         self._mesh_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-mesh") if self.mesh else None
-        self._detect_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-detect")
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Results in frame order. Detection and the face mesh of the next ``LOOKAHEAD`` frames run on
-        worker threads (MediaPipe releases the GIL) while this thread crops, classifies and tracks;
-        each worker sees its frames in order, so results do not depend on timing."""
+        """Results in frame order. Detection and the face mesh of the frames ahead run on worker
+        threads (MediaPipe releases the GIL) while this thread crops, classifies and tracks; each
+        worker sees its frames in order, so results do not depend on timing."""
+        lookahead = LOOKAHEAD_PER_WORKER * len(self._detection.instances)
         window: list[_Perceived] = []
         started: deque[tuple[Frame, Future, Future | None]] = deque()
 
@@ -127,30 +132,34 @@ class FrameAnalyzer:
                     window = []
 
         for frame in frames:
-            started.append((frame, self._detect_pool.submit(self.detector.detect, frame.image),
+            started.append((frame, self._detection.submit(self._detect_and_crop, frame.image),
                             self._mesh_pool.submit(self.mesh, frame.image) if self.mesh is not None else None))
-            yield from drain(LOOKAHEAD)
+            yield from drain(lookahead)
         yield from drain(0)
         if window:
             yield from self._finish(window)
 
     def close(self) -> None:
-        for pool in (self._detect_pool, self._hands_pool, self._mesh_pool):
+        self._detection.close()
+        for pool in (self._hands_pool, self._mesh_pool):
             if pool is not None:
                 pool.shutdown(wait=True)
-        for part in (self.detector, self.mesh, self.hands):
+        for part in (self.mesh, self.hands):
             if part is not None:
                 part.close()
 
     # -- stage 1: per frame, in decode order ---------------------------------------------------
+    def _detect_and_crop(self, detector, image: np.ndarray) -> tuple[Detections, list[np.ndarray]]:
+        """On a detector's thread: cropping is per-frame work too, and OpenCV releases the GIL."""
+        detections = detector.detect(image)
+        return detections, crop_faces(image, detections, self.predictor.spec, align=self.options.align,
+                                      clahe=self.options.clahe)
+
     def _perceive(self, frame: Frame, detecting: Future, mesh_pending: Future | None) -> _Perceived:
-        from emoscope.faces import crop_faces
         from emoscope.video.landmarks import match_to_boxes
 
-        detections = detecting.result()
+        detections, crops = detecting.result()
         boxes = detections.boxes
-        crops = crop_faces(frame.image, detections, self.predictor.spec, align=self.options.align,
-                           clahe=self.options.clahe) if len(detections) else []
         ears: list[float | None] = [None] * len(boxes)
         gazes: list[str | None] = [None] * len(boxes)
         if mesh_pending is not None:

@@ -1,0 +1,34 @@
+"""Stateless per-frame stages (face detection) spread over several instances on their own threads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+
+class RoundRobinWorkers:
+    """Frame k goes to instance ``k % n``, each instance on its own thread.
+
+    A MediaPipe graph is not thread-safe and one graph saturates about one core, so on a 2-core
+    machine a single detector thread is the video loop's bottleneck; two graphs on alternate frames
+    keep both cores busy. Only for stages without memory between frames (detection, not the face
+    mesh, which tracks): then every frame gets the same answer whichever instance computed it.
+    """
+
+    def __init__(self, instances: Sequence, name: str):
+        self.instances = list(instances)
+        self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"emoscope-{name}{i}") for i in range(len(self.instances))]
+        self._next = 0
+
+    def submit(self, work: Callable, *args) -> Future:
+        """``work(instance, *args)`` on the next instance's thread."""
+        index = self._next
+        self._next = (index + 1) % len(self._pools)
+        return self._pools[index].submit(work, self.instances[index], *args)
+
+    def close(self) -> None:
+        """Wait for the work in flight, then close every instance."""
+        for pool in self._pools:
+            pool.shutdown(wait=True)
+        for instance in self.instances:
+            instance.close()
