@@ -22,7 +22,7 @@ speech-engine:
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c requirements/constraints.txt torch==2.13.0
-	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[train,video,dev]'
+	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[train,video,parquet,dev]'
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
 	touch $(STAMP)
 

@@ -105,6 +105,21 @@ def test_report_matches_the_constructed_video(tmp_path):
     assert len(rows) == 1 + 100  # header, one row per frame (no face -> an empty row)
 
 
+def test_parquet_frame_table_holds_the_csv_rows(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    video = write_video(tmp_path / "v.mp4", [("none", 1), ("bright", 2), ("dark", 2)])
+    predictor = BrightnessClassifier()
+    tables = {fmt: analyze_video(video, predictor, tmp_path / fmt, OPTIONS, detector=SquareDetector(),
+                                 frames_format=fmt).frames_path for fmt in ("csv", "parquet")}
+    assert tables["parquet"].suffix == ".parquet"
+    csv_rows, parquet_rows = pd.read_csv(tables["csv"]), pd.read_parquet(tables["parquet"])
+    assert list(parquet_rows.columns) == list(csv_rows.columns) and len(parquet_rows) == len(csv_rows) == 50
+    assert parquet_rows["track"].isna().sum() == 10  # the faceless second
+    assert (parquet_rows["label"].dropna() == csv_rows["label"].dropna()).all()
+    assert parquet_rows["p_happy"].to_numpy() == pytest.approx(csv_rows["p_happy"].to_numpy(), abs=1e-4, nan_ok=True)
+
+
 def test_sampling_keeps_about_the_requested_rate(tmp_path):
     video = write_video(tmp_path / "v.mp4", [("bright", 4)])
     output, _ = analyze(video, tmp_path, sample_fps=2.5)

@@ -42,7 +42,7 @@ def analyze_video(
     sample_fps: float | None = None,
     max_seconds: float | None = None,
     metadata: dict[str, str] | None = None,
-    write_frames: bool = True,
+    frames_format: str | None = "csv",
     annotate: bool = False,
     progress=None,
     detector=None,
@@ -57,7 +57,6 @@ def analyze_video(
     stem = f"webcam{video.source}" if isinstance(video.source, int) else Path(str(source)).stem
     classes = list(predictor.classes)
     builder = ReportBuilder(classes, frame_dt=video.step / video.info.fps, options=report_options)
-    frames_path = out_dir / f"{stem}.frames.csv" if write_frames else None
     annotated_path = out_dir / f"{stem}.annotated.mp4" if annotate else None
     table = annotator = None
     analyzer = FrameAnalyzer(predictor, options, detector=detector, on_alert=on_alert)
@@ -66,10 +65,10 @@ def analyze_video(
         task = progress.add_task(f"analysing {stem}", total=_expected_frames(video) or None)
     started = time.perf_counter()
     try:
-        if frames_path is not None:
-            from emoscope.video.sinks import FrameTableSink
+        if frames_format is not None:
+            from emoscope.video.sinks import frame_table_sink
 
-            table = FrameTableSink(frames_path, classes)
+            table = frame_table_sink(out_dir / f"{stem}.frames", classes, frames_format)
         if annotated_path is not None:
             from emoscope.video.sinks import AnnotatedVideoSink
 
@@ -106,7 +105,7 @@ def analyze_video(
     json_path = out_dir / f"{stem}.report.json"
     json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     html_path = _write_html(report, builder, out_dir, stem)
-    return AnalysisOutput(report, json_path, html_path, frames_path, annotated_path)
+    return AnalysisOutput(report, json_path, html_path, table.path if table is not None else None, annotated_path)
 
 
 def _expected_frames(video: VideoSource) -> int:

@@ -280,6 +280,7 @@ def analyze_cmd(
     gaze: bool = typer.Option(True, help="measure gaze direction (face mesh iris)"),
     touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
     annotate: bool = typer.Option(False, help="also write an annotated MP4"),
+    frames: str = typer.Option("csv", help="per-frame table: csv | parquet | none"),
     min_episode: float = typer.Option(0.5, help="seconds an expression must last to count as an episode"),
     panic: bool = typer.Option(False, help="score panic per person (hysteresis) and raise crowd alerts"),
     panic_threshold: float = typer.Option(0.5, help="panic score that counts as panic (see `emoscope panic`)"),
@@ -293,6 +294,7 @@ def analyze_cmd(
     from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.video.pipeline import AnalysisOptions
+    from emoscope.video.sinks import FRAME_TABLE_FORMATS
 
     metadata = {}
     for pair in meta:
@@ -300,6 +302,8 @@ def analyze_cmd(
         if not sep or not key:
             raise EmoscopeError(f"--meta expects key=value, got {pair!r}")
         metadata[key] = value
+    if frames not in (*FRAME_TABLE_FORMATS, "none"):
+        raise EmoscopeError(f"--frames must be one of {', '.join(FRAME_TABLE_FORMATS)}, none; got {frames!r}")
     is_webcam = source.isdigit()
     if is_webcam and max_seconds is None:
         raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
@@ -318,6 +322,7 @@ def analyze_cmd(
             try:
                 output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
                                        max_seconds=max_seconds, metadata=metadata, annotate=annotate,
+                                       frames_format=None if frames == "none" else frames,
                                        progress=progress, on_alert=alerts.send if alerts else None)
             except EmoscopeError as exc:
                 if len(videos) == 1:
@@ -445,7 +450,9 @@ def panic_cv_cmd(
     folds: int = typer.Option(10, help="stratified folds over FER2013 Training"),
     limit: Optional[int] = typer.Option(4000, help="images in the k-fold pool (reduced scale on CPU)"),
     epochs: int = typer.Option(3, help="epochs per fold"),
-    full: bool = typer.Option(False, help="the full protocol: the whole Training split, 30 epochs per fold"),
+    val_limit: Optional[int] = typer.Option(1000, help="PublicTest images that select the final model's epoch"),
+    full: bool = typer.Option(False, help="the full protocol: the whole Training split, 30 epochs per fold, "
+                              "all of PublicTest"),
     panic_classes: list[str] = typer.Option(["fear"], "--panic-class", help="expressions that count as panic"),
     target_recall: float = typer.Option(0.9, help="recall the operating point must reach on validation"),
     out_dir: str = typer.Option("runs/panic"),
@@ -462,10 +469,10 @@ def panic_cv_cmd(
     from emoscope.training.trainer import Trainer
 
     if full:
-        limit, epochs = None, 30
+        limit, epochs, val_limit = None, 30, None
     cfg = TrainConfig.validated({"name": f"panic-{model}", "model": model, "label_set": "panic",
                                  "panic_classes": panic_classes, "class_weights": True, "epochs": epochs,
-                                 "limit": limit, "lr": lr, "out_dir": out_dir, "monitor": "macro_f1",
+                                 "limit": limit, "val_limit": val_limit, "lr": lr, "out_dir": out_dir, "monitor": "macro_f1",
                                  "threads": threads})
     data = DataModule(cfg)
     command = _command_line()

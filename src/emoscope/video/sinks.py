@@ -1,5 +1,5 @@
-"""Sinks consume :class:`FrameResult` as the loop produces them: a per-frame CSV table and an
-annotated video. Both write as they go, so nothing accumulates in memory."""
+"""Sinks consume :class:`FrameResult` as the loop produces them: a per-frame table (CSV or Parquet)
+and an annotated video. Both write as they go, so nothing accumulates in memory."""
 
 from __future__ import annotations
 
@@ -10,32 +10,92 @@ from emoscope.errors import EmoscopeError
 from emoscope.video.results import FrameResult
 
 
+FRAME_TABLE_FORMATS = ("csv", "parquet")
+
+
+def frame_table_columns(classes: list[str]) -> list[str]:
+    return ["frame", "time", "track", "x1", "y1", "x2", "y2", "score", "label", *[f"p_{c}" for c in classes],
+            "ear", "blink", "gaze", "hand_on_face", "touching", "panic", "panic_active"]
+
+
+def frame_table_rows(result: FrameResult, n_classes: int) -> list[list]:
+    """One row per face (smoothed probabilities), or one row with no track when no face was found;
+    ``None`` marks a value that was not measured."""
+    if not result.faces:
+        return [[result.index, round(result.time, 3)] + [None] * (14 + n_classes)]
+    return [[result.index, round(result.time, 3), face.track_id, *(round(float(v), 1) for v in face.box),
+             round(face.score, 3), face.label, *(round(float(p), 4) for p in face.smoothed),
+             None if face.ear is None else round(face.ear, 4), int(face.blink), face.gaze,
+             int(face.hand_on_face), int(face.touching), None if face.panic is None else round(face.panic, 4),
+             int(face.panic_active)]
+            for face in result.faces]
+
+
 class FrameTableSink:
-    """One CSV row per face per analysed frame (frames without a face get one row with no track)."""
+    """The per-frame table (see :func:`frame_table_columns`) as CSV, written row by row."""
 
     def __init__(self, path: Path, classes: list[str]):
         self.path = Path(path)
-        self.classes = list(classes)
+        self.n_classes = len(classes)
         self._file = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(["frame", "time", "track", "x1", "y1", "x2", "y2", "score", "label",
-                               *[f"p_{c}" for c in self.classes], "ear", "blink", "gaze", "hand_on_face",
-                               "touching"])
+        self._writer.writerow(frame_table_columns(classes))
 
     def write(self, result: FrameResult) -> None:
-        if not result.faces:
-            self._writer.writerow([result.index, f"{result.time:.3f}"] + [""] * (14 + len(self.classes) - 2))
-            return
-        for face in result.faces:
-            self._writer.writerow([
-                result.index, f"{result.time:.3f}", face.track_id, *(f"{v:.1f}" for v in face.box),
-                f"{face.score:.3f}", face.label, *(f"{p:.4f}" for p in face.smoothed),
-                "" if face.ear is None else f"{face.ear:.4f}", int(face.blink), face.gaze or "",
-                int(face.hand_on_face), int(face.touching),
-            ])
+        self._writer.writerows(["" if v is None else v for v in row]
+                               for row in frame_table_rows(result, self.n_classes))
 
     def close(self) -> None:
         self._file.close()
+
+
+class ParquetFrameTableSink:
+    """The same table as Parquet (typed columns, compressed, read by pandas/polars/DuckDB without
+    parsing), written as a row group every ``rows_per_group`` rows so memory stays bounded."""
+
+    def __init__(self, path: Path, classes: list[str], rows_per_group: int = 4096):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise EmoscopeError("Parquet frame tables need pyarrow: pip install 'emoscope[parquet]'") from None
+        self.path = Path(path)
+        self.n_classes = len(classes)
+        self.rows_per_group = rows_per_group
+        float32, int32 = pa.float32(), pa.int32()
+        self._schema = pa.schema(
+            [("frame", pa.int64()), ("time", pa.float64()), ("track", int32), *[(c, float32) for c in ("x1", "y1", "x2", "y2")],
+             ("score", float32), ("label", pa.string()), *[(f"p_{c}", float32) for c in classes], ("ear", float32),
+             ("blink", pa.int8()), ("gaze", pa.string()), ("hand_on_face", pa.int8()), ("touching", pa.int8()),
+             ("panic", float32), ("panic_active", pa.int8())])
+        self._pa = pa
+        self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+        self._rows: list[list] = []
+
+    def write(self, result: FrameResult) -> None:
+        self._rows.extend(frame_table_rows(result, self.n_classes))
+        if len(self._rows) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            columns = list(zip(*self._rows))
+            self._writer.write_table(self._pa.table(
+                [self._pa.array(column, type=field.type) for column, field in zip(columns, self._schema)],
+                schema=self._schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def frame_table_sink(path_stem: Path, classes: list[str], fmt: str) -> FrameTableSink | ParquetFrameTableSink:
+    """The frame table sink for ``fmt`` (csv | parquet), writing ``<path_stem>.<fmt>``."""
+    if fmt not in FRAME_TABLE_FORMATS:
+        raise EmoscopeError(f"unknown frame table format {fmt!r} (choose {', '.join(FRAME_TABLE_FORMATS)})")
+    path = path_stem.with_name(f"{path_stem.name}.{fmt}")
+    return FrameTableSink(path, classes) if fmt == "csv" else ParquetFrameTableSink(path, classes)
 
 
 class AnnotatedVideoSink:
