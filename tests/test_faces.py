@@ -182,3 +182,41 @@ def test_region_crop_equals_warping_the_whole_frame(box, roll):
     whole = cv2.warpAffine(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), matrix, (out, out), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
     np.testing.assert_array_equal(square_crop(image, np.array(box, float), roll, 0.1, gray=True), whole)
+
+
+def test_stderr_silencing_from_many_threads_always_restores_stderr():
+    """Overlapping silenced sections on several threads (graphs warming up together) must leave
+    file descriptor 2 where it was."""
+    import os
+    import threading
+    import time
+
+    from emoscope.faces.mediapipe_backend import WarmupSilencer, native_stderr_silenced
+
+    before = os.fstat(2)
+    start = threading.Barrier(4)
+    leaks = []
+
+    def overlap():
+        start.wait()
+        for _ in range(200):
+            with native_stderr_silenced():
+                time.sleep(0.0002)  # let the other threads in while this one is silenced
+                if os.fstat(2).st_rdev != os.stat(os.devnull).st_rdev:
+                    leaks.append(1)  # another thread restored stderr while this one still needs silence
+
+    threads = [threading.Thread(target=overlap) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not leaks
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino, after.st_rdev) == (before.st_dev, before.st_ino, before.st_rdev)
+
+    warmup = WarmupSilencer(frames=2)
+    silenced = []
+    for _ in range(4):
+        with warmup():
+            silenced.append(os.fstat(2).st_rdev == os.stat(os.devnull).st_rdev)
+    assert silenced == [True, True, False, False]

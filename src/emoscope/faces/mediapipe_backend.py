@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -21,19 +22,51 @@ def import_mediapipe():
     return mediapipe
 
 
+_silence_lock = threading.Lock()
+_silence_depth = 0
+_saved_stderr_fd: int | None = None
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
     """MediaPipe's C++ side logs INFO/WARNING lines straight to file descriptor 2 when a graph
-    starts; Python's sys.stderr cannot catch those, so the descriptor itself is pointed away."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    starts; Python's sys.stderr cannot catch those, so the descriptor itself is pointed away.
+
+    Graphs warm up on several threads at once: the first thread in redirects and the last one out
+    restores. (Each saving and restoring on its own, one thread could save another's redirection
+    and "restore" it, losing stderr, and with it every error message, for good.)"""
+    global _silence_depth, _saved_stderr_fd
+    with _silence_lock:
+        if _silence_depth == 0:
+            sys.stderr.flush()
+            _saved_stderr_fd = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _silence_depth += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _silence_lock:
+            _silence_depth -= 1
+            if _silence_depth == 0:
+                sys.stderr.flush()
+                os.dup2(_saved_stderr_fd, 2)
+                os.close(_saved_stderr_fd)
+                _saved_stderr_fd = None
+
+
+class WarmupSilencer:
+    """``with warmup():`` around a graph's ``process``: silent for its first ``frames`` calls, when
+    the graph logs (it settles its input size and delegates), and untouched after that."""
+
+    def __init__(self, frames: int = 6):
+        self.frames = frames
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return native_stderr_silenced() if self.calls <= self.frames else contextlib.nullcontext()
 
 
 MOUTH_HALF_WIDTH = 0.415
@@ -61,13 +94,15 @@ class MediaPipeDetector(BaseDetector):
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=int(full_range), min_detection_confidence=min_score
             )
-            self._detector.process(np.zeros((64, 64, 3), np.uint8))  # the first run logs; keep it here
+            self._detector.process(np.zeros((64, 64, 3), np.uint8))
+        self._warmup = WarmupSilencer()
 
     def _detect(self, image_bgr: np.ndarray) -> Detections:
         import cv2
 
         height, width = image_bgr.shape[:2]
-        found = self._detector.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)).detections or []
+        with self._warmup():
+            found = self._detector.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)).detections or []
         if not found:
             return Detections.empty()
         scale = np.array([width, height], dtype=np.float32)

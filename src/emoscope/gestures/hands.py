@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import import_mediapipe, native_stderr_silenced
+from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, native_stderr_silenced
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,13 @@ class HandDetector:
                 static_image_mode=still, max_num_hands=max_hands, model_complexity=complexity,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
+        self._warmup = WarmupSilencer()
 
     def __call__(self, image_bgr: np.ndarray) -> list[Hand]:
         import cv2
 
         height, width = image_bgr.shape[:2]
-        with native_stderr_silenced():  # the graph logs to fd 2 on its first frame
+        with self._warmup():
             result = self._hands.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
         hands = []
         for marks, which in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):

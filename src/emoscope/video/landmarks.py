@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import import_mediapipe, native_stderr_silenced
+from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, native_stderr_silenced
 
 
 def _to_rgb(image_bgr: np.ndarray) -> np.ndarray:
@@ -31,16 +31,12 @@ class FaceMeshRunner:
                 static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
-        self._frames = 0
+        self._warmup = WarmupSilencer()
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
         h, w = image_bgr.shape[:2]
-        if self._frames > 5:
+        with self._warmup():
             result = self._mesh.process(_to_rgb(image_bgr))
-        else:
-            with native_stderr_silenced():  # the graph logs while it warms up, on its first frames
-                result = self._mesh.process(_to_rgb(image_bgr))
-        self._frames += 1
         faces = result.multi_face_landmarks or []
         return np.stack([_pixels(f, w, h) for f in faces]) if faces else np.zeros((0, 478, 2), np.float32)
 
