@@ -65,3 +65,40 @@ def test_operating_point_of_an_expression_model():
     point = operating_point(FearByBrightness(), data, data, target_recall=0.9)
     assert point["route"] == "expression model"
     assert point["val"]["recall"] >= 0.9 and point["test"] == point["val"]
+
+
+@pytest.mark.data
+def test_panic_cv_end_to_end_then_summary(data_root, tmp_path):
+    """The protocol at toy scale on real FER2013: folds, final model, operating point, summary page."""
+    import json
+    import subprocess
+    import sys
+
+    def emoscope(*args):
+        run = subprocess.run([sys.executable, "-m", "emoscope", "panic", *map(str, args)],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return run
+
+    emoscope("cv", "--model", "fer_fast_net", "--folds", "2", "--limit", "200", "--epochs", "1", "--val-limit", "100",
+             "--threads", "1", "--out-dir", tmp_path)
+    run_dir = tmp_path / "panic-fer_fast_net"
+    folds = json.loads((run_dir / "folds.json").read_text())
+    assert folds["k"] == 2 and folds["n"] == 200 and len(folds["folds"]) == 2
+    assert all(0 <= fold["recall"] <= 1 and 0 <= fold["roc_auc"] <= 1 for fold in folds["folds"])
+    point = json.loads((run_dir / "operating_point.json").read_text())
+    assert point["route"] == "binary panic model"
+    assert point["val"]["n"] == point["test"]["n"] == 3589 and point["val"]["recall"] >= 0.9
+
+    page = tmp_path / "panic.md"
+    emoscope("summary", run_dir, "--out", page)
+    text = page.read_text()
+    assert "| fer_fast_net | 200 | 1 | 2 |" in text and "binary panic model" in text and "### fer_fast_net" in text
+
+
+def test_summary_of_an_unfinished_run_is_a_user_error(tmp_path):
+    from emoscope.apps.panic import summary_markdown
+
+    (tmp_path / "run").mkdir()
+    with pytest.raises(EmoscopeError, match="not a finished"):
+        summary_markdown([tmp_path / "run"])

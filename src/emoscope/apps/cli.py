@@ -489,6 +489,23 @@ def panic_cv_cmd(
     console.print(f"tables: {cfg.run_dir / 'folds.md'}, {cfg.run_dir / 'operating_point.json'}")
 
 
+@panic_app.command("summary")
+def panic_summary_cmd(
+    runs: list[Path] = typer.Argument(..., help="run folders of `emoscope panic cv` (e.g. runs/panic/panic-*)"),
+    point: list[Path] = typer.Option([], help="more operating points from `emoscope panic threshold --out`"),
+    out: Optional[Path] = typer.Option(None, help="write the Markdown here (default: print it)"),
+):
+    """One Markdown page of the panic study's results: fold means ± std, operating points, every fold."""
+    from emoscope.apps.panic import summary_markdown
+
+    text = summary_markdown(runs, point)
+    if out is None:
+        console.print(text, soft_wrap=True, markup=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"written: {out}")
+
+
 @panic_app.command("threshold")
 def panic_threshold_cmd(
     model: str = typer.Argument(..., help="a binary panic model or an expression model (name or path)"),

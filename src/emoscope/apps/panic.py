@@ -8,7 +8,9 @@ panic classes). What counts as panic is :data:`emoscope.data.labels.PANIC_CLASSE
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -75,3 +77,31 @@ def operating_point_markdown(points: list[dict]) -> str:
                      f"| {t['recall']:.4f} | {t['precision']:.4f} | {t['f1']:.4f} | {t['roc_auc']:.4f} "
                      f"| {t['pr_auc']:.4f} |")
     return "\n".join(lines) + "\n"
+
+
+def summary_markdown(cv_dirs: list[Path], extra_points: list[Path] = ()) -> str:
+    """The study's results from the files `emoscope panic cv` and `emoscope panic threshold` wrote:
+    mean ± std over the folds per model, the operating points, then every fold."""
+    from emoscope.errors import DataError
+
+    rows, points, per_fold = [], [], []
+    for run_dir in map(Path, cv_dirs):
+        try:
+            report = json.loads((run_dir / "folds.json").read_text())
+            config = json.loads((run_dir / "fold1" / "config.json").read_text())
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{run_dir}: not a finished `emoscope panic cv` run ({type(exc).__name__})") from None
+        summary = report["summary"]
+        rows.append(f"| {config['model']} | {report['n']} | {config['epochs']} | {report['k']} | "
+                    + " | ".join(f"{summary[m]['mean']:.3f} ± {summary[m]['std']:.3f}" for m in PANIC_METRICS) + " |")
+        if (run_dir / "operating_point.json").is_file():
+            points.append(json.loads((run_dir / "operating_point.json").read_text()))
+        per_fold.append(f"### {config['model']}\n\n" + (run_dir / "folds.md").read_text())
+    points += [json.loads(Path(p).read_text()) for p in extra_points]
+    text = ("## k-fold cross-validation (mean ± std over folds; threshold 0.5 of the selected epoch)\n\n"
+            "| model | pool images | epochs/fold | folds | " + " | ".join(PANIC_METRICS) + " |\n"
+            + "|---" * (4 + len(PANIC_METRICS)) + "|\n" + "\n".join(rows) + "\n")
+    if points:
+        text += ("\n## Operating points (threshold chosen on PublicTest for the target recall, then PrivateTest)\n\n"
+                 + operating_point_markdown(points))
+    return text + "\n## Every fold\n\n" + "\n".join(per_fold)
