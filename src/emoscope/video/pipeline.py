@@ -116,9 +116,9 @@ class FrameAnalyzer:
         self._mesh_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-mesh") if self.mesh else None
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Results in frame order. Detection and the face mesh of the frames ahead run on worker
-        threads (MediaPipe releases the GIL) while this thread crops, classifies and tracks; each
-        worker sees its frames in order, so results do not depend on timing."""
+        """Results in frame order. Detection with cropping, and the face mesh, of the frames ahead run
+        on worker threads (MediaPipe and OpenCV release the GIL) while this thread classifies and
+        tracks; each worker sees its frames in order, so results do not depend on timing."""
         lookahead = LOOKAHEAD_PER_WORKER * len(self._detection.instances)
         window: list[_Perceived] = []
         started: deque[tuple[Frame, Future, Future | None]] = deque()

@@ -13,9 +13,12 @@ from emoscope.video.results import FrameResult
 FRAME_TABLE_FORMATS = ("csv", "parquet")
 
 
-def frame_table_columns(classes: list[str]) -> list[str]:
-    return ["frame", "time", "track", "x1", "y1", "x2", "y2", "score", "label", *[f"p_{c}" for c in classes],
-            "ear", "blink", "gaze", "hand_on_face", "touching", "panic", "panic_active"]
+def frame_table_columns(classes: list[str]) -> list[tuple[str, str]]:
+    """(name, kind) of each column; kind is id (integer), time, value (a measurement), text or flag (0/1)."""
+    return [("frame", "id"), ("time", "time"), ("track", "id"), *[(c, "value") for c in ("x1", "y1", "x2", "y2")],
+            ("score", "value"), ("label", "text"), *[(f"p_{c}", "value") for c in classes], ("ear", "value"),
+            ("blink", "flag"), ("gaze", "text"), ("hand_on_face", "flag"), ("touching", "flag"), ("panic", "value"),
+            ("panic_active", "flag")]
 
 
 def frame_table_rows(result: FrameResult, n_classes: int) -> list[list]:
@@ -39,7 +42,7 @@ class FrameTableSink:
         self.n_classes = len(classes)
         self._file = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(frame_table_columns(classes))
+        self._writer.writerow([name for name, _ in frame_table_columns(classes)])
 
     def write(self, result: FrameResult) -> None:
         self._writer.writerows(["" if v is None else v for v in row]
@@ -62,12 +65,8 @@ class ParquetFrameTableSink:
         self.path = Path(path)
         self.n_classes = len(classes)
         self.rows_per_group = rows_per_group
-        float32, int32 = pa.float32(), pa.int32()
-        self._schema = pa.schema(
-            [("frame", pa.int64()), ("time", pa.float64()), ("track", int32), *[(c, float32) for c in ("x1", "y1", "x2", "y2")],
-             ("score", float32), ("label", pa.string()), *[(f"p_{c}", float32) for c in classes], ("ear", float32),
-             ("blink", pa.int8()), ("gaze", pa.string()), ("hand_on_face", pa.int8()), ("touching", pa.int8()),
-             ("panic", float32), ("panic_active", pa.int8())])
+        types = {"id": pa.int64(), "time": pa.float64(), "value": pa.float32(), "text": pa.string(), "flag": pa.int8()}
+        self._schema = pa.schema([(name, types[kind]) for name, kind in frame_table_columns(classes)])
         self._pa = pa
         self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
         self._rows: list[list] = []
