@@ -57,16 +57,21 @@ def native_stderr_silenced():
 
 
 class WarmupSilencer:
-    """``with warmup():`` around a graph's ``process``: silent for its first ``frames`` calls, when
-    the graph logs (it settles its input size and delegates), and untouched after that."""
+    """``with warmup():`` around a graph's ``process``, then ``warmup.record(found_something)``.
 
-    def __init__(self, frames: int = 6):
+    A graph logs when each of its models first runs, and a tracker's landmark model first runs on
+    the first frame where something was found, which may be minutes into a video. So calls are
+    silenced until ``frames`` of them have found something, and left alone after that."""
+
+    def __init__(self, frames: int = 3):
         self.frames = frames
-        self.calls = 0
+        self.productive = 0
 
     def __call__(self):
-        self.calls += 1
-        return native_stderr_silenced() if self.calls <= self.frames else contextlib.nullcontext()
+        return native_stderr_silenced() if self.productive < self.frames else contextlib.nullcontext()
+
+    def record(self, found: bool) -> None:
+        self.productive += bool(found)
 
 
 MOUTH_HALF_WIDTH = 0.415
@@ -94,7 +99,7 @@ class MediaPipeDetector(BaseDetector):
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=int(full_range), min_detection_confidence=min_score
             )
-            self._detector.process(np.zeros((64, 64, 3), np.uint8))
+            self._detector.process(np.zeros((64, 64, 3), np.uint8))  # the graph starts (and logs) on its first frame
         self._warmup = WarmupSilencer()
 
     def _detect(self, image_bgr: np.ndarray) -> Detections:
@@ -103,6 +108,7 @@ class MediaPipeDetector(BaseDetector):
         height, width = image_bgr.shape[:2]
         with self._warmup():
             found = self._detector.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)).detections or []
+        self._warmup.record(bool(found))
         if not found:
             return Detections.empty()
         scale = np.array([width, height], dtype=np.float32)

@@ -40,6 +40,7 @@ class HandDetector:
                 static_image_mode=still, max_num_hands=max_hands, model_complexity=complexity,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
+            self._hands.process(np.zeros((64, 64, 3), np.uint8))  # the graph starts (and logs) on its first frame
         self._warmup = WarmupSilencer()
 
     def __call__(self, image_bgr: np.ndarray) -> list[Hand]:
@@ -48,6 +49,7 @@ class HandDetector:
         height, width = image_bgr.shape[:2]
         with self._warmup():
             result = self._hands.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        self._warmup.record(bool(result.multi_hand_landmarks))
         hands = []
         for marks, which in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
             points = np.array([(p.x * width, p.y * height, p.z * width) for p in marks.landmark], dtype=np.float32)

@@ -31,6 +31,7 @@ class FaceMeshRunner:
                 static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # the graph starts (and logs) on its first frame
         self._warmup = WarmupSilencer()
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
@@ -38,6 +39,7 @@ class FaceMeshRunner:
         with self._warmup():
             result = self._mesh.process(_to_rgb(image_bgr))
         faces = result.multi_face_landmarks or []
+        self._warmup.record(bool(faces))
         return np.stack([_pixels(f, w, h) for f in faces]) if faces else np.zeros((0, 478, 2), np.float32)
 
     def close(self) -> None:
