@@ -7,7 +7,7 @@ EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install speech-engine test test-fast demo demo-train reproduce-fer-fast reproduce-asl-gesture clean
+.PHONY: install speech-engine test test-fast demo demo-train reproduce-fer-fast reproduce-asl-gesture reproduce-panic clean
 
 install: $(STAMP) speech-engine
 
@@ -80,3 +80,19 @@ reproduce-fer-fast: $(STAMP)
 		--weakness "Fear and disgust have the lowest recall (see the table): disgust has only 436 training images (1.5%), and fear is mostly confused with sad and angry." \
 		--weakness "Fear, sad, angry and neutral are confused with one another, as in every FER2013 model; treat single-frame labels of these as uncertain and prefer smoothed video results." \
 		--weakness "Below its 68% target (issue 4): a 0.2M-parameter model chosen for speed; fer-default will be the accurate one."
+
+# Issue 6's panic study (docs/panic-results.md; about 3 h on 2 cores; needs ../shared/data): the
+# reduced-scale 10-fold protocol for the three architectures, route (a) at full scale (panic-fast,
+# fer-fast's recipe with a binary target) and route (b) (fer-fast's fear probability), each with its
+# operating point for 90% recall chosen on PublicTest and reported on PrivateTest.
+reproduce-panic: $(STAMP)
+	rm -rf runs/panic/panic-baseline_cnn runs/panic/panic-mobilenetv2 runs/panic/panic-resnet18 runs/panic-fast
+	$(EMOSCOPE) panic cv --model baseline_cnn --folds 10 --limit 3000 --epochs 3 --threads 1
+	$(EMOSCOPE) panic cv --model mobilenetv2 --folds 10 --limit 1000 --epochs 3 --threads 1
+	$(EMOSCOPE) panic cv --model resnet18 --folds 10 --limit 600 --epochs 2 --threads 1
+	$(EMOSCOPE) train configs/panic-fast.toml
+	$(EMOSCOPE) panic threshold runs/panic-fast/best.safetensors --out runs/panic/panic-fast-operating-point.json
+	$(EMOSCOPE) panic threshold fer-fast --out runs/panic/fer-fast-operating-point.json
+	$(EMOSCOPE) panic summary runs/panic/panic-baseline_cnn runs/panic/panic-mobilenetv2 runs/panic/panic-resnet18 \
+		--point runs/panic/panic-fast-operating-point.json --point runs/panic/fer-fast-operating-point.json \
+		--out docs/panic-results.md
