@@ -91,6 +91,9 @@ def test_refuses_to_overwrite_or_mix_runs(tmp_path):
         Trainer(_config(tmp_path, epochs=1), train, val).fit()
     with pytest.raises(EmoscopeError, match="different options.*lr"):
         Trainer(_config(tmp_path, epochs=2, lr=0.1), train, val).fit(resume=True)
+    # more epochs on another thread count is the same run, continued
+    result = Trainer(_config(tmp_path, epochs=2, threads=1), train, val).fit(resume=True)
+    assert [row["epoch"] for row in result.history] == [1, 2]
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):

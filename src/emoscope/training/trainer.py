@@ -79,6 +79,11 @@ class FitResult:
     train_images_per_s: float
 
 
+RESUME_MAY_CHANGE = frozenset({"epochs", "threads"})
+"""Options a resumed run may change: train longer, or on more or fewer CPU threads (say, once the
+other job on the machine has finished); everything else must match the checkpoint."""
+
+
 class Trainer:
     """Trains ``config.model`` on ``train`` and selects the best epoch on ``val`` only."""
 
@@ -218,7 +223,7 @@ class Trainer:
             raise ModelError(f"{path}: cannot resume from this checkpoint ({type(exc).__name__})") from None
         saved = TrainConfig.model_validate_json(payload["config"])
         current = self.config.model_dump()
-        changed = [k for k, v in saved.model_dump().items() if k != "epochs" and current[k] != v]
+        changed = [k for k, v in saved.model_dump().items() if k not in RESUME_MAY_CHANGE and current[k] != v]
         if changed:
             raise EmoscopeError(f"{path}: the run was made with different options ({', '.join(changed)}); "
                                 f"use a new --name or the same options")
