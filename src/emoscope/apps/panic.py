@@ -98,7 +98,9 @@ def summary_markdown(cv_dirs: list[Path], extra_points: list[Path] = ()) -> str:
             points.append(json.loads((run_dir / "operating_point.json").read_text()))
         per_fold.append(f"### {config['model']}\n\n" + (run_dir / "folds.md").read_text())
     points += [json.loads(Path(p).read_text()) for p in extra_points]
-    text = ("## k-fold cross-validation (mean ± std over folds; threshold 0.5 of the selected epoch)\n\n"
+    text = ("# Panic study results\n\nWritten by `emoscope panic summary` from the runs' files (`make reproduce-panic` "
+            "redoes every step); definitions and reading guide: [panic.md](panic.md).\n\n"
+            "## k-fold cross-validation (mean ± std over folds; threshold 0.5 of the selected epoch)\n\n"
             "| model | pool images | epochs/fold | folds | " + " | ".join(PANIC_METRICS) + " |\n"
             + "|---" * (4 + len(PANIC_METRICS)) + "|\n" + "\n".join(rows) + "\n")
     if points:
