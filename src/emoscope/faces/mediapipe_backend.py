@@ -56,6 +56,15 @@ def native_stderr_silenced():
                 _saved_stderr_fd = None
 
 
+def start_silently(make_solution):
+    """``make_solution()`` (a ``mp.solutions`` object) built and run once on a blank frame with the
+    native log silenced: a graph starts, and logs, on its first frame."""
+    with native_stderr_silenced():
+        solution = make_solution()
+        solution.process(np.zeros((64, 64, 3), np.uint8))
+    return solution
+
+
 class WarmupSilencer:
     """``with warmup():`` around a graph's ``process``, then ``warmup.record(found_something)``.
 
@@ -95,11 +104,8 @@ class MediaPipeDetector(BaseDetector):
         super().__init__(min_score, **kwargs)
         self.name = "mediapipe-full" if full_range else "mediapipe"
         mp = import_mediapipe()
-        with native_stderr_silenced():
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=int(full_range), min_detection_confidence=min_score
-            )
-            self._detector.process(np.zeros((64, 64, 3), np.uint8))  # the graph starts (and logs) on its first frame
+        self._detector = start_silently(lambda: mp.solutions.face_detection.FaceDetection(
+            model_selection=int(full_range), min_detection_confidence=min_score))
         self._warmup = WarmupSilencer()
 
     def _detect(self, image_bgr: np.ndarray) -> Detections:

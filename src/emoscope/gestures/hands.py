@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, native_stderr_silenced
+from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, start_silently
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,9 @@ class HandDetector:
     def __init__(self, still: bool = True, max_hands: int = 2, min_confidence: float = 0.5, complexity: int = 1):
         """``complexity`` 0 is the lighter landmark model (enough to tell a hand on a face; about twice as fast)."""
         mp = import_mediapipe()
-        with native_stderr_silenced():  # MediaPipe's C++ start-up chatter
-            self._hands = mp.solutions.hands.Hands(
-                static_image_mode=still, max_num_hands=max_hands, model_complexity=complexity,
-                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-            )
-            self._hands.process(np.zeros((64, 64, 3), np.uint8))  # the graph starts (and logs) on its first frame
+        self._hands = start_silently(lambda: mp.solutions.hands.Hands(
+            static_image_mode=still, max_num_hands=max_hands, model_complexity=complexity,
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))
         self._warmup = WarmupSilencer()
 
     def __call__(self, image_bgr: np.ndarray) -> list[Hand]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, native_stderr_silenced
+from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, start_silently
 
 
 def _to_rgb(image_bgr: np.ndarray) -> np.ndarray:
@@ -26,12 +26,9 @@ class FaceMeshRunner:
 
     def __init__(self, max_faces: int = 4, min_confidence: float = 0.5):
         mp = import_mediapipe()
-        with native_stderr_silenced():  # MediaPipe's C++ start-up chatter
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
-                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-            )
-            self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # the graph starts (and logs) on its first frame
+        self._mesh = start_silently(lambda: mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))
         self._warmup = WarmupSilencer()
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
