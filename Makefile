@@ -81,7 +81,7 @@ reproduce-fer-fast: $(STAMP)
 		--weakness "Fear, sad, angry and neutral are confused with one another, as in every FER2013 model; treat single-frame labels of these as uncertain and prefer smoothed video results." \
 		--weakness "Below its 68% target (issue 4): a 0.2M-parameter model chosen for speed; fer-default will be the accurate one."
 
-# Issue 6's panic study (docs/panic-results.md; about 3 h on 2 cores; needs ../shared/data): the
+# Issue 6's panic study (docs/panic-results.md; about 3.5 h, mostly on one core; needs ../shared/data): the
 # reduced-scale 10-fold protocol for the three architectures, route (a) at full scale (panic-fast,
 # fer-fast's recipe with a binary target) and route (b) (fer-fast's fear probability), each with its
 # operating point for 90% recall chosen on PublicTest and reported on PrivateTest.
