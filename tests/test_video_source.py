@@ -42,3 +42,18 @@ def test_stopping_early_ends_the_decode_thread(numbered_video):
             if frame.index == 3:
                 break
     assert threading.active_count() == before
+
+
+def test_a_decode_error_reaches_the_consumer(numbered_video, monkeypatch):
+    """An error in the decode thread is raised where the frames are read, after the frames before it."""
+    def failing_decode(self):
+        yield from list(original(self))[:5]
+        raise RuntimeError("decoder broke")
+
+    original = VideoSource._decode
+    monkeypatch.setattr(VideoSource, "_decode", failing_decode)
+    seen = []
+    with VideoSource(numbered_video, prefetch=4) as video, pytest.raises(RuntimeError, match="decoder broke"):
+        for frame in video:
+            seen.append(frame.index)
+    assert seen == [0, 1, 2, 3, 4]

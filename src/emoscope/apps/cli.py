@@ -294,7 +294,7 @@ def analyze_cmd(
     from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.video.pipeline import AnalysisOptions
-    from emoscope.video.sinks import FRAME_TABLE_FORMATS
+    from emoscope.video.sinks import check_frame_table_format
 
     metadata = {}
     for pair in meta:
@@ -302,8 +302,8 @@ def analyze_cmd(
         if not sep or not key:
             raise EmoscopeError(f"--meta expects key=value, got {pair!r}")
         metadata[key] = value
-    if frames not in (*FRAME_TABLE_FORMATS, "none"):
-        raise EmoscopeError(f"--frames must be one of {', '.join(FRAME_TABLE_FORMATS)}, none; got {frames!r}")
+    if frames != "none":
+        check_frame_table_format(frames)  # before any video is analysed
     is_webcam = source.isdigit()
     if is_webcam and max_seconds is None:
         raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")

@@ -17,6 +17,7 @@ import numpy as np
 from emoscope.analysis.panic import panic_columns
 from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import PANIC_CLASSES, panic_targets
+from emoscope.errors import DataError
 from emoscope.evaluation.metrics import average_precision, binary_roc_auc
 
 PANIC_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "mae")
@@ -82,8 +83,6 @@ def operating_point_markdown(points: list[dict]) -> str:
 def summary_markdown(cv_dirs: list[Path], extra_points: list[Path] = ()) -> str:
     """The study's results from the files `emoscope panic cv` and `emoscope panic threshold` wrote:
     mean ± std over the folds per model, the operating points, then every fold."""
-    from emoscope.errors import DataError
-
     rows, points, per_fold = [], [], []
     for run_dir in map(Path, cv_dirs):
         try:

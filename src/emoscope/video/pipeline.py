@@ -87,7 +87,8 @@ class FrameAnalyzer:
     """Runs the loop for one video; create a new one per video (tracks and cues are stateful)."""
 
     def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None, on_alert=None):
-        """``on_alert(dict)`` receives crowd panic alerts (e.g. :meth:`AlertSender.send`)."""
+        """``detector``, a ready instance, replaces ``options.detector`` and runs alone (it may keep
+        state between frames); ``on_alert(dict)`` receives crowd panic alerts (e.g. :meth:`AlertSender.send`)."""
         self.predictor = predictor
         self.options = options or AnalysisOptions()
         detectors = [detector] if detector is not None else [

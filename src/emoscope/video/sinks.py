@@ -89,10 +89,14 @@ class ParquetFrameTableSink:
         self._writer.close()
 
 
-def frame_table_sink(path_stem: Path, classes: list[str], fmt: str) -> FrameTableSink | ParquetFrameTableSink:
-    """The frame table sink for ``fmt`` (csv | parquet), writing ``<path_stem>.<fmt>``."""
+def check_frame_table_format(fmt: str) -> None:
     if fmt not in FRAME_TABLE_FORMATS:
         raise EmoscopeError(f"unknown frame table format {fmt!r} (choose {', '.join(FRAME_TABLE_FORMATS)})")
+
+
+def frame_table_sink(path_stem: Path, classes: list[str], fmt: str) -> FrameTableSink | ParquetFrameTableSink:
+    """The frame table sink for ``fmt`` (csv | parquet), writing ``<path_stem>.<fmt>``."""
+    check_frame_table_format(fmt)
     path = path_stem.with_name(f"{path_stem.name}.{fmt}")
     return FrameTableSink(path, classes) if fmt == "csv" else ParquetFrameTableSink(path, classes)
 

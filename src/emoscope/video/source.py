@@ -102,6 +102,7 @@ class VideoSource:
         stop = threading.Event()
 
         def produce() -> None:
+            end: object = _END
             try:
                 for frame in self._decode():
                     while not stop.is_set():
@@ -112,13 +113,17 @@ class VideoSource:
                             continue
                     if stop.is_set():
                         return
+            except Exception as exc:  # raised in the consumer's thread, not lost with this one
+                end = exc
             finally:
-                frames.put(_END)
+                frames.put(end)
 
         worker = threading.Thread(target=produce, name="emoscope-decode", daemon=True)
         worker.start()
         try:
             while (frame := frames.get()) is not _END:
+                if isinstance(frame, Exception):
+                    raise frame
                 yield frame
         finally:
             stop.set()
