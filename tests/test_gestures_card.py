@@ -58,3 +58,27 @@ def test_a_report_of_another_model_or_no_report_is_refused(bundle_and_report, tm
         read_report(tmp_path / "bad.json")
     with pytest.raises(EmoscopeError, match="cannot read"):
         read_report(tmp_path / "missing.json")
+
+
+def test_card_lists_tta_results_and_target_and_refuses_unrelated_tta_reports(bundle_and_report, tmp_path):
+    from emoscope.runtime.card import cards_table, read_card
+
+    bundle, report_path, report = bundle_and_report
+    images = synthetic_imageset(50, 28, LABELS)
+    flipped = evaluate(emoscope.load(str(bundle)), images, split="synthetic:test", tta="hflip")
+    flipped_path = write_report(flipped, tmp_path / "eval", stem="tiny_hflip")["json"]
+    paths = write_card(bundle, report_path, tta_report_paths=[flipped_path], target="beat chance")
+    card = read_card(paths["json"])
+    assert card.tta["hflip"].accuracy == flipped["accuracy"] and card.best_tta[0] == "hflip"
+    assert "- hflip: accuracy" in paths["markdown"].read_text() and "| target | beat chance |" in paths["markdown"].read_text()
+    row = cards_table([card]).splitlines()[2]
+    assert f"{flipped['accuracy']:.4f} (hflip)" in row and "beat chance" in row
+
+    with pytest.raises(EmoscopeError, match="with test-time augmentation"):
+        write_card(bundle, report_path, tta_report_paths=[report_path])  # a plain report is no TTA report
+    other_split = write_report({**flipped, "split": "synthetic:val"}, tmp_path / "eval", stem="val")["json"]
+    with pytest.raises(EmoscopeError, match="with test-time augmentation"):
+        write_card(bundle, report_path, tta_report_paths=[other_split])
+    (tmp_path / "broken.card.json").write_text("{")
+    with pytest.raises(EmoscopeError, match="not a model card"):
+        read_card(tmp_path / "broken.card.json")

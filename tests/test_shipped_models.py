@@ -35,6 +35,10 @@ def test_shipped_model_reproduces_its_card(card_path, data_root):
     assert report["macro_f1"] == pytest.approx(card["macro_f1"], abs=1e-6)
     recalls = {row["name"]: row["recall"] for row in card["per_class"]}
     assert {k: v["recall"] for k, v in report["per_class"].items()} == pytest.approx(recalls, abs=1e-6)
+    for mode, result in card.get("tta", {}).items():  # a TTA accuracy in a card is a claim like any other
+        augmented = evaluate(predictor, load_dataset(dataset, split=split), split=card["test_split"], tta=mode)
+        assert augmented["accuracy"] == pytest.approx(result["accuracy"], abs=1e-6), mode
+        assert augmented["macro_f1"] == pytest.approx(result["macro_f1"], abs=1e-6), mode
 
 
 @pytest.mark.data
@@ -50,3 +54,22 @@ def test_onnx_export_agrees_with_the_card(card_path, data_root):
     report = evaluate(predictor, load_dataset(dataset, split=card["test_split"].split(":")[-1]),
                       split=card["test_split"])
     assert report["accuracy"] == pytest.approx(card["accuracy"], abs=2e-3)  # fp32 ORT vs torch rounding
+
+
+def test_models_pretrained_writes_every_card_into_the_readme_table(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from emoscope.apps.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- models:pretrained -->\nold\n<!-- /models:pretrained -->\nrest\n")
+    monkeypatch.setattr(sys, "argv", ["emoscope", "models", "--pretrained", "--readme", str(readme)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text
+    for path in CARDS:
+        card = json.loads(path.read_text())
+        assert f"[{card['name']}](src/emoscope/weights/{card['name']}.md)" in text
+        assert f"| {card['accuracy']:.4f} |" in text

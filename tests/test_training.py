@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from emoscope.errors import EmoscopeError, ModelError
+from emoscope.models.registry import create_model
 from emoscope.training.augment import BatchAugment, RandomCropPad
 from emoscope.training.config import AugmentConfig, TrainConfig
 from emoscope.training.trainer import CHECKPOINT, Trainer
@@ -119,3 +120,42 @@ def test_soft_labels_need_distributions(tmp_path):
     train, val = _data()
     with pytest.raises(EmoscopeError, match="vote distributions"):
         Trainer(_config(tmp_path, soft_labels=True), train, val)
+
+
+def test_warm_start_copies_backbone_and_maps_classifier_rows_by_name(tmp_path):
+    from emoscope.data.labels import FERPLUS8, FIVE
+    from emoscope.runtime.bundle import read_tensors
+    from emoscope.training.warm_start import warm_start
+
+    train, val = _data()
+    source = Trainer(_config(tmp_path, name="source", epochs=1), train, val).fit().best_bundle
+    source_state = read_tensors(source)
+    head = [k for k, v in source_state.items() if v.shape[:1] == (7,)]
+    assert head, "fer_fast_net should have a per-class classifier"
+
+    for labels in (FIVE, FERPLUS8):
+        model = create_model("fer_fast_net", num_classes=len(labels), img_size=32)
+        fresh = {k: v.clone() for k, v in model.state_dict().items()}
+        report = warm_start(model, source, labels)
+        state = model.state_dict()
+        rows = torch.tensor([FERPLUS8.classes.index(c) for c in labels.classes if c != "contempt"])
+        for key in head:
+            torch.testing.assert_close(state[key][: len(rows)], source_state[key][rows])
+        for key in set(state) - set(head):
+            torch.testing.assert_close(state[key], source_state[key])
+        if labels is FERPLUS8:  # contempt is new: its row keeps the fresh initialisation
+            assert report.new_classes == ("contempt",)
+            torch.testing.assert_close(state[head[0]][7], fresh[head[0]][7])
+        else:
+            assert report.mapped_classes == FIVE.classes and report.new_classes == ()
+
+
+def test_warm_start_refuses_other_architectures(tmp_path):
+    from emoscope.training.warm_start import warm_start
+
+    train, val = _data()
+    source = Trainer(_config(tmp_path, name="source", epochs=1), train, val).fit().best_bundle
+    with pytest.raises(ModelError, match="same architecture"):
+        warm_start(create_model("baseline_cnn", num_classes=7, img_size=32), source, train.label_set)
+    with pytest.raises(ModelError, match="no such model file"):
+        Trainer(_config(tmp_path, name="other", init_from=str(tmp_path / "missing.safetensors")), train, val)

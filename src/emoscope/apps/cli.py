@@ -67,26 +67,25 @@ def models_cmd(
     pretrained: bool = typer.Option(False, "--pretrained", help="list the shipped, trained models instead"),
     img_size: int = typer.Option(48, help="input side for the parameter and MFLOP counts"),
     classes: int = typer.Option(7, help="number of classes for the counts"),
+    readme: Optional[Path] = typer.Option(None, help="with --pretrained: also put the table between "
+                                          "<!-- models:pretrained --> markers here"),
 ):
-    """List registered architectures with parameters and MFLOPs, or the shipped weights."""
+    """List registered architectures with parameters and MFLOPs, or the shipped weights and their cards."""
     if pretrained:
-        from emoscope.runtime.bundle import read_spec
+        from emoscope.runtime.card import cards_table, read_card
         from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
 
-        table = Table("name", "architecture", "classes", "input", "test accuracy (model card)", "selected on")
-        for name in list_pretrained():
-            path = WEIGHTS_DIR / f"{name}.safetensors"
-            if not path.exists():
-                table.add_row(name, "(onnx only)", "", "", "", "")
-                continue
-            spec = read_spec(path)
-            card_path = path.with_suffix(".card.json")
-            card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-            tested = f"{card['accuracy']:.4f} on {card['test_split']}" if card else "no card"
-            m = spec.metrics
-            table.add_row(name, spec.architecture, str(spec.num_classes), f"{spec.in_chans}x{spec.img_size}x{spec.img_size}",
-                          tested, f"acc {m.get('accuracy', float('nan')):.4f} on {m.get('split', '?')}")
-        console.print(table if table.row_count else "no pretrained weights shipped yet")
+        cards = [read_card(path) for name in list_pretrained()
+                 if (path := WEIGHTS_DIR / f"{name}.card.json").is_file()]
+        if not cards:
+            console.print("no pretrained weights shipped yet")
+            return
+        table = cards_table(cards)
+        console.print(table, soft_wrap=True, markup=False)
+        if readme is not None:
+            from emoscope.apps.bench import replace_between_markers
+
+            replace_between_markers(readme, "models:pretrained", table)
         return
     from emoscope.models.registry import count_mflops, count_params, create_model, get_entry, list_models
 
@@ -161,6 +160,8 @@ def run_training(cfg, folds: int = 0, resume: bool = False) -> None:
         trainer = Trainer(cfg, train, val, command=command, progress=progress)
         console.print(f"device {trainer.device}, precision {'bf16' if trainer.autocast_dtype else 'fp32'}, "
                       f"{trainer.steps_per_epoch} steps/epoch")
+        if trainer.warm_start is not None:
+            console.print(trainer.warm_start.describe())
         result = trainer.fit(resume=resume)
     if not result.history:
         console.print("nothing to do: the run already reached its last epoch")
@@ -265,6 +266,21 @@ def ship_cmd(
     if onnx:
         path = export_onnx(shipped, spec, target.with_suffix(".onnx"))
         console.print(f"ONNX: {path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+@app.command("ensemble")
+def ensemble_cmd(
+    members: list[str] = typer.Argument(..., help="two or more shipped names or .safetensors bundles"),
+    out: Path = typer.Option(..., help="the ensemble's .safetensors bundle (ship it with `emoscope ship`)"),
+    name: Optional[str] = typer.Option(None, help="the ensemble's name (default: the file's stem)"),
+):
+    """Combine trained models with the same labels and input into one model: the mean of their probabilities."""
+    from emoscope.runtime.bundle import save_bundle
+    from emoscope.runtime.ensemble import build_ensemble
+
+    model, spec = build_ensemble(members, name or out.stem, command=_command_line())
+    save_bundle(model, spec, out)
+    console.print(f"ensemble of {spec.metrics['members']}: {out} ({out.stat().st_size / 1e3:.0f} kB)")
 
 
 @app.command("analyze")
@@ -651,11 +667,14 @@ def card_cmd(
     config: Optional[Path] = typer.Option(None, help="the training config (.toml/.json), copied in as the recipe"),
     weakness: list[str] = typer.Option([], help="a known weakness, one sentence; repeatable"),
     reproduce: str = typer.Option("", help="one command that reruns every step (e.g. a make target)"),
+    tta_report: list[Path] = typer.Option([], help="an `emoscope evaluate --tta ...` report of the same model and "
+                                          "split; repeatable"),
+    target: str = typer.Option("", help="the goal the model was trained for (e.g. an issue's accuracy target)"),
 ):
     """Write a model card (<name>.md, <name>.card.json, confusion PNG) next to a weights bundle."""
     from emoscope.runtime.card import write_card
 
-    paths = write_card(bundle, report, config, weakness, reproduce)
+    paths = write_card(bundle, report, config, weakness, reproduce, tta_report, target)
     console.print("model card: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)
 
 

@@ -33,6 +33,14 @@ def read_spec(path: str | Path) -> ModelSpec:
     return ModelSpec.from_json(metadata[SPEC_KEY], source=path)
 
 
+def read_tensors(path: str | Path) -> dict:
+    """All tensors of a bundle as torch tensors, in their stored dtype."""
+    import torch
+
+    with _open_safetensors(Path(path)) as handle:
+        return {key: torch.from_numpy(handle.get_tensor(key)) for key in handle.keys()}
+
+
 def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False) -> Path:
     """Write ``model``'s weights and ``spec`` to ``path``; ``half`` stores floats as fp16."""
     import torch
@@ -54,8 +62,6 @@ def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False) ->
 
 def load_bundle(path: str | Path):
     """Rebuild the model of a bundle in eval mode; returns ``(model, spec)``."""
-    import torch
-
     from emoscope.models.registry import create_model
 
     path = Path(path)
@@ -64,8 +70,7 @@ def load_bundle(path: str | Path):
         spec.architecture, num_classes=spec.num_classes, in_chans=spec.in_chans, img_size=spec.img_size,
         **spec.arch_kwargs,
     )
-    with _open_safetensors(path) as handle:
-        tensors = {key: torch.from_numpy(handle.get_tensor(key)) for key in handle.keys()}
+    tensors = read_tensors(path)
     reference = model.state_dict()
     missing = sorted(set(reference) - set(tensors))
     unexpected = sorted(set(tensors) - set(reference))

@@ -28,6 +28,11 @@ class ClassRow(BaseModel):
     support: int
 
 
+class TtaResult(BaseModel):
+    accuracy: float
+    macro_f1: float
+
+
 class ModelCard(BaseModel):
     """What a model is, how it was made and how well it does on a named split."""
 
@@ -52,8 +57,14 @@ class ModelCard(BaseModel):
     accuracy: float
     macro_f1: float
     per_class: list[ClassRow]
+    tta: dict[str, TtaResult] = Field(default_factory=dict, description="the same split with test-time augmentation")
+    target: str = Field("", description="the goal the model was trained for")
     confusion_png: str
     weaknesses: list[str]
+
+    @property
+    def best_tta(self) -> tuple[str, TtaResult] | None:
+        return max(self.tta.items(), key=lambda item: item[1].accuracy, default=None)
 
 
 def read_report(path: str | Path) -> dict:
@@ -84,8 +95,23 @@ def _recipe(config: str | Path | None, fallback: dict) -> dict:
         raise EmoscopeError(f"{path}: cannot parse the training config ({exc})") from None
 
 
+def _tta_results(report: dict, tta_reports: list[dict]) -> dict[str, TtaResult]:
+    """Accuracy and macro-F1 of reports that differ from ``report`` only in their test-time augmentation."""
+    results = {}
+    for other in tta_reports:
+        same = all(other.get(key) == report.get(key) for key in ("model", "split", "n")) \
+            and list(other["per_class"]) == list(report["per_class"])
+        if not same or other.get("tta", "none") == "none":
+            raise EmoscopeError(f"a --tta-report must evaluate {report['model']} on {report['split']} "
+                                f"with test-time augmentation (got {other['model']} on {other['split']}, "
+                                f"tta {other.get('tta', 'none')})")
+        results[other["tta"]] = TtaResult(accuracy=other["accuracy"], macro_f1=other["macro_f1"])
+    return results
+
+
 def build_card(bundle: str | Path, report: dict, config: str | Path | None = None,
-               weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "") -> ModelCard:
+               weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "",
+               tta_reports: list[dict] | tuple[dict, ...] = (), target: str = "") -> ModelCard:
     from emoscope.models.registry import count_mflops, count_params
 
     bundle = Path(bundle)
@@ -111,6 +137,7 @@ def build_card(bundle: str | Path, report: dict, config: str | Path | None = Non
         accuracy=report["accuracy"], macro_f1=report["macro_f1"],
         per_class=[ClassRow(name=name, **{k: row[k] for k in ("recall", "precision", "f1", "support")})
                    for name, row in report["per_class"].items()],
+        tta=_tta_results(report, list(tta_reports)), target=target,
         confusion_png=f"{bundle.stem}_confusion.png", weaknesses=list(weaknesses),
     )
 
@@ -120,6 +147,10 @@ def render_markdown(card: ModelCard) -> str:
                      for r in card.per_class)
     selection = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in card.selection.items())
     weaknesses = "\n".join(f"- {w}" for w in card.weaknesses) or "- none recorded"
+    tta = "".join(f"\n- {mode}: accuracy **{r.accuracy:.4f}**, macro-F1 {r.macro_f1:.4f}" for mode, r in card.tta.items())
+    if tta:
+        tta = "\n\nWith test-time augmentation (softmax averaged over the views; same images):" + tta
+    target = f"\n| target | {card.target} |" if card.target else ""
     everything = f"All steps: `{card.reproduce_command}`; the training and evaluation commands:\n\n" \
         if card.reproduce_command else ""
     return f"""# Model card: {card.name}
@@ -131,7 +162,7 @@ def render_markdown(card: ModelCard) -> str:
 | parameters | {card.params:,} |
 | compute | {card.mflops:.2f} MFLOPs per image |
 | input | {card.input} |
-| classes | {", ".join(card.classes)} |
+| classes | {", ".join(card.classes)} |{target}
 
 ## Data and splits
 
@@ -141,7 +172,7 @@ def render_markdown(card: ModelCard) -> str:
 
 ## Results on `{card.test_split}`
 
-accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}**
+accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}** (single view){tta}
 
 | class | recall | precision | F1 | support |
 | --- | --- | --- | --- | --- |
@@ -169,13 +200,15 @@ Recipe:
 
 
 def write_card(bundle: str | Path, report_path: str | Path, config: str | Path | None = None,
-               weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "") -> dict[str, Path]:
+               weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "",
+               tta_report_paths: list[str | Path] | tuple[str | Path, ...] = (), target: str = "") -> dict[str, Path]:
     """``<name>.md``, ``<name>.card.json`` and ``<name>_confusion.png`` next to ``bundle``."""
     from emoscope.evaluation.plots import plot_confusion
 
     bundle = Path(bundle)
     report = read_report(report_path)
-    card = build_card(bundle, report, config, weaknesses, reproduce)
+    card = build_card(bundle, report, config, weaknesses, reproduce,
+                      [read_report(path) for path in tta_report_paths], target)
     paths = {"markdown": bundle.with_suffix(".md"), "json": bundle.with_suffix(".card.json"),
              "confusion": bundle.parent / card.confusion_png}
     plot_confusion(report["confusion_matrix"], card.classes, paths["confusion"],
@@ -183,3 +216,27 @@ def write_card(bundle: str | Path, report_path: str | Path, config: str | Path |
     paths["markdown"].write_text(render_markdown(card))
     paths["json"].write_text(card.model_dump_json(indent=1) + "\n")
     return paths
+
+
+def read_card(path: str | Path) -> ModelCard:
+    """A ``<name>.card.json`` file."""
+    path = Path(path)
+    try:
+        return ModelCard.model_validate_json(path.read_text())
+    except OSError as exc:
+        raise EmoscopeError(f"{path}: cannot read the model card ({exc.strerror})") from None
+    except ValueError as exc:
+        raise EmoscopeError(f"{path}: not a model card ({str(exc).splitlines()[0]})") from None
+
+
+def cards_table(cards: list[ModelCard]) -> str:
+    """One Markdown row per card: test accuracy with and without TTA, size and compute, target."""
+    lines = ["| model | classes | test split | accuracy | best TTA | macro-F1 | params | MFLOPs | target |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for card in cards:
+        best = card.best_tta
+        tta = f"{best[1].accuracy:.4f} ({best[0]})" if best else "-"
+        lines.append(f"| [{card.name}](src/emoscope/weights/{card.name}.md) | {len(card.classes)} | {card.test_split} "
+                     f"({card.test_images}) | {card.accuracy:.4f} | {tta} | {card.macro_f1:.4f} | "
+                     f"{card.params / 1e6:.2f}M | {card.mflops:.1f} | {card.target or '-'} |")
+    return "\n".join(lines) + "\n"

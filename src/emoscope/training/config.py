@@ -59,6 +59,9 @@ class TrainConfig(BaseModel):
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weights: bool = Field(False, description="weight the loss by inverse class frequency")
     soft_labels: bool = Field(False, description="train on annotator vote distributions (FER+)")
+    init_from: str | None = Field(
+        None, description="start from a shipped model name or .safetensors bundle (same architecture); "
+        "classifier rows are carried over by class name")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 on a CPU that has it, AMP on CUDA")

@@ -23,6 +23,7 @@ from emoscope.data.imageset import ImageSet
 from emoscope.errors import EmoscopeError, ModelError
 from emoscope.evaluation.metrics import classification_metrics
 from emoscope.models.registry import create_model
+from emoscope.training.warm_start import warm_start
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.spec import ModelSpec
 from emoscope.training.augment import BatchAugment
@@ -120,7 +121,9 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.model = create_model(config.model, num_classes=k, in_chans=config.in_chans, img_size=config.img_size,
-                                  **config.model_kwargs).to(self.device)
+                                  **config.model_kwargs)
+        self.warm_start = warm_start(self.model, config.init_from, self.labels) if config.init_from else None
+        self.model = self.model.to(self.device)
         # oneDNN convolutions run 20-70% faster on CPU with NHWC tensors (measured on this 2-core machine)
         self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
