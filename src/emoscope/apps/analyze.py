@@ -17,7 +17,7 @@ from pathlib import Path
 from emoscope import __version__
 from emoscope.analysis.builder import ReportBuilder, ReportOptions
 from emoscope.analysis.report import AnalysisModel, Report, VideoModel
-from emoscope.errors import DataError, EmoscopeError
+from emoscope.errors import DataError
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.source import VideoSource
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.errors import DataError, EmoscopeError, ModelError
+from emoscope.errors import DataError, EmoscopeError
 from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, read_image
 
 OUTPUT_FORMATS = ("json", "csv")

@@ -7,7 +7,6 @@ from pathlib import Path
 from emoscope.errors import ModelError
 from emoscope.runtime.bundle import load_bundle
 from emoscope.runtime.predictor import resolve_model_path
-from emoscope.runtime.spec import ModelSpec
 
 SHARED_INPUT = ("label_set", "classes", "in_chans", "img_size", "mean", "std")
 """What every member must agree on: one preprocessing feeds them all and their outputs are averaged."""
