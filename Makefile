@@ -66,20 +66,25 @@ reproduce-asl-gesture: $(STAMP)
 		--weakness "Only static letters: A is a plain fist with the thumb beside it, so look-alike fists (S, T, E, M, N) are the main risk for punch; J and Z (motion) do not exist in the data."
 
 # The expression models of issue 4 (need ../shared/data). Each one: train from configs/<name>.toml
-# (select the epoch on PublicTest), ship it with its ONNX export, evaluate the shipped file on the test
-# split (FER2013 PrivateTest; FER+ majority labels for ferplus) without and with test-time augmentation,
-# and write its model card with <name>_TARGET and <name>_WEAKNESSES.
+# (select the epoch on PublicTest), ship it with its ONNX export (<name>_SHIP: e.g. --half for fp16
+# weights), evaluate the shipped file on the test split (FER2013 PrivateTest; FER+ majority labels for
+# ferplus) without and with test-time augmentation, and write its model card with <name>_TARGET and
+# <name>_WEAKNESSES. $(1) is the name, $(2) the dataset whose test split measures it.
 WEIGHTS := src/emoscope/weights
-define reproduce_expression_model
-	rm -rf runs/$(1)
-	$(EMOSCOPE) train configs/$(1).toml
-	$(EMOSCOPE) ship runs/$(1)/best.safetensors --name $(1)
+define ship_expression_model
+	$(EMOSCOPE) ship runs/$(1)/best.safetensors --name $(1) $($(1)_SHIP)
 	for tta in none hflip tencrop; do \
 		$(EMOSCOPE) evaluate $(WEIGHTS)/$(1).safetensors --dataset $(2) --split test --tta $$tta --out runs/$(1)/eval || exit 1; \
 	done
-	$(EMOSCOPE) card $(WEIGHTS)/$(1).safetensors --config configs/$(1).toml --reproduce "make reproduce-$(1)" \
-		--report runs/$(1)/eval/$(1)_$(2)_test_none.json --tta-report runs/$(1)/eval/$(1)_$(2)_test_hflip.json \
-		--tta-report runs/$(1)/eval/$(1)_$(2)_test_tencrop.json --target "$($(1)_TARGET)" $($(1)_WEAKNESSES)
+	$(EMOSCOPE) card $(WEIGHTS)/$(1).safetensors $(if $(wildcard configs/$(1).toml),--config configs/$(1).toml) \
+		--reproduce "make reproduce-$(1)" --report runs/$(1)/eval/$(1)_$(2)_test_none.json \
+		--tta-report runs/$(1)/eval/$(1)_$(2)_test_hflip.json --tta-report runs/$(1)/eval/$(1)_$(2)_test_tencrop.json \
+		--target "$($(1)_TARGET)" $($(1)_WEAKNESSES)
+endef
+define reproduce_expression_model
+	rm -rf runs/$(1)
+	$(EMOSCOPE) train configs/$(1).toml
+	$(call ship_expression_model,$(1),$(2))
 endef
 FER2013_WEAKNESSES := \
 	--weakness "Trained on FER2013 only: 48x48 gray, mostly frontal web photos; accuracy drops on profile views, strong lighting and faces under ~40 px." \
