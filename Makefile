@@ -119,7 +119,7 @@ fer5_WEAKNESSES := $(FER2013_WEAKNESSES) \
 reproduce-fer5: $(STAMP)
 	$(call reproduce_expression_model,fer5,fer2013)
 
-# fer-default, the model for photos: fer-fast's network at twice the width (about 1.8 h on 2 cores).
+# fer-default, the model for photos: fer-fast's network at twice the width (45 epochs, about 1.5-2 h on 2 cores).
 fer-default_SHIP := --half
 fer-default_TARGET := >= 71% PrivateTest accuracy, TTA allowed; trains on this CPU in <= 2.5 h (issue 4)
 fer-default_WEAKNESSES := $(FER2013_WEAKNESSES)
