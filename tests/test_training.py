@@ -11,7 +11,7 @@ from emoscope.training.config import AugmentConfig, TrainConfig
 from emoscope.training.trainer import CHECKPOINT, Trainer
 from helpers import synthetic_imageset
 
-TIMING_KEYS = {"train_seconds", "train_images_per_s"}
+TIMING_KEYS = {"train_seconds", "train_images_per_s", "epoch_seconds"}
 
 
 def _config(tmp_path, **kw):

@@ -14,6 +14,7 @@ from emoscope.data.fer2013 import SPLIT_USAGE, USAGES, load_fer2013
 from emoscope.data.ferplus import load_ferplus, majority_labels
 from emoscope.data.folder import infer_label_set, load_image_folder
 from emoscope.data.imageset import ImageSet
+from emoscope.data.pack import PACK_SUFFIX, load_pack, write_pack
 from emoscope.data.labels import FER7, FERPLUS8, FIVE, LabelSet, canonical_name, get_label_set
 from emoscope.data.sign_mnist import GESTURE_LETTERS, SIGN_MNIST, load_sign_mnist
 from emoscope.data.splits import (
@@ -48,11 +49,13 @@ __all__ = [
     "load_fer2013",
     "load_ferplus",
     "load_image_folder",
+    "load_pack",
     "load_sign_mnist",
     "majority_labels",
     "stratified_kfold",
     "stratified_sample",
     "stratified_split",
+    "write_pack",
 ]
 
 DATA_ENV = "EMOSCOPE_DATA"
@@ -142,7 +145,9 @@ def load_dataset(name_or_path: str | Path, split: str | None = None, **kwargs) -
         return _load_folder_split(path, split, **kwargs)
     if name.lower().endswith((".csv", ".csv.gz")):
         return load_fer2013(path, split, **kwargs)
+    if name.endswith(PACK_SUFFIX):
+        return load_pack(path, split)
     raise DataError(
         f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}, a FER2013-format .csv/.csv.gz, "
-        "or an image folder"
+        f"a {PACK_SUFFIX} pack, or an image folder"
     )

@@ -41,20 +41,24 @@ def vgg_khaireddin(
     img_size: int = 48,
     drop_rate: float = 0.2,
     batch_norm: bool = True,
+    hidden: int = 1024,
 ) -> nn.Module:
-    """VGG of Khaireddin & Chen 2021 (FER2013 SOTA): 4 double-conv stages 64-512, 2x1024 FC + dropout."""
+    """VGG of Khaireddin & Chen 2021 (FER2013 SOTA): 4 double-conv stages 64-512, 2x1024 FC + dropout.
+
+    ``hidden=512`` narrows the FC layers: 6.0M instead of 7.8M parameters, so fp32 exports stay under 30 MB.
+    """
     model = nn.Sequential(
         vgg_features(_KHAIREDDIN_CFG, in_chans, norm_layer(batch_norm)),
         # The paper's 40 px crops end at 2x2 maps; other sizes are pooled to 2x2 to keep the FC size.
         grid_pool(img_size, 16, 2),
         nn.Flatten(1),
-        nn.Linear(512 * 4, 1024),
+        nn.Linear(512 * 4, hidden),
         nn.ReLU(),
         nn.Dropout(drop_rate),
-        nn.Linear(1024, 1024),
+        nn.Linear(hidden, hidden),
         nn.ReLU(),
         nn.Dropout(drop_rate),
-        nn.Linear(1024, num_classes),
+        nn.Linear(hidden, num_classes),
     )
     init_weights(model)
     return model

@@ -119,7 +119,7 @@ class BatchMix(nn.Module):
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor, gen: torch.Generator):
         # numpy's Beta sampler, seeded from the torch generator to stay reproducible.
-        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=x.device)))
         modes = [m for m, alpha in (("mixup", self.mixup), ("cutmix", self.cutmix)) if alpha > 0]
         if not modes:
             return x, targets
