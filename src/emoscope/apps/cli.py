@@ -102,7 +102,7 @@ def train_cmd(
     config: Optional[Path] = typer.Argument(None, help="config file (.json/.toml/.yaml); flags override it"),
     name: Optional[str] = typer.Option(None, help="run name; outputs go to <out-dir>/<name>"),
     model: Optional[str] = typer.Option(None, help="registered architecture (see `emoscope models`)"),
-    dataset: Optional[str] = typer.Option(None, help="fer2013 | ferplus | sign_mnist | CSV path | image folder"),
+    dataset: Optional[str] = typer.Option(None, help="fer2013 | ferplus | sign_mnist | CSV path | .emopack | image folder"),
     label_set: Optional[str] = typer.Option(None, help="fer2013 | ferplus | fer5 | panic | auto"),
     epochs: Optional[int] = typer.Option(None),
     batch_size: Optional[int] = typer.Option(None),

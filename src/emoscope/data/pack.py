@@ -2,7 +2,7 @@
 
 A pack holds named splits of one label set. Each image is coded by the median edge predictor of
 LOCO-I/JPEG-LS (every pixel predicted from its left, upper and upper-left neighbours) and the
-residuals are xz-compressed, which stores FER2013 at about 68% of its raw size losslessly, or 57%
+residuals are xz-compressed, which stores FER2013 at about two thirds of its raw size losslessly, or 55%
 with ``bits=7`` (each pixel rounded to one of 128 levels, at most one grey level off; the lease of a
 remote GPU here caps what travels at 64 MiB). ``load_dataset`` reads a ``*.emopack`` path like
 any other dataset, so a training config only names the pack.

@@ -37,7 +37,7 @@ class TrainConfig(BaseModel):
     name: str = Field("run", description="run name; outputs go to <out_dir>/<name>")
     model: str = "baseline_cnn"
     model_kwargs: dict = Field(default_factory=dict, description="e.g. {'drop_rate': 0.3, 'batch_norm': false}")
-    dataset: str = Field("fer2013", description="fer2013 | ferplus | sign_mnist | path to CSV or image folder")
+    dataset: str = Field("fer2013", description="fer2013 | ferplus | sign_mnist | path to a CSV, .emopack pack or image folder")
     label_set: Literal["fer2013", "ferplus", "fer5", "panic", "asl_gesture", "auto"] = "auto"
     train_split: str = "train"
     val_split: str = "val"
