@@ -153,7 +153,8 @@ reproduce-fer-default: $(STAMP)
 	$(call reproduce_expression_model,fer-default,fer2013)
 
 # fer-best, the most accurate single model: Khaireddin & Chen's VGG with 512-wide FC layers (6.0M params),
-# 82 epochs on a GPU (about 5 min on an H200 beside five other runs; about 13 h on 2 CPU cores).
+# 82 epochs on a GPU (about 5 min on an H200 beside five other runs; on 2 CPU cores roughly a day, estimated
+# from its inference speed, not run).
 fer-best_SHIP := --half --no-onnx
 fer-best_TARGET := >= 74% PrivateTest accuracy, single model (issue 4)
 fer-best_WEAKNESSES := $(FER2013_WEAKNESSES) \
@@ -165,7 +166,7 @@ reproduce-fer-best: $(STAMP) .pack/fer2013-7bit.emopack
 	$(call reproduce_expression_model,fer-best,fer2013)
 
 # fer-ensemble: fer-best and a second seed of its recipe (seed 2, trained beside it on the GPU, 80 epochs)
-# as one model (mean probability). Chosen on PublicTest: the two VGGs 0.7158, adding fer-default 0.7113,
+# as one model (mean probability). Chosen on PublicTest (`emoscope evaluate --split val`): the two VGGs 0.7158, adding fer-default 0.7113,
 # all four seeds 0.7175 at twice the size (48 MB, over the 30 MB a shipped file may take).
 fer-ensemble_SHIP := --half --no-onnx
 fer-ensemble_TTA := hflip
