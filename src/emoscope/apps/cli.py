@@ -182,6 +182,8 @@ def pack_cmd(
     out: Path = typer.Option(..., help="the pack file to write (*.emopack)"),
     split: list[str] = typer.Option(["train", "val"], help="splits to include (repeatable); never pack test for training"),
     bits: int = typer.Option(8, help="8 = lossless; 7 rounds each pixel to 128 levels for a ~17% smaller file"),
+    teacher: Optional[str] = typer.Option(None, help="add a trained model's probabilities as soft labels (distillation)"),
+    teacher_weight: float = typer.Option(0.5, help="share of the teacher in the soft labels; the rest is the labels"),
 ):
     """Squeeze dataset splits into one small file that `train --dataset PACK` reads (e.g. for a remote GPU)."""
     from emoscope.data import PACK_SUFFIX, load_dataset, write_pack
@@ -189,6 +191,12 @@ def pack_cmd(
     if not out.name.endswith(PACK_SUFFIX):
         raise EmoscopeError(f"{out}: a pack's name must end in {PACK_SUFFIX}")
     splits = {name: load_dataset(dataset, split=name) for name in split}
+    if teacher is not None:
+        import emoscope
+        from emoscope.training.distill import with_teacher_labels
+
+        model = emoscope.load(teacher)
+        splits = {name: with_teacher_labels(images, model, teacher_weight) for name, images in splits.items()}
     write_pack(splits, out, bits=bits)
     sizes = ", ".join(f"{name} {len(images)}" for name, images in splits.items())
     raw = sum(images.images.nbytes for images in splits.values())
