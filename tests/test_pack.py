@@ -90,6 +90,17 @@ def test_cli_packs_a_csv_dataset(tiny_fer_csv, tmp_path):
     assert "Traceback" not in wrong.stderr
 
 
+def test_cli_packs_teacher_soft_labels(tiny_fer_csv, tmp_path):
+    out = tmp_path / "distill.emopack"
+    done = subprocess.run([sys.executable, "-m", "emoscope", "pack", str(tiny_fer_csv.fer2013), "--out", str(out),
+                           "--teacher", "fer-fast", "--teacher-weight", "0.3"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    train = load_pack(out, "train")
+    assert train.soft_labels.shape == (42, 7) and "0.3 x fer-fast soft labels" in train.source
+    np.testing.assert_allclose(train.soft_labels.sum(1), 1, rtol=1e-5)
+    assert (train.soft_labels[np.arange(42), train.labels] >= 0.7 - 1e-6).all()  # the label keeps its 70%
+
+
 @pytest.mark.slow
 def test_device_train_fits_epochs_to_the_budget_and_keeps_fp16_bundles(tiny_fer_csv, tmp_path):
     out = tmp_path / "out"
