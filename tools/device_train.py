@@ -57,10 +57,10 @@ def start(run: Run, out_dir: Path, extra: list[str], resume: bool) -> None:
         command += ["--seed", value] if key == "seed" else ["--set", option]
     if resume:
         command.append("--resume")
-    log = (out_dir / f"{run.name}.log").open("a")
-    log.write(f"$ {' '.join(command)}\n")
-    log.flush()
-    run.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    with (out_dir / f"{run.name}.log").open("a") as log:  # the child keeps its own copy of the handle
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        run.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     run.started = time.monotonic()
 
 

@@ -87,17 +87,18 @@ def load_pack(path: str | Path, split: str | None) -> ImageSet:
     try:
         raw = lzma.decompress(path.read_bytes())
         with np.load(io.BytesIO(raw), allow_pickle=False) as entry:
-            arrays = {key: entry[key] for key in entry.files}
-        header = json.loads(arrays["header"].tobytes())
+            header = json.loads(entry["header"].tobytes())
+            if header.get("format") != FORMAT:
+                raise DataError(f"{path}: unknown pack format {header.get('format')!r}")
+            names = list(header["sources"])
+            if split not in names:
+                raise DataError(f"{path}: no split {split!r} in this pack (it has {', '.join(names)})")
+            # Only this split's arrays are read out of the archive, not every split's.
+            arrays = {key: entry[key] for key in entry.files if key.startswith(f"{split}.")}
     except OSError as exc:
         raise DataError(f"{path}: cannot read pack ({exc.strerror or exc})") from None
     except (lzma.LZMAError, ValueError, KeyError, EOFError) as exc:
         raise DataError(f"{path}: not a valid emoscope pack ({type(exc).__name__})") from None
-    if header.get("format") != FORMAT:
-        raise DataError(f"{path}: unknown pack format {header.get('format')!r}")
-    names = list(header["sources"])
-    if split not in names:
-        raise DataError(f"{path}: no split {split!r} in this pack (it has {', '.join(names)})")
     bits = int(header["bits"])
     pixels = decode_residuals(arrays[f"{split}.residuals"], 2**bits)
     if bits < 8:
