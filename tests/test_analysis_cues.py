@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from emoscope.analysis.blinks import LEFT_EYE, RIGHT_EYE, BlinkDetector, eye_aspect_ratio
-from emoscope.analysis.gaze import EYES, gaze_direction, iris_position
-from emoscope.analysis.debounce import Debouncer
-from emoscope.analysis.touch import hand_touches_face
+from emoscope.cues.blinks import LEFT_EYE, RIGHT_EYE, BlinkDetector, eye_aspect_ratio
+from emoscope.cues.gaze import EYES, gaze_direction, iris_position
+from emoscope.cues.debounce import Debouncer
+from emoscope.cues.touch import hand_touches_face
 
 
 def mesh_with_eyes(openness: float, iris: float = 0.5) -> np.ndarray:

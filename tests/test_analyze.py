@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emoscope.analysis.builder import ReportOptions
+from emoscope.report.builder import ReportOptions
 from emoscope.apps.analyze import analyze_video
 from emoscope.errors import DataError
 from emoscope.faces import Detections
@@ -187,7 +187,7 @@ def test_panic_episodes_and_crowd_alerts(tmp_path):
     from emoscope.video.source import VideoSource
 
     analyzer = FrameAnalyzer(BrightnessClassifier(), options, detector=SquareDetector(), on_alert=alerts.append)
-    from emoscope.analysis.builder import ReportBuilder
+    from emoscope.report.builder import ReportBuilder
 
     builder = ReportBuilder(CLASSES, frame_dt=1 / FPS)
     with VideoSource(video) as source:
@@ -207,7 +207,7 @@ def test_alert_sender_posts_json_without_blocking(tmp_path):
     import http.server
     import threading
 
-    from emoscope.analysis.panic import AlertSender
+    from emoscope.cues.panic import AlertSender
 
     received = []
 

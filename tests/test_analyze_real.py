@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import emoscope
-from emoscope.analysis.validation import ConstantPredictor
+from emoscope.apps.validate_cues import ConstantPredictor
 from emoscope.apps.analyze import analyze_video
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.spec import ModelSpec

@@ -9,7 +9,7 @@ from emoscope.data.labels import LabelSet
 from emoscope.errors import EmoscopeError
 from emoscope.evaluation.evaluate import evaluate, write_report
 from emoscope.runtime.bundle import save_bundle
-from emoscope.runtime.card import read_report, write_card
+from emoscope.evaluation.card import read_report, write_card
 from emoscope.runtime.spec import ModelSpec
 from helpers import synthetic_imageset
 
@@ -61,7 +61,7 @@ def test_a_report_of_another_model_or_no_report_is_refused(bundle_and_report, tm
 
 
 def test_card_lists_tta_results_and_target_and_refuses_unrelated_tta_reports(bundle_and_report, tmp_path):
-    from emoscope.runtime.card import cards_table, read_card
+    from emoscope.evaluation.card import cards_table, read_card
 
     bundle, report_path, report = bundle_and_report
     images = synthetic_imageset(50, 28, LABELS)

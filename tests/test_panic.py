@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from emoscope.analysis.panic import panic_columns
+from emoscope.cues.panic import panic_columns
 from emoscope.apps.panic import binary_metrics_at, choose_threshold, operating_point
 from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import FER7

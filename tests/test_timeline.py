@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emoscope.analysis.timeline import (
+from emoscope.report.timeline import (
     Episode, count_transitions, dominant_per_part, episodes, label_runs, mean_per_part,
 )
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emoscope import __version__
-from emoscope.analysis.builder import ReportBuilder, ReportOptions
-from emoscope.analysis.report import AnalysisModel, Report, VideoModel
+from emoscope.report.builder import ReportBuilder, ReportOptions
+from emoscope.report.schema import AnalysisModel, Report, VideoModel
 from emoscope.errors import DataError
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.source import VideoSource
@@ -113,8 +113,8 @@ def _expected_frames(video: VideoSource) -> int:
 
 
 def _write_html(report: Report, builder: ReportBuilder, out_dir: Path, stem: str) -> Path:
-    from emoscope.analysis.charts import interval_chart, pie_chart, timeline_chart
-    from emoscope.analysis.html import write_html
+    from emoscope.report.charts import interval_chart, pie_chart, timeline_chart
+    from emoscope.report.html import write_html
 
     charts: dict[int, list[Path]] = {}
     for person in report.people:

@@ -72,7 +72,7 @@ def models_cmd(
 ):
     """List registered architectures with parameters and MFLOPs, or the shipped weights and their cards."""
     if pretrained:
-        from emoscope.runtime.card import cards_table, read_card
+        from emoscope.evaluation.card import cards_table, read_card
         from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
 
         cards = [read_card(path) for name in list_pretrained()
@@ -332,8 +332,8 @@ def analyze_cmd(
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.analysis.builder import ReportOptions
-    from emoscope.analysis.panic import AlertSender
+    from emoscope.report.builder import ReportOptions
+    from emoscope.cues.panic import AlertSender
     from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.video.pipeline import AnalysisOptions
@@ -395,7 +395,7 @@ def validate_cues_cmd(
     labels: Path = typer.Argument(..., help="frame labels JSON, e.g. tests/fixtures/labels/WolfgangLanger_Pexels.json"),
 ):
     """Score blink and face-touch detection against frame labels of a real clip (prints JSON)."""
-    from emoscope.analysis.validation import validate_clip
+    from emoscope.apps.validate_cues import validate_clip
     from emoscope.data import data_root
 
     if not labels.is_file():
@@ -699,7 +699,7 @@ def card_cmd(
     target: str = typer.Option("", help="the goal the model was trained for (e.g. an issue's accuracy target)"),
 ):
     """Write a model card (<name>.md, <name>.card.json, confusion PNG) next to a weights bundle."""
-    from emoscope.runtime.card import write_card
+    from emoscope.evaluation.card import write_card
 
     paths = write_card(bundle, report, config, weakness, reproduce, tta_report, target)
     console.print("model card: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)

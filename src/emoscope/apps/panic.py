@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.analysis.panic import panic_columns
+from emoscope.cues.panic import panic_columns
 from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import PANIC_CLASSES, panic_targets
 from emoscope.errors import DataError

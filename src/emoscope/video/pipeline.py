@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from emoscope.analysis.blinks import BlinkDetector, eye_aspect_ratio
-from emoscope.analysis.debounce import Debouncer
-from emoscope.analysis.gaze import gaze_direction
-from emoscope.analysis.panic import CrowdMonitor, panic_columns
-from emoscope.analysis.touch import hand_touches_face
+from emoscope.cues.blinks import BlinkDetector, eye_aspect_ratio
+from emoscope.cues.debounce import Debouncer
+from emoscope.cues.gaze import gaze_direction
+from emoscope.cues.panic import CrowdMonitor, panic_columns
+from emoscope.cues.touch import hand_touches_face
 from emoscope.data.labels import PANIC_CLASSES
 from emoscope.faces import Detections, create_detector, crop_faces
 from emoscope.video.results import FaceResult, FrameResult

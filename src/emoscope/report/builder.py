@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from emoscope.analysis.report import (
+from emoscope.report.schema import (
     AnalysisModel, BlinksModel, EpisodeModel, IntervalModel, PanicModel, PersonReport, Report, ResponseModel,
     TouchesModel, TransitionsModel, VideoModel,
 )
-from emoscope.analysis.timeline import (
+from emoscope.report.timeline import (
     DEFAULT_VALENCE, INTERVAL_NAMES, Episode, count_transitions, dominant_per_part, episodes, mean_per_part,
 )
 from emoscope.video.results import FrameResult

@@ -2,7 +2,7 @@
 
 A hand touches the face in a frame when at least ``min_points`` of its 21 landmarks lie inside
 the face box (grown by ``margin`` on each side). Episodes come from a
-:class:`~emoscope.analysis.debounce.Debouncer`: they start after a few touching frames in a row and
+:class:`~emoscope.cues.debounce.Debouncer`: they start after a few touching frames in a row and
 end after a few frames without, so a hand that hovers or a landmark that jitters is not counted twice.
 """
 

@@ -6,7 +6,7 @@ import base64
 import html
 from pathlib import Path
 
-from emoscope.analysis.report import PersonReport, Report
+from emoscope.report.schema import PersonReport, Report
 
 
 def _img(path: Path) -> str:

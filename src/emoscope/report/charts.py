@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.analysis.report import PersonReport
+from emoscope.report.schema import PersonReport
 
 # One fixed colour per emotion so every chart and report reads the same way.
 COLOURS = {

@@ -1,6 +1,6 @@
 """Panic in video: which outputs make the panic score, a crowd view, and alerts.
 
-Per person, the score goes through a :class:`~emoscope.analysis.debounce.Debouncer` (enter after N
+Per person, the score goes through a :class:`~emoscope.cues.debounce.Debouncer` (enter after N
 frames above the threshold, leave after M below) in the analysis loop.
 
 What "panic" means is defined once, in :data:`emoscope.data.labels.PANIC_CLASSES` (default: fear).

@@ -7,7 +7,7 @@ Definitions (also in docs/report.md):
 - episodes: runs of one smoothed label lasting at least ``min_episode_s``; shorter flickers are
   ignored and do not split an episode.
 - transitions: changes between consecutive episodes; hard = positive <-> negative valence, soft =
-  every other change (see ``emoscope.analysis.timeline.DEFAULT_VALENCE``). Rates are per minute
+  every other change (see ``emoscope.report.timeline.DEFAULT_VALENCE``). Rates are per minute
   of the person's visible time.
 - response: seconds from the start of the video until the person's face is first seen, and until
   the start of their first episode that is not neutral.
