@@ -1,6 +1,8 @@
 """Face detectors on real photos, the Detections container, alignment, crops and image loading."""
 
 import struct
+import subprocess
+import sys
 import zlib
 
 import cv2
@@ -8,7 +10,8 @@ import numpy as np
 import pytest
 
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces import DETECTORS, Detections, as_bgr, create_detector, crop_faces, read_image
+from emoscope.faces import (Detections, as_bgr, create_detector, crop_faces, detector_descriptions,
+                            list_detectors, read_image)
 from emoscope.faces.align import eye_roll_degrees
 from emoscope.faces.mtcnn import nms
 from emoscope.runtime.spec import ModelSpec
@@ -33,7 +36,7 @@ def media(data_root):
     return folder
 
 
-@pytest.fixture(scope="module", params=DETECTORS)
+@pytest.fixture(scope="module", params=list_detectors())
 def detector(request):
     with create_detector(request.param) as instance:
         yield instance
@@ -61,8 +64,37 @@ def test_nms_keeps_best_of_overlapping():
 
 
 def test_unknown_detector_is_a_user_error():
-    with pytest.raises(EmoscopeError, match="unknown face detector"):
+    with pytest.raises(EmoscopeError, match="unknown face detector 'dlib' \\(choose mediapipe, mediapipe-full, haar"):
         create_detector("dlib")
+
+
+def test_backends_register_names_and_descriptions_once():
+    from emoscope.faces.registry import register_detector
+
+    assert list_detectors() == ["mediapipe", "mediapipe-full", "haar", "mtcnn"]  # the default first
+    descriptions = detector_descriptions()
+    assert list(descriptions) == list_detectors() and all(descriptions.values())
+    with pytest.raises(ValueError, match="registered twice"):
+        register_detector("haar", object, "a second haar")
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_listing_detectors_imports_no_backend_dependency():
+    run = _python("import sys; from emoscope.faces import list_detectors, detector_descriptions; "
+                  "list_detectors(); detector_descriptions(); "
+                  "print(sorted({'mediapipe', 'torch', 'cv2'} & set(sys.modules)))")
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr
+
+
+@pytest.mark.parametrize("name, missing", [("mediapipe", "mediapipe"), ("mtcnn", "torch")])
+def test_a_missing_backend_dependency_is_a_one_line_error(name, missing):
+    run = _python(f"import sys; sys.modules[{missing!r}] = None\n"  # None in sys.modules makes the import fail
+                  f"from emoscope.faces import create_detector; create_detector({name!r})")
+    assert run.returncode != 0
+    assert f"EmoscopeError: the {name} face detector needs {missing}, which is not installed" in run.stderr
 
 
 def test_no_face_inputs_never_raise(detector):
@@ -191,7 +223,7 @@ def test_stderr_silencing_from_many_threads_always_restores_stderr():
     import threading
     import time
 
-    from emoscope.faces.mediapipe_backend import WarmupSilencer, native_stderr_silenced
+    from emoscope.faces.mediapipe_solutions import WarmupSilencer, native_stderr_silenced
 
     before = os.fstat(2)
     start = threading.Barrier(4)

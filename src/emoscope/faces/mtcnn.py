@@ -3,7 +3,8 @@
 P-Net slides over an image pyramid and proposes face windows; R-Net (24x24 crops) rejects most of
 them; O-Net (48x48 crops) scores the rest, refines the boxes and places the landmarks. Between
 stages, non-maximum suppression merges overlapping windows. Weights: facenet-pytorch's (MIT),
-converted to safetensors by ``tools/convert_mtcnn_weights.py`` and shipped in ``weights/mtcnn``.
+converted to safetensors by ``tools/convert_mtcnn_weights.py`` and shipped in ``weights/mtcnn``;
+the networks themselves are in :mod:`emoscope.faces.mtcnn_nets` (torch is imported on first use).
 """
 
 from __future__ import annotations
@@ -12,104 +13,11 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
-import torch
-from torch import nn
 
-from emoscope.errors import ModelError
+from emoscope.faces.base import BaseDetector
 from emoscope.faces.detections import Detections
-from emoscope.faces.detectors import BaseDetector
-from emoscope.runtime.predictor import WEIGHTS_DIR
+from emoscope.faces.registry import register_detector
 from emoscope.runtime.preprocess import resize
-
-MTCNN_WEIGHTS_DIR = WEIGHTS_DIR / "mtcnn"
-STAGES = ("pnet", "rnet", "onet")
-
-
-class PNet(nn.Module):
-    """Fully convolutional 12x12 proposal net: a face probability and box offsets every 2 pixels."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
-        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
-        self.conv4_1 = nn.Conv2d(32, 2, 1)  # face / no face
-        self.conv4_2 = nn.Conv2d(32, 4, 1)  # box offsets
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
-        return torch.softmax(self.conv4_1(x), dim=1)[:, 1], self.conv4_2(x)
-
-
-def _flatten_caffe(x: torch.Tensor) -> torch.Tensor:
-    # The weights came from Caffe via TensorFlow with images transposed: dense layers expect the
-    # feature map flattened width-major.
-    return x.permute(0, 3, 2, 1).flatten(1)
-
-
-class RNet(nn.Module):
-    """24x24 refinement net: face probability and box offsets per candidate crop."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
-        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
-        self.dense5_1 = nn.Linear(128, 2)
-        self.dense5_2 = nn.Linear(128, 4)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu4(self.dense4(_flatten_caffe(self.prelu3(self.conv3(x)))))
-        return torch.softmax(self.dense5_1(x), dim=1)[:, 1], self.dense5_2(x)
-
-
-class ONet(nn.Module):
-    """48x48 output net: face probability, box offsets and 5 landmarks (5 x, then 5 y, in [0, 1])."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
-        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
-        self.dense6_1 = nn.Linear(256, 2)
-        self.dense6_2 = nn.Linear(256, 4)
-        self.dense6_3 = nn.Linear(256, 10)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu5(self.dense5(_flatten_caffe(self.prelu4(self.conv4(x)))))
-        return torch.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_2(x), self.dense6_3(x)
-
-
-def build_stage(name: str) -> nn.Module:
-    return {"pnet": PNet, "rnet": RNet, "onet": ONet}[name]()
-
-
-def load_stage(name: str) -> nn.Module:
-    from safetensors.torch import load_file
-
-    path = MTCNN_WEIGHTS_DIR / f"{name}.safetensors"
-    if not path.is_file():
-        raise ModelError(f"{path}: MTCNN weights missing; reinstall emoscope (maintainers: "
-                         "tools/convert_mtcnn_weights.py)")
-    net = build_stage(name)
-    net.load_state_dict(load_file(str(path)))
-    return net.eval()
-
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, overlap: str = "union") -> np.ndarray:
     """Greedy non-maximum suppression: indices of the boxes kept, best first. ``overlap`` "union"
@@ -163,11 +71,6 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     return patches
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 ``(N, H, W, 3)`` RGB -> float ``(N, 3, H, W)`` in about [-1, 1], as MTCNN was trained."""
-    return (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() - 127.5) / 128.0
-
-
 class MtcnnDetector(BaseDetector):
     """``min_face_size`` pixels is the smallest face searched for (smaller is slower);
     ``thresholds`` are the three stages' minimum face probabilities; ``pyramid_factor`` the
@@ -181,7 +84,9 @@ class MtcnnDetector(BaseDetector):
         self.min_face_size = min_face_size
         self.thresholds = tuple(thresholds)
         self.pyramid_factor = pyramid_factor
-        self.pnet, self.rnet, self.onet = (load_stage(stage) for stage in STAGES)
+        from emoscope.faces.mtcnn_nets import STAGES, StageRunner
+
+        self.pnet, self.rnet, self.onet = (StageRunner(stage) for stage in STAGES)
 
     def _propose(self, rgb: np.ndarray) -> np.ndarray:
         """Stage 1: squared candidate boxes from P-Net over the pyramid."""
@@ -191,7 +96,7 @@ class MtcnnDetector(BaseDetector):
         windows, scores, offsets = [], [], []
         for scale in pyramid_scales(min(height, width), self.min_face_size, self.pyramid_factor):
             level = cv2.resize(rgb, (math.ceil(width * scale), math.ceil(height * scale)), interpolation=cv2.INTER_AREA)
-            prob, offset = (t[0].numpy() for t in self.pnet(to_tensor(level[None])))
+            prob, offset = (output[0] for output in self.pnet(level[None]))
             ys, xs = np.nonzero(prob >= self.thresholds[0])
             # Each output cell saw a 12x12 window of this level, at a stride of 2.
             level_windows = np.stack([xs * 2, ys * 2, xs * 2 + 12, ys * 2 + 12], axis=1).astype(np.float32) / scale
@@ -207,7 +112,7 @@ class MtcnnDetector(BaseDetector):
 
     def _refine(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Stage 2: R-Net keeps the likely faces and tightens their boxes."""
-        prob, offsets = (t.numpy() for t in self.rnet(to_tensor(crop_patches(rgb, boxes, 24))))
+        prob, offsets = self.rnet(crop_patches(rgb, boxes, 24))
         passed = prob >= self.thresholds[1]
         boxes, prob, offsets = boxes[passed], prob[passed], offsets[passed]
         keep = nms(boxes, prob, 0.7)
@@ -215,7 +120,7 @@ class MtcnnDetector(BaseDetector):
 
     def _finish(self, rgb: np.ndarray, boxes: np.ndarray) -> Detections:
         """Stage 3: O-Net's final scores, boxes and landmarks."""
-        prob, offsets, marks = (t.numpy() for t in self.onet(to_tensor(crop_patches(rgb, boxes, 48))))
+        prob, offsets, marks = self.onet(crop_patches(rgb, boxes, 48))
         passed = prob >= self.thresholds[2]
         boxes, prob, offsets, marks = boxes[passed], prob[passed], offsets[passed], marks[passed]
         sizes = (boxes[:, 2:4] - boxes[:, 0:2])[:, None, :]
@@ -229,10 +134,12 @@ class MtcnnDetector(BaseDetector):
         import cv2
 
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        with torch.inference_mode():
-            boxes = self._propose(rgb)
-            if len(boxes):
-                boxes = self._refine(rgb, boxes)
-            if len(boxes):
-                return self._finish(rgb, boxes)
+        boxes = self._propose(rgb)
+        if len(boxes):
+            boxes = self._refine(rgb, boxes)
+        if len(boxes):
+            return self._finish(rgb, boxes)
         return Detections.empty()
+
+
+register_detector("mtcnn", MtcnnDetector, "slowest, finds hard faces the others miss, with 5 landmarks")

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emoscope.data.sign_mnist import GESTURE_LETTERS
 from emoscope.errors import EmoscopeError
+from emoscope.faces.hands import Hand, HandDetector
 from emoscope.gestures.crop import hand_crop
-from emoscope.gestures.hands import Hand, HandDetector
 from emoscope.gestures.landmarks import hand_shape
 from emoscope.gestures.vocabulary import GESTURE_OF_LETTER, NO_HAND, UNKNOWN
 

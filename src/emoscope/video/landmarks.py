@@ -8,47 +8,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, start_silently
-
-
-def _to_rgb(image_bgr: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-
-
-def _pixels(landmark_list, width: int, height: int) -> np.ndarray:
-    return np.array([(p.x * width, p.y * height) for p in landmark_list.landmark], dtype=np.float32)
+from emoscope.faces.hands import HandDetector
+from emoscope.faces.mediapipe_solutions import SolutionRunner, landmark_pixels
 
 
 class FaceMeshRunner:
     """478 face landmarks per face (468 mesh + 10 iris), as ``(N, 478, 2)`` pixels."""
 
     def __init__(self, max_faces: int = 4, min_confidence: float = 0.5):
-        mp = import_mediapipe()
-        self._mesh = start_silently(lambda: mp.solutions.face_mesh.FaceMesh(
+        self._mesh = SolutionRunner(lambda mp: mp.solutions.face_mesh.FaceMesh(
             static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))
-        self._warmup = WarmupSilencer()
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence),
+            findings="multi_face_landmarks")
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
         h, w = image_bgr.shape[:2]
-        with self._warmup():
-            result = self._mesh.process(_to_rgb(image_bgr))
-        faces = result.multi_face_landmarks or []
-        self._warmup.record(bool(faces))
-        return np.stack([_pixels(f, w, h) for f in faces]) if faces else np.zeros((0, 478, 2), np.float32)
+        faces = self._mesh.process(image_bgr).multi_face_landmarks
+        if not faces:
+            return np.zeros((0, 478, 2), np.float32)
+        return np.stack([landmark_pixels(face, w, h)[:, :2] for face in faces])
 
     def close(self) -> None:
         self._mesh.close()
 
 
 class HandsRunner:
-    """21 landmarks per hand as ``(N, 21, 2)`` pixels, from the gesture module's hand tracker."""
+    """21 landmarks per hand as ``(N, 21, 2)`` pixels, from the lighter hand tracker."""
 
     def __init__(self, max_hands: int = 2):
-        from emoscope.gestures.hands import HandDetector
-
         self._detector = HandDetector(still=False, max_hands=max_hands, complexity=0)
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoscope.faces.mediapipe_backend import WarmupSilencer, import_mediapipe, start_silently
+from emoscope.faces.mediapipe_solutions import SolutionRunner, landmark_pixels
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,18 @@ class HandDetector:
 
     def __init__(self, still: bool = True, max_hands: int = 2, min_confidence: float = 0.5, complexity: int = 1):
         """``complexity`` 0 is the lighter landmark model (enough to tell a hand on a face; about twice as fast)."""
-        mp = import_mediapipe()
-        self._hands = start_silently(lambda: mp.solutions.hands.Hands(
+        self._hands = SolutionRunner(lambda mp: mp.solutions.hands.Hands(
             static_image_mode=still, max_num_hands=max_hands, model_complexity=complexity,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))
-        self._warmup = WarmupSilencer()
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence),
+            findings="multi_hand_landmarks")
 
     def __call__(self, image_bgr: np.ndarray) -> list[Hand]:
-        import cv2
-
         height, width = image_bgr.shape[:2]
-        with self._warmup():
-            result = self._hands.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
-        self._warmup.record(bool(result.multi_hand_landmarks))
+        result = self._hands.process(image_bgr)
         hands = []
         for marks, which in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
-            points = np.array([(p.x * width, p.y * height, p.z * width) for p in marks.landmark], dtype=np.float32)
             label = which.classification[0]
-            hands.append(Hand(points, label.label, float(label.score)))
+            hands.append(Hand(landmark_pixels(marks, width, height), label.label, float(label.score)))
         return hands
 
     def close(self) -> None:

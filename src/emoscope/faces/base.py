@@ -1,4 +1,4 @@
-"""The face-detector interface, the shared input/output handling, and the factory by name."""
+"""The face-detector interface and the input/output handling every backend shares."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ import numpy as np
 from emoscope.errors import EmoscopeError
 from emoscope.faces.detections import Detections
 from emoscope.faces.images import as_bgr
-
-DETECTORS: tuple[str, ...] = ("mediapipe", "mediapipe-full", "haar", "mtcnn")
-"""``mediapipe``: short range (faces within ~2 m: webcam, interview), the default and the fastest;
-``mediapipe-full``: full range (~5 m: group photos, small faces); ``haar``: OpenCV's frontal cascade,
-no keypoints; ``mtcnn``: slowest, finds hard faces the others miss, with 5 landmarks."""
 
 
 @runtime_checkable
@@ -70,24 +65,3 @@ class BaseDetector:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, min_score={self.min_score})"
-
-
-def create_detector(name: str = "mediapipe", min_score: float = 0.5, **kwargs) -> FaceDetector:
-    """A detector by name (see :data:`DETECTORS`); ``kwargs`` go to the backend's constructor."""
-    if name not in DETECTORS:
-        raise EmoscopeError(f"unknown face detector {name!r} (choose {', '.join(DETECTORS)})")
-    try:  # each backend imports its own optional dependency: mediapipe, OpenCV or torch
-        if name in ("mediapipe", "mediapipe-full"):
-            from emoscope.faces.mediapipe_backend import MediaPipeDetector
-
-            return MediaPipeDetector(full_range=name == "mediapipe-full", min_score=min_score, **kwargs)
-        if name == "haar":
-            from emoscope.faces.haar import HaarDetector
-
-            return HaarDetector(min_score=min_score, **kwargs)
-        from emoscope.faces.mtcnn import MtcnnDetector
-
-        return MtcnnDetector(min_score=min_score, **kwargs)
-    except ImportError as exc:
-        raise EmoscopeError(f"the {name} face detector needs {exc.name or 'a missing package'}, which is not "
-                            "installed (pip install 'emoscope[video]'; mtcnn also needs torch)") from None

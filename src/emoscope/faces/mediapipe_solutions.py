@@ -1,0 +1,108 @@
+"""MediaPipe solutions (``mp.solutions``: face detection, face mesh, hands) as emoscope runs them:
+imported and started without their console noise, fed BGR frames, landmarks returned in pixels."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+
+def import_mediapipe():
+    """``mediapipe``, without the harmless protobuf GetPrototype error 0.10.21 prints at import."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        import mediapipe
+
+    return mediapipe
+
+
+_silence_lock = threading.Lock()
+_silence_depth = 0
+_saved_stderr_fd: int | None = None
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """MediaPipe's C++ side logs INFO/WARNING lines straight to file descriptor 2 when a graph
+    starts; Python's sys.stderr cannot catch those, so the descriptor itself is pointed away.
+
+    Graphs warm up on several threads at once: the first thread in redirects and the last one out
+    restores. (Each saving and restoring on its own, one thread could save another's redirection
+    and "restore" it, losing stderr, and with it every error message, for good.)"""
+    global _silence_depth, _saved_stderr_fd
+    with _silence_lock:
+        if _silence_depth == 0:
+            sys.stderr.flush()
+            _saved_stderr_fd = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _silence_depth += 1
+    try:
+        yield
+    finally:
+        with _silence_lock:
+            _silence_depth -= 1
+            if _silence_depth == 0:
+                sys.stderr.flush()
+                os.dup2(_saved_stderr_fd, 2)
+                os.close(_saved_stderr_fd)
+                _saved_stderr_fd = None
+
+
+class WarmupSilencer:
+    """``with warmup():`` around a graph's ``process``, then ``warmup.record(found_something)``.
+
+    A graph logs when each of its models first runs, and a tracker's landmark model first runs on
+    the first frame where something was found, which may be minutes into a video. So calls are
+    silenced until ``frames`` of them have found something, and left alone after that."""
+
+    def __init__(self, frames: int = 3):
+        self.frames = frames
+        self.productive = 0
+
+    def __call__(self):
+        return native_stderr_silenced() if self.productive < self.frames else contextlib.nullcontext()
+
+    def record(self, found: bool) -> None:
+        self.productive += bool(found)
+
+
+class SolutionRunner:
+    """One MediaPipe graph fed BGR frames, its native log silenced while it warms up.
+
+    ``make_solution(mp)`` builds the graph (an ``mp.solutions`` object) from the ``mediapipe``
+    module; ``findings`` names the result field that lists what a frame found (``"detections"``,
+    ``"multi_face_landmarks"``...): warm-up ends after a few frames found something.
+    """
+
+    def __init__(self, make_solution: Callable, findings: str):
+        mp = import_mediapipe()
+        with native_stderr_silenced():
+            self._solution = make_solution(mp)
+            self._solution.process(np.zeros((64, 64, 3), np.uint8))  # a graph starts, and logs, on its first frame
+        self._findings = findings
+        self._warmup = WarmupSilencer()
+
+    def process(self, image_bgr: np.ndarray):
+        """MediaPipe's result for one uint8 HxWx3 BGR frame."""
+        import cv2
+
+        with self._warmup():
+            result = self._solution.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        self._warmup.record(bool(getattr(result, self._findings)))
+        return result
+
+    def close(self) -> None:
+        self._solution.close()
+
+
+def landmark_pixels(landmarks, width: int, height: int) -> np.ndarray:
+    """A normalised landmark list as ``(K, 3)`` float32: x, y in pixels, z (depth, smaller = nearer)
+    in the same scale as x."""
+    return np.array([(p.x * width, p.y * height, p.z * width) for p in landmarks.landmark], dtype=np.float32)
