@@ -16,6 +16,7 @@ from emoscope.apps.analyze import analyze_video
 from emoscope.errors import DataError
 from emoscope.faces import Detections
 from emoscope.runtime.spec import ModelSpec
+from emoscope.report.schema import AnalysisModel, VideoModel
 from emoscope.video.pipeline import AnalysisOptions
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -66,6 +67,8 @@ def write_video(path, segments, size=(160, 120)):
 
 
 OPTIONS = AnalysisOptions(blinks=False, gaze=False, touches=False, batch_frames=7, ema_alpha=1.0)
+ANALYSIS = AnalysisModel(model="brightness", model_classes=CLASSES, detector="square", options={}, sample_fps=None,
+                         frames_analysed=70, seconds=1.0, processing_fps=70.0, emoscope_version="test")
 
 
 def analyze(path, tmp_path, **kwargs):
@@ -186,14 +189,16 @@ def test_panic_episodes_and_crowd_alerts(tmp_path):
     from emoscope.video.pipeline import FrameAnalyzer
     from emoscope.video.source import VideoSource
 
-    analyzer = FrameAnalyzer(BrightnessClassifier(), options, detector=SquareDetector(), on_alert=alerts.append)
+    analyzer = FrameAnalyzer(BrightnessClassifier(), options, detector=SquareDetector())
     from emoscope.report.builder import ReportBuilder
 
-    builder = ReportBuilder(CLASSES, frame_dt=1 / FPS)
+    builder = ReportBuilder(CLASSES, frame_dt=1 / FPS, cues=analyzer.cues)
     with VideoSource(video) as source:
         for result in analyzer.run(source):
             builder.add(result)
-    person = builder._person(1, builder.people[1], 7.0, (False, False, False))
+            alerts.extend(result.events)
+    (person,) = builder.build(VideoModel(source=str(video), fps=FPS, frame_count=70, duration=7.0, width=160,
+                                         height=120), ANALYSIS).people
     assert person.panic.count == 1
     (start, end), = person.panic.episodes
     assert start == pytest.approx(2.0) and end == pytest.approx(5.0)
@@ -207,7 +212,7 @@ def test_alert_sender_posts_json_without_blocking(tmp_path):
     import http.server
     import threading
 
-    from emoscope.cues.panic import AlertSender
+    from emoscope.video.sinks import AlertSink
 
     received = []
 
@@ -222,15 +227,15 @@ def test_alert_sender_posts_json_without_blocking(tmp_path):
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    sender = AlertSender(f"http://127.0.0.1:{server.server_port}/hook", timeout=2)
+    sender = AlertSink(f"http://127.0.0.1:{server.server_port}/hook", timeout=2)
     sender.send({"event": "crowd_panic", "share": 0.5})
     sender.close()
     server.shutdown()
     assert received == [{"event": "crowd_panic", "share": 0.5}] and sender.delivered == 1
 
-    dead = AlertSender("http://127.0.0.1:9/nothing-listens", timeout=0.5)
+    dead = AlertSink("http://127.0.0.1:9/nothing-listens", timeout=0.5)
     dead.send({"event": "x"})
     dead.close()
     assert dead.failed == 1
     with pytest.raises(Exception, match="http"):
-        AlertSender("ftp://example.org")
+        AlertSink("ftp://example.org")

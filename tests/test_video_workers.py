@@ -47,7 +47,8 @@ def test_two_detector_workers_match_one(full):
         analyzer = FrameAnalyzer(predictor, options)
         with VideoSource(SAMPLE, max_seconds=4) as source:
             outputs.append([(r.frame.index, [(face.track_id, face.box.round(2).tolist(), face.probs.round(4).tolist(),
-                                        face.ear, face.gaze, face.touching) for face in r.faces])
+                                        face.data.get("ear"), face.data.get("gaze"), face.data.get("touching"))
+                                       for face in r.faces])
                             for r in analyzer.run(source)])
         analyzer.close()
     assert len(outputs[0]) > 50 and sum(len(faces) for _, faces in outputs[0]) > 50

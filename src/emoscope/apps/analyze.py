@@ -14,11 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoscope import __version__
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
 from emoscope.report.builder import ReportBuilder, ReportOptions
-from emoscope.report.schema import AnalysisModel, Report, VideoModel
-from emoscope.errors import DataError
+from emoscope.report.schema import Report
+from emoscope.report.sink import ReportSink
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
+from emoscope.video.sinks import AnnotatedVideoSink, FrameTable, Sink, frame_table_sink
 from emoscope.video.source import VideoSource
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -46,86 +50,48 @@ def analyze_video(
     annotate: bool = False,
     progress=None,
     detector=None,
-    on_alert=None,
+    sinks: list[Sink] = (),
 ) -> AnalysisOutput:
-    """Analyse one video or webcam; ``detector`` overrides ``options.detector`` with a ready instance,
-    ``on_alert`` receives crowd panic alerts as they happen."""
+    """Analyse one video or webcam into ``out_dir``; ``detector`` overrides ``options.detector`` with
+    a ready instance (the caller closes it); ``sinks`` also receive every result as it is made (e.g.
+    :class:`~emoscope.video.sinks.AlertSink` for crowd panic alerts) and stay open: they may outlive
+    one video, so the caller closes them."""
     options = options or AnalysisOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     video = VideoSource(source, sample_fps=sample_fps, max_seconds=max_seconds)
     stem = f"webcam{video.source}" if isinstance(video.source, int) else Path(str(source)).stem
     classes = list(predictor.classes)
-    builder = ReportBuilder(classes, frame_dt=video.step / video.info.fps, options=report_options)
-    annotated_path = out_dir / f"{stem}.annotated.mp4" if annotate else None
-    table = annotator = None
-    analyzer = FrameAnalyzer(predictor, options, detector=detector, on_alert=on_alert)
-    task = None
-    if progress is not None:
-        task = progress.add_task(f"analysing {stem}", total=_expected_frames(video) or None)
-    started = time.perf_counter()
-    try:
+    with ExitStack() as stack:
+        stack.callback(video.close)
+        analyzer = FrameAnalyzer(predictor, options, detector=detector)
+        stack.callback(analyzer.close)  # after the sinks: they are entered later, so closed first
+        builder = ReportBuilder(classes, frame_dt=video.step / video.info.fps, options=report_options,
+                                cues=analyzer.cues)
+        report = stack.enter_context(ReportSink(builder, video, predictor, options, out_dir, stem,
+                                                sample_fps=sample_fps, metadata=metadata))
+        table = annotator = None
         if frames_format is not None:
-            from emoscope.video.sinks import frame_table_sink
-
-            table = frame_table_sink(out_dir / f"{stem}.frames", classes, frames_format)
-        if annotated_path is not None:
-            from emoscope.video.sinks import AnnotatedVideoSink
-
-            annotator = AnnotatedVideoSink(annotated_path, video.info.fps / video.step,
-                                           (video.info.width, video.info.height))
+            table = stack.enter_context(
+                frame_table_sink(out_dir / f"{stem}.frames", FrameTable(classes, analyzer.cues), frames_format))
+        if annotate:
+            annotator = stack.enter_context(
+                AnnotatedVideoSink(out_dir / f"{stem}.annotated.mp4", video.info.fps / video.step))
+        outputs = [sink for sink in (report, table, annotator) if sink is not None] + list(sinks)
+        if progress is not None:
+            task = progress.add_task(f"analysing {stem}", total=_expected_frames(video) or None)
+            stack.callback(progress.remove_task, task)
         for result in analyzer.run(video):
-            builder.add(result)
-            if table is not None:
-                table.write(result)
-            if annotator is not None:
-                annotator.write(result)
-            if task is not None:
+            for sink in outputs:
+                sink.write(result)
+            if progress is not None:
                 progress.update(task, advance=1)
-    finally:
-        seconds = time.perf_counter() - started
-        for closable in (table, annotator, analyzer, video):
-            if closable is not None:
-                closable.close()
-        if task is not None:
-            progress.remove_task(task)
-    if builder.frames == 0:
-        raise DataError(f"{source}: no frame could be decoded (truncated file or unsupported codec)")
-    info = video.info
-    report = builder.build(
-        VideoModel(source=str(source), fps=info.fps, frame_count=info.frame_count or video.frames_decoded,
-                   duration=info.duration or builder.frames * builder.frame_dt, width=info.width, height=info.height),
-        AnalysisModel(model=predictor.spec.name, model_created=predictor.spec.created, model_classes=classes, detector=options.detector,
-                      options=options.model_dump(), sample_fps=sample_fps, frames_analysed=builder.frames,
-                      seconds=seconds, processing_fps=builder.frames / seconds if seconds else 0.0,
-                      emoscope_version=__version__),
-        metadata=metadata,
-        measured=(options.blinks, options.touches, options.gaze),
-    )
-    json_path = out_dir / f"{stem}.report.json"
-    json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    html_path = _write_html(report, builder, out_dir, stem)
-    return AnalysisOutput(report, json_path, html_path, table.path if table is not None else None, annotated_path)
+    return AnalysisOutput(report.report, report.json_path, report.html_path, table.path if table else None,
+                          annotator.path if annotator else None)
 
 
 def _expected_frames(video: VideoSource) -> int:
     return int(video.info.frame_count / video.step) if video.info.frame_count else 0
-
-
-def _write_html(report: Report, builder: ReportBuilder, out_dir: Path, stem: str) -> Path:
-    from emoscope.report.charts import interval_chart, pie_chart, timeline_chart
-    from emoscope.report.html import write_html
-
-    charts: dict[int, list[Path]] = {}
-    for person in report.people:
-        prefix = f"{stem}.person{person.track_id}"
-        times, probs = builder.series(person.track_id)
-        charts[person.track_id] = [
-            timeline_chart(person, times, probs, builder.classes, out_dir / f"{prefix}.timeline.png"),
-            pie_chart(person, out_dir / f"{prefix}.shares.png"),
-            interval_chart(person, out_dir / f"{prefix}.intervals.png"),
-        ]
-    return write_html(report, charts, out_dir / f"{stem}.report.html")
 
 
 def find_videos(folder: Path) -> list[Path]:

@@ -333,7 +333,7 @@ def analyze_cmd(
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
     from emoscope.report.builder import ReportOptions
-    from emoscope.cues.panic import AlertSender
+    from emoscope.video.sinks import AlertSink
     from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
     from emoscope.video.pipeline import AnalysisOptions
@@ -353,7 +353,7 @@ def analyze_cmd(
     predictor = _video_predictor(model or default_model(VIDEO_MODELS), backend)
     options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches, panic=panic,
                               panic_threshold=panic_threshold, crowd_level=crowd_level)
-    alerts = AlertSender(webhook) if panic else None
+    alerts = AlertSink(webhook) if panic else None
     report_options = ReportOptions(min_episode_s=min_episode)
     path = Path(source)
     videos = find_videos(path) if path.is_dir() else [source]
@@ -366,7 +366,7 @@ def analyze_cmd(
                 output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
                                        max_seconds=max_seconds, metadata=metadata, annotate=annotate,
                                        frames_format=None if frames == "none" else frames,
-                                       progress=progress, on_alert=alerts.send if alerts else None)
+                                       progress=progress, sinks=[alerts] if alerts else [])
             except EmoscopeError as exc:
                 if len(videos) == 1:
                     raise

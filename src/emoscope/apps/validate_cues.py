@@ -87,9 +87,9 @@ def validate_clip(labels_path: Path, data_root: Path) -> dict:
             if result.index >= labels["frames"]:
                 break
             for face in result.faces:
-                if face.blink:
+                if face.data.get("blink"):
                     blink_frames.append(result.index)
-                touching[result.index] |= face.touching and face.hand_on_face
+                touching[result.index] |= bool(face.data.get("touching") and face.data.get("hand_on_face"))
     analyzer.close()
     return {"clip": labels["video"], "blinks": score_blinks(blink_frames, labels) | {"frames": blink_frames},
             "touch": score_touch(touching, labels)}

@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from pydantic import BaseModel, Field
+
+from emoscope.cues.base import MESH, Cue, CueSummary, FaceObservation, register_cue
 
 # Face-mesh indices: p1 outer corner, p2/p3 upper lid, p4 inner corner, p5/p6 lower lid.
 RIGHT_EYE = (33, 160, 158, 133, 153, 144)  # the subject's right eye (image left)
@@ -81,3 +84,59 @@ class BlinkDetector:
     @property
     def eyes_closed(self) -> bool:
         return self._closed_frames > 0
+
+
+class BlinksModel(BaseModel):
+    count: int
+    per_minute: float
+    measured_seconds: float = Field(description="time the eyes could be measured (face mesh found)")
+    times: list[float]
+
+
+class _BlinkSummary(CueSummary):
+    def __init__(self):
+        self.measured_frames = 0
+        self.times: list[float] = []
+
+    def add(self, time: float, values: dict) -> None:
+        if values.get("ear") is not None:
+            self.measured_frames += 1
+        if values.get("blink"):
+            self.times.append(time)
+
+    def section(self, frame_dt: float) -> BlinksModel:
+        measured = self.measured_frames * frame_dt
+        return BlinksModel(count=len(self.times), per_minute=len(self.times) / (measured / 60) if measured else 0.0,
+                           measured_seconds=measured, times=self.times)
+
+
+@register_cue
+class Blinks(Cue):
+    """Eye aspect ratio per frame and blinks, one :class:`BlinkDetector` per track."""
+
+    name = "blinks"
+    columns = (("ear", "value"), ("blink", "flag"))
+    needs = frozenset({MESH})
+    report_key = "blinks"
+    title = "blinks"
+
+    def __init__(self, options, classes):
+        super().__init__(options, classes)
+        self._detectors: dict[int, BlinkDetector] = {}
+
+    def update(self, face: FaceObservation) -> dict:
+        if face.mesh is None:
+            return {}
+        ear = eye_aspect_ratio(face.mesh)
+        detector = self._detectors.setdefault(face.track_id, BlinkDetector())
+        blink = detector.update(ear, face.time)
+        return {"ear": ear, "blink": blink, "eyes_closed": detector.eyes_closed}
+
+    def forget(self, track_id: int) -> None:
+        self._detectors.pop(track_id, None)
+
+    def summarizer(self) -> CueSummary:
+        return _BlinkSummary()
+
+    def describe(self, section: BlinksModel) -> str:
+        return f"{section.count} ({section.per_minute:.1f}/min)"

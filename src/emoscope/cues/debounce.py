@@ -37,3 +37,23 @@ class Debouncer:
             if self._quiet >= self.exit_frames:
                 self.active = False
         return None
+
+
+class EpisodeLog:
+    """A person's episodes rebuilt from per-frame values for the report: a new one when a frame
+    confirms its start, extended while it is active and its condition holds (exit frames after the
+    last "on" frame don't count)."""
+
+    def __init__(self):
+        self.episodes: list[list[float]] = []
+
+    def add(self, started: float | None, active_and_on: bool, time: float) -> None:
+        if started is not None:
+            self.episodes.append([started, time])
+        elif active_and_on and self.episodes:
+            self.episodes[-1][1] = time
+
+    def summary(self, frame_dt: float) -> dict:
+        """count, total seconds and (start, end) of episodes; the last frame lasts one frame interval."""
+        spans = [(start, end + frame_dt) for start, end in self.episodes]
+        return {"count": len(spans), "total_seconds": sum(end - start for start, end in spans), "episodes": spans}

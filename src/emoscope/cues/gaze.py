@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+
+from emoscope.cues.base import MESH, Cue, CueSummary, FaceObservation, register_cue
 
 # (corner, corner, iris centre) for each eye; refine_landmarks=True adds the iris points 468-477
 EYES = ((33, 133, 468), (362, 263, 473))
@@ -31,3 +35,36 @@ def gaze_direction(mesh: np.ndarray, centre_band: float = 0.1) -> str:
     if position > 0.5 + centre_band:
         return "right"
     return "centre"
+
+
+class _GazeSummary(CueSummary):
+    def __init__(self):
+        self.counts: Counter = Counter()
+
+    def add(self, time: float, values: dict) -> None:
+        if values.get("gaze") is not None:
+            self.counts[values["gaze"]] += 1
+
+    def section(self, frame_dt: float) -> dict[str, float]:
+        total = max(sum(self.counts.values()), 1)
+        return {direction: self.counts.get(direction, 0) / total for direction in DIRECTIONS}
+
+
+@register_cue
+class Gaze(Cue):
+    """Horizontal gaze direction per frame; the report gives each direction's share of the measured frames."""
+
+    name = "gaze"
+    columns = (("gaze", "text"),)
+    needs = frozenset({MESH})
+    report_key = "gaze_share"
+    title = "gaze"
+
+    def update(self, face: FaceObservation) -> dict:
+        return {} if face.mesh is None else {"gaze": gaze_direction(face.mesh)}
+
+    def summarizer(self) -> CueSummary:
+        return _GazeSummary()
+
+    def describe(self, section: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v:.0%}" for k, v in section.items())

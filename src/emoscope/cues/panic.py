@@ -1,7 +1,8 @@
-"""Panic in video: which outputs make the panic score, a crowd view, and alerts.
+"""Panic in video: which outputs make the panic score, the per-person cue, and the crowd view.
 
 Per person, the score goes through a :class:`~emoscope.cues.debounce.Debouncer` (enter after N
-frames above the threshold, leave after M below) in the analysis loop.
+frames above the threshold, leave after M below); the crowd monitor raises an alert event when
+enough of the visible faces are in panic (sinks deliver it: :class:`emoscope.video.sinks.AlertSink`).
 
 What "panic" means is defined once, in :data:`emoscope.data.labels.PANIC_CLASSES` (default: fear).
 It is read from a facial expression only — posed or suppressed expressions fool it, and it has no
@@ -10,20 +11,16 @@ physiological signal — so treat an alert as "look at this", not as a diagnosis
 
 from __future__ import annotations
 
-import json
-import logging
-import queue
-import threading
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, Field
 
+from emoscope.cues.base import Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.debounce import Debouncer, EpisodeLog
 from emoscope.data.labels import PANIC_CLASSES, canonical_name
 from emoscope.errors import EmoscopeError
-
-log = logging.getLogger("emoscope.panic")
 
 
 def panic_columns(classes: Sequence[str], panic_classes: Sequence[str] = PANIC_CLASSES) -> list[int]:
@@ -77,56 +74,68 @@ class CrowdMonitor:
         return alert
 
 
-class AlertSender:
-    """Logs alerts and, with a webhook URL, POSTs them as JSON from a background thread.
-
-    The video loop only puts the alert on a queue: a slow or dead webhook never stalls it. When the
-    queue is full, the alert is logged as dropped instead of waiting.
-    """
-
-    def __init__(self, webhook_url: str | None = None, timeout: float = 2.0, max_pending: int = 100):
-        if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-            raise EmoscopeError(f"webhook must be an http(s) URL, got {webhook_url!r}")
-        self.webhook_url = webhook_url
-        self.timeout = timeout
-        self.delivered = 0
-        self.failed = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
-        self._thread = None
-        if webhook_url:
-            self._thread = threading.Thread(target=self._deliver, name="emoscope-webhook", daemon=True)
-            self._thread.start()
-
-    def send(self, alert: dict) -> None:
-        log.warning("panic alert: %s", json.dumps(alert))
-        if self._thread is None:
-            return
-        try:
-            self._queue.put_nowait(alert)
-        except queue.Full:
-            log.warning("webhook queue full; alert dropped")
-
-    def _deliver(self) -> None:
-        while (alert := self._queue.get()) is not None:
-            request = urllib.request.Request(self.webhook_url, data=json.dumps(alert).encode(),
-                                             headers={"Content-Type": "application/json"}, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout):
-                    self.delivered += 1
-            except OSError as exc:  # URLError, timeouts and refused connections are all OSErrors
-                self.failed += 1
-                log.warning("webhook %s failed: %s", self.webhook_url, exc)
-
-    def close(self, wait_s: float = 5.0) -> None:
-        """Deliver what is queued (waiting at most ``wait_s``), then stop the thread."""
-        if self._thread is not None:
-            try:
-                self._queue.put(None, timeout=wait_s)
-            except queue.Full:
-                pass  # the thread is a daemon: it goes with the process
-            self._thread.join(wait_s)
-            self._thread = None
+class PanicModel(BaseModel):
+    mean_score: float = Field(description="mean smoothed panic score (probability of the panic classes)")
+    max_score: float
+    count: int = Field(description="panic episodes")
+    total_seconds: float
+    episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
 
 
-def panic_scores(probs: np.ndarray, columns: list[int]) -> np.ndarray:
-    return np.asarray(probs)[..., columns].sum(axis=-1)
+class _PanicSummary(CueSummary):
+    def __init__(self):
+        self.scores: list[float] = []
+        self.log = EpisodeLog()
+
+    def add(self, time: float, values: dict) -> None:
+        if values.get("panic") is not None:
+            self.scores.append(values["panic"])
+            self.log.add(values["panic_started"], values["panic_active"] and values["panic_above"], time)
+
+    def section(self, frame_dt: float) -> PanicModel | None:
+        if not self.scores:
+            return None
+        scores = np.array(self.scores, dtype=np.float32)
+        return PanicModel(mean_score=float(scores.mean()), max_score=float(scores.max()), **self.log.summary(frame_dt))
+
+
+@register_cue
+class Panic(Cue):
+    """The smoothed panic score per face with episodes (hysteresis per track), and crowd alerts."""
+
+    name = "panic"
+    columns = (("panic", "value"), ("panic_active", "flag"))
+    report_key = "panic"
+    title = "panic"
+    not_measured = "not scored"
+
+    def __init__(self, options, classes):
+        super().__init__(options, classes)
+        self.options = options
+        self.columns_of_panic = panic_columns(classes, options.panic_classes) if self.enabled else []
+        self.crowd = CrowdMonitor(options.crowd_level)
+        self._debouncers: dict[int, Debouncer] = {}
+
+    def update(self, face: FaceObservation) -> dict:
+        score = float(face.smoothed[self.columns_of_panic].sum())
+        debouncer = self._debouncers.setdefault(
+            face.track_id, Debouncer(self.options.panic_enter_frames, self.options.panic_exit_frames))
+        above = score >= self.options.panic_threshold
+        started = debouncer.update(above, face.time)
+        return {"panic": score, "panic_above": above, "panic_active": debouncer.active, "panic_started": started}
+
+    def end_frame(self, time: float, faces: list[dict]) -> list[dict]:
+        if not faces:
+            return []
+        alert = self.crowd.update(time, len(faces), sum(face["panic_active"] for face in faces))
+        return [] if alert is None else [alert.as_dict()]
+
+    def forget(self, track_id: int) -> None:
+        self._debouncers.pop(track_id, None)
+
+    def summarizer(self) -> CueSummary:
+        return _PanicSummary()
+
+    def describe(self, section: PanicModel) -> str:
+        return (f"{section.count} episode(s), {section.total_seconds:.1f} s; max score {section.max_score:.2f}"
+                + "".join(f"; {a:.1f}-{b:.1f} s" for a, b in section.episodes))

@@ -9,6 +9,10 @@ end after a few frames without, so a hand that hovers or a landmark that jitters
 from __future__ import annotations
 
 import numpy as np
+from pydantic import BaseModel, Field
+
+from emoscope.cues.base import HANDS, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.debounce import Debouncer, EpisodeLog
 
 
 def hand_touches_face(hands: np.ndarray, box: np.ndarray, min_points: int = 3, margin: float = 0.05) -> bool:
@@ -20,3 +24,51 @@ def hand_touches_face(hands: np.ndarray, box: np.ndarray, min_points: int = 3, m
     inside = ((hands[..., 0] >= x1 - dx) & (hands[..., 0] <= x2 + dx)
               & (hands[..., 1] >= y1 - dy) & (hands[..., 1] <= y2 + dy))
     return bool((inside.sum(axis=1) >= min_points).any())
+
+
+class TouchesModel(BaseModel):
+    count: int
+    total_seconds: float
+    episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
+
+
+class _TouchSummary(CueSummary):
+    def __init__(self):
+        self.log = EpisodeLog()
+
+    def add(self, time: float, values: dict) -> None:
+        self.log.add(values.get("touch_started"), bool(values.get("touching") and values.get("hand_on_face")), time)
+
+    def section(self, frame_dt: float) -> TouchesModel:
+        return TouchesModel(**self.log.summary(frame_dt))
+
+
+@register_cue
+class Touches(Cue):
+    """A hand on the face in this frame, and face-touch episodes with hysteresis per track."""
+
+    name = "touches"
+    columns = (("hand_on_face", "flag"), ("touching", "flag"))
+    needs = frozenset({HANDS})
+    report_key = "touches"
+    title = "face touches"
+
+    def __init__(self, options, classes):
+        super().__init__(options, classes)
+        self._enter, self._exit = options.touch_enter_frames, options.touch_exit_frames
+        self._debouncers: dict[int, Debouncer] = {}
+
+    def update(self, face: FaceObservation) -> dict:
+        on_face = hand_touches_face(face.hands, face.box)
+        debouncer = self._debouncers.setdefault(face.track_id, Debouncer(self._enter, self._exit))
+        started = debouncer.update(on_face, face.time)
+        return {"hand_on_face": on_face, "touching": debouncer.active, "touch_started": started}
+
+    def forget(self, track_id: int) -> None:
+        self._debouncers.pop(track_id, None)
+
+    def summarizer(self) -> CueSummary:
+        return _TouchSummary()
+
+    def describe(self, section: TouchesModel) -> str:
+        return f"{section.count} ({section.total_seconds:.1f} s)"

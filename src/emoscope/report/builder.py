@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from emoscope.cues.base import Cue, CueSummary
+from emoscope.data.labels import canonical_name
 from emoscope.report.schema import (
-    AnalysisModel, BlinksModel, EpisodeModel, IntervalModel, PanicModel, PersonReport, Report, ResponseModel,
-    TouchesModel, TransitionsModel, VideoModel,
+    AnalysisModel, EpisodeModel, IntervalModel, PersonReport, Report, ResponseModel, TransitionsModel, VideoModel,
 )
 from emoscope.report.timeline import (
     DEFAULT_VALENCE, INTERVAL_NAMES, Episode, count_transitions, dominant_per_part, episodes, mean_per_part,
@@ -38,56 +39,42 @@ class ReportOptions(BaseModel):
 class _PersonSeries:
     times: array = field(default_factory=lambda: array("d"))
     probs: array = field(default_factory=lambda: array("f"))
-    ear_frames: int = 0
-    blink_times: list[float] = field(default_factory=list)
-    touches: list[list[float]] = field(default_factory=list)
-    gaze: Counter = field(default_factory=Counter)
-    panic_scores: array = field(default_factory=lambda: array("f"))
-    panics: list[list[float]] = field(default_factory=list)
+    cues: list[CueSummary] = field(default_factory=list)  # one per enabled cue, in the builder's order
 
 
-def _extend_episodes(episodes: list[list[float]], started: float | None, active_and_on: bool, time: float) -> None:
-    """Episodes rebuilt from per-frame flags: a new one when a frame confirms its start, extended
-    while it is active and its condition holds (exit frames after the last "on" frame don't count)."""
-    if started is not None:
-        episodes.append([started, time])
-    elif active_and_on and episodes:
-        episodes[-1][1] = time
+def calm_label(classes: list[str]) -> str | None:
+    """The class that means "no expression" (neutral, or calm for a panic model), if the model has one."""
+    return next((c for c in classes if canonical_name(c) == "neutral"), None)
 
 
 class ReportBuilder:
-    def __init__(self, classes: list[str], frame_dt: float, options: ReportOptions | None = None):
+    """``cues``: the analysis loop's cues (:attr:`FrameAnalyzer.cues`); each enabled one adds its
+    section to every person, a disabled one reports ``None`` (not measured)."""
+
+    def __init__(self, classes: list[str], frame_dt: float, options: ReportOptions | None = None,
+                 cues: list[Cue] = ()):
         self.classes = list(classes)
         self.frame_dt = frame_dt
         self.options = options or ReportOptions()
+        self.cues = list(cues)
+        self._enabled = [cue for cue in self.cues if cue.enabled]
         self.people: dict[int, _PersonSeries] = {}
         self.frames = 0
         self.crowd_alerts: list[dict] = []
 
     def add(self, result: FrameResult) -> None:
         self.frames += 1
-        if result.crowd_alert is not None:
-            self.crowd_alerts.append(result.crowd_alert)
+        self.crowd_alerts.extend(result.events)
         for face in result.faces:
-            person = self.people.setdefault(face.track_id, _PersonSeries())
+            person = self.people.get(face.track_id)
+            if person is None:
+                person = self.people[face.track_id] = _PersonSeries(cues=[cue.summarizer() for cue in self._enabled])
             person.times.append(result.time)
             person.probs.extend(np.asarray(face.smoothed, dtype=np.float32).tolist())
-            if face.ear is not None:
-                person.ear_frames += 1
-            if face.blink:
-                person.blink_times.append(result.time)
-            _extend_episodes(person.touches, face.touch_started, face.touching and face.hand_on_face, result.time)
-            if face.panic is not None:
-                person.panic_scores.append(face.panic)
-                _extend_episodes(person.panics, face.panic_started, face.panic_active and face.panic_above,
-                                 result.time)
-            if face.gaze is not None:
-                person.gaze[face.gaze] += 1
+            for summary in person.cues:
+                summary.add(result.time, face.data)
 
-    def build(self, video: VideoModel, analysis: AnalysisModel, metadata: dict[str, str] | None = None,
-              measured: tuple[bool, bool, bool] = (True, True, True)) -> Report:
-        """``measured``: whether blinks, touches and gaze were measured (else reported as None); panic is
-        reported when scores arrived."""
+    def build(self, video: VideoModel, analysis: AnalysisModel, metadata: dict[str, str] | None = None) -> Report:
         duration = video.duration or (self.frames * self.frame_dt)
         people, notes, seen_at = [], [], []
         for track_id, series in sorted(self.people.items()):
@@ -95,7 +82,7 @@ class ReportBuilder:
             if visible < self.options.min_person_s:
                 notes.append(f"track {track_id} seen for only {visible:.2f} s; dropped as a spurious detection")
                 continue
-            people.append(self._person(track_id, series, duration, measured))
+            people.append(self._person(track_id, series, duration))
             seen_at.append(np.array(series.times))
         # a frame shows a face when a kept person is in it; spurious detections do not count
         times_with_face = np.unique(np.concatenate(seen_at)) if seen_at else np.zeros(0)
@@ -113,8 +100,7 @@ class ReportBuilder:
             notes=notes,
         )
 
-    def _person(self, track_id: int, series: _PersonSeries, duration: float,
-                measured: tuple[bool, bool, bool]) -> PersonReport:
+    def _person(self, track_id: int, series: _PersonSeries, duration: float) -> PersonReport:
         times = np.array(series.times, dtype=np.float64)
         probs = np.array(series.probs, dtype=np.float32).reshape(len(times), len(self.classes))
         labels = [self.classes[i] for i in probs.argmax(axis=1)]
@@ -126,8 +112,9 @@ class ReportBuilder:
         counts = Counter(labels)
         interval_means = mean_per_part(times, probs, duration, len(INTERVAL_NAMES))
         step = duration / len(INTERVAL_NAMES)
-        first_expression = next((e for e in eps if e.label != "neutral"), None)
-        blinks_measured, touches_measured, gaze_measured = measured
+        calm = calm_label(self.classes)
+        first_expression = next((e for e in eps if e.label != calm), None)
+        sections = {cue.report_key: summary.section(self.frame_dt) for cue, summary in zip(self._enabled, series.cues)}
         return PersonReport(
             track_id=track_id,
             first_seen=float(times[0]),
@@ -150,35 +137,13 @@ class ReportBuilder:
             shortest_episode=_episode(min(eps, key=lambda e: e.duration)) if eps else None,
             transitions=TransitionsModel(soft=soft, hard=hard, soft_per_minute=soft / minutes,
                                          hard_per_minute=hard / minutes),
-            blinks=self._blinks(series) if blinks_measured else None,
-            touches=TouchesModel(**self._episodes(series.touches)) if touches_measured else None,
-            panic=self._panic(series),
-            gaze_share=({d: series.gaze.get(d, 0) / max(sum(series.gaze.values()), 1)
-                         for d in ("left", "centre", "right")} if gaze_measured else None),
             response=ResponseModel(
                 first_visible_s=float(times[0]),
                 first_expression_s=first_expression.start if first_expression else None,
                 first_expression=first_expression.label if first_expression else None,
             ),
+            **sections,
         )
-
-    def _panic(self, series: _PersonSeries) -> PanicModel | None:
-        if not series.panic_scores:
-            return None
-        scores = np.array(series.panic_scores, dtype=np.float32)
-        return PanicModel(mean_score=float(scores.mean()), max_score=float(scores.max()),
-                          **self._episodes(series.panics))
-
-    def _episodes(self, episodes: list[list[float]]) -> dict:
-        """count, total seconds and (start, end) of episodes; the last frame lasts one frame interval."""
-        spans = [(start, end + self.frame_dt) for start, end in episodes]
-        return {"count": len(spans), "total_seconds": sum(end - start for start, end in spans), "episodes": spans}
-
-    def _blinks(self, series: _PersonSeries) -> BlinksModel:
-        measured = series.ear_frames * self.frame_dt
-        return BlinksModel(count=len(series.blink_times),
-                           per_minute=len(series.blink_times) / (measured / 60) if measured else 0.0,
-                           measured_seconds=measured, times=series.blink_times)
 
     def series(self, track_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(times, smoothed probabilities) of one person, for charts."""

@@ -6,6 +6,7 @@ import base64
 import html
 from pathlib import Path
 
+from emoscope.cues.base import Cue
 from emoscope.report.schema import PersonReport, Report
 
 
@@ -22,7 +23,7 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:.2f}{unit}"
 
 
-def _person(person: PersonReport, charts: list[Path]) -> str:
+def _person(person: PersonReport, charts: list[Path], cues: list[Cue]) -> str:
     rows = [
         _row("seen", f"{person.first_seen:.2f}-{person.last_seen:.2f} s ({person.visible_seconds:.1f} s visible)"),
         _row("dominant emotion", person.dominant_emotion),
@@ -33,15 +34,7 @@ def _person(person: PersonReport, charts: list[Path]) -> str:
              f"{person.shortest_episode.duration:.2f} s" if person.shortest_episode else "none"),
         _row("transitions / min", f"soft {person.transitions.soft_per_minute:.2f}, "
              f"hard {person.transitions.hard_per_minute:.2f}"),
-        _row("blinks", "not measured" if person.blinks is None else
-             f"{person.blinks.count} ({person.blinks.per_minute:.1f}/min)"),
-        _row("face touches", "not measured" if person.touches is None else
-             f"{person.touches.count} ({person.touches.total_seconds:.1f} s)"),
-        _row("gaze", "not measured" if person.gaze_share is None else
-             ", ".join(f"{k} {v:.0%}" for k, v in person.gaze_share.items())),
-        _row("panic", "not scored" if person.panic is None else
-             f"{person.panic.count} episode(s), {person.panic.total_seconds:.1f} s; max score "
-             f"{person.panic.max_score:.2f}" + "".join(f"; {a:.1f}-{b:.1f} s" for a, b in person.panic.episodes)),
+        *(_row(cue.title, cue.text(getattr(person, cue.report_key, None))) for cue in cues),
         _row("first visible", _fmt(person.response.first_visible_s, " s")),
         _row("first expression", "none" if person.response.first_expression is None else
              f"{person.response.first_expression} at {person.response.first_expression_s:.2f} s"),
@@ -53,7 +46,15 @@ def _person(person: PersonReport, charts: list[Path]) -> str:
             f"{average}</table><div class=charts>{''.join(_img(p) for p in charts)}</div></section>")
 
 
-def write_html(report: Report, charts: dict[int, list[Path]], path: Path) -> Path:
+def in_report_order(cues: list[Cue]) -> list[Cue]:
+    """Cues in the order their sections have in a person's report: the schema's fields first, then
+    sections of other cues as registered."""
+    fields = list(PersonReport.model_fields)
+    return sorted(cues, key=lambda cue: fields.index(cue.report_key) if cue.report_key in fields else len(fields))
+
+
+def write_html(report: Report, charts: dict[int, list[Path]], path: Path, cues: list[Cue]) -> Path:
+    """``cues``: every cue of the analysis, enabled or not (a disabled one's row says so)."""
     a, v = report.analysis, report.video
     meta = "".join(_row(k, val) for k, val in report.metadata.items())
     summary = "".join([
@@ -67,7 +68,8 @@ def write_html(report: Report, charts: dict[int, list[Path]], path: Path) -> Pat
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
     notes += "".join(f"<li>crowd panic alert at {a['time']:.1f} s: {a['in_panic']} of {a['faces']} faces</li>"
                      for a in report.crowd_alerts)
-    people = "".join(_person(p, charts.get(p.track_id, [])) for p in report.people) or "<p>No person was found.</p>"
+    cues = in_report_order(cues)
+    people = "".join(_person(p, charts.get(p.track_id, []), cues) for p in report.people) or "<p>No person was found.</p>"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>emoscope report: {html.escape(Path(v.source).name)}</title>
 <style>

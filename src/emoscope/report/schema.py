@@ -10,12 +10,16 @@ Definitions (also in docs/report.md):
   every other change (see ``emoscope.report.timeline.DEFAULT_VALENCE``). Rates are per minute
   of the person's visible time.
 - response: seconds from the start of the video until the person's face is first seen, and until
-  the start of their first episode that is not neutral.
+  the start of their first episode that is not the model's calm label (neutral, or calm).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from emoscope.cues.blinks import BlinksModel
+from emoscope.cues.panic import PanicModel
+from emoscope.cues.touch import TouchesModel
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -41,27 +45,6 @@ class TransitionsModel(BaseModel):
     hard_per_minute: float
 
 
-class BlinksModel(BaseModel):
-    count: int
-    per_minute: float
-    measured_seconds: float = Field(description="time the eyes could be measured (face mesh found)")
-    times: list[float]
-
-
-class TouchesModel(BaseModel):
-    count: int
-    total_seconds: float
-    episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
-
-
-class PanicModel(BaseModel):
-    mean_score: float = Field(description="mean smoothed panic score (probability of the panic classes)")
-    max_score: float
-    count: int = Field(description="panic episodes")
-    total_seconds: float
-    episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
-
-
 class ResponseModel(BaseModel):
     first_visible_s: float
     first_expression_s: float | None = Field(description="start of the first non-neutral episode")
@@ -69,6 +52,9 @@ class ResponseModel(BaseModel):
 
 
 class PersonReport(BaseModel):
+    # a cue registered beyond the built-in ones adds its section as an extra field (see emoscope.cues)
+    model_config = ConfigDict(extra="allow")
+
     track_id: int
     first_seen: float
     last_seen: float
@@ -84,9 +70,9 @@ class PersonReport(BaseModel):
     longest_episode: EpisodeModel | None
     shortest_episode: EpisodeModel | None
     transitions: TransitionsModel
-    blinks: BlinksModel | None = Field(description="None when blinks were not measured")
-    touches: TouchesModel | None = Field(description="None when face touching was not measured")
-    gaze_share: dict[str, float] | None
+    blinks: BlinksModel | None = Field(None, description="None when blinks were not measured")
+    touches: TouchesModel | None = Field(None, description="None when face touching was not measured")
+    gaze_share: dict[str, float] | None = Field(None, description="share of measured frames per direction")
     panic: PanicModel | None = Field(None, description="None when panic was not scored")
     response: ResponseModel
 

@@ -16,11 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from emoscope.cues.blinks import BlinkDetector, eye_aspect_ratio
-from emoscope.cues.debounce import Debouncer
-from emoscope.cues.gaze import gaze_direction
-from emoscope.cues.panic import CrowdMonitor, panic_columns
-from emoscope.cues.touch import hand_touches_face
+from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues
 from emoscope.data.labels import PANIC_CLASSES
 from emoscope.faces import Detections, create_detector, crop_faces
 from emoscope.video.results import FaceResult, FrameResult
@@ -38,7 +34,7 @@ class AnalysisOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str = Field("mediapipe", description="mediapipe | mediapipe-full | haar | mtcnn")
+    detector: str = Field("mediapipe", description="a face detector name: emoscope.faces.list_detectors()")
     min_face_score: float = Field(0.5, ge=0, le=1)
     detect_workers: int = Field(2, ge=1, description="detector instances on alternate frames, each on its own "
                                 "thread (one MediaPipe detector keeps about one core busy)")
@@ -64,9 +60,6 @@ class AnalysisOptions(BaseModel):
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
 
-    @property
-    def uses_mesh(self) -> bool:
-        return self.blinks or self.gaze
 
 
 @dataclass
@@ -77,39 +70,36 @@ class _Perceived:
     boxes: np.ndarray
     scores: np.ndarray
     crops: list[np.ndarray]
-    ears: list[float | None]
-    gazes: list[str | None]
-    touching: list[bool]
-    hands: int
+    meshes: list[np.ndarray | None]  # each face's face-mesh landmarks, None when not found
+    hands: np.ndarray  # (N, 21, 2) hand landmarks
 
 
 class FrameAnalyzer:
     """Runs the loop for one video; create a new one per video (tracks and cues are stateful)."""
 
-    def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None, on_alert=None):
+    def __init__(self, predictor, options: AnalysisOptions | None = None, detector=None,
+                 cues: list[Cue] | None = None):
         """``detector``, a ready instance, replaces ``options.detector`` and runs alone (it may keep
-        state between frames); ``on_alert(dict)`` receives crowd panic alerts (e.g. :meth:`AlertSender.send`)."""
+        state between frames; the caller closes it); ``cues`` replaces the registered cues
+        (:func:`emoscope.cues.create_cues`), e.g. to share them with a report builder."""
         self.predictor = predictor
         self.options = options or AnalysisOptions()
+        self.classes = list(predictor.classes)
+        self.cues = create_cues(self.options, self.classes) if cues is None else cues
+        self._active = [cue for cue in self.cues if cue.enabled]
+        needs = set().union(*(cue.needs for cue in self._active))
         detectors = [detector] if detector is not None else [
             create_detector(self.options.detector, min_score=self.options.min_face_score)
             for _ in range(self.options.detect_workers)]
-        self._detection = RoundRobinWorkers(detectors, "detect")
+        self._detection = RoundRobinWorkers(detectors, "detect", owns_instances=detector is None)
         self.mesh = self.hands = None
-        if self.options.uses_mesh or self.options.touches:
+        if needs:
             from emoscope.video.landmarks import FaceMeshRunner, HandsRunner
 
-            self.mesh = FaceMeshRunner(self.options.max_faces) if self.options.uses_mesh else None
-            self.hands = HandsRunner() if self.options.touches else None
+            self.mesh = FaceMeshRunner(self.options.max_faces) if MESH in needs else None
+            self.hands = HandsRunner() if HANDS in needs else None
         self.tracker = FaceTracker(self.options.track_iou, max_missed=self.options.track_max_missed)
         self.smoother = EmaSmoother(self.options.ema_alpha)
-        self.blinkers: dict[int, BlinkDetector] = {}
-        self.touchers: dict[int, Debouncer] = {}
-        self.panickers: dict[int, Debouncer] = {}
-        self.classes = list(predictor.classes)
-        self.panic_columns = panic_columns(self.classes, self.options.panic_classes) if self.options.panic else None
-        self.crowd = CrowdMonitor(self.options.crowd_level)
-        self.on_alert = on_alert
         self._frames_seen = 0
         self._last_hands = np.zeros((0, 21, 2), np.float32)
         self._hands_pending: Future | None = None
@@ -161,17 +151,13 @@ class FrameAnalyzer:
 
         detections, crops = detecting.result()
         boxes = detections.boxes
-        ears: list[float | None] = [None] * len(boxes)
-        gazes: list[str | None] = [None] * len(boxes)
+        meshes: list[np.ndarray | None] = [None] * len(boxes)
         if mesh_pending is not None:
-            meshes = mesh_pending.result()
-            for i, j in enumerate(match_to_boxes(meshes, boxes)):
+            found = mesh_pending.result()
+            for i, j in enumerate(match_to_boxes(found, boxes)):
                 if j >= 0:
-                    ears[i] = eye_aspect_ratio(meshes[j]) if self.options.blinks else None
-                    gazes[i] = gaze_direction(meshes[j]) if self.options.gaze else None
-        hands = self._hands_for(frame)
-        touching = [hand_touches_face(hands, box) for box in boxes]
-        return _Perceived(frame, boxes, detections.scores, crops, ears, gazes, touching, len(hands))
+                    meshes[i] = found[j]
+        return _Perceived(frame, boxes, detections.scores, crops, meshes, self._hands_for(frame))
 
     def _hands_for(self, frame: Frame) -> np.ndarray:
         """Hand landmarks, refreshed every ``hands_every`` frames and held in between.
@@ -204,45 +190,22 @@ class FrameAnalyzer:
         frame = item.frame
         ids = self.tracker.update(item.boxes)
         self._forget(self.tracker.dropped)
-        result = FrameResult(frame, hands=item.hands)
+        result = FrameResult(frame, hands=len(item.hands))
         for i, track_id in enumerate(ids):
             track_id = int(track_id)
             smoothed = self.smoother.update(track_id, probs[i])
             face = FaceResult(track_id, item.boxes[i], float(item.scores[i]), probs[i], smoothed,
-                              self.classes[int(np.argmax(smoothed))], gaze=item.gazes[i])
-            if item.ears[i] is not None:
-                blinker = self.blinkers.setdefault(track_id, BlinkDetector())
-                face.ear = item.ears[i]
-                face.blink = blinker.update(item.ears[i], frame.time)
-                face.eyes_closed = blinker.eyes_closed
-            if self.hands is not None:
-                toucher = self.touchers.setdefault(
-                    track_id, Debouncer(self.options.touch_enter_frames, self.options.touch_exit_frames))
-                face.touch_started = toucher.update(item.touching[i], frame.time)
-                face.hand_on_face = item.touching[i]
-                face.touching = toucher.active
-            if self.panic_columns is not None:
-                self._score_panic(face, frame.time)
+                              self.classes[int(np.argmax(smoothed))])
+            seen = FaceObservation(track_id, frame.time, item.boxes[i], smoothed, item.meshes[i], item.hands)
+            for cue in self._active:
+                face.data.update(cue.update(seen))
             result.faces.append(face)
-        if self.panic_columns is not None and result.faces:
-            alert = self.crowd.update(frame.time, len(result.faces), sum(f.panic_active for f in result.faces))
-            if alert is not None:
-                result.crowd_alert = alert.as_dict()
-                if self.on_alert is not None:
-                    self.on_alert(result.crowd_alert)
+        for cue in self._active:
+            result.events.extend(cue.end_frame(frame.time, [face.data for face in result.faces]))
         return result
-
-    def _score_panic(self, face: FaceResult, time: float) -> None:
-        face.panic = float(face.smoothed[self.panic_columns].sum())
-        panicker = self.panickers.setdefault(
-            face.track_id, Debouncer(self.options.panic_enter_frames, self.options.panic_exit_frames))
-        face.panic_above = face.panic >= self.options.panic_threshold
-        face.panic_started = panicker.update(face.panic_above, time)
-        face.panic_active = panicker.active
 
     def _forget(self, track_ids: list[int]) -> None:
         self.smoother.forget(track_ids)
         for track_id in track_ids:
-            self.blinkers.pop(track_id, None)
-            self.touchers.pop(track_id, None)
-            self.panickers.pop(track_id, None)
+            for cue in self._active:
+                cue.forget(track_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,17 +20,7 @@ class FaceResult:
     probs: np.ndarray  # the classifier's probabilities for this frame
     smoothed: np.ndarray  # EMA of probs over the track
     label: str  # argmax of smoothed
-    ear: float | None = None  # eye aspect ratio (face mesh), None when not measured
-    eyes_closed: bool | None = None
-    blink: bool = False  # a blink completed in this frame
-    gaze: str | None = None  # left / centre / right, camera view
-    hand_on_face: bool = False  # hand landmarks inside the face box in this frame
-    touching: bool = False  # a face-touch episode is active (confirmed, maybe in its cooldown)
-    touch_started: float | None = None  # start time of an episode this frame confirmed
-    panic: float | None = None  # smoothed panic score, when panic is scored
-    panic_above: bool = False  # the score is at or above the panic threshold in this frame
-    panic_active: bool = False  # a panic episode is active (confirmed, maybe in its exit frames)
-    panic_started: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # each cue's values by name (see emoscope.cues)
 
 
 @dataclass
@@ -38,8 +29,9 @@ class FrameResult:
 
     frame: Frame
     faces: list[FaceResult] = field(default_factory=list)
-    hands: int = 0  # hands seen in the frame (when touch detection runs)
-    crowd_alert: dict | None = None  # a crowd panic alert raised at this frame
+    hands: int = 0  # hands seen in the frame (when hands are tracked)
+    events: list[dict] = field(default_factory=list)  # events cues raised at this frame, e.g. crowd panic alerts
+    data: dict[str, Any] = field(default_factory=dict)  # frame-level values of other producers (e.g. gestures)
 
     @property
     def index(self) -> int:

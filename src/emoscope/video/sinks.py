@@ -1,78 +1,124 @@
-"""Sinks consume :class:`FrameResult` as the loop produces them: a per-frame table (CSV or Parquet)
-and an annotated video. Both write as they go, so nothing accumulates in memory."""
+"""Sinks consume :class:`FrameResult` as the loop produces them, all through one protocol
+(:class:`Sink`: ``write(result)``, ``close()``, a context manager): the per-frame table (CSV or
+Parquet), an annotated video, alert delivery, and (in :mod:`emoscope.report`) the report. Each
+writes as it goes, so nothing accumulates in memory.
+"""
 
 from __future__ import annotations
 
 import csv
+import json
+import logging
+import queue
+import threading
+import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
+from emoscope.cues.base import Cue
 from emoscope.errors import EmoscopeError
 from emoscope.video.results import FrameResult
 
+log = logging.getLogger(__name__)
 
 FRAME_TABLE_FORMATS = ("csv", "parquet")
 
 
-def frame_table_columns(classes: list[str]) -> list[tuple[str, str]]:
-    """(name, kind) of each column; kind is id (integer), time, value (a measurement), text or flag (0/1)."""
-    return [("frame", "id"), ("time", "time"), ("track", "id"), *[(c, "value") for c in ("x1", "y1", "x2", "y2")],
-            ("score", "value"), ("label", "text"), *[(f"p_{c}", "value") for c in classes], ("ear", "value"),
-            ("blink", "flag"), ("gaze", "text"), ("hand_on_face", "flag"), ("touching", "flag"), ("panic", "value"),
-            ("panic_active", "flag")]
-
-
-def frame_table_rows(result: FrameResult, n_classes: int) -> list[list]:
-    """One row per face (smoothed probabilities), or one row with no track when no face was found;
-    ``None`` marks a value that was not measured."""
-    if not result.faces:
-        return [[result.index, round(result.time, 3)] + [None] * (14 + n_classes)]
-    return [[result.index, round(result.time, 3), face.track_id, *(round(float(v), 1) for v in face.box),
-             round(face.score, 3), face.label, *(round(float(p), 4) for p in face.smoothed),
-             None if face.ear is None else round(face.ear, 4), int(face.blink), face.gaze,
-             int(face.hand_on_face), int(face.touching), None if face.panic is None else round(face.panic, 4),
-             int(face.panic_active)]
-            for face in result.faces]
-
-
-class FrameTableSink:
-    """The per-frame table (see :func:`frame_table_columns`) as CSV, written row by row."""
-
-    def __init__(self, path: Path, classes: list[str]):
-        self.path = Path(path)
-        self.n_classes = len(classes)
-        self._file = self.path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow([name for name, _ in frame_table_columns(classes)])
+class Sink:
+    """The protocol every consumer of the loop follows. ``with sink:`` finishes it on the way out:
+    :meth:`close` when the loop ended normally, :meth:`abort` when it raised."""
 
     def write(self, result: FrameResult) -> None:
-        self._writer.writerows(["" if v is None else v for v in row]
-                               for row in frame_table_rows(result, self.n_classes))
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the output (flush, release files, write what was built)."""
+
+    def abort(self) -> None:
+        """The loop failed: release what is held; by default keep what was written, as :meth:`close`."""
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+# -- the per-frame table ---------------------------------------------------------------------------
+CORE_COLUMNS = (("frame", "id"), ("time", "time"), ("track", "id"), ("x1", "value"), ("y1", "value"),
+                ("x2", "value"), ("y2", "value"), ("score", "value"), ("label", "text"))
+
+
+class FrameTable:
+    """The table's shape: one row per face per analysed frame (smoothed probabilities, then each
+    cue's columns), or one row with no track when no face was found; ``None`` marks a value that
+    was not measured. A flag a cue did not set is 0."""
+
+    def __init__(self, classes: Sequence[str], cues: Sequence[Cue]):
+        self.cue_columns = [column for cue in cues for column in cue.columns]
+        self.columns = [*CORE_COLUMNS, *((f"p_{c}", "value") for c in classes), *self.cue_columns]
+
+    def rows(self, result: FrameResult) -> list[list]:
+        if not result.faces:
+            return [[result.index, round(result.time, 3)] + [None] * (len(self.columns) - 2)]
+        return [[result.index, round(result.time, 3), face.track_id, *(round(float(v), 1) for v in face.box),
+                 round(face.score, 3), face.label, *(round(float(p), 4) for p in face.smoothed),
+                 *(_cell(face.data.get(name), kind) for name, kind in self.cue_columns)]
+                for face in result.faces]
+
+
+def _cell(value, kind: str):
+    if kind == "flag":
+        return int(bool(value))
+    if value is None or kind == "text":
+        return value
+    return round(float(value), 4)
+
+
+class FrameTableSink(Sink):
+    """The per-frame table (see :class:`FrameTable`) as CSV, written row by row."""
+
+    def __init__(self, path: Path, table: FrameTable):
+        self.path = Path(path)
+        self.table = table
+        self._file = self.path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow([name for name, _ in table.columns])
+
+    def write(self, result: FrameResult) -> None:
+        self._writer.writerows(["" if v is None else v for v in row] for row in self.table.rows(result))
 
     def close(self) -> None:
         self._file.close()
 
 
-class ParquetFrameTableSink:
+class ParquetFrameTableSink(Sink):
     """The same table as Parquet (typed columns, compressed, read by pandas/polars/DuckDB without
     parsing), written as a row group every ``rows_per_group`` rows so memory stays bounded."""
 
-    def __init__(self, path: Path, classes: list[str], rows_per_group: int = 4096):
+    def __init__(self, path: Path, table: FrameTable, rows_per_group: int = 4096):
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
             raise EmoscopeError("Parquet frame tables need pyarrow: pip install 'emoscope[parquet]'") from None
         self.path = Path(path)
-        self.n_classes = len(classes)
+        self.table = table
         self.rows_per_group = rows_per_group
         types = {"id": pa.int64(), "time": pa.float64(), "value": pa.float32(), "text": pa.string(), "flag": pa.int8()}
-        self._schema = pa.schema([(name, types[kind]) for name, kind in frame_table_columns(classes)])
+        self._schema = pa.schema([(name, types[kind]) for name, kind in table.columns])
         self._pa = pa
         self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
         self._rows: list[list] = []
 
     def write(self, result: FrameResult) -> None:
-        self._rows.extend(frame_table_rows(result, self.n_classes))
+        self._rows.extend(self.table.rows(result))
         if len(self._rows) >= self.rows_per_group:
             self._flush()
 
@@ -94,34 +140,106 @@ def check_frame_table_format(fmt: str) -> None:
         raise EmoscopeError(f"unknown frame table format {fmt!r} (choose {', '.join(FRAME_TABLE_FORMATS)})")
 
 
-def frame_table_sink(path_stem: Path, classes: list[str], fmt: str) -> FrameTableSink | ParquetFrameTableSink:
+def frame_table_sink(path_stem: Path, table: FrameTable, fmt: str) -> FrameTableSink | ParquetFrameTableSink:
     """The frame table sink for ``fmt`` (csv | parquet), writing ``<path_stem>.<fmt>``."""
     check_frame_table_format(fmt)
     path = path_stem.with_name(f"{path_stem.name}.{fmt}")
-    return FrameTableSink(path, classes) if fmt == "csv" else ParquetFrameTableSink(path, classes)
+    return FrameTableSink(path, table) if fmt == "csv" else ParquetFrameTableSink(path, table)
 
 
-class AnnotatedVideoSink:
-    """Writes each analysed frame with boxes, track IDs and labels drawn on it (MP4, mp4v codec)."""
+# -- annotated video ------------------------------------------------------------------------------
+IMAGE_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        import cv2
+
+class AnnotatedVideoSink(Sink):
+    """Writes each result as ``draw(result)`` renders it: an MP4 (mp4v codec), or a single image
+    when ``path`` names an image file. The one video writer; what is drawn is the caller's choice
+    (:func:`emoscope.video.draw.draw_faces` by default)."""
+
+    def __init__(self, path: Path, fps: float, draw: Callable[[FrameResult], np.ndarray] | None = None):
+        from emoscope.video.draw import draw_faces
 
         self.path = Path(path)
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not self._writer.isOpened():
-            raise EmoscopeError(f"{self.path}: cannot write an annotated video here")
+        self.fps = fps
+        self.draw = draw or draw_faces
+        self._is_image = self.path.suffix.lower() in IMAGE_OUTPUT_SUFFIXES
+        self._writer = None
+        if not self.path.parent.is_dir():
+            raise EmoscopeError(f"{self.path}: its folder does not exist")
 
     def write(self, result: FrameResult) -> None:
-        from emoscope.faces.draw import GREEN, draw_face
+        import cv2
 
-        canvas = result.frame.image.copy()
-        for face in result.faces:
-            text = f"#{face.track_id} {face.label} {face.smoothed.max():.2f}"
-            if face.eyes_closed:
-                text += " eyes closed"
-            draw_face(canvas, face.box, text, (0, 0, 255) if face.touching else GREEN)
+        canvas = self.draw(result)
+        if self._is_image:
+            if not cv2.imwrite(str(self.path), canvas):
+                raise EmoscopeError(f"{self.path}: cannot write the annotated image")
+            return
+        if self._writer is None:
+            height, width = canvas.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            if not self._writer.isOpened():
+                raise EmoscopeError(f"{self.path}: cannot write an annotated video here")
         self._writer.write(canvas)
 
     def close(self) -> None:
-        self._writer.release()
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+class AlertSink(Sink):
+    """Logs the alerts of each frame (:attr:`FrameResult.events`) and, with a webhook URL, POSTs
+    them as JSON from a background thread.
+
+    The video loop only puts the alert on a queue: a slow or dead webhook never stalls it. When the
+    queue is full, the alert is logged as dropped instead of waiting.
+    """
+
+    def __init__(self, webhook_url: str | None = None, timeout: float = 2.0, max_pending: int = 100):
+        if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+            raise EmoscopeError(f"webhook must be an http(s) URL, got {webhook_url!r}")
+        self.webhook_url = webhook_url
+        self.timeout = timeout
+        self.delivered = 0
+        self.failed = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._thread = None
+        if webhook_url:
+            self._thread = threading.Thread(target=self._deliver, name="emoscope-webhook", daemon=True)
+            self._thread.start()
+
+    def write(self, result: FrameResult) -> None:
+        for event in result.events:
+            self.send(event)
+
+    def send(self, alert: dict) -> None:
+        log.warning("panic alert: %s", json.dumps(alert))
+        if self._thread is None:
+            return
+        try:
+            self._queue.put_nowait(alert)
+        except queue.Full:
+            log.warning("webhook queue full; alert dropped")
+
+    def _deliver(self) -> None:
+        while (alert := self._queue.get()) is not None:
+            request = urllib.request.Request(self.webhook_url, data=json.dumps(alert).encode(),
+                                             headers={"Content-Type": "application/json"}, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout):
+                    self.delivered += 1
+            except OSError as exc:  # URLError, timeouts and refused connections are all OSErrors
+                self.failed += 1
+                log.warning("webhook %s failed: %s", self.webhook_url, exc)
+
+    def close(self, wait_s: float = 5.0) -> None:
+        """Deliver what is queued (waiting at most ``wait_s``), then stop the thread."""
+        if self._thread is not None:
+            try:
+                self._queue.put(None, timeout=wait_s)
+            except queue.Full:
+                pass  # the thread is a daemon: it goes with the process
+            self._thread.join(wait_s)
+            self._thread = None

@@ -15,8 +15,10 @@ class RoundRobinWorkers:
     mesh, which tracks): then every frame gets the same answer whichever instance computed it.
     """
 
-    def __init__(self, instances: Sequence, name: str):
+    def __init__(self, instances: Sequence, name: str, owns_instances: bool = True):
+        """``owns_instances``: :meth:`close` closes them too (not when the caller keeps them)."""
         self.instances = list(instances)
+        self.owns_instances = owns_instances
         self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"emoscope-{name}{i}") for i in range(len(self.instances))]
         self._next = 0
 
@@ -27,8 +29,9 @@ class RoundRobinWorkers:
         return self._pools[index].submit(work, self.instances[index], *args)
 
     def close(self) -> None:
-        """Wait for the work in flight, then close every instance."""
+        """Wait for the work in flight, then close every instance it owns."""
         for pool in self._pools:
             pool.shutdown(wait=True)
-        for instance in self.instances:
-            instance.close()
+        if self.owns_instances:
+            for instance in self.instances:
+                instance.close()

@@ -1,0 +1,119 @@
+"""The cue protocol: what a per-face measurement (blinks, gaze, touching, panic, ...) declares and does.
+
+A cue is one class in one file, registered with :func:`register_cue`. The video loop calls
+:meth:`Cue.update` for every tracked face of every frame and stores what it returns in the face's
+``data`` dict (like supervision's ``Detections.data``); the frame table gets the cue's
+:attr:`Cue.columns`; the report builder feeds each person's values to one :meth:`Cue.summarizer`
+and puts its section into the person's report under :attr:`Cue.report_key`, and the HTML page
+shows it as a row titled :attr:`Cue.title`. Nothing else needs to know the cue exists.
+
+Every registered cue is built for every video, so a switched-off cue still has its columns (empty)
+and its report section (``None``: "not measured"), and tables keep one shape across runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+COLUMN_KINDS = ("id", "time", "value", "text", "flag")
+"""Frame-table column kinds: id (integer), time, value (a measurement), text, flag (0/1)."""
+
+MESH, HANDS = "mesh", "hands"
+"""Perception stages a cue can need: face-mesh landmarks per face, hand landmarks per frame."""
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """What the loop knows of one tracked face in one frame, handed to every cue."""
+
+    track_id: int
+    time: float
+    box: np.ndarray  # x1, y1, x2, y2 pixels
+    smoothed: np.ndarray  # EMA of the classifier's probabilities over the track
+    mesh: np.ndarray | None  # (478, 2) face-mesh landmarks of this face; None when not run or not found
+    hands: np.ndarray  # (N, 21, 2) hand landmarks in the frame; empty when hands are not tracked
+
+
+class CueSummary:
+    """Accumulates one person's values of one cue over the video, then gives its report section."""
+
+    def add(self, time: float, values: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def section(self, frame_dt: float) -> Any:
+        """The person's report section (a pydantic model, a dict or None); the last frame lasts ``frame_dt``."""
+        raise NotImplementedError
+
+
+class Cue:
+    """Base class of the cue protocol. ``options`` is the loop's options object (attributes are read
+    by name, so cues need not import the video layer); ``classes`` are the expression model's labels."""
+
+    name: ClassVar[str]
+    """Registry name; also the boolean attribute of the options that switches the cue on (absent: on)."""
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """(name, kind) of the frame-table columns it fills from the values :meth:`update` returns."""
+    needs: ClassVar[frozenset[str]] = frozenset()
+    """Perception the loop must run for it: :data:`MESH`, :data:`HANDS`."""
+    report_key: ClassVar[str]
+    """Where its section goes in each person's report."""
+    title: ClassVar[str]
+    """Its row in the HTML report."""
+    not_measured: ClassVar[str] = "not measured"
+
+    def __init__(self, options, classes: Sequence[str]):
+        self.enabled = bool(getattr(options, self.name, True))
+
+    def update(self, face: FaceObservation) -> dict[str, Any]:
+        """This face's values in this frame (called in frame order, per track)."""
+        raise NotImplementedError
+
+    def end_frame(self, time: float, faces: list[dict[str, Any]]) -> list[dict]:
+        """After every face of a frame was updated: events raised at this frame (e.g. alerts)."""
+        return []
+
+    def forget(self, track_id: int) -> None:
+        """The track is gone: drop its state."""
+
+    def summarizer(self) -> CueSummary:
+        raise NotImplementedError
+
+    def describe(self, section: Any) -> str:
+        """The text of its HTML row for a section made by its summarizer."""
+        raise NotImplementedError
+
+    def text(self, section: Any) -> str:
+        return self.not_measured if section is None else self.describe(section)
+
+
+_CUES: dict[str, type[Cue]] = {}
+
+
+def register_cue(cls: type[Cue]) -> type[Cue]:
+    """Class decorator: adds a cue to every analysis, after the cues registered before it."""
+    if cls.name in _CUES:
+        raise ValueError(f"cue {cls.name!r} registered twice")
+    for _, kind in cls.columns:
+        if kind not in COLUMN_KINDS:
+            raise ValueError(f"cue {cls.name!r}: unknown column kind {kind!r}")
+    _CUES[cls.name] = cls
+    return cls
+
+
+def unregister_cue(name: str) -> None:
+    _CUES.pop(name, None)
+
+
+def registered_cues() -> list[type[Cue]]:
+    import emoscope.cues  # noqa: F401  (importing the package registers the built-in cues, in its order)
+
+    return list(_CUES.values())
+
+
+def create_cues(options, classes: Sequence[str]) -> list[Cue]:
+    """One instance of every registered cue for one video (cues keep per-track state)."""
+    return [cls(options, classes) for cls in registered_cues()]

@@ -1,0 +1,79 @@
+"""The report as a sink: fed every result of the loop, it writes the JSON report, the charts and the
+HTML page when the loop is done."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from emoscope import __version__
+from emoscope.errors import DataError
+from emoscope.report.builder import ReportBuilder
+from emoscope.report.schema import AnalysisModel, Report, VideoModel
+from emoscope.video.results import FrameResult
+from emoscope.video.sinks import Sink
+from emoscope.video.source import VideoSource
+
+
+class ReportSink(Sink):
+    """Builds the report of one video; :meth:`close` writes ``<stem>.report.json``, chart PNGs and
+    ``<stem>.report.html`` into ``out_dir`` (nothing when the loop failed: see :meth:`Sink.abort`).
+
+    ``video`` is the source being analysed (its frame count and duration are read at the end),
+    ``predictor`` the expression model, ``options`` the loop's options (saved in the report).
+    """
+
+    def __init__(self, builder: ReportBuilder, video: VideoSource, predictor, options, out_dir: Path, stem: str,
+                 sample_fps: float | None = None, metadata: dict[str, str] | None = None):
+        self.builder = builder
+        self.video = video
+        self.predictor = predictor
+        self.options = options
+        self.out_dir = Path(out_dir)
+        self.stem = stem
+        self.sample_fps = sample_fps
+        self.metadata = metadata
+        self.report: Report | None = None
+        self.json_path = self.out_dir / f"{stem}.report.json"
+        self.html_path = self.out_dir / f"{stem}.report.html"
+        self._started = time.perf_counter()
+
+    def write(self, result: FrameResult) -> None:
+        self.builder.add(result)
+
+    def abort(self) -> None:
+        """Nothing is written for a failed analysis."""
+
+    def close(self) -> None:
+        seconds = time.perf_counter() - self._started
+        builder, video = self.builder, self.video
+        if builder.frames == 0:
+            raise DataError(f"{video.source}: no frame could be decoded (truncated file or unsupported codec)")
+        info, spec = video.info, self.predictor.spec
+        self.report = builder.build(
+            VideoModel(source=str(video.source), fps=info.fps, frame_count=info.frame_count or video.frames_decoded,
+                       duration=info.duration or builder.frames * builder.frame_dt, width=info.width,
+                       height=info.height),
+            AnalysisModel(model=spec.name, model_created=spec.created, model_classes=builder.classes,
+                          detector=self.options.detector, options=self.options.model_dump(),
+                          sample_fps=self.sample_fps, frames_analysed=builder.frames, seconds=seconds,
+                          processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
+            metadata=self.metadata,
+        )
+        self.json_path.write_text(self.report.model_dump_json(indent=2), encoding="utf-8")
+        self._write_html()
+
+    def _write_html(self) -> None:
+        from emoscope.report.charts import interval_chart, pie_chart, timeline_chart
+        from emoscope.report.html import write_html
+
+        charts: dict[int, list[Path]] = {}
+        for person in self.report.people:
+            prefix = f"{self.stem}.person{person.track_id}"
+            times, probs = self.builder.series(person.track_id)
+            charts[person.track_id] = [
+                timeline_chart(person, times, probs, self.builder.classes, self.out_dir / f"{prefix}.timeline.png"),
+                pie_chart(person, self.out_dir / f"{prefix}.shares.png"),
+                interval_chart(person, self.out_dir / f"{prefix}.intervals.png"),
+            ]
+        write_html(self.report, charts, self.html_path, self.builder.cues)
