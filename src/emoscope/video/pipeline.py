@@ -34,7 +34,7 @@ class AnalysisOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str = Field("mediapipe", description="a face detector name: emoscope.faces.list_detectors()")
+    detector: str = Field("mediapipe", description="face detector, one of emoscope.faces.list_detectors()")
     min_face_score: float = Field(0.5, ge=0, le=1)
     detect_workers: int = Field(2, ge=1, description="detector instances on alternate frames, each on its own "
                                 "thread (one MediaPipe detector keeps about one core busy)")
