@@ -1,4 +1,5 @@
-"""Every registered architecture builds, trains one step, honours batch_norm=False, and stays in budget."""
+"""Every registered architecture builds, trains one step, honours batch_norm=False, offers the registry's
+interface (forward_features, num_features, classifier, reset_classifier) and stays in budget."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from torch import nn
 
 from emoscope.errors import ModelError
 from emoscope.models import count_mflops, count_params, create_model, list_models
+from emoscope.models.registry import get_entry
 
 torch.set_num_threads(2)
 
@@ -29,6 +31,35 @@ def test_forward_backward(name: str, in_chans: int, img_size: int) -> None:
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"no gradient reached {missing[:5]}"
     assert all(torch.isfinite(p.grad).all() for p in params)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_interface(name: str) -> None:
+    """timm's contract, one test for all: features feed the declared classifier, whose width is
+    num_features, and reset_classifier swaps in a head of another size without renaming any weight."""
+    entry = get_entry(name)
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=5, in_chans=1).eval()  # the registry's default input size
+    x = torch.randn(2, 1, entry.default_img_size, entry.default_img_size)
+    with torch.no_grad():
+        logits, features = model(x), model.forward_features(x)
+    assert logits.shape == (2, 5)
+    assert isinstance(model.num_features, int) and features.shape[:2] == (2, model.num_features)
+    if entry.classifier is not None:
+        classifier = model.get_submodule(entry.classifier)
+        assert model.get_classifier() is classifier
+        with torch.no_grad():
+            if isinstance(classifier, nn.Linear):
+                assert classifier.in_features == model.num_features and features.ndim == 2
+                torch.testing.assert_close(classifier(features), logits)
+            else:  # mini_xception: the paper's 3x3 conv to one map per class, averaged
+                assert isinstance(classifier, nn.Conv2d) and classifier.in_channels == model.num_features
+                torch.testing.assert_close(classifier(features).mean((2, 3)), logits)
+    keys = list(model.state_dict())
+    model.reset_classifier(3)
+    assert list(model.state_dict()) == keys
+    with torch.no_grad():
+        assert model(x).shape == (2, 3)
 
 
 @pytest.mark.parametrize("name", MODELS)

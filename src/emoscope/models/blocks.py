@@ -160,6 +160,27 @@ class InvertedResidual(nn.Module):
         return x + out if self.use_skip else out
 
 
+class ClassifierModel(nn.Module):
+    """``get_classifier`` and ``reset_classifier`` for a registered model.
+
+    The registry declares where each model's classifier is and records that on every model it
+    builds as ``default_cfg`` (see :mod:`emoscope.models.registry`); subclasses provide
+    ``forward_features`` and ``num_features``.
+    """
+
+    num_features: int
+
+    def get_classifier(self) -> nn.Module:
+        return self.get_submodule(self.default_cfg.classifier)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier by a freshly initialised Linear with ``num_classes`` outputs."""
+        parent, _, name = self.default_cfg.classifier.rpartition(".")
+        fresh = nn.Linear(self.num_features, num_classes)
+        init_weights(fresh)
+        setattr(self.get_submodule(parent), name, fresh)
+
+
 class ClassifierHead(nn.Module):
     """Global average pool, dropout, linear. With ``num_classes=0`` it returns the pooled features."""
 
@@ -170,8 +191,37 @@ class ClassifierHead(nn.Module):
         self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.fc = nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
 
+    def pre_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """What ``fc`` receives: the pooled, dropped-out features."""
+        return self.drop(self.flatten(self.pool(x)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.drop(self.flatten(self.pool(x))))
+        return self.fc(self.pre_logits(x))
+
+
+class MLPHead(nn.Sequential):
+    """Layers ending in the classifier ``fc``; a Sequential, so the weights keep their ``<index>.`` keys."""
+
+    @property
+    def fc(self) -> nn.Module:
+        return self[-1]
+
+    def pre_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """What ``fc`` receives: the output of every layer before it."""
+        for layer in list(self)[:-1]:
+            x = layer(x)
+        return x
+
+
+class SequentialClassifier(ClassifierModel, MLPHead):
+    """A whole network written as one Sequential ending in its classifier (the VGG-style nets)."""
+
+    def __init__(self, *layers: nn.Module):
+        super().__init__(*layers)
+        self.num_features = self.fc.in_features
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pre_logits(x)
 
 
 def init_weights(model: nn.Module) -> None:

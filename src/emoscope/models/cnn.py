@@ -7,8 +7,10 @@ from torch import nn
 
 from emoscope.models.blocks import (
     ClassifierHead,
+    ClassifierModel,
     ConvBNAct,
     InvertedResidual,
+    SequentialClassifier,
     grid_pool,
     init_weights,
     is_small_input,
@@ -20,7 +22,7 @@ from emoscope.models.registry import register_model
 from emoscope.models.resnet import BasicBlock
 
 
-class BaselineCNN(nn.Module):
+class BaselineCNN(ClassifierModel):
     """Stem conv, three stride-2 residual stages of two 3x3 convs each, pooled linear head."""
 
     def __init__(
@@ -45,19 +47,19 @@ class BaselineCNN(nn.Module):
         init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
+        return self.head.pre_logits(self.stages(self.stem(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.head.fc(self.forward_features(x))
 
 
-@register_model
+@register_model(classifier="head.fc")
 def baseline_cnn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """Thesis baseline: residual CNN, 3 stages (64-128-320) with projection shortcuts, ~1.7M params."""
     return BaselineCNN(num_classes, in_chans, img_size, **kwargs)
 
 
-@register_model
+@register_model(classifier="9")
 def simple_cnn5(
     num_classes: int = 7,
     in_chans: int = 1,
@@ -66,7 +68,7 @@ def simple_cnn5(
     batch_norm: bool = True,
 ) -> nn.Module:
     """Real-time FER study's plain CNN: 5 conv-BN-ReLU layers with max-pools, two dense layers + dropout."""
-    model = nn.Sequential(
+    model = SequentialClassifier(
         vgg_features((32, 64, "M", 128, "M", 256, "M", 512, "M"), in_chans, norm_layer(batch_norm)),
         # Pooled to 2x2 (48 px leaves 3x3) so the dense layers keep their size from 32 px up.
         grid_pool(img_size, 16, 2),
@@ -83,7 +85,7 @@ def simple_cnn5(
     return model
 
 
-class FerFastNet(nn.Module):
+class FerFastNet(ClassifierModel):
     """Plain 3x3 conv-BN-ReLU downsamplers (they fold into single convs for ONNX Runtime) interleaved
     with cheap depthwise residual blocks that add depth at 24/12/6 px; 1x1 expansion before pooling.
     ``width`` scales every layer's channels (compute grows about with its square)."""
@@ -122,13 +124,13 @@ class FerFastNet(nn.Module):
         init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.head.pre_logits(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.head.fc(self.forward_features(x))
 
 
-@register_model
+@register_model(classifier="head.fc")
 def fer_fast_net(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """emoscope's real-time net: 3x3 conv downsamplers + depthwise residuals, 0.2M params, 27 MFLOPs."""
     return FerFastNet(num_classes, in_chans, img_size, **kwargs)

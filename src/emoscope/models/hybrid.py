@@ -5,7 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from emoscope.models.blocks import CBAM, ClassifierHead, ConvBNAct, NormLayer, init_weights, norm_layer
+from emoscope.models.blocks import (
+    CBAM,
+    ClassifierHead,
+    ClassifierModel,
+    ConvBNAct,
+    MLPHead,
+    NormLayer,
+    init_weights,
+    norm_layer,
+)
 from emoscope.models.mobilenet import mobilenetv2
 from emoscope.models.registry import register_model
 from emoscope.models.resnet import resnet50
@@ -29,15 +38,12 @@ class AttentionCNN(nn.Module):
         self.head = ClassifierHead(ch, 0)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.head.pre_logits(self.features(x))
 
 
-class HybridFusion(nn.Module):
-    """Each branch is built with ``num_classes=0`` so it returns pooled features; the concatenation is
-    projected by a two-layer MLP with dropout."""
+class HybridFusion(ClassifierModel):
+    """Each branch is built with ``num_classes=0`` (no classifier weights) and gives its pooled
+    features; the concatenation is projected by a two-layer MLP with dropout."""
 
     def __init__(
         self,
@@ -55,21 +61,24 @@ class HybridFusion(nn.Module):
         attention = AttentionCNN(in_chans, norm_layer(batch_norm))
         init_weights(attention)
         self.branches = nn.ModuleList([resnet50(**backbone_args), mobilenetv2(**backbone_args), attention])
-        self.num_features = sum(b.num_features for b in self.branches)
-        self.head = nn.Sequential(
+        self.head = MLPHead(
             nn.Dropout(drop_rate),
-            nn.Linear(self.num_features, hidden),
+            nn.Linear(sum(b.num_features for b in self.branches), hidden),
             nn.ReLU(),
             nn.Dropout(drop_rate),
             nn.Linear(hidden, num_classes),
         )
+        self.num_features = hidden
         init_weights(self.head)
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head.pre_logits(torch.cat([branch.forward_features(x) for branch in self.branches], 1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([branch(x) for branch in self.branches], 1))
+        return self.head.fc(self.forward_features(x))
 
 
-@register_model
+@register_model(classifier="head.4")
 def hybrid_fusion(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """Fusion hybrid: ResNet-50 + MobileNetV2 + CBAM-CNN features concatenated, MLP head with dropout."""
     return HybridFusion(num_classes, in_chans, img_size, **kwargs)

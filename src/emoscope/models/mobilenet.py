@@ -11,8 +11,10 @@ from torch import nn
 from emoscope.models.blocks import (
     ActLayer,
     ClassifierHead,
+    ClassifierModel,
     ConvBNAct,
     InvertedResidual,
+    MLPHead,
     init_weights,
     is_small_input,
     make_divisible,
@@ -95,7 +97,7 @@ def _scale(blocks: Sequence[BlockCfg], width_mult: float) -> list[BlockCfg]:
     ]
 
 
-class MobileNet(nn.Module):
+class MobileNet(ClassifierModel):
     """Stem conv, InvertedResidual blocks, 1x1 conv to ``last_conv_ch``, pooled head.
 
     Small inputs get a stride-1 stem and lose the first stride-2 block's stride (total stride 8, so a
@@ -129,23 +131,23 @@ class MobileNet(nn.Module):
             ch = b.out_ch
         layers.append(ConvBNAct(ch, last_conv_ch, 1, norm=norm, act=stem_act))
         self.features = nn.Sequential(*layers)
-        self.num_features = last_conv_ch
         if head_ch is None:
             self.head = ClassifierHead(last_conv_ch, num_classes, drop_rate)
         else:
-            self.head = nn.Sequential(
+            self.head = MLPHead(
                 ClassifierHead(last_conv_ch, head_ch),
                 nn.Hardswish(),
                 nn.Dropout(drop_rate),
                 nn.Linear(head_ch, num_classes),
             )
+        self.num_features = head_ch or last_conv_ch
         init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.head.pre_logits(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.head.fc(self.forward_features(x))
 
 
 def _mobilenetv3(
@@ -162,7 +164,7 @@ def _mobilenetv3(
     )
 
 
-@register_model
+@register_model(classifier="head.fc")
 def mobilenetv2(
     num_classes: int = 7, in_chans: int = 1, img_size: int = 48, width_mult: float = 1.0, **kwargs
 ) -> nn.Module:
@@ -182,7 +184,7 @@ def mobilenetv2(
     )
 
 
-@register_model
+@register_model(classifier="head.3")
 def mobilenetv3_large(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """MobileNetV3-Large (Howard et al. 2019): SE + h-swish blocks per the paper's Table 1."""
     return _mobilenetv3(
@@ -190,7 +192,7 @@ def mobilenetv3_large(num_classes: int = 7, in_chans: int = 1, img_size: int = 4
     )
 
 
-@register_model
+@register_model(classifier="head.3")
 def mobilenetv3_small(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """MobileNetV3-Small (Howard et al. 2019): SE + h-swish blocks per the paper's Table 2."""
     return _mobilenetv3(

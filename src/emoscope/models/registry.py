@@ -1,13 +1,29 @@
-"""A timm-style model registry: architectures register themselves by name.
+"""A timm-style model registry: architectures register themselves by name, with their classifier.
 
-    @register_model
+    @register_model(classifier="head.fc")
     def resnet18(num_classes=7, in_chans=1, img_size=48, **kwargs) -> nn.Module: ...
 
     model = create_model("resnet18", num_classes=7, in_chans=1, img_size=48)
+
+Every registered model offers timm's interface:
+
+- ``forward_features(x)``: what the classifier layer receives. For every model with a dense
+  classifier that is the pooled ``(N, num_features)`` vector after any hidden layers and the dropout
+  before the classifier (timm's pre-logits), so ``model(x)`` equals
+  ``model.get_classifier()(model.forward_features(x))``.
+- ``num_features``: the width the classifier receives.
+- ``get_classifier()``: the layer at the registry's ``classifier`` path, and
+  ``reset_classifier(num_classes)``: a freshly initialised one of that size in its place.
+
+Two exceptions, both declared here: mini_xception has no dense layer (its classifier is the paper's
+3x3 conv to one map per class, which is then averaged; its features are the map that conv sees), and
+an ensemble has no classifier of its own (``classifier=None``; its features are its members',
+side by side, and ``reset_classifier`` resets every member's).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +37,9 @@ from emoscope.errors import ModelError
 class ModelEntry:
     name: str
     factory: Callable[..., nn.Module]
+    classifier: str | None
+    """Attribute path of the final classifier layer (timm's ``default_cfg["classifier"]``): the tensors
+    whose rows are classes, e.g. ``head.fc`` -> ``head.fc.weight`` and ``head.fc.bias``."""
     default_img_size: int
     description: str
 
@@ -28,21 +47,29 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(fn: Callable[..., nn.Module] | None = None, *, default_img_size: int = 48):
+def register_model(*, classifier: str | None, default_img_size: int = 48):
     """Register a factory ``fn(num_classes, in_chans, img_size, **kwargs) -> nn.Module``.
 
     The factory's name is the model name; the first line of its docstring is its description.
+    Every model the factory builds carries its :class:`ModelEntry` as ``default_cfg``.
     """
 
     def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = factory.__name__
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        doc = (factory.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = ModelEntry(name, factory, default_img_size, doc[0] if doc else "")
-        return factory
 
-    return wrap(fn) if fn is not None else wrap
+        @functools.wraps(factory)
+        def build(*args, **kwargs) -> nn.Module:
+            model = factory(*args, **kwargs)
+            model.default_cfg = _REGISTRY[name]
+            return model
+
+        doc = (factory.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = ModelEntry(name, build, classifier, default_img_size, doc[0] if doc else "")
+        return build
+
+    return wrap
 
 
 def _ensure_loaded() -> None:

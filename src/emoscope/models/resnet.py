@@ -8,7 +8,15 @@ from functools import partial
 import torch
 from torch import nn
 
-from emoscope.models.blocks import ClassifierHead, ConvBNAct, NormLayer, init_weights, norm_layer, resnet_stem
+from emoscope.models.blocks import (
+    ClassifierHead,
+    ClassifierModel,
+    ConvBNAct,
+    NormLayer,
+    init_weights,
+    norm_layer,
+    resnet_stem,
+)
 from emoscope.models.registry import register_model
 
 
@@ -67,11 +75,11 @@ class Bottleneck(_Residual):
 BlockFactory = Callable[[int, int, int, NormLayer], _Residual]
 
 
-class ResNet(nn.Module):
+class ResNet(ClassifierModel):
     """Stem, four stages of residual blocks (64-128-256-512 planes), pooled linear head.
 
-    ``forward_features`` returns the last feature map (``num_features`` channels); with
-    ``num_classes=0`` ``forward`` returns the pooled features, so the net can serve as a backbone.
+    Built with ``num_classes=0`` it has no classifier weights and ``forward`` returns the pooled
+    features, so the net can serve as a backbone.
     """
 
     def __init__(
@@ -104,31 +112,31 @@ class ResNet(nn.Module):
                 m.zero_init_last()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
+        return self.head.pre_logits(self.stages(self.stem(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.head.fc(self.forward_features(x))
 
 
-@register_model
+@register_model(classifier="head.fc")
 def resnet18(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """ResNet-18 (He et al. 2016), BasicBlocks [2,2,2,2]; CIFAR-style stem below 112 px."""
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_chans, img_size, **kwargs)
 
 
-@register_model
+@register_model(classifier="head.fc")
 def resnet34(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """ResNet-34 (He et al. 2016), BasicBlocks [3,4,6,3]; CIFAR-style stem below 112 px."""
     return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_chans, img_size, **kwargs)
 
 
-@register_model
+@register_model(classifier="head.fc")
 def resnet50(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """ResNet-50 (He et al. 2016), Bottlenecks [3,4,6,3]; CIFAR-style stem below 112 px."""
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_chans, img_size, **kwargs)
 
 
-@register_model
+@register_model(classifier="head.fc")
 def wide_resnet50_2(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50 with bottleneck width doubled."""
     return ResNet(

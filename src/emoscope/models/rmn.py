@@ -65,10 +65,10 @@ class ResidualMaskingNet(ResNet):
         for stage, mask in zip(self.stages, self.masks, strict=True):
             x = stage(x)
             x = x * (1 + mask(x))
-        return x
+        return self.head.pre_logits(x)
 
 
-@register_model
+@register_model(classifier="head.fc")
 def rmn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """Residual Masking Network (Pham et al. 2020): ResNet-34 + U-Net masking blocks, F * (1 + M)."""
     return ResidualMaskingNet(num_classes, in_chans, img_size, **kwargs)

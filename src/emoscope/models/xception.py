@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from emoscope.models.blocks import ActLayer, ClassifierHead, ConvBNAct, NormLayer, init_weights, norm_layer
+from emoscope.models.blocks import (
+    ActLayer,
+    ClassifierHead,
+    ClassifierModel,
+    ConvBNAct,
+    NormLayer,
+    init_weights,
+    norm_layer,
+)
 from emoscope.models.registry import register_model
 
 
@@ -33,9 +41,10 @@ class XceptionModule(nn.Module):
         return self.residual(x) + self.shortcut(x)
 
 
-class MiniXception(nn.Module):
+class MiniXception(ClassifierModel):
     """Two unpadded 3x3 convs (8 ch), four Xception modules (16-32-64-128), a 3x3 conv to the classes
-    and global average pooling: no dense layer, ~60k parameters."""
+    and global average pooling: no dense layer, ~60k parameters. So its features are the last
+    ``(N, num_features, H, W)`` map and its classifier a conv."""
 
     def __init__(
         self,
@@ -64,13 +73,17 @@ class MiniXception(nn.Module):
         init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.drop(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.classifier(self.drop(self.forward_features(x))))
+        return self.pool(self.classifier(self.forward_features(x)))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.classifier = nn.Conv2d(self.num_features, num_classes, 3, padding=1)
+        init_weights(self.classifier)
 
 
-@register_model
+@register_model(classifier="classifier")
 def mini_xception(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> nn.Module:
     """mini-Xception (Arriaga et al. 2017), the `fer` package's model: separable residuals, ~60k params."""
     return MiniXception(num_classes, in_chans, img_size, **kwargs)
