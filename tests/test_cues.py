@@ -1,0 +1,78 @@
+"""A cue added from outside the package: one class and its registration, and it shows up in the
+frame table, the JSON report and the HTML page without touching the loop, the sinks or the report."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from emoscope.cues import Cue, CueSummary, register_cue, registered_cues
+from emoscope.cues.base import unregister_cue
+from test_analyze import OPTIONS, analyze, write_video
+
+
+class _AreaSummary(CueSummary):
+    def __init__(self):
+        self.areas = []
+
+    def add(self, time, values):
+        self.areas.append(values["face_area"])
+
+    def section(self, frame_dt):
+        return {"mean_area": float(np.mean(self.areas)), "frames": len(self.areas)}
+
+
+class FaceArea(Cue):
+    """Toy cue: the face box's area in pixels."""
+
+    name = "face_area"
+    columns = (("face_area", "value"),)
+    report_key = "face_area"
+    title = "face area"
+
+    def update(self, face):
+        x1, y1, x2, y2 = face.box
+        return {"face_area": float((x2 - x1) * (y2 - y1))}
+
+    def summarizer(self):
+        return _AreaSummary()
+
+    def describe(self, section):
+        return f"{section['mean_area']:.0f} px² over {section['frames']} frames"
+
+
+@pytest.fixture
+def face_area_cue():
+    register_cue(FaceArea)
+    yield FaceArea
+    unregister_cue(FaceArea.name)
+
+
+def test_a_registered_cue_reaches_the_table_and_the_report(tmp_path, face_area_cue):
+    assert registered_cues()[-1] is FaceArea
+    video = write_video(tmp_path / "v.mp4", [("none", 1), ("bright", 2)])
+    output, _ = analyze(video, tmp_path)
+    rows = list(csv.DictReader(output.frames_path.open()))
+    assert list(rows[0])[-1] == "face_area"
+    assert rows[0]["face_area"] == ""  # a frame without a face
+    assert float(rows[-1]["face_area"]) == 60 * 60  # the square the synthetic video draws
+    (person,) = json.loads(output.json_path.read_text())["people"]
+    assert person["face_area"] == {"mean_area": 3600.0, "frames": 20}
+    assert list(person)[-1] == "face_area"  # after the built-in sections, which keep their places
+    assert "<td>face area</td><td>3600 px² over 20 frames</td>" in output.html_path.read_text()
+
+
+def test_switched_off_cues_keep_their_columns_and_say_not_measured(tmp_path):
+    video = write_video(tmp_path / "v.mp4", [("bright", 2)])
+    output, _ = analyze(video, tmp_path)
+    header = output.frames_path.read_text().splitlines()[0].split(",")
+    assert header[-7:] == ["ear", "blink", "gaze", "hand_on_face", "touching", "panic", "panic_active"]
+    page = output.html_path.read_text()
+    assert "<td>blinks</td><td>not measured</td>" in page and "<td>panic</td><td>not scored</td>" in page
+    assert not OPTIONS.blinks and [cue.name for cue in registered_cues()] == ["blinks", "gaze", "touches", "panic"]
+
+
+def test_a_cue_name_is_registered_once():
+    with pytest.raises(ValueError, match="twice"):
+        register_cue(registered_cues()[0])
