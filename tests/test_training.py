@@ -150,6 +150,22 @@ def test_warm_start_copies_backbone_and_maps_classifier_rows_by_name(tmp_path):
             assert report.mapped_classes == FIVE.classes and report.new_classes == ()
 
 
+def test_warm_start_maps_rows_by_name_between_label_sets_of_one_size(tmp_path):
+    from emoscope.data.labels import LabelSet
+    from emoscope.runtime.bundle import read_tensors
+    from emoscope.training.warm_start import warm_start
+
+    train, val = _data()
+    source = Trainer(_config(tmp_path, name="source", epochs=1), train, val).fit().best_bundle
+    reversed_labels = LabelSet("reversed", train.label_set.classes[::-1])
+    model = create_model("fer_fast_net", num_classes=len(reversed_labels), img_size=32)
+    report = warm_start(model, source, reversed_labels)
+    assert report.mapped_classes == reversed_labels.classes and report.new_classes == ()
+    source_state, state = read_tensors(source), model.state_dict()
+    for key in ("head.fc.weight", "head.fc.bias"):  # the registry's classifier for fer_fast_net
+        torch.testing.assert_close(state[key], source_state[key].flip(0))
+
+
 def test_warm_start_refuses_other_architectures(tmp_path):
     from emoscope.training.warm_start import warm_start
 

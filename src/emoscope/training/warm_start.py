@@ -1,7 +1,8 @@
 """Warm start: begin training from another bundle's weights instead of random ones.
 
-Tensors whose name and shape match are copied. The classifier is the one part whose shape
-depends on the label set, so its rows are carried over *by class name*: a FER+ model started
+Tensors whose name and shape match are copied. The classifier (the layer the model registry
+declares for the architecture) is the one part whose shape depends on the label set, so its rows
+are carried over *by class name*: a FER+ model started
 from a FER2013 model keeps the seven shared classes and learns only ``contempt`` from scratch;
 a five-class model keeps five of the seven rows.
 """
@@ -39,52 +40,46 @@ class WarmStart:
 
 
 def warm_start(model: torch.nn.Module, name_or_path: str | Path, labels: LabelSet) -> WarmStart:
-    """Copy the weights of bundle ``name_or_path`` into ``model`` (trained for ``labels``) in place."""
+    """Copy the weights of bundle ``name_or_path`` into ``model`` (trained for ``labels``) in place.
+
+    ``model`` comes from :func:`~emoscope.models.registry.create_model`, whose registry entry says
+    which layer is the classifier.
+    """
     path = resolve_model_path(name_or_path, "torch")
     if path.suffix != ".safetensors":
         raise ModelError(f"{path}: warm start needs a .safetensors bundle")
     source_labels = read_spec(path).labels
-    if len(source_labels) == len(labels) and source_labels.classes != labels.classes:
-        # Same head shape, so the classifier cannot be told from other layers by shape alone.
-        raise ModelError(f"{path}: predicts {', '.join(source_labels.classes)}, not {', '.join(labels.classes)}; "
-                         "warm start maps classes only between label sets of different sizes")
-    row_map = labels.mapping_to(source_labels)  # row i of the new head <- row row_map[i] of the old one
+    rows = torch.from_numpy(labels.mapping_to(source_labels))  # row i of the new head <- row rows[i] of the old
+    classifier = model.default_cfg.classifier  # None for an ensemble, which has no head of its own
+    head_keys = set() if classifier is None else {
+        f"{classifier}.{name}" for name, _ in model.get_submodule(classifier).named_parameters()}
     source = read_tensors(path)
-
     state = model.state_dict()
-    unfit = sorted(set(source) - set(state)) + [
-        key for key in source.keys() & state.keys()
-        if source[key].shape != state[key].shape
-        and not _is_classifier_pair(source[key], state[key], len(source_labels), len(labels))
-    ]
+
+    def fits(key: str) -> bool:
+        old, new = source[key], state[key]
+        if key in head_keys:  # one row per class
+            return old.shape[1:] == new.shape[1:] and len(old) == len(source_labels) and len(new) == len(labels)
+        return old.shape == new.shape
+
+    unfit = sorted(set(source) - set(state)) + [key for key in source.keys() & state.keys() if not fits(key)]
     if unfit:
         raise ModelError(f"{path}: tensor {unfit[0]} does not fit this model ({len(unfit)} of {len(source)} do not); "
                          "warm start needs the same architecture and size")
-    mapped_head = False
+    known = rows >= 0
     for key, tensor in source.items():
         target = state[key]
-        if tensor.shape == target.shape:
-            target.copy_(tensor.to(target.dtype))
+        if key in head_keys:
+            target[known] = tensor[rows[known]].to(target.dtype)
         else:
-            known = row_map >= 0
-            target[torch.from_numpy(known)] = tensor[torch.from_numpy(row_map[known])].to(target.dtype)
-            mapped_head = True
+            target.copy_(tensor.to(target.dtype))
     model.load_state_dict(state)
     classes = labels.classes
+    relabelled = source_labels.classes != classes
     return WarmStart(
         source=path,
         copied=len(source),
         skipped=len(state) - len(source),
-        mapped_classes=tuple(c for c, i in zip(classes, row_map) if i >= 0) if mapped_head else (),
-        new_classes=tuple(c for c, i in zip(classes, row_map) if i < 0) if mapped_head else (),
-    )
-
-
-def _is_classifier_pair(source: torch.Tensor, target: torch.Tensor, source_k: int, target_k: int) -> bool:
-    """Whether two tensors are the same per-class layer (weight rows or bias) for different label sets."""
-    return (
-        source.ndim == target.ndim
-        and source.shape[0] == source_k
-        and target.shape[0] == target_k
-        and source.shape[1:] == target.shape[1:]
+        mapped_classes=tuple(c for c, i in zip(classes, rows.tolist()) if i >= 0) if relabelled else (),
+        new_classes=tuple(c for c, i in zip(classes, rows.tolist()) if i < 0) if relabelled else (),
     )
