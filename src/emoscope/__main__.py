@@ -1,3 +1,3 @@
-from emoscope.apps.cli import main
+from emoscope.cli import main
 
 main()

@@ -19,6 +19,7 @@ from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import PANIC_CLASSES, panic_targets
 from emoscope.errors import DataError
 from emoscope.evaluation.metrics import average_precision, binary_roc_auc
+from emoscope.training.config import TrainConfig
 
 PANIC_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "mae")
 
@@ -44,6 +45,7 @@ def binary_metrics_at(y_true: np.ndarray, scores: np.ndarray, threshold: float) 
         "precision": float(precision), "recall": float(recall),
         "f1": float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0,
         "roc_auc": binary_roc_auc(y_true, scores), "pr_auc": average_precision(y_true, scores),
+        # for a binary label this is 1 - accuracy; kept because the study reports MAE
         "mae": float(np.abs(flagged.astype(int) - y_true.astype(int)).mean()),
     }
 
@@ -101,8 +103,45 @@ def summary_markdown(cv_dirs: list[Path], extra_points: list[Path] = ()) -> str:
             "redoes every step); definitions and reading guide: [panic.md](panic.md).\n\n"
             "## k-fold cross-validation (mean ± std over folds; threshold 0.5 of the selected epoch)\n\n"
             "| model | pool images | epochs/fold | folds | " + " | ".join(PANIC_METRICS) + " |\n"
-            + "|---" * (4 + len(PANIC_METRICS)) + "|\n" + "\n".join(rows) + "\n")
+            + "|---" * (4 + len(PANIC_METRICS)) + "|\n" + "\n".join(rows) + "\n"
+            "\nmae is the mean |predicted − true| label, which for a binary label is 1 − accuracy; it is listed "
+            "because the study reports it.\n")
     if points:
         text += ("\n## Operating points (threshold chosen on PublicTest for the target recall, then PrivateTest)\n\n"
                  + operating_point_markdown(points))
     return text + "\n## Every fold\n\n" + "\n".join(per_fold)
+
+
+def panic_config(**options) -> TrainConfig:
+    """The training config of the study's binary panic models; ``options`` are TrainConfig fields
+    (model, panic_classes, epochs, limit, ...). A bad value raises pydantic's ValidationError."""
+    return TrainConfig.model_validate({"name": f"panic-{options['model']}", "label_set": "panic", "class_weights": True,
+                                       "monitor": "macro_f1", **options})
+
+
+def fer2013_operating_point(predictor, target_recall: float = 0.9, panic_classes=PANIC_CLASSES) -> dict:
+    """:func:`operating_point` on the study's splits: threshold on PublicTest, result on PrivateTest."""
+    from emoscope.data import load_dataset
+
+    return operating_point(predictor, load_dataset("fer2013", split="val"), load_dataset("fer2013", split="test"),
+                           target_recall, panic_classes)
+
+
+def run_panic_cv(cfg: TrainConfig, folds: int, target_recall: float, command: str = "", progress=None) -> dict:
+    """k-fold of ``cfg`` over its training pool (``folds.md``/``.csv``/``.json`` in its run folder), then
+    a final model on the whole pool whose operating point is written to ``operating_point.json`` and returned."""
+    from emoscope.models.registry import get_entry
+    from emoscope.runtime.predictor import load_predictor
+    from emoscope.training.datamodule import DataModule
+    from emoscope.training.kfold import run_kfold
+    from emoscope.training.trainer import Trainer
+
+    get_entry(cfg.model)  # an unknown architecture fails now, not after the data has loaded
+    data = DataModule(cfg)
+    run_kfold(cfg, data.train(), folds, command=command, progress=progress, metrics=PANIC_METRICS)
+    final_cfg = cfg.model_copy(update={"name": f"{cfg.name}/final"})
+    result = Trainer(final_cfg, data.train(), data.val(), command=command, progress=progress).fit()
+    predictor = load_predictor(result.best_bundle, backend="torch")
+    point = fer2013_operating_point(predictor, target_recall, cfg.panic_classes)
+    (cfg.run_dir / "operating_point.json").write_text(json.dumps(point, indent=1))
+    return point

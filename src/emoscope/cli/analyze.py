@@ -1,0 +1,108 @@
+"""`emoscope analyze` (behaviour in videos) and `emoscope validate-cues` (its cues against frame labels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, FRAMES_HELP,
+                                  check_choice, console, parse_key_values, positive, progress, warn)
+from emoscope.errors import EmoscopeError
+from emoscope.video.sinks import check_frame_table_format
+
+app = typer.Typer()
+
+
+@app.command("analyze")
+def analyze_cmd(
+    source: str = typer.Argument(..., metavar="VIDEO|FOLDER|WEBCAM", help="a video file, a folder of videos, or a webcam index"),
+    out: Path = typer.Option(Path("runs/analyze"), help="folder for reports, charts and frame tables"),
+    model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
+    backend: str = typer.Option("fastest", help=BACKEND_HELP),
+    detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
+    fps: Optional[float] = typer.Option(None, callback=positive,
+                                        help="analyse about this many frames per second (default: all)"),
+    max_seconds: Optional[float] = typer.Option(None, callback=positive,
+                                                help="stop after this much video (webcam: required)"),
+    blinks: bool = typer.Option(True, help="count blinks (face mesh)"),
+    gaze: bool = typer.Option(True, help="measure gaze direction (face mesh iris)"),
+    touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
+    annotate: bool = typer.Option(False, help="also write an annotated MP4"),
+    frames: str = typer.Option("csv", help=f"per-frame table: {FRAMES_HELP}"),
+    min_episode_s: float = typer.Option(0.5, "--min-episode",
+                                        help="seconds an expression must last to count as an episode"),
+    panic: bool = typer.Option(False, help="score panic per person (hysteresis) and raise crowd alerts"),
+    panic_threshold: float = typer.Option(0.5, help="panic score that counts as panic (see `emoscope panic`)"),
+    crowd_level: float = typer.Option(0.3, help="share of visible faces in panic that raises an alert"),
+    webhook: Optional[str] = typer.Option(None, help="POST each alert as JSON to this URL (never blocks the video)"),
+    meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
+):
+    """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
+    from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
+    from emoscope.cues.panic import AlertSender
+    from emoscope.report.builder import ReportOptions
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
+    from emoscope.video.pipeline import AnalysisOptions
+
+    # Every option is checked here, before a model or a video is opened.
+    metadata = parse_key_values(meta, "--meta")
+    if frames != "none":
+        check_frame_table_format(frames)
+    check_choice(detector, DETECTORS, "face detector")
+    options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches, panic=panic,
+                              panic_threshold=panic_threshold, crowd_level=crowd_level)
+    report_options = ReportOptions(min_episode_s=min_episode_s)
+    is_webcam = source.isdigit()
+    if is_webcam and max_seconds is None:
+        raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
+    path = Path(source)
+    videos = find_videos(path) if path.is_dir() else [source]
+    if path.is_dir() and not videos:
+        raise EmoscopeError(f"{path}: no video files found")
+    predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
+    alerts = AlertSender(webhook) if panic else None
+    rows, failures = [], 0
+    with progress() as bars:
+        for video in videos:
+            try:
+                output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
+                                       max_seconds=max_seconds, metadata=metadata, annotate=annotate,
+                                       frames_format=None if frames == "none" else frames,
+                                       progress=bars, on_alert=alerts.send if alerts else None)
+            except EmoscopeError as exc:
+                if len(videos) == 1:
+                    raise
+                failures += 1
+                warn(f"error: {exc}")
+                rows.append(summary_row(Path(str(video)), error=str(exc)))
+                continue
+            rows.append(summary_row(Path(str(video)), output))
+            report = output.report
+            console.print(f"{video}: {report.analysis.frames_analysed} frames at "
+                          f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
+                          f"face visible {report.face_visible_share:.0%}" +
+                          "".join(f"; {note}" for note in report.notes))
+            console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
+    if alerts is not None:
+        alerts.close()
+    if len(videos) > 1:
+        summary = write_summary(rows, out / "summary.csv")
+        console.print(f"summary: {summary} ({len(videos) - failures} analysed, {failures} failed)")
+        if failures == len(videos):
+            raise typer.Exit(2)
+
+
+@app.command("validate-cues")
+def validate_cues_cmd(
+    labels: Path = typer.Argument(..., help="frame labels JSON, e.g. tests/fixtures/labels/WolfgangLanger_Pexels.json"),
+):
+    """Score blink and face-touch detection against frame labels of a real clip (prints JSON)."""
+    from emoscope.apps.validate_cues import validate_clip
+    from emoscope.data import data_root
+
+    if not labels.is_file():
+        raise EmoscopeError(f"{labels}: no such labels file")
+    console.print_json(json.dumps(validate_clip(labels, data_root())))

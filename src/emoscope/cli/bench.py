@@ -1,0 +1,91 @@
+"""`emoscope bench video` and `emoscope bench classify`: throughput, written as JSON (and README tables)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, check_choice, console,
+                                  positive)
+from emoscope.errors import EmoscopeError
+
+app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_help=True)
+
+
+@app.command("video")
+def bench_video_cmd(
+    video: Path = typer.Argument(..., help="a video (e.g. a 640x360 clip)"),
+    model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
+    backend: str = typer.Option("fastest", help=BACKEND_HELP),
+    detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="stop each run after this many frames"),
+    repeats: int = typer.Option(5, min=1, help="runs per pipeline; the median is reported"),
+    long_minutes: float = typer.Option(0, min=0, help="also analyse a synthetic video this long and track memory"),
+    long_fps: float = typer.Option(10, callback=positive, help="frame rate of the synthetic long video"),
+    out: Path = typer.Option(Path("runs/bench/video.json")),
+    readme: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:video --> markers here"),
+):
+    """Frames/s of the emotion-only and full-report loops vs a per-face loop; optional memory run."""
+    from emoscope.apps.bench import bench_memory, bench_video, replace_between_markers, video_table, write_long_video
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
+    from emoscope.video.pipeline import AnalysisOptions
+
+    if not video.is_file():
+        raise EmoscopeError(f"{video}: no such video")
+    check_choice(detector, DETECTORS, "face detector")
+    predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
+    results = bench_video(video, predictor, detector, max_frames, repeats)
+    if long_minutes > 0:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        long_video = write_long_video(out.parent / "long.mp4", video, long_minutes * 60, long_fps)
+        results["memory"] = bench_memory(long_video, predictor, out.parent / "long", AnalysisOptions(detector=detector),
+                                         sample_fps=None)
+        long_video.unlink()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print_json(json.dumps({k: v for k, v in results.items() if k != "memory"}))
+    if "memory" in results:
+        memory = results["memory"]
+        console.print(f"memory: {memory['frames_analysed']} frames, peak RSS {memory['peak_rss_mb']} MB, "
+                      f"growth over the second half {memory['rss_growth_second_half_mb']} MB")
+    console.print(f"written: {out}")
+    if readme is not None:
+        replace_between_markers(readme, "bench:video", video_table(results))
+
+
+@app.command("classify")
+def bench_classify_cmd(
+    models: list[str] = typer.Argument(None, help="shipped names or bundle paths (default: every shipped model)"),
+    int8: bool = typer.Option(True, help="also time an int8 ONNX model (quantised here when not shipped)"),
+    accuracy: bool = typer.Option(True, help="measure each backend's accuracy on the test split (needs the data)"),
+    out: Path = typer.Option(Path("runs/bench/classify.json"), help="JSON; a Markdown table is written beside it"),
+    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:classify --> markers here"),
+):
+    """Faces/s of each model in torch eager and ONNX Runtime (fp32, int8) at batch 1/32/256, with accuracy."""
+    import tempfile
+
+    from emoscope.apps.bench import (bench_classifier, classifier_backends, markdown_table, replace_between_markers,
+                                     split_accuracy)
+    from emoscope.runtime.predictor import list_pretrained
+
+    names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
+    if not names:
+        raise EmoscopeError("no models to benchmark: none shipped and none given")
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in names:
+            backends = classifier_backends(name, int8, Path(work))
+            measured = {label: split_accuracy(p) for label, p in backends.items()} if accuracy else None
+            rows += bench_classifier(backends, accuracy=measured)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"threads": os.cpu_count(), "rows": rows}, indent=2))
+    table = markdown_table(rows)
+    out.with_suffix(".md").write_text(table)
+    console.print(table, soft_wrap=True)
+    console.print(f"written: {out} and {out.with_suffix('.md')}")
+    if readme is not None:
+        replace_between_markers(readme, "bench:classify", table)

@@ -1,0 +1,174 @@
+"""Commands about trained models: list, evaluate, export, inspect, ship, combine, and document them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from emoscope.cli.options import BACKEND_HELP, MODEL_HELP, TTA_HELP, check_choice, command_line, console
+from emoscope.errors import EmoscopeError
+from emoscope.runtime.tta import TTA_MODES
+
+app = typer.Typer()
+
+
+@app.command("models")
+def models_cmd(
+    pretrained: bool = typer.Option(False, "--pretrained", help="list the shipped, trained models instead"),
+    img_size: int = typer.Option(48, min=16, help="input side for the parameter and MFLOP counts"),
+    classes: int = typer.Option(7, min=2, help="number of classes for the counts"),
+    readme: Optional[Path] = typer.Option(None, help="with --pretrained: also put the table between "
+                                          "<!-- models:pretrained --> markers here"),
+):
+    """List registered architectures with parameters and MFLOPs, or the shipped weights and their cards."""
+    if pretrained:
+        from emoscope.evaluation.card import cards_table, read_card
+        from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
+
+        cards = [read_card(path) for name in list_pretrained()
+                 if (path := WEIGHTS_DIR / f"{name}.card.json").is_file()]
+        if not cards:
+            console.print("no pretrained weights shipped yet")
+            return
+        table = cards_table(cards)
+        console.print(table, soft_wrap=True, markup=False)
+        if readme is not None:
+            from emoscope.apps.bench import replace_between_markers
+
+            replace_between_markers(readme, "models:pretrained", table)
+        return
+    from emoscope.models.registry import count_mflops, count_params, create_model, get_entry, list_models
+
+    table = Table("name", "params (M)", f"MFLOPs @1x{img_size}x{img_size}", "description")
+    for name in list_models():
+        model = create_model(name, num_classes=classes, in_chans=1, img_size=img_size)
+        table.add_row(name, f"{count_params(model) / 1e6:.3f}", f"{count_mflops(model, 1, img_size):.1f}",
+                      get_entry(name).description)
+    console.print(table)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    dataset: str = typer.Option("fer2013", help="fer2013 | ferplus | sign_mnist | CSV path | image folder"),
+    split: str = typer.Option("test", help="train | val | test (FER2013: Training / PublicTest / PrivateTest)"),
+    tta: str = typer.Option("none", help=TTA_HELP),
+    backend: str = typer.Option("auto", help=BACKEND_HELP),
+    limit: Optional[int] = typer.Option(None, min=1, help="stratified subset of N images (quick checks)"),
+    out: Path = typer.Option(Path("runs/eval"), help="folder for the JSON report and confusion matrix"),
+):
+    """Accuracy, per-class P/R/F1, macro-F1, ROC-AUC, MAE and a confusion matrix on a named split."""
+    import emoscope
+    from emoscope.data import limit_per_split, load_dataset
+    from emoscope.evaluation.evaluate import evaluate, write_report
+
+    check_choice(tta, TTA_MODES, "--tta")
+    predictor = emoscope.load(model, backend=backend)
+    images = load_dataset(dataset, split=split)
+    if limit is not None and limit < len(images):
+        images = limit_per_split(images, limit, seed=0)
+    report = evaluate(predictor, images, split=f"{dataset}:{split}", tta=tta)
+    report["command"] = command_line()
+    paths = write_report(report, out, stem=f"{predictor.spec.name}_{Path(dataset).name}_{split}_{tta}")
+    table = Table("class", "precision", "recall", "F1", "support")
+    for cls, row in report["per_class"].items():
+        table.add_row(cls, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    console.print(table)
+    console.print(f"{report['model']} on {report['split']} ({report['n']} images, tta {tta}): accuracy "
+                  f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, ROC-AUC {report['roc_auc_macro_ovr']:.4f}")
+    console.print(f"report: {paths['json']}  confusion matrix: {paths['confusion']}")
+
+
+@app.command("export")
+def export_cmd(
+    model: str = typer.Argument(..., help="shipped model name or .safetensors bundle"),
+    out: Optional[Path] = typer.Option(None, help="output path (default: beside the bundle, .onnx)"),
+):
+    """Export a bundle to ONNX (same metadata) and check ONNX Runtime agrees with torch."""
+    import numpy as np
+
+    from emoscope.runtime.bundle import load_bundle
+    from emoscope.runtime.onnx_runtime import export_onnx
+    from emoscope.runtime.predictor import TorchPredictor, load_predictor, resolve_model_path
+
+    source = resolve_model_path(model, "torch")
+    net, spec = load_bundle(source)
+    target = export_onnx(net, spec, out or source.with_suffix(".onnx"))
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, size=(16, spec.img_size, spec.img_size), dtype=np.uint8)
+    torch_probs = TorchPredictor(net, spec, source).predict_proba(faces)
+    onnx_probs = load_predictor(target, backend="onnx").predict_proba(faces)
+    diff = float(np.abs(torch_probs - onnx_probs).max())
+    console.print(f"ONNX model: {target} ({target.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
+    if diff > 1e-4:
+        raise EmoscopeError(f"ONNX output differs from torch by {diff:.2e} (> 1e-4); the export is not trustworthy")
+
+
+@app.command("info")
+def info_cmd(model: str = typer.Argument(..., help=MODEL_HELP)):
+    """Print a model's card: architecture, labels, input spec, metrics, the command that made it."""
+    import emoscope
+
+    spec = emoscope.load(model).spec
+    console.print_json(spec.model_dump_json(exclude={"metrics"}))
+    metrics = {k: v for k, v in spec.metrics.items() if k not in ("confusion_matrix", "per_class")}
+    console.print_json(json.dumps(metrics))
+
+
+@app.command("ship")
+def ship_cmd(
+    bundle: Path = typer.Argument(..., help="a trained bundle, e.g. runs/fer-fast/best.safetensors"),
+    name: str = typer.Option(..., help="the name users load it by, e.g. fer-fast"),
+    half: bool = typer.Option(False, help="store the weights as fp16 (half the size)"),
+    onnx: bool = typer.Option(True, help="also export <name>.onnx beside it"),
+):
+    """Copy a trained bundle into the weights folder ($EMOSCOPE_WEIGHTS, else the package's) under NAME."""
+    from emoscope.runtime.bundle import load_bundle, save_bundle
+    from emoscope.runtime.onnx_runtime import export_onnx
+    from emoscope.runtime.predictor import WEIGHTS_DIR
+
+    model, spec = load_bundle(bundle)
+    spec = spec.model_copy(update={"name": name})
+    target = save_bundle(model, spec, WEIGHTS_DIR / f"{name}.safetensors", half=half)
+    shipped, _ = load_bundle(target)  # the fp16 file is what users get: export that
+    console.print(f"shipped: {target} ({target.stat().st_size / 1e3:.0f} kB)")
+    if onnx:
+        path = export_onnx(shipped, spec, target.with_suffix(".onnx"))
+        console.print(f"ONNX: {path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+@app.command("ensemble")
+def ensemble_cmd(
+    members: list[str] = typer.Argument(..., help="two or more shipped names or .safetensors bundles"),
+    out: Path = typer.Option(..., help="the ensemble's .safetensors bundle (ship it with `emoscope ship`)"),
+    name: Optional[str] = typer.Option(None, help="the ensemble's name (default: the file's stem)"),
+):
+    """Combine trained models with the same labels and input into one model: the mean of their probabilities."""
+    from emoscope.runtime.bundle import save_bundle
+    from emoscope.runtime.ensemble import build_ensemble
+
+    model, spec = build_ensemble(members, name or out.stem, command=command_line())
+    save_bundle(model, spec, out)
+    console.print(f"ensemble of {spec.metrics['members']}: {out} ({out.stat().st_size / 1e3:.0f} kB)")
+
+
+@app.command("card")
+def card_cmd(
+    bundle: Path = typer.Argument(..., help="the .safetensors weights the card describes"),
+    report: Path = typer.Option(..., help="the `emoscope evaluate` JSON report of this model on its test split"),
+    config: Optional[Path] = typer.Option(None, help="the training config (.toml/.json), copied in as the recipe"),
+    weakness: list[str] = typer.Option([], help="a known weakness, one sentence; repeatable"),
+    reproduce: str = typer.Option("", help="one command that reruns every step (e.g. a make target)"),
+    tta_report: list[Path] = typer.Option([], help="an `emoscope evaluate --tta ...` report of the same model and "
+                                          "split; repeatable"),
+    target: str = typer.Option("", help="the goal the model was trained for (e.g. an issue's accuracy target)"),
+):
+    """Write a model card (<name>.md, <name>.card.json, confusion PNG) next to a weights bundle."""
+    from emoscope.evaluation.card import write_card
+
+    paths = write_card(bundle, report, config, weakness, reproduce, tta_report, target)
+    console.print("model card: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)
