@@ -7,26 +7,60 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emoscope.errors import EmoscopeError
-from emoscope.gestures.classifier import (DEFAULT_MODEL, GestureClassifier, GestureFrame, GestureOptions,
-                                          require_hand_sized)
-from emoscope.gestures.draw import AnnotatedOutput, draw_gestures
+from emoscope.gestures.classifier import DEFAULT_MODEL, GestureClassifier, GestureFrame, GestureOptions, require_hand_sized
+from emoscope.gestures.draw import draw_gestures
 from emoscope.gestures.speech import Speaker
-from emoscope.gestures.stream import GestureStep, HoldSmoother, gesture_steps, read_frames
+from emoscope.gestures.stream import GESTURE_FRAME, HELD, STARTED, HoldSmoother, gesture_result, gesture_results, read_frames
 from emoscope.gestures.vocabulary import GESTURE_OF_LETTER, UNKNOWN
+from emoscope.video.results import FrameResult
+from emoscope.video.sinks import AnnotatedVideoSink, Sink
 
 
-@dataclass
-class SessionSummary:
-    frames: int = 0
-    frames_with_hands: int = 0
-    started: list[tuple[float, str]] = field(default_factory=list)  # (seconds, gesture) as announced
-    wav: Path | None = None
+class SessionSummary(Sink):
+    """Counts frames and hands and records each gesture as it is announced."""
+
+    def __init__(self):
+        self.frames = 0
+        self.frames_with_hands = 0
+        self.started: list[tuple[float, str]] = []  # (seconds, gesture) as announced
+        self.wav: Path | None = None
+
+    def write(self, result: FrameResult) -> None:
+        self.frames += 1
+        self.frames_with_hands += bool(result.hands)
+        if result.data[STARTED]:
+            self.started.append((result.time, result.data[STARTED]))
+
+
+class SpeechSink(Sink):
+    """Says each newly held gesture's phrase; on close, the speaker's WAV (if any) is written."""
+
+    def __init__(self, speaker: Speaker, phrases: dict[str, str]):
+        self.speaker = speaker
+        self.phrases = phrases
+        self.wav: Path | None = None
+
+    def write(self, result: FrameResult) -> None:
+        if result.data[STARTED]:
+            self.speaker.say(self.phrases[result.data[STARTED]])
+
+    def close(self) -> None:
+        self.wav = self.speaker.close()
+
+
+class CallbackSink(Sink):
+    def __init__(self, callback: Callable[[FrameResult], None]):
+        self.callback = callback
+
+    def write(self, result: FrameResult) -> None:
+        self.callback(result)
 
 
 def is_csv(source: str) -> bool:
@@ -43,12 +77,14 @@ def run_session(
     annotate: str | Path | None = None,
     max_seconds: float | None = None,
     model: str = DEFAULT_MODEL,
-    on_step: Callable[[GestureStep], None] = lambda step: None,
+    on_step: Callable[[FrameResult], None] = lambda result: None,
 ) -> SessionSummary:
     """Classify every frame, hold-smooth, speak each new gesture's phrase once, and summarise.
 
     A still image is a single frame, so it needs no hold. ``as_crop``: the image is already a hand
-    crop framed like Sign MNIST, judged by the model alone.
+    crop framed like Sign MNIST, judged by the model alone. Results go through the video loop's
+    sinks: the summary, speech, ``on_step`` and, with ``annotate`` (an image or .mp4 path), the
+    annotated output.
     """
     source_frames = read_frames(int(source) if source.isdigit() else source, max_seconds)
     if as_crop and not source_frames.still:
@@ -59,37 +95,32 @@ def run_session(
     if not as_crop:
         require_hand_sized(first.image, source)
     classifier = GestureClassifier(options, model=model, still=source_frames.still)
-    output = AnnotatedOutput(annotate, source_frames.fps) if annotate else None
-    summary = SessionSummary()
-    try:
+    summary, speech = SessionSummary(), SpeechSink(speaker, phrases)
+    with ExitStack() as stack:
+        stack.callback(classifier.close)
+        sinks = [summary, stack.enter_context(speech), CallbackSink(on_step)]
+        if annotate:
+            sinks.append(stack.enter_context(AnnotatedVideoSink(Path(annotate), source_frames.fps, draw=draw_gestures)))
         if as_crop:
-            steps = [_crop_step(classifier, first.image)]
+            crop = GestureFrame(0, 0.0, classifier.classify_crops([first.image]))
+            results = iter([gesture_result(first, crop, HoldSmoother(1))])
         else:
-            frames = itertools.chain([first], source_frames.frames)
-            steps = gesture_steps(frames, classifier, 1 if source_frames.still else hold_frames)
-        for step in steps:
-            summary.frames += 1
-            summary.frames_with_hands += bool(step.frame.hands)
-            if step.started:
-                summary.started.append((step.frame.time, step.started))
-                speaker.say(phrases[step.started])
-            on_step(step)
-            if output is not None:
-                output.write(draw_gestures(step.image, step.frame, step.stable))
-    except KeyboardInterrupt:
-        pass  # Ctrl+C ends a webcam session like the end of a video: what was said is still written
-    finally:
-        classifier.close()
-        if output is not None:
-            output.close()
-    summary.wav = speaker.close()
+            results = gesture_results(itertools.chain([first], source_frames.frames), classifier,
+                                      1 if source_frames.still else hold_frames)
+        try:
+            for result in results:
+                for sink in sinks:
+                    sink.write(result)
+        except KeyboardInterrupt:
+            pass  # Ctrl+C ends a webcam session like the end of a video: what was said is still written
+    summary.wav = speech.wav
     return summary
 
 
-def describe(step: GestureStep) -> str:
+def describe(result: FrameResult) -> str:
     """One line per frame: time, raw label, held label, and each hand's evidence."""
-    frame = step.frame
-    parts = [f"frame {frame.index:5d} {frame.time:7.2f}s  {frame.label:<8}  held: {step.stable:<8}"]
+    frame: GestureFrame = result.data[GESTURE_FRAME]
+    parts = [f"frame {frame.index:5d} {frame.time:7.2f}s  {frame.label:<8}  held: {result.data[HELD]:<8}"]
     for number, hand in enumerate(frame.hands, 1):
         best = max(hand.scores, key=hand.scores.get)
         evidence = [f"{best} {hand.scores[best]:.2f}"]
@@ -98,15 +129,9 @@ def describe(step: GestureStep) -> str:
         if hand.crop_probs:
             evidence.append(f"model {hand.crop_probs[best]:.2f} (other {hand.crop_probs['other']:.2f})")
         parts.append(f"hand {number}: {hand.gesture} [{', '.join(evidence)}]")
-    if step.started:
-        parts.append(f">> {step.started}")
+    if result.data[STARTED]:
+        parts.append(f">> {result.data[STARTED]}")
     return "  ".join(parts)
-
-
-def _crop_step(classifier: GestureClassifier, image: np.ndarray) -> GestureStep:
-    frame = GestureFrame(0, 0.0, classifier.classify_crops([image]))
-    started = HoldSmoother(1).update(frame.label)
-    return GestureStep(frame, frame.label, started, image)
 
 
 @dataclass

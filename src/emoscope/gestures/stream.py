@@ -1,4 +1,5 @@
-"""Gestures over time: per-frame labels smoothed by a hold rule, and the events worth announcing.
+"""Gestures over time: per-frame labels smoothed by a hold rule, and the events worth announcing,
+as the video loop's :class:`~emoscope.video.results.FrameResult` so the same sinks consume them.
 
 A label becomes the current gesture only after ``hold_frames`` consecutive frames agree, so a
 hand passing through a V on its way to a fist never says "victory", and one odd frame inside a
@@ -12,13 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from emoscope.errors import EmoscopeError
 from emoscope.faces.images import IMAGE_SUFFIXES
 from emoscope.gestures.classifier import GestureClassifier, GestureFrame
 from emoscope.gestures.vocabulary import GESTURES, NO_HAND
-from emoscope.video.source import Frame
+from emoscope.video.results import FrameResult
+from emoscope.video.source import Frame, VideoSource
+
 
 class HoldSmoother:
     """Turns raw per-frame labels into a stable label that changes only after ``hold_frames`` frames."""
@@ -41,14 +42,9 @@ class HoldSmoother:
         return None
 
 
-@dataclass
-class GestureStep:
-    """One analysed frame: its raw result, the smoothed label, and a gesture that just began."""
-
-    frame: GestureFrame
-    stable: str
-    started: str | None
-    image: np.ndarray  # the frame itself (BGR), for drawing
+GESTURE_FRAME, HELD, STARTED = "gestures", "held_gesture", "gesture_started"
+"""Keys of a gesture session's :attr:`FrameResult.data`: the frame's :class:`GestureFrame`, the held
+label, and the gesture this frame made newly held (or None)."""
 
 
 @dataclass
@@ -61,7 +57,6 @@ class FrameInput:
 def read_frames(source: str | Path | int, max_seconds: float | None = None) -> FrameInput:
     """Frames of an image file, a video file or a webcam index."""
     from emoscope.faces.images import read_image
-    from emoscope.video.source import VideoSource
 
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() in IMAGE_SUFFIXES:
         return FrameInput(iter([Frame(0, 0.0, read_image(source))]), True, 1.0)
@@ -74,10 +69,14 @@ def read_frames(source: str | Path | int, max_seconds: float | None = None) -> F
     return FrameInput(frames(), False, video.info.fps)
 
 
-def gesture_steps(frames: Iterator[Frame], classifier: GestureClassifier, hold_frames: int) -> Iterator[GestureStep]:
+def gesture_result(frame: Frame, gestures: GestureFrame, smoother: HoldSmoother) -> FrameResult:
+    started = smoother.update(gestures.label)
+    return FrameResult(frame, hands=len(gestures.hands),
+                       data={GESTURE_FRAME: gestures, HELD: smoother.stable, STARTED: started})
+
+
+def gesture_results(frames: Iterator[Frame], classifier: GestureClassifier, hold_frames: int) -> Iterator[FrameResult]:
     """Classify and smooth frame after frame (constant memory, however long the video)."""
     smoother = HoldSmoother(hold_frames)
     for frame in frames:
-        result = classifier.classify(frame.image, frame.index, frame.time)
-        started = smoother.update(result.label)
-        yield GestureStep(result, smoother.stable, started, frame.image)
+        yield gesture_result(frame, classifier.classify(frame.image, frame.index, frame.time), smoother)
