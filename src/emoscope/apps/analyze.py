@@ -10,14 +10,12 @@ not be analysed; the others are kept.
 from __future__ import annotations
 
 import csv
-import time
-from dataclasses import dataclass
-from pathlib import Path
-
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from emoscope.errors import EmoscopeError
 from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink
@@ -31,8 +29,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 @dataclass
 class AnalysisOutput:
     report: Report
-    json_path: Path
-    html_path: Path
+    json_path: Path | None  # the files, when written into a folder
+    html_path: Path | None
     frames_path: Path | None
     annotated_path: Path | None
 
@@ -40,7 +38,7 @@ class AnalysisOutput:
 def analyze_video(
     source: str | int | Path,
     predictor,
-    out_dir: Path,
+    out_dir: Path | None,
     options: AnalysisOptions | None = None,
     report_options: ReportOptions | None = None,
     sample_fps: float | None = None,
@@ -48,17 +46,24 @@ def analyze_video(
     metadata: dict[str, str] | None = None,
     frames_format: str | None = "csv",
     annotate: bool = False,
-    progress=None,
+    on_progress: Callable[[int, int], None] | None = None,
     detector=None,
     sinks: list[Sink] = (),
 ) -> AnalysisOutput:
-    """Analyse one video or webcam into ``out_dir``; ``detector`` overrides ``options.detector`` with
+    """Analyse one video or webcam into ``out_dir`` (None: build the report in memory only, no files);
+    ``detector`` overrides ``options.detector`` with
     a ready instance (the caller closes it); ``sinks`` also receive every result as it is made (e.g.
     :class:`~emoscope.video.sinks.AlertSink` for crowd panic alerts) and stay open: they may outlive
-    one video, so the caller closes them."""
+    one video, so the caller closes them. ``on_progress(frames_done, frames_expected)`` is called
+    after each frame (``frames_expected`` is 0 when unknown, e.g. a webcam)."""
     options = options or AnalysisOptions()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir is None:
+        if annotate:
+            raise EmoscopeError("an annotated video needs a folder to go to (out_dir)")
+        frames_format = None
+    else:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
     video = VideoSource(source, sample_fps=sample_fps, max_seconds=max_seconds)
     stem = f"webcam{video.source}" if isinstance(video.source, int) else Path(str(source)).stem
     classes = list(predictor.classes)
@@ -78,20 +83,22 @@ def analyze_video(
             annotator = stack.enter_context(
                 AnnotatedVideoSink(out_dir / f"{stem}.annotated.mp4", video.info.fps / video.step))
         outputs = [sink for sink in (report, table, annotator) if sink is not None] + list(sinks)
-        if progress is not None:
-            task = progress.add_task(f"analysing {stem}", total=_expected_frames(video) or None)
-            stack.callback(progress.remove_task, task)
-        for result in analyzer.run(video):
+        expected = _expected_frames(video)
+        for done, result in enumerate(analyzer.run(video), 1):
             for sink in outputs:
                 sink.write(result)
-            if progress is not None:
-                progress.update(task, advance=1)
+            if on_progress is not None:
+                on_progress(done, expected)
     return AnalysisOutput(report.report, report.json_path, report.html_path, table.path if table else None,
                           annotator.path if annotator else None)
 
 
 def _expected_frames(video: VideoSource) -> int:
-    return int(video.info.frame_count / video.step) if video.info.frame_count else 0
+    """Frames the loop will see, 0 when the source does not say (webcams, some containers)."""
+    frames = video.info.frame_count
+    if frames and video.max_seconds is not None:
+        frames = min(frames, int(video.max_seconds * video.info.fps))
+    return int(frames / video.step) if frames else 0
 
 
 def find_videos(folder: Path) -> list[Path]:

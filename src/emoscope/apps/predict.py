@@ -90,16 +90,26 @@ def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "non
         probs = predictor.predict_proba(crops, tta=tta) if crops else np.zeros((0, len(classes)), np.float32)
         offset = 0
         for prediction, image, detections, image_crops in chunk:
-            for index in range(len(image_crops)):
-                face_probs = probs[offset + index]
-                prediction.faces.append(FacePrediction(
-                    box=tuple(round(float(v), 1) for v in detections.boxes[index]),
-                    score=round(float(detections.scores[index]), 4),
-                    label=classes[int(face_probs.argmax())],
-                    probabilities={c: round(float(p), 4) for c, p in zip(classes, face_probs, strict=True)},
-                ))
+            prediction.faces = face_predictions(detections, probs[offset : offset + len(image_crops)], classes)
             offset += len(image_crops)
             yield prediction, image
+
+
+def face_predictions(detections, probs: np.ndarray, classes: Sequence[str]) -> list[FacePrediction]:
+    """One :class:`FacePrediction` per detected face, from its row of probabilities."""
+    return [FacePrediction(box=tuple(round(float(v), 1) for v in box), score=round(float(score), 4),
+                           label=classes[int(face_probs.argmax())],
+                           probabilities={c: round(float(p), 4) for c, p in zip(classes, face_probs, strict=True)})
+            for box, score, face_probs in zip(detections.boxes, detections.scores, probs)]
+
+
+def predict_faces(image: np.ndarray, predictor, detector, tta: str = "none", align: bool = True,
+                  clahe: bool = False) -> list[FacePrediction]:
+    """Every face of one decoded image (gray, BGR or BGRA), with a ready ``detector`` instance."""
+    detections = detector.detect(image)
+    crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe)
+    probs = predictor.predict_proba(crops, tta=tta) if crops else np.zeros((0, len(predictor.classes)), np.float32)
+    return face_predictions(detections, probs, list(predictor.classes))
 
 
 def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-full", tta: str = "none",

@@ -17,25 +17,26 @@ from emoscope.video.source import VideoSource
 
 class ReportSink(Sink):
     """Builds the report of one video; :meth:`close` writes ``<stem>.report.json``, chart PNGs and
-    ``<stem>.report.html`` into ``out_dir`` (nothing when the loop failed: see :meth:`Sink.abort`).
+    ``<stem>.report.html`` into ``out_dir`` (or only builds :attr:`report` when ``out_dir`` is None;
+    nothing when the loop failed: see :meth:`Sink.abort`).
 
     ``video`` is the source being analysed (its frame count and duration are read at the end),
     ``predictor`` the expression model, ``options`` the loop's options (saved in the report).
     """
 
-    def __init__(self, builder: ReportBuilder, video: VideoSource, predictor, options, out_dir: Path, stem: str,
-                 sample_fps: float | None = None, metadata: dict[str, str] | None = None):
+    def __init__(self, builder: ReportBuilder, video: VideoSource, predictor, options, out_dir: Path | None,
+                 stem: str, sample_fps: float | None = None, metadata: dict[str, str] | None = None):
         self.builder = builder
         self.video = video
         self.predictor = predictor
         self.options = options
-        self.out_dir = Path(out_dir)
+        self.out_dir = None if out_dir is None else Path(out_dir)
         self.stem = stem
         self.sample_fps = sample_fps
         self.metadata = metadata
         self.report: Report | None = None
-        self.json_path = self.out_dir / f"{stem}.report.json"
-        self.html_path = self.out_dir / f"{stem}.report.html"
+        self.json_path = None if out_dir is None else self.out_dir / f"{stem}.report.json"
+        self.html_path = None if out_dir is None else self.out_dir / f"{stem}.report.html"
         self._started = time.perf_counter()
 
     def write(self, result: FrameResult) -> None:
@@ -60,6 +61,8 @@ class ReportSink(Sink):
                           processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
             metadata=self.metadata,
         )
+        if self.out_dir is None:
+            return
         self.json_path.write_text(self.report.model_dump_json(indent=2), encoding="utf-8")
         self._write_html()
 
