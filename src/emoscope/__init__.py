@@ -8,7 +8,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_model", "list_models", "load"]
+__all__ = ["__version__", "analyze_video", "create_model", "gesture", "list_models", "load", "predict_image"]
+
+_API = ("analyze_video", "gesture", "predict_image")
+
+
+def __getattr__(name: str):
+    """The one-call-per-job API (:mod:`emoscope.api`), imported on first use."""
+    if name in _API:
+        from emoscope import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'emoscope' has no attribute {name!r}")
 
 
 def create_model(name: str, num_classes: int = 7, in_chans: int = 1, img_size: int | None = None, **kwargs):

@@ -97,7 +97,7 @@ def _expected_frames(video: VideoSource) -> int:
     """Frames the loop will see, 0 when the source does not say (webcams, some containers)."""
     frames = video.info.frame_count
     if frames and video.max_seconds is not None:
-        frames = min(frames, int(video.max_seconds * video.info.fps))
+        frames = min(frames, int(video.max_seconds * video.info.fps) + 1)  # the source keeps time <= max_seconds
     return int(frames / video.step) if frames else 0
 
 

@@ -125,9 +125,9 @@ class GestureClassifier:
         self.options = options or GestureOptions()
         self.predictor = None
         if self.options.route != "landmarks":
-            import emoscope
+            from emoscope.runtime.predictor import load_predictor
 
-            self.predictor = emoscope.load(model)
+            self.predictor = load_predictor(model)
             missing = set(GESTURE_LETTERS + ("other",)) - set(self.predictor.classes)
             if missing:
                 lacking = ", ".join(sorted(missing))
