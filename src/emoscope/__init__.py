@@ -6,7 +6,7 @@ cheap and the ONNX-only install works without torch.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from emoscope.version import __version__
 
 __all__ = ["__version__", "analyze_video", "create_model", "gesture", "list_models", "load", "predict_image"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from emoscope import __version__
+from emoscope.version import __version__
 from emoscope.errors import DataError
 from emoscope.report.builder import ReportBuilder
 from emoscope.report.schema import AnalysisModel, Report, VideoModel

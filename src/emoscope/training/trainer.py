@@ -18,17 +18,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoscope import __version__
+from emoscope.version import __version__
 from emoscope.data.imageset import ImageSet
 from emoscope.errors import EmoscopeError, ModelError
 from emoscope.evaluation.metrics import classification_metrics
 from emoscope.models.registry import create_model
-from emoscope.training.warm_start import warm_start
 from emoscope.runtime.bundle import save_bundle
+from emoscope.runtime.preprocess import Preprocess
 from emoscope.runtime.spec import ModelSpec
 from emoscope.training.augment import BatchAugment
 from emoscope.training.config import TrainConfig
 from emoscope.training.optim import build_optimizer, build_scheduler
+from emoscope.training.warm_start import warm_start
 
 CHECKPOINT = "last.pt"
 BEST_BUNDLE = "best.safetensors"
@@ -51,23 +52,6 @@ def bf16_supported(device: torch.device) -> bool:
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63 - 1)
-
-
-def to_model_layout(images: ImageSet, in_chans: int, img_size: int) -> torch.Tensor:
-    """uint8 ``(N, C, S, S)`` tensor at the model's size; resized once here, not every batch."""
-    pixels = torch.from_numpy(images.images)
-    pixels = pixels[:, None] if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)
-    if pixels.shape[1] == 3 and in_chans == 1:
-        weights = torch.tensor([0.114, 0.587, 0.299]).view(1, 3, 1, 1)  # BGR luma
-        pixels = (pixels.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-    if pixels.shape[-1] != img_size or pixels.shape[-2] != img_size:
-        chunks = []
-        for start in range(0, len(pixels), 2048):
-            chunk = F.interpolate(pixels[start : start + 2048].float(), size=(img_size, img_size), mode="bilinear",
-                                  antialias=True, align_corners=False)
-            chunks.append(chunk.round().clamp(0, 255).to(torch.uint8))
-        pixels = torch.cat(chunks)
-    return pixels.contiguous()
 
 
 @dataclass
@@ -105,8 +89,10 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
         k = len(self.labels)
-        self.train_x = to_model_layout(train, config.in_chans, config.img_size).to(self.device)
-        self.val_x = to_model_layout(val, config.in_chans, config.img_size).to(self.device)
+        # The input the saved bundles will declare, so the model is trained on what inference feeds it.
+        self.preprocess = Preprocess.from_spec(self.spec(metrics={}))
+        self.train_x = self._pixels(train)
+        self.val_x = self._pixels(val)
         self.val_y = val.labels
         if config.soft_labels:
             if train.soft_labels is None:
@@ -140,8 +126,14 @@ class Trainer:
         full, rest = divmod(n, self.config.batch_size)
         return full + (1 if rest > 1 else 0)  # a lone last image would break batch norm
 
-    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.config.mean) / self.config.std
+    def _pixels(self, images: ImageSet) -> torch.Tensor:
+        """uint8 ``(N, C, S, S)`` on the device, resized once here rather than every batch.
+
+        Training used to resize with torch's antialiased bilinear filter, inference with OpenCV's; every
+        shipped model was trained at its data's own size (48 px faces, 28 px signs), where nothing is
+        resized, so the switch to inference's resize leaves them reproducible.
+        """
+        return torch.from_numpy(self.preprocess.pixels(images.images)).contiguous().to(self.device)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=self.memory_format)
@@ -155,7 +147,7 @@ class Trainer:
         out = []
         with torch.inference_mode():
             for start in range(0, len(pixels), batch_size):
-                x = self._normalise(pixels[start : start + batch_size].float() / 255)
+                x = self.preprocess.normalise(pixels[start : start + batch_size].float() / 255)
                 out.append(torch.softmax(self._forward(x), dim=1).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.labels)), dtype=np.float32)
 
@@ -177,9 +169,7 @@ class Trainer:
             index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = self.train_x[index].float() / 255
             x, targets = self.augment(x, self.train_targets[index], gen)
-            if x.shape[1] != cfg.in_chans:
-                x = x.expand(-1, cfg.in_chans, -1, -1)
-            logits = self._forward(self._normalise(x))
+            logits = self._forward(self.preprocess.normalise(x))
             loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

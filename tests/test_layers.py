@@ -1,0 +1,53 @@
+"""The packages of src/emoscope import only from the layers below them, in the order the README's
+layout section states (every ``emoscope.X`` import, including those inside functions)."""
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src" / "emoscope"
+
+
+def stated_layers() -> list[str]:
+    layout = (REPO / "README.md").read_text().split("## Layout", 1)[1]
+    line = next(line for line in layout.splitlines() if " → " in line)
+    return [re.sub(r"/|\.py", "", name.strip(" `")) for layer in line.split("→") for name in layer.split(",")]
+
+
+def part_of(path: Path) -> str:
+    """The top-level package (or module) of src/emoscope that a file belongs to."""
+    first = path.relative_to(SRC).parts[0]
+    return first.removesuffix(".py")
+
+
+def imports() -> set[tuple[str, str, str]]:
+    """(importing part, imported part, file) for every import of another part of the package."""
+    known = {part_of(path) for path in SRC.rglob("*.py")}
+    found = set()
+    for path in SRC.rglob("*.py"):
+        importer = part_of(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            parts = {module.split(".")[1] for module in modules if module.startswith("emoscope.")} & known
+            found |= {(importer, part, str(path.relative_to(SRC))) for part in parts if part != importer}
+    return found
+
+
+def test_every_import_goes_down_the_stated_layers():
+    layers = stated_layers()
+    rank = {name: index for index, name in enumerate(layers)}
+    entry_points = {"__init__", "__main__"}  # the package root and `python -m`: above every layer
+    upward = [f"{file}: {importer} imports {imported}" for importer, imported, file in sorted(imports())
+              if importer not in entry_points and rank.get(imported, -1) >= rank.get(importer, len(layers))]
+    assert not upward, "\n".join(upward)
+
+
+def test_the_stated_layers_name_every_part():
+    parts = {part_of(path) for path in SRC.rglob("*.py")} - {"__init__", "__main__"}
+    assert parts == set(stated_layers())
