@@ -25,6 +25,7 @@ FPS = 10.0
 
 class SquareDetector:
     name = "square"
+    closed = False
 
     def detect(self, image):
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -34,7 +35,7 @@ class SquareDetector:
         return Detections([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], [0.99])
 
     def close(self):
-        pass
+        self.closed = True
 
 
 class BrightnessClassifier:
@@ -239,3 +240,11 @@ def test_alert_sender_posts_json_without_blocking(tmp_path):
     assert dead.failed == 1
     with pytest.raises(Exception, match="http"):
         AlertSink("ftp://example.org")
+
+
+def test_a_detector_passed_in_stays_open_for_its_owner(tmp_path):
+    video = write_video(tmp_path / "v.mp4", [("bright", 1)])
+    detector = SquareDetector()
+    for _ in range(2):  # the same instance serves two videos
+        output = analyze_video(video, BrightnessClassifier(), tmp_path / "out", OPTIONS, detector=detector)
+        assert output.report.people and not detector.closed
