@@ -3,7 +3,7 @@
 Per frame: detect faces, crop them to the model's input spec, and (optionally) run the face mesh
 for eyes and gaze and the hand tracker for face touching. Crops of ``batch_frames`` frames are
 classified in one batch (a batch of crops is many times faster per face than one call per frame),
-then each frame is tracked, smoothed and passed through the per-person cue detectors in order.
+then each frame is tracked, smoothed and passed through the cues (:mod:`emoscope.cues`) in order.
 """
 
 from __future__ import annotations
