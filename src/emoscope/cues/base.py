@@ -67,6 +67,7 @@ class Cue:
 
     def __init__(self, options, classes: Sequence[str]):
         self.enabled = bool(getattr(options, self.name, True))
+        self.tracks: dict[int, Any] = {}  # per-track state (a detector, a debouncer), dropped by forget
 
     def update(self, face: FaceObservation) -> dict[str, Any]:
         """This face's values in this frame (called in frame order, per track)."""
@@ -78,6 +79,7 @@ class Cue:
 
     def forget(self, track_id: int) -> None:
         """The track is gone: drop its state."""
+        self.tracks.pop(track_id, None)
 
     def summarizer(self) -> CueSummary:
         raise NotImplementedError

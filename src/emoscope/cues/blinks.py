@@ -120,20 +120,13 @@ class Blinks(Cue):
     report_key = "blinks"
     title = "blinks"
 
-    def __init__(self, options, classes):
-        super().__init__(options, classes)
-        self._detectors: dict[int, BlinkDetector] = {}
-
     def update(self, face: FaceObservation) -> dict:
         if face.mesh is None:
             return {}
         ear = eye_aspect_ratio(face.mesh)
-        detector = self._detectors.setdefault(face.track_id, BlinkDetector())
+        detector = self.tracks.setdefault(face.track_id, BlinkDetector())
         blink = detector.update(ear, face.time)
         return {"ear": ear, "blink": blink, "eyes_closed": detector.eyes_closed}
-
-    def forget(self, track_id: int) -> None:
-        self._detectors.pop(track_id, None)
 
     def summarizer(self) -> CueSummary:
         return _BlinkSummary()

@@ -114,11 +114,10 @@ class Panic(Cue):
         self.options = options
         self.columns_of_panic = panic_columns(classes, options.panic_classes) if self.enabled else []
         self.crowd = CrowdMonitor(options.crowd_level)
-        self._debouncers: dict[int, Debouncer] = {}
 
     def update(self, face: FaceObservation) -> dict:
         score = float(face.smoothed[self.columns_of_panic].sum())
-        debouncer = self._debouncers.setdefault(
+        debouncer = self.tracks.setdefault(
             face.track_id, Debouncer(self.options.panic_enter_frames, self.options.panic_exit_frames))
         above = score >= self.options.panic_threshold
         started = debouncer.update(above, face.time)
@@ -129,9 +128,6 @@ class Panic(Cue):
             return []
         alert = self.crowd.update(time, len(faces), sum(face["panic_active"] for face in faces))
         return [] if alert is None else [alert.as_dict()]
-
-    def forget(self, track_id: int) -> None:
-        self._debouncers.pop(track_id, None)
 
     def summarizer(self) -> CueSummary:
         return _PanicSummary()

@@ -56,16 +56,12 @@ class Touches(Cue):
     def __init__(self, options, classes):
         super().__init__(options, classes)
         self._enter, self._exit = options.touch_enter_frames, options.touch_exit_frames
-        self._debouncers: dict[int, Debouncer] = {}
 
     def update(self, face: FaceObservation) -> dict:
         on_face = hand_touches_face(face.hands, face.box)
-        debouncer = self._debouncers.setdefault(face.track_id, Debouncer(self._enter, self._exit))
+        debouncer = self.tracks.setdefault(face.track_id, Debouncer(self._enter, self._exit))
         started = debouncer.update(on_face, face.time)
         return {"hand_on_face": on_face, "touching": debouncer.active, "touch_started": started}
-
-    def forget(self, track_id: int) -> None:
-        self._debouncers.pop(track_id, None)
 
     def summarizer(self) -> CueSummary:
         return _TouchSummary()
