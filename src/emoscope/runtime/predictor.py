@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.errors import EmoscopeError, ModelError
-from emoscope.runtime.preprocess import prepare_batch
+from emoscope.runtime.preprocess import Preprocess
 from emoscope.runtime.spec import ModelSpec
 from emoscope.runtime.tta import softmax, tta_views
 
@@ -31,6 +31,7 @@ class Predictor:
 
     def __init__(self, spec: ModelSpec, source: str | Path, batch_size: int = 256):
         self.spec = spec
+        self.preprocess = Preprocess.from_spec(spec)
         self.source = str(source)
         self.batch_size = batch_size
 
@@ -54,7 +55,7 @@ class Predictor:
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str = "none") -> np.ndarray:
         """Probabilities for uint8 face crops of any size, gray or BGR."""
-        return self.predict_prepared(prepare_batch(faces, self.spec), tta=tta)
+        return self.predict_prepared(self.preprocess(faces), tta=tta)
 
     def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: str = "none") -> list[str]:
         probs = self.predict_proba(faces, tta=tta)

@@ -1,8 +1,14 @@
-"""Turn face crops into the exact tensor layout a bundle's spec asks for (numpy only)."""
+"""Turn face crops into the exact tensor layout a bundle's spec asks for (numpy only).
+
+:class:`Preprocess` is the one definition of a model's input, shared by training (which stores
+the uint8 layout once and normalises each augmented batch) and by both predictors, so a face
+reaches a model the same way whether it is being trained or used.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,13 +43,37 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
+@dataclass(frozen=True)
+class Preprocess:
+    """Face crops -> model input: channels, square resize, then ``(pixel / 255 - mean) / std``."""
+
+    img_size: int
+    in_chans: int
+    mean: float
+    std: float
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> Preprocess:
+        return cls(img_size=spec.img_size, in_chans=spec.in_chans, mean=spec.mean, std=spec.std)
+
+    def pixels(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """uint8 face crops (any size, gray or BGR) -> uint8 ``(N, C, S, S)`` at the model's size."""
+        if isinstance(faces, np.ndarray) and faces.ndim == 2:
+            faces = faces[None]
+        if len(faces) == 0:
+            return np.zeros((0, self.in_chans, self.img_size, self.img_size), dtype=np.uint8)
+        batch = np.stack([resize(_to_channels(np.asarray(f), self.in_chans), self.img_size) for f in faces])
+        return batch[:, None] if self.in_chans == 1 else batch.transpose(0, 3, 1, 2)
+
+    def normalise(self, unit):
+        """Pixels scaled to [0, 1] (a numpy array or a torch tensor) -> the normalised model input."""
+        return (unit - self.mean) / self.std
+
+    def __call__(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """uint8 face crops (any size, gray or BGR) -> float32 ``(N, C, S, S)`` normalised as trained."""
+        return self.normalise(self.pixels(faces).astype(np.float32) / 255.0)
+
+
 def prepare_batch(faces: np.ndarray | Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
-    """uint8 face crops (any size, gray or BGR) -> float32 ``(N, C, S, S)`` normalised as trained."""
-    if isinstance(faces, np.ndarray) and faces.ndim == 2:
-        faces = faces[None]
-    if len(faces) == 0:
-        return np.zeros((0, spec.in_chans, spec.img_size, spec.img_size), dtype=np.float32)
-    crops = [resize(_to_channels(np.asarray(f), spec.in_chans), spec.img_size) for f in faces]
-    batch = np.stack(crops).astype(np.float32)
-    batch = batch[:, None] if spec.in_chans == 1 else batch.transpose(0, 3, 1, 2)
-    return (batch / 255.0 - spec.mean) / spec.std
+    """The input ``spec``'s model expects for ``faces`` (see :class:`Preprocess`)."""
+    return Preprocess.from_spec(spec)(faces)
