@@ -90,7 +90,8 @@ def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "non
         probs = predictor.predict_proba(crops, tta=tta) if crops else np.zeros((0, len(classes)), np.float32)
         offset = 0
         for prediction, image, detections, image_crops in chunk:
-            prediction.faces = face_predictions(detections, probs[offset : offset + len(image_crops)], classes)
+            if detections is not None:  # None: the file could not be read; its error is recorded
+                prediction.faces = face_predictions(detections, probs[offset : offset + len(image_crops)], classes)
             offset += len(image_crops)
             yield prediction, image
 
