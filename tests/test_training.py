@@ -175,3 +175,50 @@ def test_warm_start_refuses_other_architectures(tmp_path):
         warm_start(create_model("baseline_cnn", num_classes=7, img_size=32), source, train.label_set)
     with pytest.raises(ModelError, match="no such model file"):
         Trainer(_config(tmp_path, name="other", init_from=str(tmp_path / "missing.safetensors")), train, val)
+
+
+CONFIG_TEXTS = {
+    ".yaml": "model: fer_fast_net\nepochs: 3\naugment:\n  mixup: 0.2\n",
+    ".yml": "model: fer_fast_net\nepochs: 3\naugment:\n  mixup: 0.2\n",
+    ".toml": 'model = "fer_fast_net"\nepochs = 3\n[augment]\nmixup = 0.2\n',
+    ".json": '{"model": "fer_fast_net", "epochs": 3, "augment": {"mixup": 0.2}}',
+}
+MALFORMED = {".yaml": "model: [fer_fast_net\nepochs: 3\n", ".yml": "a: b: c\n", ".toml": "model = \n",
+             ".json": '{"model": '}
+
+
+@pytest.mark.parametrize("suffix", CONFIG_TEXTS)
+def test_config_files_of_every_format_load(tmp_path, suffix):
+    path = tmp_path / f"run{suffix}"
+    path.write_text(CONFIG_TEXTS[suffix])
+    cfg = TrainConfig.from_file(path)
+    assert cfg.model == "fer_fast_net" and cfg.epochs == 3 and cfg.augment.mixup == 0.2
+
+
+@pytest.mark.parametrize("suffix", MALFORMED)
+def test_malformed_config_is_a_one_line_error_naming_the_file(tmp_path, suffix):
+    path = tmp_path / f"broken{suffix}"
+    path.write_text(MALFORMED[suffix])
+    with pytest.raises(EmoscopeError, match="cannot parse config") as info:
+        TrainConfig.from_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+
+
+@pytest.mark.parametrize("suffix", CONFIG_TEXTS)
+def test_card_reads_the_recipe_from_configs_of_every_format(tmp_path, suffix):
+    from emoscope.evaluation.card import write_card
+    from emoscope.evaluation.evaluate import evaluate, write_report
+    from emoscope.runtime.bundle import save_bundle
+    from emoscope.runtime.predictor import load_predictor
+    from emoscope.runtime.spec import ModelSpec
+
+    images = synthetic_imageset(28, seed=3)
+    spec = ModelSpec(name="tiny", architecture="fer_fast_net", label_set=images.label_set.name,
+                     classes=list(images.label_set.classes), img_size=32, metrics={"split": "synthetic:val"})
+    bundle = save_bundle(create_model("fer_fast_net", img_size=32), spec, tmp_path / "tiny.safetensors")
+    report = write_report(evaluate(load_predictor(bundle), images, split="synthetic:test"), tmp_path / "eval")["json"]
+    config = tmp_path / f"run{suffix}"
+    config.write_text(CONFIG_TEXTS[suffix])
+    card = json.loads(write_card(bundle, report, config)["json"].read_text())
+    assert card["recipe"] == {"model": "fer_fast_net", "epochs": 3, "augment": {"mixup": 0.2}}

@@ -66,10 +66,6 @@ class LabelSet:
             dtype=np.int64,
         )
 
-    def remap(self, labels: np.ndarray, other: LabelSet) -> np.ndarray:
-        """Translate class indices of this set into ``other``; absent classes become -1."""
-        return self.mapping_to(other)[np.asarray(labels, dtype=np.int64)]
-
     def to_dict(self) -> dict:
         return {"name": self.name, "classes": list(self.classes)}
 

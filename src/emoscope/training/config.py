@@ -12,6 +12,43 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emoscope.errors import EmoscopeError
 
 
+CONFIG_SUFFIXES = (".json", ".toml", ".yaml", ".yml")
+
+
+def _load_yaml(text: str):
+    import yaml  # only YAML configs need PyYAML
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # its message spans several lines: keep the problem and where it is
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ValueError(f"{getattr(exc, 'problem', None) or exc}{where}") from None
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The options in a .json, .toml or .yaml/.yml config file, as written (not yet validated)."""
+    path = Path(path)
+    if path.suffix not in CONFIG_SUFFIXES:
+        raise EmoscopeError(f"{path}: config must be .json, .toml or .yaml")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise EmoscopeError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        elif path.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = _load_yaml(text)
+    except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors too
+        raise EmoscopeError(f"{path}: cannot parse config: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise EmoscopeError(f"{path}: config must be a mapping of options")
+    return data
+
+
 class AugmentConfig(BaseModel):
     """Batch augmentations (see :mod:`emoscope.training.augment`); 0 disables a transform."""
 
@@ -74,29 +111,8 @@ class TrainConfig(BaseModel):
     out_dir: str = "runs"
 
     @classmethod
-    def from_file(cls, path: str | Path, **overrides) -> TrainConfig:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise EmoscopeError(f"{path}: cannot read config ({exc.strerror})") from None
-        try:
-            if path.suffix == ".json":
-                data = json.loads(text)
-            elif path.suffix == ".toml":
-                data = tomllib.loads(text)
-            elif path.suffix in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(text)
-            else:
-                raise EmoscopeError(f"{path}: config must be .json, .toml or .yaml")
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise EmoscopeError(f"{path}: cannot parse config ({exc})") from None
-        if not isinstance(data, dict):
-            raise EmoscopeError(f"{path}: config must be a mapping of options")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.validated(data, source=str(path))
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        return cls.validated(read_config_file(path), source=str(path))
 
     @classmethod
     def validated(cls, data: dict, source: str = "options") -> TrainConfig:
