@@ -9,13 +9,13 @@ parameters and MFLOPs from the model itself. Only the known weaknesses are the a
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from emoscope.errors import EmoscopeError
 from emoscope.runtime.bundle import load_bundle
+from emoscope.training.config import read_config_file
 
 REPORT_KEYS = ("model", "dataset", "split", "accuracy", "macro_f1", "per_class", "confusion_matrix")
 
@@ -83,16 +83,8 @@ def read_report(path: str | Path) -> dict:
 
 
 def _recipe(config: str | Path | None, fallback: dict) -> dict:
-    if config is None:
-        return fallback
-    path = Path(config)
-    try:
-        text = path.read_text()
-        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except OSError as exc:
-        raise EmoscopeError(f"{path}: cannot read the training config ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise EmoscopeError(f"{path}: cannot parse the training config ({exc})") from None
+    # The options as written in the file (not every default), read by the same loader as training.
+    return fallback if config is None else read_config_file(config)
 
 
 def _tta_results(report: dict, tta_reports: list[dict]) -> dict[str, TtaResult]:
