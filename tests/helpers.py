@@ -1,4 +1,9 @@
-"""Synthetic, learnable image sets for fast tests that need no real data."""
+"""Shared test helpers: synthetic, learnable image sets for fast tests that need no real data, and
+the one way tests run the `emoscope` command line."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 
@@ -17,3 +22,12 @@ def synthetic_imageset(n: int = 140, size: int = 32, label_set: LabelSet = FER7,
         y, x = divmod(int(c), 3)
         images[i, y * side + 2 : y * side + 2 + side, x * side + 2 : x * side + 2 + side] = 230
     return ImageSet(images, labels, label_set, source=f"synthetic-{seed}")
+
+
+def run_emoscope(*args, cwd=None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m emoscope ARGS`` in a fresh process, as a user runs it: exit code, stdout, stderr.
+
+    ``env`` adds variables (e.g. ``EMOSCOPE_WEIGHTS``) to this process's environment.
+    """
+    return subprocess.run([sys.executable, "-m", "emoscope", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)

@@ -1,8 +1,6 @@
 """The analysis loop on the real media clips: where faces are and are not."""
 
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -12,6 +10,7 @@ from emoscope.apps.analyze import analyze_video
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.spec import ModelSpec
 from emoscope.video.pipeline import AnalysisOptions
+from helpers import run_emoscope
 
 pytestmark = pytest.mark.data
 EMOTION_ONLY = AnalysisOptions(blinks=False, gaze=False, touches=False)
@@ -61,9 +60,8 @@ def test_cli_folder_keeps_good_results_and_lists_errors(data_root, tmp_path):
     (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
     (videos / "notes.txt").write_text("not a video, ignored")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "emoscope", "analyze", str(videos), "--model", str(bundle),
-                          "--out", str(out), "--no-blinks", "--no-gaze", "--no-touches", "--meta", "group=g1"],
-                         capture_output=True, text=True)
+    run = run_emoscope("analyze", videos, "--model", bundle, "--out", out, "--no-blinks", "--no-gaze", "--no-touches",
+                       "--meta", "group=g1")
     assert run.returncode == 0, run.stderr
     summary = (out / "summary.csv").read_text().splitlines()
     assert len(summary) == 3
@@ -72,7 +70,6 @@ def test_cli_folder_keeps_good_results_and_lists_errors(data_root, tmp_path):
     assert "Traceback" not in run.stderr
     assert '"group": "g1"' in (out / "a.report.json").read_text()
 
-    only_broken = subprocess.run([sys.executable, "-m", "emoscope", "analyze", str(videos / "broken.mp4"),
-                                  "--model", str(bundle), "--out", str(out)], capture_output=True, text=True)
+    only_broken = run_emoscope("analyze", videos / "broken.mp4", "--model", bundle, "--out", out)
     assert only_broken.returncode == 2
     assert only_broken.stderr.strip().count("\n") == 0 and "broken.mp4" in only_broken.stderr

@@ -1,8 +1,6 @@
 """The shipped gesture model and the `emoscope gesture` command on real data (Sign MNIST test crops and
 the photos and videos in ../shared/data/media); skipped with a reason when the data is absent."""
 
-import subprocess
-import sys
 import wave
 
 import cv2
@@ -13,14 +11,14 @@ import emoscope
 from emoscope.data import load_dataset
 from emoscope.evaluation.evaluate import evaluate
 from emoscope.gestures import speech
+from helpers import run_emoscope
 
 pytestmark = pytest.mark.data
 needs_espeak = pytest.mark.skipif(speech.engine_path() is None, reason="espeak-ng not installed (`make install`)")
 
 
 def gesture(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "emoscope", "gesture", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+    return run_emoscope("gesture", *args, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")

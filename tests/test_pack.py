@@ -15,6 +15,7 @@ from emoscope.data import FER7, FIVE, ImageSet, load_dataset, load_pack, write_p
 from emoscope.data.pack import decode_residuals, encode_residuals
 from emoscope.errors import DataError
 from emoscope.runtime.bundle import read_tensors
+from helpers import run_emoscope
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,20 +81,17 @@ def test_bad_packs_raise_data_errors(tmp_path):
 
 def test_cli_packs_a_csv_dataset(tiny_fer_csv, tmp_path):
     out = tmp_path / "tiny.emopack"
-    done = subprocess.run([sys.executable, "-m", "emoscope", "pack", str(tiny_fer_csv.fer2013), "--out", str(out),
-                           "--bits", "7"], capture_output=True, text=True)
+    done = run_emoscope("pack", tiny_fer_csv.fer2013, "--out", out, "--bits", "7")
     assert done.returncode == 0, done.stderr
     assert len(load_pack(out, "train")) == 42 and len(load_pack(out, "val")) == 14
-    wrong = subprocess.run([sys.executable, "-m", "emoscope", "pack", str(tiny_fer_csv.fer2013), "--out",
-                            str(tmp_path / "tiny.npz")], capture_output=True, text=True)
+    wrong = run_emoscope("pack", tiny_fer_csv.fer2013, "--out", tmp_path / "tiny.npz")
     assert wrong.returncode != 0 and "must end in .emopack" in wrong.stderr + wrong.stdout
     assert "Traceback" not in wrong.stderr
 
 
 def test_cli_packs_teacher_soft_labels(tiny_fer_csv, tmp_path):
     out = tmp_path / "distill.emopack"
-    done = subprocess.run([sys.executable, "-m", "emoscope", "pack", str(tiny_fer_csv.fer2013), "--out", str(out),
-                           "--teacher", "fer-fast", "--teacher-weight", "0.3"], capture_output=True, text=True)
+    done = run_emoscope("pack", tiny_fer_csv.fer2013, "--out", out, "--teacher", "fer-fast", "--teacher-weight", "0.3")
     assert done.returncode == 0, done.stderr
     train = load_pack(out, "train")
     assert train.soft_labels.shape == (42, 7) and "0.3 x fer-fast soft labels" in train.source

@@ -8,6 +8,7 @@ from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import FER7
 from emoscope.errors import EmoscopeError
 from emoscope.runtime.spec import ModelSpec
+from helpers import run_emoscope
 
 
 def test_threshold_reaches_the_target_recall_and_no_lower_threshold_is_needed():
@@ -71,12 +72,9 @@ def test_operating_point_of_an_expression_model():
 def test_panic_cv_end_to_end_then_summary(data_root, tmp_path):
     """The protocol at toy scale on real FER2013: folds, final model, operating point, summary page."""
     import json
-    import subprocess
-    import sys
 
     def emoscope(*args):
-        run = subprocess.run([sys.executable, "-m", "emoscope", "panic", *map(str, args)],
-                             capture_output=True, text=True, timeout=600)
+        run = run_emoscope("panic", *args)
         assert run.returncode == 0, run.stderr[-2000:]
         return run
 

@@ -1,18 +1,17 @@
 """`emoscope predict`: faces of photos batched through a classifier, per-file errors, exit codes."""
 
 import json
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 import emoscope
-from emoscope.apps.cli import main
 from emoscope.apps.predict import iter_predictions, predict_images
 from emoscope.faces import create_detector
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.spec import ModelSpec
+from helpers import run_emoscope
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -44,12 +43,9 @@ class CountingPredictor:
         return self.inner.predict_proba(faces, tta=tta)
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["emoscope", "predict", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
+def run_cli(*args, env=None):
+    run = run_emoscope("predict", *args, env=env)
+    return run.returncode, run.stdout, run.stderr
 
 
 def write_gray(path, size=(64, 48)):
@@ -78,8 +74,8 @@ def test_library_report_keeps_errors_per_file(bundle, tmp_path):
     assert "broken.png" in report.images[1].error
 
 
-def test_cli_photo_to_csv_and_annotated_image(bundle, media, tmp_path, monkeypatch, capsys):
-    code, out, _ = run_cli(monkeypatch, capsys, media / "multi_face.jpg", "--model", bundle, "--out", tmp_path,
+def test_cli_photo_to_csv_and_annotated_image(bundle, media, tmp_path):
+    code, out, _ = run_cli(media / "multi_face.jpg", "--model", bundle, "--out", tmp_path,
                            "--format", "csv", "--annotate", "--tta", "hflip")
     assert code == 0 and "5 faces" in out
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
@@ -87,18 +83,18 @@ def test_cli_photo_to_csv_and_annotated_image(bundle, media, tmp_path, monkeypat
     assert cv2.imread(str(tmp_path / "annotated" / "multi_face.jpg")).shape == (667, 1000, 3)
 
 
-def test_cli_landscape_is_zero_faces_not_an_error(bundle, media, monkeypatch, capsys):
-    code, out, err = run_cli(monkeypatch, capsys, media / "free-mountain-vector-01.jpg", "--model", bundle)
+def test_cli_landscape_is_zero_faces_not_an_error(bundle, media):
+    code, out, err = run_cli(media / "free-mountain-vector-01.jpg", "--model", bundle)
     assert code == 0 and "no face" in out and err == ""
 
 
-def test_cli_mixed_folder_keeps_good_results(bundle, tmp_path, monkeypatch, capsys):
+def test_cli_mixed_folder_keeps_good_results(bundle, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     write_gray(folder / "plain.jpg")
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "notes.txt").write_text("hello")
-    code, out, err = run_cli(monkeypatch, capsys, folder, "--model", bundle, "--out", tmp_path / "out",
+    code, out, err = run_cli(folder, "--model", bundle, "--out", tmp_path / "out",
                              "--detector", "haar")
     assert code == 0 and "1 of 3 images analysed" in out
     report = json.loads((tmp_path / "out" / "predictions.json").read_text())
@@ -107,20 +103,20 @@ def test_cli_mixed_folder_keeps_good_results(bundle, tmp_path, monkeypatch, caps
     assert err.count("skipped:") == 2
 
 
-def test_cli_fails_only_when_nothing_was_analysed(bundle, tmp_path, monkeypatch, capsys):
+def test_cli_fails_only_when_nothing_was_analysed(bundle, tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
-    code, _, err = run_cli(monkeypatch, capsys, tmp_path / "empty.jpg", "--model", bundle, "--annotate", "--out",
+    code, _, err = run_cli(tmp_path / "empty.jpg", "--model", bundle, "--annotate", "--out",
                            tmp_path / "out")
     assert code == 2 and err == f"error: {tmp_path / 'empty.jpg'}: empty file (0 bytes)\n"
     (tmp_path / "notes.txt").write_text("hello")
-    code, _, err = run_cli(monkeypatch, capsys, tmp_path, "--model", bundle)
+    code, _, err = run_cli(tmp_path, "--model", bundle)
     assert code == 2 and err.splitlines()[-1] == f"error: {tmp_path}: none of the 2 files could be analysed"
 
 
-def test_cli_refuses_a_huge_image_from_its_header(bundle, tmp_path, monkeypatch, capsys):
+def test_cli_refuses_a_huge_image_from_its_header(bundle, tmp_path):
     from tests.test_faces import _png_header
 
-    code, _, err = run_cli(monkeypatch, capsys, _png_header(tmp_path / "huge.png", 20000, 20000), "--model", bundle)
+    code, _, err = run_cli(_png_header(tmp_path / "huge.png", 20000, 20000), "--model", bundle)
     assert code == 2 and "huge.png: image too large" in err and len(err.strip().splitlines()) == 1
 
 
@@ -130,12 +126,11 @@ def test_cli_refuses_a_huge_image_from_its_header(bundle, tmp_path, monkeypatch,
     (["--tta", "flip"], "unknown --tta"),
     (["--detector", "dlib"], "unknown face detector"),
 ])
-def test_cli_option_errors_are_one_line(bundle, tmp_path, monkeypatch, capsys, args, message):
-    code, _, err = run_cli(monkeypatch, capsys, write_gray(tmp_path / "plain.png"), "--model", bundle, *args)
+def test_cli_option_errors_are_one_line(bundle, tmp_path, args, message):
+    code, _, err = run_cli(write_gray(tmp_path / "plain.png"), "--model", bundle, *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_cli_without_a_shipped_model_asks_for_one(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("emoscope.runtime.predictor.list_pretrained", lambda: [])
-    code, _, err = run_cli(monkeypatch, capsys, write_gray(tmp_path / "plain.png"))
+def test_cli_without_a_shipped_model_asks_for_one(tmp_path):
+    code, _, err = run_cli(write_gray(tmp_path / "plain.png"), env={"EMOSCOPE_WEIGHTS": str(tmp_path / "no-weights")})
     assert code == 2 and "pass --model" in err and len(err.strip().splitlines()) == 1

@@ -76,17 +76,13 @@ def test_onnx_export_agrees_with_the_card(card_path, data_root):
     assert report["accuracy"] == pytest.approx(card["accuracy"], abs=2e-3)  # fp32 ORT vs torch rounding
 
 
-def test_models_pretrained_writes_every_card_into_the_readme_table(tmp_path, monkeypatch, capsys):
-    import sys
-
-    from emoscope.apps.cli import main
+def test_models_pretrained_writes_every_card_into_the_readme_table(tmp_path):
+    from helpers import run_emoscope
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- models:pretrained -->\nold\n<!-- /models:pretrained -->\nrest\n")
-    monkeypatch.setattr(sys, "argv", ["emoscope", "models", "--pretrained", "--readme", str(readme)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    assert info.value.code == 0
+    run = run_emoscope("models", "--pretrained", "--readme", readme)
+    assert run.returncode == 0
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text
     for path in CARDS:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoscope.errors import DataError
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.source import VideoSource
 
@@ -81,8 +82,8 @@ def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames:
         "full_report": _median_run(lambda: time_pipeline(video, predictor, full, max_frames), repeats),
         "naive_per_face_loop": _median_run(lambda: time_naive_loop(video, predictor, detector, max_frames), repeats),
     }
-    results["speedup_emotion_only_vs_naive"] = round(
-        results["emotion_only"]["fps"] / results["naive_per_face_loop"]["fps"], 2)
+    naive_fps = results["naive_per_face_loop"]["fps"]
+    results["speedup_emotion_only_vs_naive"] = round(results["emotion_only"]["fps"] / naive_fps, 2) if naive_fps else None
     return results
 
 
@@ -92,11 +93,12 @@ def write_long_video(path: Path, clip: Path, seconds: float, fps: float = 10.0) 
 
     with VideoSource(clip, sample_fps=fps) as source:
         frames = [cv2.resize(f.image, (640, 360)) for f in source]
+    if not frames:
+        raise DataError(f"{clip}: no frames to repeat")
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
-    total = int(seconds * fps)
-    for i in range(total):
-        # ping-pong through the clip so the face moves continuously
-        period = 2 * len(frames) - 2
+    # ping-pong through the clip so the face moves continuously (a one-frame clip just repeats)
+    period = max(1, 2 * len(frames) - 2)
+    for i in range(int(seconds * fps)):
         k = i % period
         writer.write(frames[k if k < len(frames) else period - k])
     writer.release()

@@ -42,7 +42,6 @@ def analyze_cmd(
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
     from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
-    from emoscope.cues.panic import AlertSender
     from emoscope.report.builder import ReportOptions
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
     from emoscope.video.pipeline import AnalysisOptions
@@ -63,7 +62,11 @@ def analyze_cmd(
     if path.is_dir() and not videos:
         raise EmoscopeError(f"{path}: no video files found")
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    alerts = AlertSender(webhook) if panic else None
+    alerts = None
+    if panic:
+        from emoscope.cues.panic import AlertSender
+
+        alerts = AlertSender(webhook)
     rows, failures = [], 0
     with progress() as bars:
         for video in videos:

@@ -44,7 +44,7 @@ def gesture_cmd(
                       highlight=False, soft_wrap=True)
         return
     phrases = phrases_with(parse_key_values(phrase, "--phrase", form="GESTURE=TEXT"))
-    options = GestureOptions(route=route)
+    options = GestureOptions.checked(route=route)  # its own one-line message, which tests rely on
     speaker = Speaker(play=speak, wav_path=speak_to, warn=warn)
     summary = run_session(source, speaker, phrases, options, hold, as_crop=crop, annotate=annotate,
                           max_seconds=max_seconds, model=model,
