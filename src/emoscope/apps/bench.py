@@ -111,22 +111,13 @@ def bench_memory(video: Path, predictor, out_dir: Path, options: AnalysisOptions
     from emoscope.apps.analyze import analyze_video
 
     samples: list[tuple[int, float]] = []
-    counter = {"frames": 0}
 
-    class _RssProbe:
-        def add_task(self, *args, **kwargs):
-            return 0
-
-        def update(self, task, advance=1):
-            counter["frames"] += advance
-            if counter["frames"] % every == 0:
-                samples.append((counter["frames"], round(current_rss_mb(), 1)))
-
-        def remove_task(self, task):
-            pass
+    def sample_rss(done: int, expected: int) -> None:
+        if done % every == 0:
+            samples.append((done, round(current_rss_mb(), 1)))
 
     start = time.perf_counter()
-    output = analyze_video(video, predictor, out_dir, options, sample_fps=sample_fps, progress=_RssProbe())
+    output = analyze_video(video, predictor, out_dir, options, sample_fps=sample_fps, on_progress=sample_rss)
     seconds = time.perf_counter() - start
     rss = np.array([mb for _, mb in samples]) if samples else np.zeros(1)
     half = len(rss) // 2

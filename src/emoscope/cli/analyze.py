@@ -11,7 +11,7 @@ import typer
 from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, FRAMES_HELP,
                                   check_choice, console, parse_key_values, positive, progress, warn)
 from emoscope.errors import EmoscopeError
-from emoscope.video.sinks import check_frame_table_format
+from emoscope.video.sinks import AlertSink, check_frame_table_format
 
 app = typer.Typer()
 
@@ -61,20 +61,19 @@ def analyze_cmd(
     videos = find_videos(path) if path.is_dir() else [source]
     if path.is_dir() and not videos:
         raise EmoscopeError(f"{path}: no video files found")
+    alerts = AlertSink(webhook) if panic else None
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    alerts = None
-    if panic:
-        from emoscope.cues.panic import AlertSender
-
-        alerts = AlertSender(webhook)
     rows, failures = [], 0
     with progress() as bars:
         for video in videos:
+            task = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
             try:
                 output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
                                        max_seconds=max_seconds, metadata=metadata, annotate=annotate,
                                        frames_format=None if frames == "none" else frames,
-                                       progress=bars, on_alert=alerts.send if alerts else None)
+                                       on_progress=lambda done, expected: bars.update(
+                                           task, completed=done, total=expected or None),
+                                       sinks=[alerts] if alerts else [])
             except EmoscopeError as exc:
                 if len(videos) == 1:
                     raise
@@ -82,6 +81,8 @@ def analyze_cmd(
                 warn(f"error: {exc}")
                 rows.append(summary_row(Path(str(video)), error=str(exc)))
                 continue
+            finally:
+                bars.remove_task(task)
             rows.append(summary_row(Path(str(video)), output))
             report = output.report
             console.print(f"{video}: {report.analysis.frames_analysed} frames at "
