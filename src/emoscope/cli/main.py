@@ -44,12 +44,6 @@ def option_name(args: Sequence[str], loc: tuple) -> str:
     return ".".join(map(str, loc))
 
 
-def yaml_errors() -> tuple[type[Exception], ...]:
-    """PyYAML's parse error when a config file has been read with it (imported lazily, so not always)."""
-    yaml = sys.modules.get("yaml")
-    return (yaml.YAMLError,) if yaml is not None else ()
-
-
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     args = sys.argv[1:] if args is None else list(args)
@@ -71,11 +65,6 @@ def main(args: Sequence[str] | None = None) -> None:
     except EmoscopeError as exc:
         warn(f"error: {exc}")
         code = exc.exit_code
-    except yaml_errors() as exc:  # a malformed YAML config
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        warn(f"error: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}")
-        code = USAGE_ERROR
     except MemoryError:
         warn("error: out of memory; use a smaller --batch-size or --limit")
         code = 3
