@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from emoscope.errors import EmoscopeError
 from emoscope.runtime.bundle import load_bundle
-from emoscope.training.config import read_config_file
+from emoscope.runtime.config_file import read_config_file
 
 REPORT_KEYS = ("model", "dataset", "split", "accuracy", "macro_f1", "per_class", "confusion_matrix")
 
