@@ -20,7 +20,8 @@ from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
-from emoscope.video.sinks import AnnotatedVideoSink, FrameTable, Sink, frame_table_sink
+from emoscope.video.draw import draw_faces
+from emoscope.video.sinks import FrameTable, Sink, VideoWriterSink, frame_table_sink
 from emoscope.video.source import VideoSource
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -81,7 +82,7 @@ def analyze_video(
                 frame_table_sink(out_dir / f"{stem}.frames", FrameTable(classes, analyzer.cues), frames_format))
         if annotate:
             annotator = stack.enter_context(
-                AnnotatedVideoSink(out_dir / f"{stem}.annotated.mp4", video.info.fps / video.step))
+                VideoWriterSink(out_dir / f"{stem}.annotated.mp4", video.info.fps / video.step, draw=draw_faces))
         outputs = [sink for sink in (report, table, annotator) if sink is not None] + list(sinks)
         expected = _expected_frames(video)
         for done, result in enumerate(analyzer.run(video), 1):

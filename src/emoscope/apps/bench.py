@@ -15,7 +15,9 @@ import numpy as np
 
 from emoscope.errors import DataError
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
-from emoscope.video.source import VideoSource
+from emoscope.video.results import FrameResult
+from emoscope.video.sinks import VideoWriterSink
+from emoscope.video.source import Frame, VideoSource
 
 
 def peak_rss_mb() -> float:
@@ -95,13 +97,12 @@ def write_long_video(path: Path, clip: Path, seconds: float, fps: float = 10.0) 
         frames = [cv2.resize(f.image, (640, 360)) for f in source]
     if not frames:
         raise DataError(f"{clip}: no frames to repeat")
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
     # ping-pong through the clip so the face moves continuously (a one-frame clip just repeats)
     period = max(1, 2 * len(frames) - 2)
-    for i in range(int(seconds * fps)):
-        k = i % period
-        writer.write(frames[k if k < len(frames) else period - k])
-    writer.release()
+    with VideoWriterSink(path, fps) as writer:
+        for i in range(int(seconds * fps)):
+            k = i % period
+            writer.write(FrameResult(Frame(i, i / fps, frames[k if k < len(frames) else period - k])))
     return path
 
 

@@ -14,7 +14,7 @@ BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9),
 
 def draw_gestures(result: FrameResult) -> np.ndarray:
     """A copy of a gesture session's frame with hand skeletons, per-hand labels and the held gesture
-    (for :class:`~emoscope.video.sinks.AnnotatedVideoSink`)."""
+    (for :class:`~emoscope.video.sinks.VideoWriterSink`)."""
     import cv2
 
     frame: GestureFrame = result.data[GESTURE_FRAME]

@@ -20,7 +20,7 @@ from emoscope.gestures.speech import Speaker
 from emoscope.gestures.stream import GESTURE_FRAME, HELD, STARTED, HoldSmoother, gesture_result, gesture_results, read_frames
 from emoscope.gestures.vocabulary import GESTURE_OF_LETTER, UNKNOWN
 from emoscope.video.results import FrameResult
-from emoscope.video.sinks import AnnotatedVideoSink, Sink
+from emoscope.video.sinks import VideoWriterSink, Sink
 
 
 class SessionSummary(Sink):
@@ -100,7 +100,7 @@ def run_session(
         stack.callback(classifier.close)
         sinks = [summary, stack.enter_context(speech), CallbackSink(on_step)]
         if annotate:
-            sinks.append(stack.enter_context(AnnotatedVideoSink(Path(annotate), source_frames.fps, draw=draw_gestures)))
+            sinks.append(stack.enter_context(VideoWriterSink(Path(annotate), source_frames.fps, draw=draw_gestures)))
         if as_crop:
             crop = GestureFrame(0, 0.0, classifier.classify_crops([first.image]))
             results = iter([gesture_result(first, crop, HoldSmoother(1))])

@@ -57,5 +57,5 @@ def open_onnx(path: str | Path, threads: int = 0):
         raise ModelError(f"{path}: not a loadable ONNX model ({type(exc).__name__})") from None
     metadata = session.get_modelmeta().custom_metadata_map
     if SPEC_KEY not in metadata:
-        raise ModelError(f"{path}: ONNX model has no emoscope metadata; export it with `emoscope export --onnx`")
+        raise ModelError(f"{path}: ONNX model has no emoscope metadata; export it with `emoscope export`")
     return session, ModelSpec.from_json(metadata[SPEC_KEY], source=path)

@@ -147,21 +147,19 @@ def frame_table_sink(path_stem: Path, table: FrameTable, fmt: str) -> FrameTable
     return FrameTableSink(path, table) if fmt == "csv" else ParquetFrameTableSink(path, table)
 
 
-# -- annotated video ------------------------------------------------------------------------------
+# -- video (annotated or not) ------------------------------------------------------------------------------
 IMAGE_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
-class AnnotatedVideoSink(Sink):
-    """Writes each result as ``draw(result)`` renders it: an MP4 (mp4v codec), or a single image
-    when ``path`` names an image file. The one video writer; what is drawn is the caller's choice
-    (:func:`emoscope.video.draw.draw_faces` by default)."""
+class VideoWriterSink(Sink):
+    """Writes each result as ``draw(result)`` renders it (by default the frame as it is): an MP4
+    (mp4v codec), or a single image when ``path`` names an image file. The one video writer; what
+    is drawn is the caller's choice, e.g. :func:`emoscope.video.draw.draw_faces`."""
 
-    def __init__(self, path: Path, fps: float, draw: Callable[[FrameResult], np.ndarray] | None = None):
-        from emoscope.video.draw import draw_faces
-
+    def __init__(self, path: Path, fps: float, draw: Callable[[FrameResult], np.ndarray] = lambda result: result.frame.image):
         self.path = Path(path)
         self.fps = fps
-        self.draw = draw or draw_faces
+        self.draw = draw
         self._is_image = self.path.suffix.lower() in IMAGE_OUTPUT_SUFFIXES
         self._writer = None
         if not self.path.parent.is_dir():
