@@ -160,7 +160,7 @@ def ensemble_cmd(
 def card_cmd(
     bundle: Path = typer.Argument(..., help="the .safetensors weights the card describes"),
     report: Path = typer.Option(..., help="the `emoscope evaluate` JSON report of this model on its test split"),
-    config: Optional[Path] = typer.Option(None, help="the training config (.toml/.json), copied in as the recipe"),
+    config: Optional[Path] = typer.Option(None, help="the training config (.toml/.json/.yaml), copied in as the recipe"),
     weakness: list[str] = typer.Option([], help="a known weakness, one sentence; repeatable"),
     reproduce: str = typer.Option("", help="one command that reruns every step (e.g. a make target)"),
     tta_report: list[Path] = typer.Option([], help="an `emoscope evaluate --tta ...` report of the same model and "

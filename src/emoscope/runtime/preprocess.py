@@ -72,8 +72,3 @@ class Preprocess:
     def __call__(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """uint8 face crops (any size, gray or BGR) -> float32 ``(N, C, S, S)`` normalised as trained."""
         return self.normalise(self.pixels(faces).astype(np.float32) / 255.0)
-
-
-def prepare_batch(faces: np.ndarray | Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
-    """The input ``spec``'s model expects for ``faces`` (see :class:`Preprocess`)."""
-    return Preprocess.from_spec(spec)(faces)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.runtime.onnx_runtime import INPUT_NAME, open_onnx
-from emoscope.runtime.preprocess import prepare_batch
+from emoscope.runtime.preprocess import Preprocess
 
 
 def quantize_onnx(onnx_path: str | Path, calibration_faces: np.ndarray, out_path: str | Path | None = None,
@@ -23,8 +23,8 @@ def quantize_onnx(onnx_path: str | Path, calibration_faces: np.ndarray, out_path
     onnx_path = Path(onnx_path)
     out_path = Path(out_path) if out_path else onnx_path.with_name(onnx_path.stem + ".int8.onnx")
     _, spec = open_onnx(onnx_path)
-    batches = [prepare_batch(calibration_faces[i : i + batch_size], spec)
-               for i in range(0, len(calibration_faces), batch_size)]
+    preprocess = Preprocess.from_spec(spec)
+    batches = [preprocess(calibration_faces[i : i + batch_size]) for i in range(0, len(calibration_faces), batch_size)]
 
     class Reader(CalibrationDataReader):
         def __init__(self):
