@@ -46,7 +46,7 @@ demo-train: $(STAMP)
 	rm -rf runs/demo-train
 	$(EMOSCOPE) train --name demo-train --model fer_fast_net --dataset fer2013 --limit 2000 --val-limit 1000 --epochs 1 --lr 0.05
 	$(EMOSCOPE) evaluate runs/demo-train/best.safetensors --dataset fer2013 --split test --out runs/demo-train/eval
-	$(EMOSCOPE) export runs/demo-train/best.safetensors --onnx
+	$(EMOSCOPE) export runs/demo-train/best.safetensors
 
 # Issue 7's gesture model (about 15 min on 2 cores; needs ../shared/data): train on Sign MNIST's
 # fit/holdout division of train, ship the selected epoch as fp16, evaluate the shipped file on the
