@@ -248,3 +248,20 @@ def test_a_detector_passed_in_stays_open_for_its_owner(tmp_path):
     for _ in range(2):  # the same instance serves two videos
         output = analyze_video(video, BrightnessClassifier(), tmp_path / "out", OPTIONS, detector=detector)
         assert output.report.people and not detector.closed
+
+
+def test_the_first_expression_skips_a_calm_label(tmp_path):
+    """A calm/panic model: calm is its "no expression" label, as neutral is for expression models."""
+
+    class CalmOrPanic(BrightnessClassifier):
+        classes = ["calm", "panic"]
+        spec = ModelSpec(name="calm-panic", architecture="none", label_set="panic", classes=classes)
+
+        def predict_proba(self, crops):
+            return np.array([[0.9, 0.1] if crop.mean() > 128 else [0.1, 0.9] for crop in crops], np.float32)
+
+    video = write_video(tmp_path / "v.mp4", [("bright", 2), ("dark", 2)])
+    output = analyze_video(video, CalmOrPanic(), tmp_path / "out", OPTIONS, detector=SquareDetector())
+    (person,) = output.report.people
+    assert person.response.first_expression == "panic"
+    assert person.response.first_expression_s == pytest.approx(2.0)

@@ -47,7 +47,7 @@ class TransitionsModel(BaseModel):
 
 class ResponseModel(BaseModel):
     first_visible_s: float
-    first_expression_s: float | None = Field(description="start of the first non-neutral episode")
+    first_expression_s: float | None = Field(description="start of the first episode not of the calm label (neutral)")
     first_expression: str | None
 
 
