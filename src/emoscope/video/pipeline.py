@@ -14,11 +14,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues
 from emoscope.data.labels import PANIC_CLASSES
-from emoscope.faces import Detections, create_detector, crop_faces
+from emoscope.faces import Detections, create_detector, crop_faces, list_detectors
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
@@ -59,6 +59,13 @@ class AnalysisOptions(BaseModel):
     max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, name: str) -> str:
+        if name not in list_detectors():
+            raise ValueError(f"unknown face detector {name!r} (choose {', '.join(list_detectors())})")
+        return name
 
 
 
