@@ -14,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.errors import EmoscopeError
-from emoscope.gestures.classifier import DEFAULT_MODEL, GestureClassifier, GestureFrame, GestureOptions, require_hand_sized
+from emoscope.gestures.classifier import (DEFAULT_MODEL, GestureClassifier, GestureFrame, GestureOptions,
+                                          require_hand_sized)
 from emoscope.gestures.draw import draw_gestures
 from emoscope.gestures.speech import Speaker
-from emoscope.gestures.stream import GESTURE_FRAME, HELD, STARTED, HoldSmoother, gesture_result, gesture_results, read_frames
+from emoscope.gestures.stream import (GESTURE_FRAME, HELD, STARTED, HoldSmoother, gesture_result, gesture_results,
+                                      read_frames)
 from emoscope.gestures.vocabulary import GESTURE_OF_LETTER, UNKNOWN
 from emoscope.video.results import FrameResult
-from emoscope.video.sinks import VideoWriterSink, Sink
+from emoscope.video.sinks import CallbackSink, Sink, VideoWriterSink
 
 
 class SessionSummary(Sink):
@@ -53,14 +55,6 @@ class SpeechSink(Sink):
 
     def close(self) -> None:
         self.wav = self.speaker.close()
-
-
-class CallbackSink(Sink):
-    def __init__(self, callback: Callable[[FrameResult], None]):
-        self.callback = callback
-
-    def write(self, result: FrameResult) -> None:
-        self.callback(result)
 
 
 def is_csv(source: str) -> bool:
@@ -100,7 +94,8 @@ def run_session(
         stack.callback(classifier.close)
         sinks = [summary, stack.enter_context(speech), CallbackSink(on_step)]
         if annotate:
-            sinks.append(stack.enter_context(VideoWriterSink(Path(annotate), source_frames.fps, draw=draw_gestures)))
+            writer = VideoWriterSink(Path(annotate), source_frames.fps, draw=draw_gestures)
+            sinks.append(stack.enter_context(writer))
         if as_crop:
             crop = GestureFrame(0, 0.0, classifier.classify_crops([first.image]))
             results = iter([gesture_result(first, crop, HoldSmoother(1))])

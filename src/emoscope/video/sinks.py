@@ -50,6 +50,16 @@ class Sink:
             self.abort()
 
 
+class CallbackSink(Sink):
+    """Hands each result to a function (a progress line, a live view)."""
+
+    def __init__(self, callback: Callable[[FrameResult], None]):
+        self.callback = callback
+
+    def write(self, result: FrameResult) -> None:
+        self.callback(result)
+
+
 # -- the per-frame table ---------------------------------------------------------------------------
 CORE_COLUMNS = (("frame", "id"), ("time", "time"), ("track", "id"), ("x1", "value"), ("y1", "value"),
                 ("x2", "value"), ("y2", "value"), ("score", "value"), ("label", "text"))
@@ -156,7 +166,8 @@ class VideoWriterSink(Sink):
     (mp4v codec), or a single image when ``path`` names an image file. The one video writer; what
     is drawn is the caller's choice, e.g. :func:`emoscope.video.draw.draw_faces`."""
 
-    def __init__(self, path: Path, fps: float, draw: Callable[[FrameResult], np.ndarray] = lambda result: result.frame.image):
+    def __init__(self, path: Path, fps: float,
+                 draw: Callable[[FrameResult], np.ndarray] = lambda result: result.frame.image):
         self.path = Path(path)
         self.fps = fps
         self.draw = draw
