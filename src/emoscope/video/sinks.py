@@ -1,7 +1,7 @@
 """Sinks consume :class:`FrameResult` as the loop produces them, all through one protocol
 (:class:`Sink`: ``write(result)``, ``close()``, a context manager): the per-frame table (CSV or
-Parquet), an annotated video, alert delivery, and (in :mod:`emoscope.report`) the report. Each
-writes as it goes, so nothing accumulates in memory.
+Parquet), a video (annotated or not), alert delivery, a callback, and (in :mod:`emoscope.report`)
+the report. Each writes as it goes, so nothing accumulates in memory.
 """
 
 from __future__ import annotations
