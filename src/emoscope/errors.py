@@ -1,4 +1,12 @@
-"""User-facing errors: one clear line, a non-zero exit, never a traceback."""
+"""User-facing errors: one clear line, a non-zero exit, never a traceback.
+
+Exit codes: 0 done, 2 bad input (:class:`EmoscopeError`), 3 an output could not be written,
+4 done but partial (e.g. a damaged video: what could be decoded was analysed, and the report says so),
+130 interrupted.
+"""
+
+EXIT_OUTPUT_FAILED = 3
+EXIT_PARTIAL = 4
 
 
 class EmoscopeError(Exception):
