@@ -78,8 +78,10 @@ def evaluate_cmd(
     for cls, row in report["per_class"].items():
         table.add_row(cls, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
     console.print(table)
+    shown = {key: "n/a" if report[key] is None else f"{report[key]:.4f}"  # None: undefined on this split
+             for key in ("accuracy", "macro_f1", "roc_auc_macro_ovr")}
     console.print(f"{report['model']} on {report['split']} ({report['n']} images, tta {tta}): accuracy "
-                  f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, ROC-AUC {report['roc_auc_macro_ovr']:.4f}")
+                  f"{shown['accuracy']}, macro-F1 {shown['macro_f1']}, ROC-AUC {shown['roc_auc_macro_ovr']}")
     console.print(f"report: {paths['json']}  confusion matrix: {paths['confusion']}")
 
 
@@ -97,15 +99,22 @@ def export_cmd(
 
     source = resolve_model_path(model, "torch")
     net, spec = load_bundle(source)
-    target = export_onnx(net, spec, out or source.with_suffix(".onnx"))
-    rng = np.random.default_rng(0)
-    faces = rng.integers(0, 256, size=(16, spec.img_size, spec.img_size), dtype=np.uint8)
-    torch_probs = TorchPredictor(net, spec, source).predict_proba(faces)
-    onnx_probs = load_predictor(target, backend="onnx").predict_proba(faces)
-    diff = float(np.abs(torch_probs - onnx_probs).max())
+    target = out or source.with_suffix(".onnx")
+    # Checked under a scratch name and renamed only once it agrees with torch: a failed check leaves
+    # no file that looks like a good export.
+    unchecked = export_onnx(net, spec, target.with_name(f"{target.stem}.unchecked.onnx"))
+    try:
+        rng = np.random.default_rng(0)
+        faces = rng.integers(0, 256, size=(16, spec.img_size, spec.img_size), dtype=np.uint8)
+        torch_probs = TorchPredictor(net, spec, source).predict_proba(faces)
+        onnx_probs = load_predictor(unchecked, backend="onnx").predict_proba(faces)
+        diff = float(np.abs(torch_probs - onnx_probs).max())
+        if not np.isfinite(diff) or diff > 1e-4:  # NaN compares False with '>'
+            raise EmoscopeError(f"ONNX output differs from torch by {diff:.2e} (> 1e-4); the export is not trustworthy")
+        unchecked.replace(target)
+    finally:
+        unchecked.unlink(missing_ok=True)
     console.print(f"ONNX model: {target} ({target.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
-    if diff > 1e-4:
-        raise EmoscopeError(f"ONNX output differs from torch by {diff:.2e} (> 1e-4); the export is not trustworthy")
 
 
 @app.command("info")

@@ -6,11 +6,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from emoscope.data.imageset import ImageSet
-from emoscope.errors import EmoscopeError
-from emoscope.evaluation.metrics import classification_metrics
+from emoscope.errors import DataError, EmoscopeError
+from emoscope.evaluation.metrics import classification_metrics, undefined_as_none
 from emoscope.runtime.predictor import Predictor
 
 
@@ -28,13 +26,16 @@ def align_labels(images: ImageSet, predictor: Predictor) -> ImageSet:
 
 
 def evaluate(predictor: Predictor, images: ImageSet, split: str, tta: str = "none") -> dict:
-    """Metrics of ``predictor`` on ``images`` (the split is named in the result)."""
+    """Metrics of ``predictor`` on ``images`` (the split is named in the result); ``None`` for a metric
+    the split leaves undefined, such as ROC-AUC on a split with one class."""
     images = align_labels(images, predictor)
+    if len(images) == 0:
+        raise DataError(f"{images.source}: split {split} has no images to evaluate on")
     start = time.perf_counter()
     probs = predictor.predict_proba(images.images, tta=tta)
     seconds = time.perf_counter() - start
     metrics = classification_metrics(images.labels, probs, list(predictor.spec.classes))
-    return {
+    return undefined_as_none({
         "model": predictor.spec.name,
         "architecture": predictor.spec.architecture,
         "source": predictor.source,
@@ -44,7 +45,7 @@ def evaluate(predictor: Predictor, images: ImageSet, split: str, tta: str = "non
         "tta": tta,
         "faces_per_s": len(images) / seconds if seconds > 0 else None,
         **metrics,
-    }
+    })
 
 
 def write_report(report: dict, out_dir: str | Path, stem: str = "eval") -> dict[str, Path]:
@@ -54,15 +55,10 @@ def write_report(report: dict, out_dir: str | Path, stem: str = "eval") -> dict[
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"{stem}.json"
-    json_path.write_text(json.dumps(report, indent=1, default=_json_default))
+    json_path.write_text(json.dumps(undefined_as_none(report), indent=1, allow_nan=False))
     cm_path = plot_confusion(
         report["confusion_matrix"], list(report["per_class"]), out / f"{stem}_confusion.png",
         title=f"{report['model']} on {report['split']} (acc {report['accuracy']:.3f})",
     )
     return {"json": json_path, "confusion": cm_path}
 
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(type(value))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -91,3 +93,18 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: list[
         result["roc_auc"] = aucs[1]
         result["pr_auc"] = average_precision(y_true == 1, probs[:, 1])
     return result
+
+
+def undefined_as_none(value):
+    """``value`` with every NaN or infinite float replaced by ``None``, recursively, and numpy scalars as
+    Python ones: JSON has no NaN, and an undefined metric (ROC-AUC of a class that never occurs) is
+    reported as ``null``, never as a number."""
+    if isinstance(value, dict):
+        return {key: undefined_as_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [undefined_as_none(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

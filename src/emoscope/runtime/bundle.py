@@ -60,16 +60,46 @@ def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False) ->
     return path
 
 
-def load_bundle(path: str | Path):
-    """Rebuild the model of a bundle in eval mode; returns ``(model, spec)``."""
+ARCHITECTURE_REJECTS = (TypeError, ValueError, RuntimeError)
+"""What factories and forward passes raise for settings they cannot take: an unknown keyword, a dropout
+rate above 1, an input too small for the pooling."""
+
+
+def build_model(architecture: str, num_classes: int, in_chans: int, img_size: int, arch_kwargs: dict,
+                source: str | Path):
+    """``architecture`` with fresh weights, in eval mode, after one blank image has gone through it.
+
+    Anything the registry or the architecture refuses becomes one :class:`ModelError` naming ``source``
+    (a bundle file, or the training options), rather than a traceback at the first prediction. Inside
+    ``with torch.device("meta")`` this checks settings without allocating weights.
+    """
+    import torch
+
     from emoscope.models.registry import create_model
 
+    settings = ", ".join(f"{key}={value!r}" for key, value in
+                         {"in_chans": in_chans, "img_size": img_size, **arch_kwargs}.items())
+    try:
+        model = create_model(architecture, num_classes=num_classes, in_chans=in_chans, img_size=img_size,
+                             **arch_kwargs).eval()
+        with torch.inference_mode():
+            logits = model(torch.zeros(1, in_chans, img_size, img_size))
+    except ModelError as exc:
+        raise ModelError(f"{source}: {exc}") from None
+    except ARCHITECTURE_REJECTS as exc:
+        reason = (str(exc).splitlines() or [""])[0]
+        raise ModelError(f"{source}: {architecture!r} rejects {settings} ({type(exc).__name__}: {reason})") from None
+    if tuple(logits.shape) != (1, num_classes):
+        raise ModelError(f"{source}: {architecture!r} with {settings} gives outputs of shape {tuple(logits.shape)}, "
+                         f"expected (1, {num_classes})")
+    return model
+
+
+def load_bundle(path: str | Path):
+    """Rebuild the model of a bundle in eval mode; returns ``(model, spec)``."""
     path = Path(path)
     spec = read_spec(path)
-    model = create_model(
-        spec.architecture, num_classes=spec.num_classes, in_chans=spec.in_chans, img_size=spec.img_size,
-        **spec.arch_kwargs,
-    )
+    model = build_model(spec.architecture, spec.num_classes, spec.in_chans, spec.img_size, spec.arch_kwargs, path)
     tensors = read_tensors(path)
     reference = model.state_dict()
     missing = sorted(set(reference) - set(tensors))
@@ -82,6 +112,8 @@ def load_bundle(path: str | Path):
     for key, tensor in tensors.items():
         if tensor.shape != reference[key].shape:
             raise ModelError(f"{path}: tensor {key} has shape {tuple(tensor.shape)}, expected {tuple(reference[key].shape)}")
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ModelError(f"{path}: tensor {key} holds NaN or infinite values; the file is damaged")
         tensors[key] = tensor.to(reference[key].dtype)
     model.load_state_dict(tensors)
     return model.eval(), spec

@@ -58,4 +58,27 @@ def open_onnx(path: str | Path, threads: int = 0):
     metadata = session.get_modelmeta().custom_metadata_map
     if SPEC_KEY not in metadata:
         raise ModelError(f"{path}: ONNX model has no emoscope metadata; export it with `emoscope export`")
-    return session, ModelSpec.from_json(metadata[SPEC_KEY], source=path)
+    spec = ModelSpec.from_json(metadata[SPEC_KEY], source=path)
+    _check_graph_matches_spec(session, spec, path)
+    return session, spec
+
+
+def _check_graph_matches_spec(session, spec: ModelSpec, path: Path) -> None:
+    """Refuse a graph whose input or output shape contradicts its metadata, which preprocessing follows.
+
+    Named (dynamic) axes match any size; the batch axis always is one.
+    """
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) < 1:
+        raise ModelError(f"{path}: the graph has {len(inputs)} inputs and {len(outputs)} outputs; "
+                         "an emoscope model has one image input and a logits output")
+    for role, node, expected in (("input", inputs[0], ("batch", spec.in_chans, spec.img_size, spec.img_size)),
+                                 ("output", outputs[0], ("batch", spec.num_classes))):
+        shape = tuple(node.shape)
+        fits = len(shape) == len(expected) and all(
+            not isinstance(have, int) or not isinstance(want, int) or have == want
+            for have, want in zip(shape, expected)
+        )
+        if not fits:
+            raise ModelError(f"{path}: the graph's {role} has shape {list(shape)} but its metadata declares "
+                             f"{list(expected)}; re-export it with `emoscope export`")

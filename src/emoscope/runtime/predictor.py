@@ -42,6 +42,14 @@ class Predictor:
     def _logits(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _finite_logits(self, batch: np.ndarray) -> np.ndarray:
+        # Finite weights can still overflow to inf and then NaN; a NaN probability must never pass as a
+        # prediction (its argmax is class 0, and NaN fails every threshold comparison silently).
+        logits = self._logits(batch)
+        if not np.isfinite(logits).all():
+            raise ModelError(f"{self.source}: the model produced NaN or infinite outputs; its weights are unusable")
+        return logits
+
     def predict_prepared(self, batch: np.ndarray, tta: str = "none") -> np.ndarray:
         """Probabilities ``(N, K)`` for an already normalised ``(N, C, S, S)`` batch."""
         probs = np.zeros((len(batch), self.spec.num_classes), dtype=np.float64)
@@ -49,7 +57,8 @@ class Predictor:
             chunk = batch[start : start + self.batch_size]
             views = tta_views(chunk, tta)
             for view in views:
-                probs[start : start + len(chunk)] += softmax(self._logits(np.ascontiguousarray(view, dtype=np.float32)))
+                logits = self._finite_logits(np.ascontiguousarray(view, dtype=np.float32))
+                probs[start : start + len(chunk)] += softmax(logits)
             probs[start : start + len(chunk)] /= len(views)
         return probs.astype(np.float32)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from emoscope.errors import EmoscopeError
 from emoscope.runtime.config_file import read_config_file
+from emoscope.runtime.spec import Channels, PixelMean, PixelStd
 
 
 class AugmentConfig(BaseModel):
@@ -43,9 +44,9 @@ class TrainConfig(BaseModel):
     limit: int | None = Field(None, ge=10, description="stratified subset of N training images")
     val_limit: int | None = Field(None, ge=10, description="stratified subset of N validation images")
     img_size: int = Field(48, ge=16, le=512)
-    in_chans: Literal[1, 3] = 1
-    mean: float = 0.5
-    std: float = 0.5
+    in_chans: Channels = 1
+    mean: PixelMean = 0.5
+    std: PixelStd = 0.5
 
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -66,11 +67,27 @@ class TrainConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 on a CPU that has it, AMP on CUDA")
     device: str = "auto"
     threads: int = Field(0, ge=0, description="torch CPU threads; 0 = all cores")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     early_stopping: int = Field(0, ge=0, description="stop after N epochs without val improvement; 0 = off")
     monitor: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
     panic_classes: list[str] = Field(default_factory=lambda: ["fear"])
     out_dir: str = "runs"
+
+    @model_validator(mode="after")
+    def _architecture_accepts_options(self) -> TrainConfig:
+        """Build the model on torch's meta device (no memory) and run a blank image through it, so a
+        ``model_kwargs`` entry or input size the architecture refuses (``drop_rate=1.5``, a keyword it
+        lacks, a side too small for its pooling) fails before any data loads or run folder exists.
+        The ModelError passes through pydantic, which wraps only ValueError, as one line."""
+        import torch
+
+        from emoscope.runtime.bundle import build_model
+
+        with torch.device("meta"):
+            # Two classes stand in for the label set, which is known only once the data has loaded;
+            # no architecture's accepted options depend on the number of classes.
+            build_model(self.model, 2, self.in_chans, self.img_size, self.model_kwargs, "training options")
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:

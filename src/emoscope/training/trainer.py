@@ -64,6 +64,23 @@ class FitResult:
     train_images_per_s: float
 
 
+@dataclass
+class ResumeState:
+    """Where an interrupted run stood after its last completed epoch."""
+
+    next_epoch: int
+    history: list[dict]
+    best_value: float
+    best_epoch: int
+    stale: int
+    best_metrics: dict
+
+
+FOREIGN_CHECKPOINT = (KeyError, IndexError, TypeError, ValueError, RuntimeError, ModelError)
+"""What interpreting a loadable file that emoscope did not write raises: a missing entry, a value of the
+wrong type, a config pydantic refuses, tensors that do not fit the model or optimizer. (A plain
+EmoscopeError, such as a run made with other options, passes through.)"""
+
 RESUME_MAY_CHANGE = frozenset({"epochs", "threads"})
 """Options a resumed run may change: train longer, or on more or fewer CPU threads (say, once the
 other job on the machine has finished); everything else must match the checkpoint."""
@@ -215,23 +232,34 @@ class Trainer:
         torch.save(payload, tmp)
         tmp.replace(self.run_dir / CHECKPOINT)
 
-    def _load_checkpoint(self) -> dict:
+    def _load_checkpoint(self) -> ResumeState:
+        """Restore the model, optimizer and scheduler from the run's checkpoint; the loop's state to go on with."""
         path = self.run_dir / CHECKPOINT
         try:
+            # weights_only: a pickled file found at this path never gets to run code
             payload = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as exc:  # torch raises many types for truncated or foreign files
             raise ModelError(f"{path}: cannot resume from this checkpoint ({type(exc).__name__})") from None
-        saved = TrainConfig.model_validate_json(payload["config"])
-        current = self.config.model_dump()
-        changed = [k for k, v in saved.model_dump().items() if k not in RESUME_MAY_CHANGE and current[k] != v]
-        if changed:
-            raise EmoscopeError(f"{path}: the run was made with different options ({', '.join(changed)}); "
-                                f"use a new --name or the same options")
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(payload["scheduler"])
-        return payload
+        try:
+            saved = TrainConfig.model_validate_json(payload["config"])
+            current = self.config.model_dump()
+            changed = [k for k, v in saved.model_dump().items() if k not in RESUME_MAY_CHANGE and current[k] != v]
+            if changed:
+                raise EmoscopeError(f"{path}: the run was made with different options ({', '.join(changed)}); "
+                                    f"use a new --name or the same options")
+            self.model.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(payload["scheduler"])
+            return ResumeState(
+                next_epoch=int(payload["epoch"]) + 1, history=list(payload["history"]),
+                best_value=float(payload["best_value"]), best_epoch=int(payload["best_epoch"]),
+                stale=int(payload["stale"]), best_metrics=json.loads(payload["best_metrics"]),
+            )
+        except FOREIGN_CHECKPOINT as exc:
+            reason = (str(exc).splitlines() or [""])[0][:120]
+            raise ModelError(f"{path}: not an emoscope training checkpoint, cannot resume "
+                             f"({type(exc).__name__}: {reason})") from None
 
     def spec(self, metrics: dict, name: str | None = None) -> ModelSpec:
         cfg = self.config
@@ -257,9 +285,8 @@ class Trainer:
         start_epoch = 0
         if resume and (self.run_dir / CHECKPOINT).exists():
             state = self._load_checkpoint()
-            start_epoch = state["epoch"] + 1
-            history, best_value, best_epoch, stale = state["history"], state["best_value"], state["best_epoch"], state["stale"]
-            best_metrics = json.loads(state["best_metrics"])
+            start_epoch, history, best_metrics = state.next_epoch, state.history, state.best_metrics
+            best_value, best_epoch, stale = state.best_value, state.best_epoch, state.stale
         elif (self.run_dir / CHECKPOINT).exists() and not resume:
             raise EmoscopeError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --name")
         (self.run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
