@@ -150,7 +150,7 @@ FORWARD = ((35, 65), (-5, 5), (0, 25), (0, 15))  # K's middle finger, pointing a
 F_INDEX = ((45, 75), (0, 8), (45, 80), (15, 45))
 
 THUMB_OUT = ((50, 90), (0, 35), (-10, 15), (-15, 15))  # L, 5
-THUMB_BESIDE = ((0, 20), (5, 35), (-10, 20), (-15, 20))  # A, along the side of the fist
+THUMB_BESIDE = ((5, 20), (5, 35), (-10, 10), (-15, 15))  # A, against the side of the index
 THUMB_FLAT = ((-5, 10), (0, 15), (0, 30), (0, 30))  # B: against the side of the palm
 
 
@@ -208,7 +208,7 @@ def on_index_tip(p: dict[str, np.ndarray]) -> np.ndarray:
 LETTER_SIGNS: dict[str, dict[str, Sign]] = {
     "A": {
         "thumb beside the fist": Sign(FIST_FINGERS, THUMB_BESIDE),
-        "thumb slightly over the index": Sign(FIST_FINGERS, touch=lambda p: p["index"][1] + 0.15 * N + 0.02 * R),
+        "thumb slightly over the index": Sign(FIST_FINGERS, touch=lambda p: p["index"][1] + 0.15 * N + 0.05 * R),
     },
     "F": {
         "three fingers together": Sign(fingers(F_INDEX, EXTENDED, EXTENDED, EXTENDED), touch=on_index_tip),
@@ -232,7 +232,7 @@ LOOKALIKE_SIGNS: dict[str, dict[str, Sign]] = {
     "E": {"fingertips on the thumb": Sign(fingers(HOOKED, HOOKED, HOOKED, HOOKED),
                                           touch=lambda p: between(p["index"][3], p["ring"][3], -0.05))},
     "T": {"thumb between index and middle": Sign(FIST_FINGERS,
-                                                 touch=lambda p: between(p["index"][1], p["middle"][1], 0.05))},
+                                                 touch=lambda p: between(p["index"][1], p["middle"][1]))},
     "D": {"index up, thumb on middle": Sign(fingers(index=EXTENDED, middle=HOOKED), touch=lambda p: p["middle"][3])},
     "B": {"flat hand, thumb in": Sign(fingers(EXTENDED, EXTENDED, EXTENDED, EXTENDED), THUMB_FLAT)},
     "5": {"open hand": Sign(fingers(*fanned(*LONG_FINGERS)), THUMB_OUT)},

@@ -49,30 +49,34 @@ class HandShape:
     """Soft states of one hand; every value is in [0, 1]."""
 
     extended: dict[str, float]
-    """Long fingers: straight and reaching well beyond the knuckles. Thumb: pointing out to the side."""
+    """Long fingers: straight and pointing along the palm. Thumb: out to the side, away from the index."""
     folded: dict[str, float]
-    """Long fingers curled in, tips no further from the wrist than the knuckles."""
+    """Long fingers curled forward, the fingertip pointing well away from the palm's axis."""
+    knuckle_bent: dict[str, float]
+    """Long fingers bent at the knuckle itself, as in a fist (E curls only the finger joints)."""
     thumb_index_touch: float
     """Thumb tip on index tip (the circle of F)."""
     index_middle_spread: float
     """Index and middle fingers apart, as in V (not together, as in U)."""
     thumb_across_palm: float
-    """Thumb tip in front of the middle/ring fingers (S, E, M, N, T) rather than beside the index (A)."""
+    """Thumb tip in front of the middle/ring fingers (S, E, V's thumb) rather than beside the index (A)."""
+    thumb_between_fingers: float
+    """Thumb tip pushed in between the index and middle fingers (T, K) rather than outside the index."""
 
     def letter_scores(self) -> dict[str, float]:
         """How well each gesture letter's rule fits, from 0 (not at all) to 1."""
         ext, fold = self.extended, self.folded
-        fist = min(fold[f] for f in LONG_FINGERS)
+        fist = min(min(fold[f], self.knuckle_bent[f]) for f in LONG_FINGERS)
         return {
-            # A: a fist with the thumb upright beside the index finger.
-            "A": min(fist, 1 - ext["thumb"], 1 - self.thumb_across_palm),
-            # F: thumb and index make a circle, the other three fingers stand up.
+            # A: a fist with the thumb beside the index finger or just over it, not across or between.
+            "A": min(fist, 1 - ext["thumb"], 1 - self.thumb_across_palm, 1 - self.thumb_between_fingers),
+            # F: thumb and index make a circle, the other three fingers stand up (together or spread).
             "F": min(self.thumb_index_touch, ext["middle"], ext["ring"], ext["pinky"]),
-            # L: index up and thumb out at a right angle, the rest folded.
+            # L: index up and thumb out to the side, the rest folded.
             "L": min(ext["index"], ext["thumb"], fold["middle"], fold["ring"], fold["pinky"]),
-            # V: index and middle extended and spread, ring and pinky folded, thumb not out.
+            # V: index and middle up and spread, ring and little folded under a thumb held across or in.
             "V": min(ext["index"], ext["middle"], self.index_middle_spread, fold["ring"], fold["pinky"],
-                     1 - ext["thumb"]),
+                     1 - ext["thumb"], self.thumb_across_palm),
         }
 
 
@@ -86,7 +90,13 @@ def _check_points(points: np.ndarray) -> np.ndarray:
 
 
 def hand_shape(points: np.ndarray) -> HandShape:
-    """The soft states of a hand from its ``(21, 3)`` (or ``(21, 2)``) landmarks in pixels."""
+    """The soft states of a hand from its ``(21, 3)`` (or ``(21, 2)``) landmarks in pixels.
+
+    Only angles between bones and distances divided by the palm's length are used, so neither the
+    hand's rotation, its size in the image, nor which hand it is changes a state. The thresholds sit
+    between the ranges real joints take for each state, with a margin for depth (``z``) being
+    compressed and noisy in MediaPipe's output; ``docs/gestures.md`` shows them on generated hands.
+    """
     p = _check_points(points)
     wrist = p[WRIST]
     palm_axis = p[9] - wrist  # wrist to middle knuckle: "up" for the hand
@@ -94,29 +104,34 @@ def hand_shape(points: np.ndarray) -> HandShape:
     if palm < 1e-6:
         raise EmoscopeError("hand landmarks are degenerate (wrist and knuckles coincide)")
 
-    extended, folded = {}, {}
+    extended, folded, knuckle_bent = {}, {}, {}
     for name in LONG_FINGERS:
         mcp, pip, _, tip = (p[i] for i in FINGER_JOINTS[name])
+        pointing = _angle_deg(tip - mcp, palm_axis)  # 0 along the palm; a fist's fingertips point back
         straight = _cos(pip - mcp, tip - pip)  # 1 when the finger is a straight line
-        reach = np.linalg.norm(tip - wrist) / max(np.linalg.norm(mcp - wrist), 1e-9)
-        # An extended finger roughly doubles the wrist-to-knuckle distance; a curled one does not pass it.
-        extended[name] = min(ramp(straight, 0.5, 0.85), ramp(reach, 1.45, 1.7))
-        folded[name] = ramp(reach, 1.35, 1.1)
+        extended[name] = min(ramp(pointing, 50, 38), ramp(straight, 0.5, 0.75))
+        folded[name] = ramp(pointing, 50, 65)
+        knuckle_bent[name] = ramp(_angle_deg(pip - mcp, palm_axis), 30, 45)
 
-    thumb_mcp, thumb_tip = p[2], p[4]
-    # Where the thumb tip sits along the knuckle line: 0 at the index knuckle, 1 at the pinky's.
+    thumb_tip = p[4]
+    # Where the thumb tip sits along the knuckle line: 0 at the index knuckle, 1 at the little finger's.
     knuckles = p[17] - p[5]
     across = float(np.dot(thumb_tip - p[5], knuckles) / max(np.dot(knuckles, knuckles), 1e-9))
-    # Out to the side: angled away from the palm axis, far from the index knuckle, and not across the palm.
-    thumb_angle = _angle_deg(thumb_tip - thumb_mcp, palm_axis)
     thumb_away = np.linalg.norm(thumb_tip - p[5]) / palm
-    extended["thumb"] = min(ramp(thumb_angle, 35, 55), ramp(thumb_away, 0.5, 0.75), ramp(across, 0.1, -0.1))
+    extended["thumb"] = min(ramp(thumb_away, 0.6, 0.72), ramp(across, -0.4, -0.6))
+    # The gap between the index and middle fingers' middle joints: a T's thumb tip is at it (or, in
+    # S, past it towards the little finger); an A's stays on the index side, some way off.
+    gap = (p[6] + p[10]) / 2
+    past_gap = float(np.dot(thumb_tip - gap, _unit(knuckles))) - float(np.linalg.norm(thumb_tip - gap))
 
     index_dir, middle_dir = p[8] - p[5], p[12] - p[9]
+    tip_gap = np.linalg.norm(p[8] - p[12]) / palm
     return HandShape(
         extended=extended,
         folded=folded,
+        knuckle_bent=knuckle_bent,
         thumb_index_touch=ramp(np.linalg.norm(thumb_tip - p[8]) / palm, 0.4, 0.2),
-        index_middle_spread=ramp(_angle_deg(index_dir, middle_dir), 8, 16),
-        thumb_across_palm=ramp(across, 0.15, 0.35),
+        index_middle_spread=min(ramp(_angle_deg(index_dir, middle_dir), 10, 14), ramp(tip_gap, 0.43, 0.51)),
+        thumb_across_palm=ramp(across, 0.2, 0.35),
+        thumb_between_fingers=ramp(past_gap / palm, -0.21, -0.16),
     )
