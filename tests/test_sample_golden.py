@@ -1,5 +1,6 @@
 """The sample clip's frame table and report, byte for byte (timings aside), as they were before the
-video loop became cues and sinks: a refactor of the loop must not change a single output."""
+video loop became cues and sinks (the report has since gained its ``completeness`` section, nothing
+else): a refactor of the loop must not change a single output."""
 
 import json
 import re

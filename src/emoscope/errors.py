@@ -24,3 +24,9 @@ class DataError(EmoscopeError):
 
 class ModelError(EmoscopeError):
     """An unknown model name or a bad / incompatible checkpoint."""
+
+
+class OutputError(EmoscopeError):
+    """An output cannot be written (folder not writable, disk full)."""
+
+    exit_code = EXIT_OUTPUT_FAILED

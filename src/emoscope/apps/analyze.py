@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emoscope.errors import EmoscopeError
+from emoscope.files import ensure_writable_folder
 from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink
@@ -50,10 +51,13 @@ def analyze_video(
     on_progress: Callable[[int, int], None] | None = None,
     detector=None,
     sinks: list[Sink] = (),
+    name: str | None = None,
 ) -> AnalysisOutput:
-    """Analyse one video or webcam into ``out_dir`` (None: build the report in memory only, no files);
-    ``detector`` overrides ``options.detector`` with
-    a ready instance (the caller closes it); ``sinks`` also receive every result as it is made (e.g.
+    """Analyse one video or webcam into ``out_dir`` (None: build the report in memory only, no files),
+    naming the files ``<name>.report.json`` ... (default: the video's stem; see :func:`output_names`).
+    ``detector`` overrides ``options.detector`` with a ready instance (the caller closes it); a
+    partial video (damaged, truncated) is analysed as far as it decodes and its report's
+    ``completeness`` says what is missing. ``sinks`` also receive every result as it is made (e.g.
     :class:`~emoscope.video.sinks.AlertSink` for crowd panic alerts) and stay open: they may outlive
     one video, so the caller closes them. ``on_progress(frames_done, frames_expected)`` is called
     after each frame (``frames_expected`` is 0 when unknown, e.g. a webcam)."""
@@ -63,10 +67,9 @@ def analyze_video(
             raise EmoscopeError("an annotated video needs a folder to go to (out_dir)")
         frames_format = None
     else:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = ensure_writable_folder(Path(out_dir))
     video = VideoSource(source, sample_fps=sample_fps, max_seconds=max_seconds)
-    stem = f"webcam{video.source}" if isinstance(video.source, int) else Path(str(source)).stem
+    stem = name or (f"webcam{video.source}" if isinstance(video.source, int) else Path(str(source)).stem)
     classes = list(predictor.classes)
     with ExitStack() as stack:
         stack.callback(video.close)
@@ -96,10 +99,15 @@ def analyze_video(
 
 def _expected_frames(video: VideoSource) -> int:
     """Frames the loop will see, 0 when the source does not say (webcams, some containers)."""
-    frames = video.info.frame_count
-    if frames and video.max_seconds is not None:
-        frames = min(frames, int(video.max_seconds * video.info.fps) + 1)  # the source keeps time <= max_seconds
-    return int(frames / video.step) if frames else 0
+    return int(video.completeness.frames_expected / video.step)
+
+
+def output_names(videos: list[str | Path]) -> list[str]:
+    """The name each video's outputs get: its stem, or stem_<extension> where two videos of one run
+    share a stem (clip.mp4 and clip.mov would otherwise overwrite each other's report)."""
+    stems = [Path(str(video)).stem for video in videos]
+    return [stem if stems.count(stem) == 1 else f"{stem}_{Path(str(video)).suffix.lstrip('.')}"
+            for stem, video in zip(stems, videos)]
 
 
 def find_videos(folder: Path) -> list[Path]:
@@ -115,8 +123,9 @@ def summary_row(path: Path, output: AnalysisOutput | None = None, error: str = "
         return {"video": str(path), "status": "error", "error": error}
     report = output.report
     main = max(report.people, key=lambda p: p.visible_seconds, default=None)
+    partial = report.completeness is not None and not report.completeness.complete
     return {
-        "video": str(path), "status": "ok", "error": "",
+        "video": str(path), "status": "partial" if partial else "ok", "error": report.notes[0] if partial else "",
         "duration_s": f"{report.video.duration:.2f}", "frames_analysed": report.analysis.frames_analysed,
         "face_visible_share": f"{report.face_visible_share:.3f}", "people": len(report.people),
         "dominant_emotion": main.dominant_emotion if main else "",

@@ -10,7 +10,7 @@ import typer
 
 from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, FRAMES_HELP,
                                   check_choice, console, parse_key_values, positive, progress, warn)
-from emoscope.errors import EmoscopeError
+from emoscope.errors import EXIT_PARTIAL, EmoscopeError
 from emoscope.video.sinks import AlertSink, check_frame_table_format
 
 app = typer.Typer()
@@ -41,7 +41,8 @@ def analyze_cmd(
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.apps.analyze import analyze_video, find_videos, summary_row, write_summary
+    from emoscope.apps.analyze import analyze_video, find_videos, output_names, summary_row, write_summary
+    from emoscope.files import ensure_writable_folder
     from emoscope.report.builder import ReportOptions
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
     from emoscope.video.pipeline import AnalysisOptions
@@ -61,42 +62,49 @@ def analyze_cmd(
     videos = find_videos(path) if path.is_dir() else [source]
     if path.is_dir() and not videos:
         raise EmoscopeError(f"{path}: no video files found")
+    ensure_writable_folder(out)  # before the model loads and the videos are analysed
     alerts = AlertSink(webhook) if panic else None
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    rows, failures = [], 0
-    with progress() as bars:
-        for video in videos:
-            task = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
-            try:
-                output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
-                                       max_seconds=max_seconds, metadata=metadata, annotate=annotate,
-                                       frames_format=None if frames == "none" else frames,
-                                       on_progress=lambda done, expected: bars.update(
-                                           task, completed=done, total=expected or None),
-                                       sinks=[alerts] if alerts else [])
-            except EmoscopeError as exc:
-                if len(videos) == 1:
-                    raise
-                failures += 1
-                warn(f"error: {exc}")
-                rows.append(summary_row(Path(str(video)), error=str(exc)))
-                continue
-            finally:
-                bars.remove_task(task)
-            rows.append(summary_row(Path(str(video)), output))
-            report = output.report
-            console.print(f"{video}: {report.analysis.frames_analysed} frames at "
-                          f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
-                          f"face visible {report.face_visible_share:.0%}" +
-                          "".join(f"; {note}" for note in report.notes))
-            console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
-    if alerts is not None:
-        alerts.close()
-    if len(videos) > 1:
-        summary = write_summary(rows, out / "summary.csv")
-        console.print(f"summary: {summary} ({len(videos) - failures} analysed, {failures} failed)")
-        if failures == len(videos):
-            raise typer.Exit(2)
+    rows, failures, partial = [], 0, 0
+    try:
+        with progress() as bars:
+            for video, name in zip(videos, output_names(videos)):
+                task = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
+                try:
+                    output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
+                                           max_seconds=max_seconds, metadata=metadata, annotate=annotate,
+                                           frames_format=None if frames == "none" else frames,
+                                           on_progress=lambda done, expected: bars.update(
+                                               task, completed=done, total=expected or None),
+                                           sinks=[alerts] if alerts else [], name=name)
+                except EmoscopeError as exc:
+                    if len(videos) == 1:
+                        raise
+                    failures += 1
+                    warn(f"error: {exc}")
+                    rows.append(summary_row(Path(str(video)), error=str(exc)))
+                    continue
+                finally:
+                    bars.remove_task(task)
+                rows.append(summary_row(Path(str(video)), output))
+                partial += rows[-1]["status"] == "partial"
+                report = output.report
+                console.print(f"{video}: {report.analysis.frames_analysed} frames at "
+                              f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
+                              f"face visible {report.face_visible_share:.0%}" +
+                              "".join(f"; {note}" for note in report.notes))
+                console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
+    finally:  # also when interrupted: the summary keeps what finished
+        if alerts is not None:
+            alerts.close()
+        if len(videos) > 1 and rows:
+            summary = write_summary(rows, out / "summary.csv")
+            console.print(f"summary: {summary} ({len(rows) - failures} of {len(videos)} analysed, {failures} failed"
+                          f"{f', {partial} partial' if partial else ''})")
+    if failures == len(videos):
+        raise typer.Exit(EmoscopeError.exit_code)  # nothing could be analysed
+    if partial:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command("validate-cues")

@@ -4,6 +4,7 @@ where every user error (a bad option, a bad file) becomes one ``error:`` line an
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -13,7 +14,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 
 from emoscope.cli import analyze, bench, gesture, models, panic, predict, train
 from emoscope.cli.options import warn
-from emoscope.errors import EmoscopeError
+from emoscope.errors import EXIT_OUTPUT_FAILED, EmoscopeError
 
 app = typer.Typer(
     help="emoscope: offline facial-expression recognition: train, evaluate, export, recognise, analyse.",
@@ -27,6 +28,13 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(panic.app, name="panic")
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (a scheduler stopping the job, `kill`) ends a run like Ctrl+C: writers close properly,
+    unfinished outputs are kept under .partial names, finished ones stay."""
+    raise KeyboardInterrupt
 
 
 def option_name(args: Sequence[str], loc: tuple) -> str:
@@ -47,6 +55,7 @@ def option_name(args: Sequence[str], loc: tuple) -> str:
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     args = sys.argv[1:] if args is None else list(args)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         # standalone_mode=False hands typer's usage errors to us instead of printing a usage box
         code = app(args=args, standalone_mode=False)
@@ -67,10 +76,12 @@ def main(args: Sequence[str] | None = None) -> None:
         code = exc.exit_code
     except MemoryError:
         warn("error: out of memory; use a smaller --batch-size or --limit")
-        code = 3
+        code = EXIT_OUTPUT_FAILED
     except OSError as exc:
         if os.environ.get("EMOSCOPE_DEBUG"):
             raise
         warn(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        code = 3
+        code = EXIT_OUTPUT_FAILED
+    if code == INTERRUPTED:  # typer turns Ctrl+C (and SIGTERM, see _interrupt) into this exit code
+        warn("interrupted")
     sys.exit(code if isinstance(code, int) else 0)  # app() returns the command's result (None) or an exit code

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from emoscope.cues.base import Cue, CueSummary
 from emoscope.data.labels import canonical_name
 from emoscope.report.schema import (
-    AnalysisModel, EpisodeModel, IntervalModel, PersonReport, Report, ResponseModel, TransitionsModel, VideoModel,
+    AnalysisModel, CompletenessModel, EpisodeModel, IntervalModel, PersonReport, Report, ResponseModel,
+    TransitionsModel, VideoModel,
 )
 from emoscope.report.timeline import (
     DEFAULT_VALENCE, INTERVAL_NAMES, Episode, count_transitions, dominant_per_part, episodes, mean_per_part,
@@ -40,6 +41,15 @@ class _PersonSeries:
     times: array = field(default_factory=lambda: array("d"))
     probs: array = field(default_factory=lambda: array("f"))
     cues: list[CueSummary] = field(default_factory=list)  # one per enabled cue, in the builder's order
+
+
+def partial_note(completeness: CompletenessModel, fps: float) -> str:
+    gaps = [f"frames {first}-{last} ({first / fps:.1f}-{(last + 1) / fps:.1f} s)"
+            for first, last in completeness.skipped]
+    if completeness.missing_at_end:
+        gaps.append(f"the last {completeness.missing_at_end} frames")
+    return (f"partial: {completeness.frames_decoded} of {completeness.frames_expected} frames could be decoded; "
+            f"not analysed: {', '.join(gaps)} (a damaged or truncated file)")
 
 
 def calm_label(classes: list[str]) -> str | None:
@@ -74,7 +84,9 @@ class ReportBuilder:
             for summary in person.cues:
                 summary.add(result.time, face.data)
 
-    def build(self, video: VideoModel, analysis: AnalysisModel, metadata: dict[str, str] | None = None) -> Report:
+    def build(self, video: VideoModel, analysis: AnalysisModel, metadata: dict[str, str] | None = None,
+              completeness: CompletenessModel | None = None) -> Report:
+        """``completeness``: how much of the source could be decoded; a partial one adds a warning note."""
         duration = video.duration or (self.frames * self.frame_dt)
         people, notes, seen_at = [], [], []
         for track_id, series in sorted(self.people.items()):
@@ -88,6 +100,8 @@ class ReportBuilder:
         times_with_face = np.unique(np.concatenate(seen_at)) if seen_at else np.zeros(0)
         if not people:
             notes.append("no face was found" + (" (only spurious detections)" if self.people else ""))
+        if completeness is not None and not completeness.complete:
+            notes.insert(0, partial_note(completeness, video.fps))
         return Report(
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             metadata=metadata or {},
@@ -98,6 +112,7 @@ class ReportBuilder:
             people=people,
             crowd_alerts=self.crowd_alerts,
             notes=notes,
+            completeness=completeness,
         )
 
     def _person(self, track_id: int, series: _PersonSeries, duration: float) -> PersonReport:

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 
 from emoscope.cues.base import Cue
+from emoscope.files import write_text_atomic
 from emoscope.report.schema import PersonReport, Report
 
 
@@ -85,5 +86,4 @@ table {{ border-collapse: collapse; margin: .5em 0 1em; }} td, th {{ border: 1px
 Definitions: docs/report.md.</small></p>
 </body></html>
 """
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_text_atomic(path, page)

@@ -99,6 +99,15 @@ class AnalysisModel(BaseModel):
     emoscope_version: str
 
 
+class CompletenessModel(BaseModel):
+    complete: bool = Field(description="every frame the container counts (up to --max-seconds) was decoded")
+    frames_expected: int | None = Field(description="frames the container counts; None when it does not say")
+    frames_decoded: int = Field(description="source frames decoded, or passed over by --fps sampling")
+    skipped: list[tuple[int, int]] = Field(description="(first, last) frames that could not be decoded; the "
+                                           "analysis resumed after them")
+    missing_at_end: int = Field(description="frames counted after the last one that could be decoded")
+
+
 class Report(BaseModel):
     schema_version: int = REPORT_SCHEMA_VERSION
     created: str
@@ -110,3 +119,4 @@ class Report(BaseModel):
     people: list[PersonReport]
     crowd_alerts: list[dict] = Field(default_factory=list, description="crowd panic alerts, when panic was scored")
     notes: list[str] = Field(default_factory=list)
+    completeness: CompletenessModel | None = Field(None, description="None for a live source (webcam)")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from emoscope.version import __version__
 from emoscope.errors import DataError
+from emoscope.files import atomic_output, write_text_atomic
 from emoscope.report.builder import ReportBuilder
-from emoscope.report.schema import AnalysisModel, Report, VideoModel
+from emoscope.report.schema import AnalysisModel, CompletenessModel, Report, VideoModel
 from emoscope.video.results import FrameResult
 from emoscope.video.sinks import Sink
 from emoscope.video.source import VideoSource
@@ -60,10 +61,11 @@ class ReportSink(Sink):
                           sample_fps=self.sample_fps, frames_analysed=builder.frames, seconds=seconds,
                           processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
             metadata=self.metadata,
+            completeness=None if isinstance(video.source, int) else _completeness(video),
         )
         if self.out_dir is None:
             return
-        self.json_path.write_text(self.report.model_dump_json(indent=2), encoding="utf-8")
+        write_text_atomic(self.json_path, self.report.model_dump_json(indent=2))
         self._write_html()
 
     def _write_html(self) -> None:
@@ -72,11 +74,22 @@ class ReportSink(Sink):
 
         charts: dict[int, list[Path]] = {}
         for person in self.report.people:
-            prefix = f"{self.stem}.person{person.track_id}"
+            prefix = self.out_dir / f"{self.stem}.person{person.track_id}"
             times, probs = self.builder.series(person.track_id)
-            charts[person.track_id] = [
-                timeline_chart(person, times, probs, self.builder.classes, self.out_dir / f"{prefix}.timeline.png"),
-                pie_chart(person, self.out_dir / f"{prefix}.shares.png"),
-                interval_chart(person, self.out_dir / f"{prefix}.intervals.png"),
-            ]
+            drawings = {"timeline": lambda path: timeline_chart(person, times, probs, self.builder.classes, path),
+                        "shares": lambda path: pie_chart(person, path),
+                        "intervals": lambda path: interval_chart(person, path)}
+            charts[person.track_id] = []
+            for name, draw in drawings.items():
+                path = prefix.with_name(f"{prefix.name}.{name}.png")
+                with atomic_output(path) as temporary:
+                    draw(temporary)
+                charts[person.track_id].append(path)
         write_html(self.report, charts, self.html_path, self.builder.cues)
+
+
+def _completeness(video: VideoSource) -> CompletenessModel:
+    read = video.completeness
+    return CompletenessModel(complete=read.complete(video.info.fps), frames_expected=read.frames_expected or None,
+                             frames_decoded=read.frames_read, skipped=read.skipped,
+                             missing_at_end=read.missing_at_end)

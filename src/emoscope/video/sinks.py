@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.cues.base import Cue
-from emoscope.errors import EmoscopeError
+from emoscope.errors import EmoscopeError, OutputError
+from emoscope.files import commit, partial_name, temporary_name
 from emoscope.video.results import FrameResult
 
 log = logging.getLogger(__name__)
@@ -91,24 +92,48 @@ def _cell(value, kind: str):
     return round(float(value), 4)
 
 
-class FrameTableSink(Sink):
+class FileSink(Sink):
+    """A sink writing one file: under a hidden temporary name until :meth:`close` renames it into
+    place; after a failed loop (:meth:`abort`) what was written is kept as ``<name>.partial.<ext>``,
+    so no file under a final name is ever incomplete. Subclasses write to :attr:`temporary` and
+    implement :meth:`finish` (flush and close their writer)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.temporary = temporary_name(self.path)
+
+    def finish(self) -> bool:
+        """Close the writer; False when nothing was written (then no file is left)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.finish():
+            commit(self.temporary, self.path)
+
+    def abort(self) -> None:
+        if self.finish():
+            self.path = commit(self.temporary, partial_name(self.path))
+
+
+class FrameTableSink(FileSink):
     """The per-frame table (see :class:`FrameTable`) as CSV, written row by row."""
 
     def __init__(self, path: Path, table: FrameTable):
-        self.path = Path(path)
+        super().__init__(path)
         self.table = table
-        self._file = self.path.open("w", newline="", encoding="utf-8")
+        self._file = self.temporary.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
         self._writer.writerow([name for name, _ in table.columns])
 
     def write(self, result: FrameResult) -> None:
         self._writer.writerows(["" if v is None else v for v in row] for row in self.table.rows(result))
 
-    def close(self) -> None:
+    def finish(self) -> bool:
         self._file.close()
+        return True
 
 
-class ParquetFrameTableSink(Sink):
+class ParquetFrameTableSink(FileSink):
     """The same table as Parquet (typed columns, compressed, read by pandas/polars/DuckDB without
     parsing), written as a row group every ``rows_per_group`` rows so memory stays bounded."""
 
@@ -118,13 +143,13 @@ class ParquetFrameTableSink(Sink):
             import pyarrow.parquet as pq
         except ImportError:
             raise EmoscopeError("Parquet frame tables need pyarrow: pip install 'emoscope[parquet]'") from None
-        self.path = Path(path)
+        super().__init__(path)
         self.table = table
         self.rows_per_group = rows_per_group
         types = {"id": pa.int64(), "time": pa.float64(), "value": pa.float32(), "text": pa.string(), "flag": pa.int8()}
         self._schema = pa.schema([(name, types[kind]) for name, kind in table.columns])
         self._pa = pa
-        self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self.temporary, self._schema, compression="zstd")
         self._rows: list[list] = []
 
     def write(self, result: FrameResult) -> None:
@@ -140,9 +165,10 @@ class ParquetFrameTableSink(Sink):
                 schema=self._schema))
             self._rows = []
 
-    def close(self) -> None:
+    def finish(self) -> bool:
         self._flush()
         self._writer.close()
+        return True
 
 
 def check_frame_table_format(fmt: str) -> None:
@@ -161,18 +187,19 @@ def frame_table_sink(path_stem: Path, table: FrameTable, fmt: str) -> FrameTable
 IMAGE_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
-class VideoWriterSink(Sink):
+class VideoWriterSink(FileSink):
     """Writes each result as ``draw(result)`` renders it (by default the frame as it is): an MP4
     (mp4v codec), or a single image when ``path`` names an image file. The one video writer; what
     is drawn is the caller's choice, e.g. :func:`emoscope.video.draw.draw_faces`."""
 
     def __init__(self, path: Path, fps: float,
                  draw: Callable[[FrameResult], np.ndarray] = lambda result: result.frame.image):
-        self.path = Path(path)
+        super().__init__(path)
         self.fps = fps
         self.draw = draw
         self._is_image = self.path.suffix.lower() in IMAGE_OUTPUT_SUFFIXES
         self._writer = None
+        self._written = False
         if not self.path.parent.is_dir():
             raise EmoscopeError(f"{self.path}: its folder does not exist")
 
@@ -181,20 +208,24 @@ class VideoWriterSink(Sink):
 
         canvas = self.draw(result)
         if self._is_image:
-            if not cv2.imwrite(str(self.path), canvas):
-                raise EmoscopeError(f"{self.path}: cannot write the annotated image")
+            if not cv2.imwrite(str(self.temporary), canvas):
+                raise OutputError(f"{self.path}: cannot write the annotated image")
+            self._written = True
             return
         if self._writer is None:
             height, width = canvas.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            self._writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                           (width, height))
             if not self._writer.isOpened():
-                raise EmoscopeError(f"{self.path}: cannot write an annotated video here")
+                raise OutputError(f"{self.path}: cannot write an annotated video here")
+            self._written = True
         self._writer.write(canvas)
 
-    def close(self) -> None:
+    def finish(self) -> bool:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+        return self._written
 
 
 # -- alerts ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import os
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,39 @@ from emoscope.errors import DataError
 
 
 _END = object()  # end of the decoded stream
+
+IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+                    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+"""Leading bytes of still-image formats, which OpenCV would otherwise open as a one-frame "video"."""
+
+END_SLACK_S = 0.5
+"""Containers may count a few more frames than they hold (seen: 98 counted, 95 decodable): a
+shortfall at the end counts as damage only beyond this much video (or 2% of it)."""
+
+
+def image_format(path: Path) -> str | None:
+    """The still-image format a file's content is in (whatever its name says), or None."""
+    with path.open("rb") as f:
+        head = f.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for signature, name in IMAGE_SIGNATURES if head.startswith(signature)), None)
+
+
+@dataclass
+class Completeness:
+    """How much of the source was read: the container's frame count against what could be decoded."""
+
+    frames_expected: int  # frames up to the end (or max_seconds); 0 when the source does not say
+    frames_read: int = 0  # source frames decoded or skipped over by sampling
+    skipped: list[tuple[int, int]] = field(default_factory=list)  # (first, last) frames that could not be decoded
+    missing_at_end: int = 0  # frames counted by the container after the last one decoded
+
+    def tolerated_end(self, fps: float) -> int:
+        return max(int(END_SLACK_S * fps), int(0.02 * self.frames_expected))
+
+    def complete(self, fps: float) -> bool:
+        return not self.skipped and self.missing_at_end <= self.tolerated_end(fps)
 
 
 @dataclass(frozen=True)
@@ -67,6 +100,9 @@ class VideoSource:
                 raise DataError(f"video not found: {path}")
             if path.stat().st_size == 0:
                 raise DataError(f"{path}: empty file (0 bytes)")
+            if (still := image_format(path)) is not None:
+                raise DataError(f"{path}: a {still} image, not a video (for photos use `emoscope predict`)")
+        self._cv2 = cv2
         self._capture = cv2.VideoCapture(self.source)
         if not self._capture.isOpened():
             what = f"webcam {self.source}" if isinstance(self.source, int) else self.source
@@ -84,6 +120,10 @@ class VideoSource:
         self.max_seconds = max_seconds
         self.prefetch = prefetch
         self.frames_decoded = 0
+        expected = self.info.frame_count
+        if expected and max_seconds is not None:
+            expected = min(expected, int(max_seconds * self.info.fps) + 1)  # frames with time <= max_seconds
+        self.completeness = Completeness(expected)
 
     @property
     def step(self) -> float:
@@ -142,17 +182,51 @@ class VideoSource:
                 break
             if index + 0.5 < next_kept:
                 # grab() skips decoding the image: sampling stays cheap
-                if not self._capture.grab():
+                ok, image = self._capture.grab(), None
+            else:
+                ok, image = self._capture.read()
+                ok = ok and image is not None
+            if not ok:
+                resumed = self._resync(index)
+                if resumed is None:
                     break
-                index += 1
-                continue
-            ok, image = self._capture.read()
-            if not ok or image is None:
-                break
-            self.frames_decoded += 1
-            yield Frame(index, index / self.info.fps, image)
-            next_kept += step
+                self.completeness.skipped.append((index, resumed - 1))
+                index = resumed
+                continue  # the frame at `resumed` is read again in order
+            self.completeness.frames_read += 1
+            if image is not None:
+                self.frames_decoded += 1
+                yield Frame(index, index / self.info.fps, image)
+                next_kept += step
             index += 1
+        self.completeness.missing_at_end = max(0, self.completeness.frames_expected - index)
+
+    def _resync(self, failed: int) -> int | None:
+        """After a frame that cannot be decoded, the first later frame that can (seeking lands on the
+        next keyframe), or None at the real end. Galloping then bisecting keeps this to a few dozen
+        seeks. A seek counts only when the decoder really is at that frame afterwards: in a truncated
+        file, OpenCV "succeeds" by returning the last good frame again."""
+        last = self.completeness.frames_expected - 1
+        if failed >= last:
+            return None
+
+        def decodable(frame: int) -> bool:
+            self._capture.set(self._cv2.CAP_PROP_POS_FRAMES, frame)
+            ok = self._capture.grab()
+            return ok and int(self._capture.get(self._cv2.CAP_PROP_POS_FRAMES)) == frame + 1
+
+        bad, probe, gap = failed, failed + 1, 1
+        while not decodable(probe):
+            if probe == last:
+                return None
+            bad, gap = probe, gap * 2
+            probe = min(probe + gap, last)
+        good = probe
+        while good - bad > 1:  # the earliest decodable frame in (bad, good]
+            middle = (bad + good) // 2
+            bad, good = (bad, middle) if decodable(middle) else (middle, good)
+        self._capture.set(self._cv2.CAP_PROP_POS_FRAMES, good)
+        return good
 
     def close(self) -> None:
         self._capture.release()

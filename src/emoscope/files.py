@@ -1,0 +1,68 @@
+"""Writing outputs so that nothing half-written sits under a final name: the folder is checked before
+long work starts, and each file is written under a hidden temporary name in the same folder and
+renamed into place only when complete (a rename within a folder is atomic)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from emoscope.errors import OutputError
+
+
+def ensure_writable_folder(folder: Path) -> Path:
+    """Create ``folder`` if needed and check a file can be written in it, before any work is done."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".emoscope-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write here ({exc.strerror or exc})") from None
+    return folder
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden name beside ``path`` with the same suffix (writers such as OpenCV's pick the format by it)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def partial_name(path: Path) -> Path:
+    """Where an output that stopped before its end is kept: ``x.frames.csv`` -> ``x.frames.partial.csv``."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def commit(temporary: Path, path: Path) -> Path:
+    """Move a finished temporary file into place."""
+    try:
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """``with atomic_output(path) as temporary:`` write ``temporary``; it becomes ``path`` only when
+    the block ends without an error, and is removed otherwise. A full disk or a refused write is an
+    :class:`~emoscope.errors.OutputError` naming the file."""
+    path = Path(path)
+    temporary = temporary_name(path)
+    try:
+        yield temporary
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    commit(temporary, path)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    with atomic_output(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
