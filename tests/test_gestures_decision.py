@@ -28,9 +28,13 @@ def test_a_confident_model_alone_cannot_force_a_letter_the_geometry_rejects():
     assert verdict(probs(V=0.99), NOTHING) is None
 
 
-def test_half_evidence_from_each_view_adds_up():
-    assert verdict(probs(L=0.7), {**NOTHING, "L": 0.5}) == "L"
-    assert verdict(probs(L=0.3), {**NOTHING, "L": 0.4}) is None
+def test_on_a_camera_hand_the_model_neither_lifts_nor_sinks_the_geometry():
+    assert verdict(probs(L=0.99), {**NOTHING, "L": 0.4}) is None
+    assert verdict(probs(A=0.99), {**NOTHING, "L": 0.5}) == "L"
+
+
+def test_a_crop_without_landmarks_is_the_models_to_judge():
+    assert verdict(probs(F=0.9), {}) == "F"
 
 
 def test_single_routes():

@@ -3,6 +3,7 @@ tables between ``<!-- MARKER -->`` and ``<!-- /MARKER -->`` in a Markdown file.
 
     python tools/gesture_table.py --readme docs/gestures.md            # the current rules
     python tools/gesture_table.py --count 400 --seed 0                 # print only
+    python tools/gesture_table.py --rules-at bdd2411 --readme docs/gestures.md --marker gestures:before
 
 Deterministic: the same count and seed give the same hands and the same table.
 """
@@ -10,10 +11,27 @@ Deterministic: the same count and seed give the same hands and the same table.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from emoscope.apps.bench import replace_between_markers
-from emoscope.gestures.landmark_bench import markdown, read_generated
+from emoscope.gestures.landmark_bench import Judge, landmark_letter, markdown, read_generated
+
+RULES = "src/emoscope/gestures/landmarks.py"
+
+
+def rules_at(revision: str) -> Judge:
+    """The landmark route with the rules (``landmarks.py``) of an earlier commit, on today's hands."""
+    source = subprocess.run(["git", "show", f"{revision}:{RULES}"], capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / f"landmarks_at_{revision}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = sys.modules[path.stem] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return lambda points: landmark_letter(points, module.hand_shape)
 
 
 def main() -> None:
@@ -22,10 +40,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--readme", type=Path, help="Markdown file to put the tables in")
     parser.add_argument("--marker", default="gestures:table", help="the markers' name in that file")
+    parser.add_argument("--rules-at", metavar="REVISION", help="judge with the rules of this git commit")
     args = parser.parse_args()
+    judge = rules_at(args.rules_at) if args.rules_at else landmark_letter
+    rules = f" --rules-at {args.rules_at}" if args.rules_at else ""
     table = (f"{args.count} generated hands per shape (seed {args.seed}), a quarter per hand and facing, from "
-             f"`python tools/gesture_table.py --count {args.count} --seed {args.seed}`.\n\n"
-             + markdown(read_generated(args.count, args.seed)))
+             f"`python tools/gesture_table.py --count {args.count} --seed {args.seed}{rules}`.\n\n"
+             + markdown(read_generated(args.count, args.seed, judge)))
     print(table, end="")
     if args.readme:
         replace_between_markers(args.readme, args.marker, table)

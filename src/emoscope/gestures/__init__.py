@@ -1,8 +1,8 @@
 """Hand gestures with a spoken response: ASL A/F/L/V -> punch / super / loser / victory.
 
-MediaPipe Hands finds each hand; a Sign-MNIST-trained model classifies the hand crop and
-landmark-geometry rules check finger states; their combined vote is smoothed over frames and
-every new gesture is spoken once through espeak-ng.
+MediaPipe Hands finds each hand and landmark-geometry rules read its shape (a Sign-MNIST-trained
+model reads ready Sign-MNIST-style crops); the verdict is smoothed over frames and every new
+gesture is spoken once through espeak-ng.
 """
 
 from emoscope.gestures.classifier import GestureClassifier, GestureFrame, GestureOptions, HandResult

@@ -1,10 +1,13 @@
-"""One gesture decision per hand from two independent views: the Sign-MNIST-trained crop model and
-the landmark-geometry rules, combined by a weighted vote.
+"""One gesture decision per hand from whichever view is reliable for the input: the
+Sign-MNIST-trained crop model or the landmark-geometry rules.
 
-The crop model is accurate on Sign MNIST but sees camera photos as a different domain; the
-geometry rules need no training data but cannot tell look-alike signs apart. A weighted sum of the
-two, with an acceptance threshold, lets either view veto a weak call from the other, and the
-answer is ``unknown`` rather than a forced letter whenever the evidence is thin.
+The crop model reads crops framed like Sign MNIST at 99.7% but camera photos are another domain:
+on real photos it agreed with the landmarks on almost none and was right on under 1 in 10, so
+there a vote from it only adds doubt. The combined route therefore lets the crop model vote only
+on ready Sign-MNIST-style crops (``--crop``, a Sign MNIST CSV), where there are no landmarks, and
+leaves camera hands to the rules, which were checked on generated hands in every rotation, both
+hands, palm or back (``docs/gestures.md``). The answer is ``unknown`` rather than a forced letter
+whenever the deciding view's evidence is thin.
 """
 
 from __future__ import annotations
@@ -35,10 +38,9 @@ class GestureOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    route: Route = Field("combined", description="combined | landmarks (geometry only) | crop (model only)")
-    landmark_weight: float = Field(0.6, ge=0, le=1, description="share of the geometry rules in the vote; "
-                                   "more than half, because camera crops are outside the model's training data")
-    accept: float = Field(0.5, gt=0, le=1, description="a letter's combined score must reach this")
+    route: Route = Field("combined", description="combined (each view where it is reliable) | landmarks "
+                         "(geometry only) | crop (model only, even on camera hands)")
+    accept: float = Field(0.5, gt=0, le=1, description="the deciding view's score for a letter must reach this")
     max_hands: int = Field(2, ge=1, le=4)
     min_hand_confidence: float = Field(0.5, ge=0, le=1)
 
@@ -59,7 +61,7 @@ class HandResult:
     hand: Hand | None  # None when the input was already a hand crop (no landmarks)
     crop_probs: dict[str, float]  # the crop model's probabilities (A, F, L, V, other); empty when unused
     rule_scores: dict[str, float]  # the geometry rules' scores (A, F, L, V); empty when unused
-    scores: dict[str, float]  # combined score per letter
+    scores: dict[str, float]  # the deciding view's score per letter
     letter: str | None  # the accepted letter, or None
     confidence: float  # the best letter's combined score
 
@@ -94,17 +96,17 @@ class GestureFrame:
 
 def decide(crop_probs: dict[str, float], rule_scores: dict[str, float], options: GestureOptions
            ) -> tuple[dict[str, float], str | None, float]:
-    """Combined score per letter, the accepted letter (or None) and its score."""
-    if options.route == "crop":
-        scores = {letter: crop_probs[letter] for letter in GESTURE_LETTERS}
-    elif options.route == "landmarks":
-        scores = dict(rule_scores)
-    else:
-        w = options.landmark_weight
-        scores = {letter: w * rule_scores[letter] + (1 - w) * crop_probs[letter] for letter in GESTURE_LETTERS}
+    """Score per letter, the accepted letter (or None) and its score.
+
+    The crop model decides on the crop route and on a crop without landmarks (no ``rule_scores``);
+    otherwise the rules do, so the combined route is never worse than the landmark route on camera
+    hands, and a confident crop model cannot force a letter the geometry rejects.
+    """
+    by_crop = options.route == "crop" or not rule_scores
+    scores = {letter: crop_probs[letter] for letter in GESTURE_LETTERS} if by_crop else dict(rule_scores)
     best = max(scores, key=scores.get)
     accepted = best if scores[best] >= options.accept else None
-    if options.route == "crop" and crop_probs.get("other", 0.0) >= scores[best]:
+    if by_crop and crop_probs.get("other", 0.0) >= scores[best]:
         accepted = None  # the model's own "none of the four" wins a tie
     return scores, accepted, float(scores[best])
 
@@ -143,10 +145,9 @@ class GestureClassifier:
         """Hand crops already framed like Sign MNIST (e.g. its own 28x28 images): the model alone."""
         if self.predictor is None:
             raise EmoscopeError("hand crops carry no landmarks: use the crop or combined route, not landmarks")
-        crop_only = self.options.model_copy(update={"route": "crop"})
         results = []
         for probs in self._crop_probs(crops) if len(crops) else []:
-            scores, letter, confidence = decide(probs, {}, crop_only)
+            scores, letter, confidence = decide(probs, {}, self.options)
             results.append(HandResult(None, probs, {}, scores, letter, confidence))
         return results
 
@@ -154,7 +155,7 @@ class GestureClassifier:
         if self._detector is None:
             self._detector = HandDetector(self._still, self.options.max_hands, self.options.min_hand_confidence)
         hands = sorted(self._detector(image_bgr), key=lambda h: -h.size)  # the biggest hand first
-        if self.predictor is not None and hands:
+        if self.options.route == "crop" and hands:  # the model has no vote on camera hands otherwise
             crop_probs = self._crop_probs([hand_crop(image_bgr, hand.landmarks) for hand in hands])
         else:
             crop_probs = [{} for _ in hands]

@@ -17,9 +17,10 @@ from emoscope.gestures.landmarks import hand_shape
 Judge = Callable[[np.ndarray], "str | None"]
 
 
-def landmark_letter(landmarks: np.ndarray) -> str | None:
-    """The landmark route's verdict on one hand: a letter or None (unknown)."""
-    return decide({}, hand_shape(landmarks).letter_scores(), GestureOptions(route="landmarks"))[1]
+def landmark_letter(landmarks: np.ndarray, shape_of: Callable = hand_shape) -> str | None:
+    """The landmark route's verdict on one hand: a letter or None (unknown). ``shape_of`` swaps in
+    other rules (an earlier commit's, for the before/after table)."""
+    return decide({}, shape_of(landmarks).letter_scores(), GestureOptions(route="landmarks"))[1]
 
 
 @dataclass(frozen=True)
