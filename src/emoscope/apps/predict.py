@@ -8,6 +8,7 @@ files' results are kept.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
 from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, read_image
+from emoscope.files import atomic_output, ensure_writable_folder, write_text_atomic
 
 OUTPUT_FORMATS = ("json", "csv")
 ANNOTATABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -115,19 +117,81 @@ def predict_faces(image: np.ndarray, predictor, detector, tta: str = "none", ali
 
 def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-full", tta: str = "none",
                    align: bool = True, clahe: bool = False, chunk_size: int = 16,
-                   on_image: Callable[[ImagePrediction, np.ndarray | None], None] | None = None) -> PredictReport:
+                   on_image: Callable[[ImagePrediction, np.ndarray | None], None] | None = None,
+                   log: PredictionLog | None = None) -> PredictReport:
     """The library entry point: a :class:`PredictReport` for image files, errors included per file.
 
-    ``on_image(prediction, image)`` is called as each image is done (progress, annotation).
+    ``on_image(prediction, image)`` is called as each image is done (progress, annotation);
+    ``log`` records each result as it is made and supplies those of an interrupted run.
     """
-    images = []
+    settings = {"model": predictor.spec.name, "classes": list(predictor.classes), "detector": detector, "tta": tta,
+                "align": align, "clahe": clahe}
+    if log is not None:
+        log.start(settings)
+    done = {str(path): log.finished(path) for path in paths} if log is not None else {}
+    todo = [path for path in paths if done.get(str(path)) is None]
     with create_detector(detector) as face_detector:
-        for prediction, image in iter_predictions(paths, predictor, face_detector, tta, align, clahe, chunk_size):
+        for prediction, image in iter_predictions(todo, predictor, face_detector, tta, align, clahe, chunk_size):
+            if log is not None:
+                log.record(prediction)
             if on_image is not None:
                 on_image(prediction, image)
-            images.append(prediction)
-    return PredictReport(model=predictor.spec.name, classes=list(predictor.classes), detector=detector, tta=tta,
-                         align=align, clahe=clahe, images=images)
+            done[prediction.path] = prediction
+    return PredictReport(**settings, images=[done[str(path)] for path in paths])
+
+
+class PredictionLog:
+    """Each finished image appended to ``<out>/predictions.partial.jsonl`` (one JSON line, flushed) as
+    soon as it is done, so an interrupted folder keeps its results. With ``resume``, the log of an
+    interrupted run is read first and its results are reused for images whose content is unchanged
+    (same SHA-256, not just the same name) and whose settings (model, detector, TTA...) are the same."""
+
+    def __init__(self, out_dir: Path, resume: bool = False):
+        self.path = ensure_writable_folder(out_dir) / "predictions.partial.jsonl"
+        self.resume = resume
+        self._previous: dict[str, tuple[str, ImagePrediction]] = {}
+        self._file = None
+
+    def start(self, settings: dict) -> None:
+        if self.resume and self.path.is_file():
+            self._previous = self._read(settings)
+        self._file = self.path.open("w", encoding="utf-8")  # rewritten: the reused results are recorded again
+        self._write({"settings": settings})
+
+    def _read(self, settings: dict) -> dict[str, tuple[str, ImagePrediction]]:
+        lines = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines or lines[0].get("settings") != settings:
+            raise EmoscopeError(f"{self.path}: made with other settings (model, detector, TTA...); "
+                                "rerun them, or run without --resume to start again")
+        return {entry["prediction"]["path"]: (entry["sha256"], ImagePrediction(**entry["prediction"]))
+                for entry in lines[1:]}
+
+    def finished(self, path: Path) -> ImagePrediction | None:
+        """The interrupted run's result for ``path`` if the file is unchanged (it is recorded again)."""
+        sha256, prediction = self._previous.get(str(path), (None, None))
+        if prediction is None or not Path(path).is_file() or _sha256(path) != sha256:
+            return None
+        self.record(prediction)
+        return prediction
+
+    def record(self, prediction: ImagePrediction) -> None:
+        path = Path(prediction.path)
+        self._write({"sha256": _sha256(path) if path.is_file() else None, "prediction": prediction.model_dump()})
+
+    def _write(self, entry: dict) -> None:
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
+
+    def close(self, finished: bool) -> None:
+        """``finished``: the final report is written, so the log is no longer needed."""
+        if self._file is not None:
+            self._file.close()
+        if finished:
+            self.path.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_report(report: PredictReport, out_dir: Path, output_format: str = "json") -> Path:
@@ -135,13 +199,11 @@ def write_report(report: PredictReport, out_dir: Path, output_format: str = "jso
     with no face, or with an error, gets one row with empty face columns)."""
     if output_format not in OUTPUT_FORMATS:
         raise EmoscopeError(f"unknown output format {output_format!r} (choose {', '.join(OUTPUT_FORMATS)})")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"predictions.{output_format}"
+    path = ensure_writable_folder(out_dir) / f"predictions.{output_format}"
     if output_format == "json":
-        path.write_text(json.dumps(report.model_dump(), indent=2), encoding="utf-8")
-        return path
+        return write_text_atomic(path, json.dumps(report.model_dump(), indent=2))
     prob_columns = [f"p_{c}" for c in report.classes]
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with atomic_output(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "width", "height", "face", "x1", "y1", "x2", "y2", "score", "label",
                          *prob_columns, "error"])
@@ -176,5 +238,6 @@ def save_annotated(image: np.ndarray, prediction: ImagePrediction, out_dir: Path
     ok, encoded = cv2.imencode(target.suffix, annotate_image(image, prediction))
     if not ok:
         raise EmoscopeError(f"{target}: cannot encode the annotated image")
-    encoded.tofile(target)  # like np.fromfile on reading: works for non-ASCII paths
+    with atomic_output(target) as temporary:
+        encoded.tofile(temporary)  # like np.fromfile on reading: works for non-ASCII paths
     return target

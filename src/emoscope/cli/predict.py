@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -28,9 +29,11 @@ def predict_cmd(
     tta: str = typer.Option("none", help=TTA_HELP),
     clahe: bool = typer.Option(False, help="CLAHE contrast enhancement of the face crops"),
     no_align: bool = typer.Option(False, "--no-align", help="do not rotate the crops to level the eyes"),
+    resume: bool = typer.Option(False, help="with --out: reuse the results an interrupted run logged for "
+                                "unchanged images"),
 ):
     """Recognise the expression of every face in a photo or a folder of photos."""
-    from emoscope.apps.predict import find_images, predict_images, save_annotated, write_report
+    from emoscope.apps.predict import PredictionLog, find_images, predict_images, save_annotated, write_report
     from emoscope.runtime.predictor import IMAGE_MODELS, default_model, load_predictor
 
     check_choice(output_format, OUTPUT_FORMATS, "--format")
@@ -38,9 +41,12 @@ def predict_cmd(
     check_choice(detector, DETECTORS, "face detector")
     if annotate and out is None:
         raise EmoscopeError("--annotate needs --out DIR (where the annotated images go)")
+    if resume and out is None:
+        raise EmoscopeError("--resume needs --out DIR (where the interrupted run logged its results)")
     paths = find_images(target)
+    log = PredictionLog(out, resume) if out is not None else None  # checks --out is writable, before any work
     predictor = load_predictor(model or default_model(IMAGE_MODELS))
-    with progress() as bars:
+    with ExitStack() as stack, progress() as bars:
         task = bars.add_task("predicting", total=len(paths))
 
         def on_image(prediction, image):
@@ -51,8 +57,10 @@ def predict_cmd(
                 warn(f"skipped: {prediction.error}")
             bars.advance(task)
 
+        if log is not None:
+            stack.callback(lambda: log.close(finished=False))  # an interrupted run keeps its log
         report = predict_images(paths, predictor, detector, tta=tta, align=not no_align, clahe=clahe,
-                                on_image=on_image)
+                                on_image=on_image, log=log)
     faces = sum(len(image.faces) for image in report.images)
     if out is None:
         table = Table("file", "face", "box", "score", "label", "probability")
@@ -66,6 +74,7 @@ def predict_cmd(
         console.print(table)
     else:
         path = write_report(report, out, output_format)
+        log.close(finished=True)
         console.print(f"{report.analysed} of {len(paths)} images analysed, {faces} faces: {path}", soft_wrap=True)
     if report.analysed == 0:
         # Nothing usable: fail, with the file's own message when there was only one.
