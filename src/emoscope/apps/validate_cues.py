@@ -18,7 +18,7 @@ class ConstantPredictor:
     """Says "neutral" for every face: for measuring what does not depend on the expression model
     (cues, visibility, speed of the other stages)."""
 
-    classes = ["neutral"]
+    classes = ["neutral", "happy"]  # a model has two classes at least
 
     def __init__(self):
         from emoscope.runtime.spec import ModelSpec
@@ -26,7 +26,7 @@ class ConstantPredictor:
         self.spec = ModelSpec(name="constant", architecture="none", label_set="fer2013", classes=self.classes)
 
     def predict_proba(self, crops) -> np.ndarray:
-        return np.ones((len(crops), 1), dtype=np.float32)
+        return np.tile(np.array([1.0, 0.0], np.float32), (len(crops), 1))
 
 
 def _ranges_to_mask(ranges: list[list[int]], frames: int) -> np.ndarray:
