@@ -5,8 +5,18 @@ import numpy as np
 import pytest
 
 from emoscope.gestures.classifier import GestureOptions, decide
-from emoscope.gestures.kinematics import (FINGER_LIMITS, LETTER_SIGNS, LOOKALIKE_SIGNS, SIGNS, THUMB_LIMITS, Bones,
-                                          View, generate, hand_points, project)
+from emoscope.gestures.kinematics import (
+    FINGER_LIMITS,
+    LETTER_SIGNS,
+    LOOKALIKE_SIGNS,
+    SIGNS,
+    THUMB_LIMITS,
+    Bones,
+    View,
+    generate,
+    hand_points,
+    project,
+)
 from emoscope.gestures.landmark_bench import headline, read_generated
 from emoscope.gestures.landmarks import FINGER_JOINTS, LONG_FINGERS, hand_shape
 
@@ -54,7 +64,7 @@ def test_a_left_hand_is_the_mirror_image_of_the_right():
     assert left[:, 0] - 320 == pytest.approx(-(right[:, 0] - 320))
     assert left[:, 1:] == pytest.approx(right[:, 1:])
     assert right[4, 0] > right[8, 0]  # a right hand's palm seen from the front: thumb on the image's right
-    tilted = dict(roll=70.0, yaw=30.0, pitch=-20.0, facing="back")
+    tilted = {"roll": 70.0, "yaw": 30.0, "pitch": -20.0, "facing": "back"}
     assert hand_shape(project(points, View(hand="left", **tilted))).letter_scores() == pytest.approx(
         hand_shape(project(points, View(hand="right", **tilted))).letter_scores())
 
