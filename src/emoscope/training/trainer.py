@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class ResumeState:
     best_metrics: dict
 
 
-FOREIGN_CHECKPOINT = (KeyError, IndexError, TypeError, ValueError, RuntimeError, ModelError)
+FOREIGN_CHECKPOINT = (KeyError, TypeError, ValueError, RuntimeError, ModelError)
 """What interpreting a loadable file that emoscope did not write raises: a missing entry, a value of the
 wrong type, a config pydantic refuses, tensors that do not fit the model or optimizer. (A plain
 EmoscopeError, such as a run made with other options, passes through.)"""
@@ -236,11 +237,15 @@ class Trainer:
         """Restore the model, optimizer and scheduler from the run's checkpoint; the loop's state to go on with."""
         path = self.run_dir / CHECKPOINT
         try:
-            # weights_only: a pickled file found at this path never gets to run code
-            payload = torch.load(path, map_location=self.device, weights_only=True)
+            with warnings.catch_warnings():  # torch warns about odd pickles on stderr: the error says enough
+                warnings.simplefilter("ignore")
+                # weights_only: a pickled file found at this path never gets to run code
+                payload = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as exc:  # torch raises many types for truncated or foreign files
             raise ModelError(f"{path}: cannot resume from this checkpoint ({type(exc).__name__})") from None
         try:
+            if not isinstance(payload, dict):
+                raise TypeError(f"it holds a {type(payload).__name__}, not a dict")
             saved = TrainConfig.model_validate_json(payload["config"])
             current = self.config.model_dump()
             changed = [k for k, v in saved.model_dump().items() if k not in RESUME_MAY_CHANGE and current[k] != v]
