@@ -1,6 +1,6 @@
 """The sample clip's frame table and report, byte for byte (timings aside), as they were before the
-video loop became cues and sinks (the report has since gained its ``completeness`` section, nothing
-else): a refactor of the loop must not change a single output."""
+video loop became cues and sinks (the report has since gained its ``completeness`` section, the
+video's SHA-256 and the report options, nothing else): a refactor must not change a single output."""
 
 import json
 import re

@@ -4,6 +4,7 @@ renamed into place only when complete (a rename within a folder is atomic)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -66,3 +67,12 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_output(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's content, read in chunks (videos can be gigabytes)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -155,3 +155,24 @@ def test_an_interrupted_run_keeps_what_finished_and_marks_what_did_not(tmp_path,
     final_names_are_complete(out)
     (row,) = csv.DictReader((out / "summary.csv").open())
     assert Path(row["video"]).name == "a_short.mp4" and row["status"] == "ok"
+
+
+def test_resume_skips_only_finished_reports_of_the_same_content(tmp_path):
+    folder, out = tmp_path / "videos", tmp_path / "out"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).write_bytes(SAMPLE.read_bytes())
+    first = run_emoscope("analyze", folder, "--out", out, "--max-seconds", "1", *FAST)
+    assert first.returncode == 0, first.stderr
+    (folder / "b.mp4").write_bytes(SAMPLE.read_bytes() + b"\0")  # same name, other content
+    (out / "a.report.html").unlink()  # a is missing one of its files
+    (folder / "c.mp4").write_bytes(SAMPLE.read_bytes())
+    report_c = out / "c.report.json"
+    report_c.write_text((out / "a.report.json").read_text())  # a report, but of another file
+    again = run_emoscope("analyze", folder, "--out", out, "--max-seconds", "1", "--resume", *FAST)
+    assert again.returncode == 0, again.stderr
+    assert "already analysed" not in again.stdout  # none of the three may be skipped
+    third = run_emoscope("analyze", folder, "--out", out, "--max-seconds", "1", "--resume", *FAST)
+    assert third.stdout.count("already analysed") == 3
+    other_settings = run_emoscope("analyze", folder, "--out", out, "--max-seconds", "2", "--resume", *FAST)
+    assert "already analysed" not in other_settings.stdout

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emoscope.errors import EmoscopeError
-from emoscope.files import ensure_writable_folder
+from emoscope.files import ensure_writable_folder, sha256_of
 from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink
@@ -108,6 +108,35 @@ def output_names(videos: list[str | Path]) -> list[str]:
     stems = [Path(str(video)).stem for video in videos]
     return [stem if stems.count(stem) == 1 else f"{stem}_{Path(str(video)).suffix.lstrip('.')}"
             for stem, video in zip(stems, videos)]
+
+
+def finished_output(source: str | Path, predictor, out_dir: Path, options: AnalysisOptions | None = None,
+                    report_options: ReportOptions | None = None, sample_fps: float | None = None,
+                    max_seconds: float | None = None, frames_format: str | None = "csv", annotate: bool = False,
+                    name: str | None = None) -> AnalysisOutput | None:
+    """What an earlier run left in ``out_dir`` for this video, when it is a finished analysis of the
+    same content (SHA-256) with the same model and settings and all its files are there; else None
+    (for ``analyze --resume``: checked by content, not by the files' existence alone)."""
+    stem = name or Path(str(source)).stem
+    json_path, html_path = out_dir / f"{stem}.report.json", out_dir / f"{stem}.report.html"
+    try:
+        report = Report.model_validate_json(json_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # absent, unreadable or not a report of this schema
+    options, report_options = options or AnalysisOptions(), report_options or ReportOptions()
+    with VideoSource(source, sample_fps=sample_fps, max_seconds=max_seconds) as video:
+        expected = video.completeness.frames_expected
+    analysis = report.analysis
+    same = (report.video.sha256 == sha256_of(Path(str(source))) and analysis.model == predictor.spec.name
+            and analysis.model_created == predictor.spec.created and analysis.options == options.model_dump()
+            and analysis.report_options == report_options.model_dump() and analysis.sample_fps == sample_fps
+            and report.completeness is not None and report.completeness.frames_expected == (expected or None))
+    frames_path = out_dir / f"{stem}.frames.{frames_format}" if frames_format else None
+    annotated_path = out_dir / f"{stem}.annotated.mp4" if annotate else None
+    files = [html_path, *(path for path in (frames_path, annotated_path) if path is not None)]
+    if not same or not all(path.is_file() for path in files):
+        return None
+    return AnalysisOutput(report, json_path, html_path, frames_path, annotated_path)
 
 
 def find_videos(folder: Path) -> list[Path]:

@@ -8,7 +8,6 @@ files' results are kept.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
 from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, read_image
-from emoscope.files import atomic_output, ensure_writable_folder, write_text_atomic
+from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
 
 OUTPUT_FORMATS = ("json", "csv")
 ANNOTATABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -169,14 +168,14 @@ class PredictionLog:
     def finished(self, path: Path) -> ImagePrediction | None:
         """The interrupted run's result for ``path`` if the file is unchanged (it is recorded again)."""
         sha256, prediction = self._previous.get(str(path), (None, None))
-        if prediction is None or not Path(path).is_file() or _sha256(path) != sha256:
+        if prediction is None or not Path(path).is_file() or sha256_of(path) != sha256:
             return None
         self.record(prediction)
         return prediction
 
     def record(self, prediction: ImagePrediction) -> None:
         path = Path(prediction.path)
-        self._write({"sha256": _sha256(path) if path.is_file() else None, "prediction": prediction.model_dump()})
+        self._write({"sha256": sha256_of(path) if path.is_file() else None, "prediction": prediction.model_dump()})
 
     def _write(self, entry: dict) -> None:
         self._file.write(json.dumps(entry) + "\n")
@@ -190,8 +189,6 @@ class PredictionLog:
             self.path.unlink(missing_ok=True)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_report(report: PredictReport, out_dir: Path, output_format: str = "json") -> Path:

@@ -39,9 +39,12 @@ def analyze_cmd(
     crowd_level: float = typer.Option(0.3, help="share of visible faces in panic that raises an alert"),
     webhook: Optional[str] = typer.Option(None, help="POST each alert as JSON to this URL (never blocks the video)"),
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
+    resume: bool = typer.Option(False, help="skip videos whose finished report in --out is of the same file "
+                                "(SHA-256) and settings"),
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.apps.analyze import analyze_video, find_videos, output_names, summary_row, write_summary
+    from emoscope.apps.analyze import (analyze_video, find_videos, finished_output, output_names, summary_row,
+                                       write_summary)
     from emoscope.files import ensure_writable_folder
     from emoscope.report.builder import ReportOptions
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
@@ -56,6 +59,8 @@ def analyze_cmd(
                               panic_threshold=panic_threshold, crowd_level=crowd_level)
     report_options = ReportOptions(min_episode_s=min_episode_s)
     is_webcam = source.isdigit()
+    if is_webcam and resume:
+        raise EmoscopeError("--resume skips video files already analysed; a webcam is always live")
     if is_webcam and max_seconds is None:
         raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
     path = Path(source)
@@ -69,14 +74,20 @@ def analyze_cmd(
     try:
         with progress() as bars:
             for video, name in zip(videos, output_names(videos)):
+                settings = dict(sample_fps=fps, max_seconds=max_seconds, annotate=annotate,
+                                frames_format=None if frames == "none" else frames, name=name)
+                if resume and (output := finished_output(video, predictor, out, options, report_options,
+                                                         **settings)) is not None:
+                    rows.append(summary_row(Path(str(video)), output))
+                    partial += rows[-1]["status"] == "partial"
+                    console.print(f"{video}: already analysed, {output.json_path}", soft_wrap=True)
+                    continue
                 task = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
                 try:
-                    output = analyze_video(video, predictor, out, options, report_options, sample_fps=fps,
-                                           max_seconds=max_seconds, metadata=metadata, annotate=annotate,
-                                           frames_format=None if frames == "none" else frames,
+                    output = analyze_video(video, predictor, out, options, report_options, metadata=metadata,
                                            on_progress=lambda done, expected: bars.update(
                                                task, completed=done, total=expected or None),
-                                           sinks=[alerts] if alerts else [], name=name)
+                                           sinks=[alerts] if alerts else [], **settings)
                 except EmoscopeError as exc:
                     if len(videos) == 1:
                         raise

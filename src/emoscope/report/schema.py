@@ -84,6 +84,8 @@ class VideoModel(BaseModel):
     duration: float
     width: int
     height: int
+    sha256: str | None = Field(None, description="of the file's content (None for a webcam): which file this "
+                               "report is of, and what `analyze --resume` checks")
 
 
 class AnalysisModel(BaseModel):
@@ -92,6 +94,7 @@ class AnalysisModel(BaseModel):
     model_classes: list[str]
     detector: str
     options: dict
+    report_options: dict = Field(default_factory=dict, description="how the report was summarised (ReportOptions)")
     sample_fps: float | None
     frames_analysed: int
     seconds: float

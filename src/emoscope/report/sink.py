@@ -8,7 +8,7 @@ from pathlib import Path
 
 from emoscope.version import __version__
 from emoscope.errors import DataError
-from emoscope.files import atomic_output, write_text_atomic
+from emoscope.files import atomic_output, sha256_of, write_text_atomic
 from emoscope.report.builder import ReportBuilder
 from emoscope.report.schema import AnalysisModel, CompletenessModel, Report, VideoModel
 from emoscope.video.results import FrameResult
@@ -52,16 +52,17 @@ class ReportSink(Sink):
         if builder.frames == 0:
             raise DataError(f"{video.source}: no frame could be decoded (truncated file or unsupported codec)")
         info, spec = video.info, self.predictor.spec
+        live = isinstance(video.source, int)  # a webcam
         self.report = builder.build(
             VideoModel(source=str(video.source), fps=info.fps, frame_count=info.frame_count or video.frames_decoded,
                        duration=info.duration or builder.frames * builder.frame_dt, width=info.width,
-                       height=info.height),
+                       height=info.height, sha256=None if live else sha256_of(Path(video.source))),
             AnalysisModel(model=spec.name, model_created=spec.created, model_classes=builder.classes,
                           detector=self.options.detector, options=self.options.model_dump(),
-                          sample_fps=self.sample_fps, frames_analysed=builder.frames, seconds=seconds,
+                          report_options=builder.options.model_dump(), sample_fps=self.sample_fps, frames_analysed=builder.frames, seconds=seconds,
                           processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
             metadata=self.metadata,
-            completeness=None if isinstance(video.source, int) else _completeness(video),
+            completeness=None if live else _completeness(video),
         )
         if self.out_dir is None:
             return
