@@ -12,13 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bad_files import (
-    GOOD_SPEC, assert_load_refused, assert_refused, good_weights, write_bundle, write_pickle_payload,
+    GOOD_SPEC,
+    assert_load_refused,
+    assert_refused,
+    good_weights,
+    write_bundle,
+    write_pickle_payload,
 )
+from helpers import run_emoscope
 
 import emoscope
 from emoscope.errors import ModelError
 from emoscope.runtime.spec import SPEC_KEY
-from helpers import run_emoscope
 
 # (case, metadata changes, what the error line names)
 BAD_METADATA = [

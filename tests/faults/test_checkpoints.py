@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 from bad_files import WritesMarker, assert_refused, write_pickle_payload
+from helpers import run_emoscope, synthetic_imageset
 from pydantic import ValidationError
 
 from emoscope.errors import EmoscopeError, ModelError
 from emoscope.training.config import TrainConfig
 from emoscope.training.trainer import CHECKPOINT, Trainer
-from helpers import run_emoscope, synthetic_imageset
 
 
 def _resume(tiny_fer_csv, out_dir: Path):

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bad_files import assert_refused, good_weights, write_bundle
+from helpers import run_emoscope
 from hypothesis import given
 from hypothesis import strategies as st
 
 from emoscope.evaluation.metrics import undefined_as_none
-from helpers import run_emoscope
 
 
 def _strict_json(text: str):
