@@ -51,7 +51,7 @@ def read_csv(path: str | Path, required: Sequence[str], what: str, dtype=None) -
             path, dtype=dtype, keep_default_na=False, compression="gzip" if _is_gzip(path) else None
         )
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: empty file, expected a CSV with columns {', '.join(required)}") from None
+        raise DataError(f"{path}: empty file, expected a CSV with columns {_some(required)}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text CSV (contains bytes that are not UTF-8)") from None
     except ValueError as exc:  # pandas' ParserError and its relatives
@@ -61,15 +61,17 @@ def read_csv(path: str | Path, required: Sequence[str], what: str, dtype=None) -
     columns = [str(c) for c in table.columns]
     missing = [c for c in required if c not in columns]
     if missing:
-        found = ", ".join(one_line(c, 30) for c in columns[:MAX_COLUMNS_NAMED])
-        more = f" (+{len(columns) - MAX_COLUMNS_NAMED} more)" if len(columns) > MAX_COLUMNS_NAMED else ""
-        # Name only the first few missing columns: a wrong file can lack all 785 of Sign MNIST's.
-        absent = ", ".join(missing[:MAX_COLUMNS_NAMED])
-        absent += f" (+{len(missing) - MAX_COLUMNS_NAMED} more)" if len(missing) > MAX_COLUMNS_NAMED else ""
-        raise DataError(f"{path}: missing column(s) {absent}; found: {found}{more}")
+        found = _some([one_line(c, 30) for c in columns])
+        raise DataError(f"{path}: missing column(s) {_some(missing)}; found: {found}")
     if table.empty:
         raise DataError(f"{path}: no data rows (only a header)")
     return table
+
+
+def _some(names: list[str]) -> str:
+    """The first few names and how many more: a wrong file can lack all 785 of Sign MNIST's columns."""
+    more = f" (+{len(names) - MAX_COLUMNS_NAMED} more)" if len(names) > MAX_COLUMNS_NAMED else ""
+    return ", ".join(names[:MAX_COLUMNS_NAMED]) + more
 
 
 def _as_numbers(column: pd.Series) -> pd.Series:

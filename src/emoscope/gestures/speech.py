@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.errors import EmoscopeError
+from emoscope.files import atomic_output, ensure_writable_folder
 
 ENGINE = "espeak-ng"
 GAP_SECONDS = 0.3
@@ -43,15 +44,16 @@ def synthesize(text: str, voice: str = "en") -> tuple[np.ndarray, int]:
 
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> Path:
+    """Mono 16-bit WAV, renamed into place when complete; a refused write is one OutputError line.
+
+    The file is opened here, not by ``wave``: a ``wave`` writer that failed to open its own file
+    prints an "Exception ignored" traceback when it is collected."""
     path = Path(path)
-    try:
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(rate)
-            out.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
-    except OSError as exc:
-        raise EmoscopeError(f"{path}: cannot write audio ({exc.strerror or exc})") from None
+    with atomic_output(path) as temporary, temporary.open("wb") as file, wave.open(file, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
     return path
 
 
@@ -62,6 +64,8 @@ class Speaker:
                  warn: Callable[[str], None] = print):
         self.play = play
         self.wav_path = Path(wav_path) if wav_path else None
+        if self.wav_path is not None:
+            ensure_writable_folder(self.wav_path.parent)  # now, not after the whole session
         self.voice = voice
         self.warn = warn
         self.spoken: list[str] = []

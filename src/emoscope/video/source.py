@@ -73,8 +73,13 @@ class VideoInfo:
         return self.frame_count / self.fps if self.frame_count and self.fps else 0.0
 
 
+MAX_WEBCAM_INDEX = 255  # /dev/video0 ... /dev/video255
+
+
 def _parse_source(source: str | int | Path) -> str | int:
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        if not 0 <= int(source) <= MAX_WEBCAM_INDEX:
+            raise DataError(f"webcam {source}: no such camera index (0-{MAX_WEBCAM_INDEX})")
         return int(source)  # webcam index
     return str(source)
 
