@@ -176,3 +176,26 @@ def test_resume_skips_only_finished_reports_of_the_same_content(tmp_path):
     assert third.stdout.count("already analysed") == 3
     other_settings = run_emoscope("analyze", folder, "--out", out, "--max-seconds", "2", "--resume", *FAST)
     assert "already analysed" not in other_settings.stdout
+
+
+def _files_of_at_most(size: int):
+    """For a child process: every file it writes is cut at ``size`` bytes with EFBIG, as on a full disk."""
+    import resource
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+@pytest.mark.parametrize("frames, fails_on", [("csv", "frames.csv"), ("parquet", "timeline.png")])
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing_half_written(tmp_path, frames, fails_on):
+    run = subprocess.run([sys.executable, "-m", "emoscope", "analyze", str(SAMPLE), "--out", str(tmp_path),
+                          "--frames", frames, *FAST], capture_output=True, text=True,
+                         preexec_fn=_files_of_at_most(30_000))
+    assert run.returncode == OUTPUT_FAILED
+    line = one_error_line(run)
+    assert fails_on in line and "File too large" in line
+    final_names_are_complete(tmp_path)
+    assert not (tmp_path / f"{SAMPLE.stem}.report.json").exists()  # the report is not claimed complete

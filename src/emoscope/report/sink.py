@@ -66,8 +66,9 @@ class ReportSink(Sink):
         )
         if self.out_dir is None:
             return
-        write_text_atomic(self.json_path, self.report.model_dump_json(indent=2))
         self._write_html()
+        # the JSON last: its presence says the report is complete (what `analyze --resume` trusts)
+        write_text_atomic(self.json_path, self.report.model_dump_json(indent=2))
 
     def _write_html(self) -> None:
         from emoscope.report.charts import interval_chart, pie_chart, timeline_chart

@@ -95,23 +95,44 @@ def _cell(value, kind: str):
 class FileSink(Sink):
     """A sink writing one file: under a hidden temporary name until :meth:`close` renames it into
     place; after a failed loop (:meth:`abort`) what was written is kept as ``<name>.partial.<ext>``,
-    so no file under a final name is ever incomplete. Subclasses write to :attr:`temporary` and
-    implement :meth:`finish` (flush and close their writer)."""
+    so no file under a final name is ever incomplete. A refused write (disk full, file too large)
+    is one :class:`OutputError` naming the file, and leaves no temporary behind. Subclasses write
+    to :attr:`temporary` in :meth:`write_file` and implement :meth:`finish`."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.temporary = temporary_name(self.path)
 
-    def finish(self) -> bool:
-        """Close the writer; False when nothing was written (then no file is left)."""
+    def write(self, result: FrameResult) -> None:
+        try:
+            self.write_file(result)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+
+    def write_file(self, result: FrameResult) -> None:
         raise NotImplementedError
 
+    def finish(self) -> bool:
+        """Flush and close the writer; False when nothing was written (then no file is left)."""
+        raise NotImplementedError
+
+    def _finished(self) -> bool:
+        try:
+            return self.finish()
+        except OSError as exc:
+            self.temporary.unlink(missing_ok=True)
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+
     def close(self) -> None:
-        if self.finish():
+        if self._finished():
             commit(self.temporary, self.path)
 
     def abort(self) -> None:
-        if self.finish():
+        try:
+            written = self._finished()
+        except OutputError:
+            return  # the loop's own error is the one to report; nothing readable is left to keep
+        if written:
             self.path = commit(self.temporary, partial_name(self.path))
 
 
@@ -125,7 +146,7 @@ class FrameTableSink(FileSink):
         self._writer = csv.writer(self._file)
         self._writer.writerow([name for name, _ in table.columns])
 
-    def write(self, result: FrameResult) -> None:
+    def write_file(self, result: FrameResult) -> None:
         self._writer.writerows(["" if v is None else v for v in row] for row in self.table.rows(result))
 
     def finish(self) -> bool:
@@ -152,7 +173,7 @@ class ParquetFrameTableSink(FileSink):
         self._writer = pq.ParquetWriter(self.temporary, self._schema, compression="zstd")
         self._rows: list[list] = []
 
-    def write(self, result: FrameResult) -> None:
+    def write_file(self, result: FrameResult) -> None:
         self._rows.extend(self.table.rows(result))
         if len(self._rows) >= self.rows_per_group:
             self._flush()
@@ -203,7 +224,7 @@ class VideoWriterSink(FileSink):
         if not self.path.parent.is_dir():
             raise EmoscopeError(f"{self.path}: its folder does not exist")
 
-    def write(self, result: FrameResult) -> None:
+    def write_file(self, result: FrameResult) -> None:
         import cv2
 
         canvas = self.draw(result)
