@@ -24,6 +24,7 @@ from emoscope.data.imageset import ImageSet
 from emoscope.errors import EmoscopeError, ModelError
 from emoscope.evaluation.metrics import classification_metrics
 from emoscope.models.registry import create_model
+from emoscope.files import atomic_output, write_text_atomic
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.preprocess import Preprocess
 from emoscope.runtime.spec import ModelSpec
@@ -279,8 +280,9 @@ class Trainer:
     def _write_history(self, history: list[dict]) -> None:
         import pandas as pd
 
-        pd.DataFrame(history).to_csv(self.run_dir / "history.csv", index=False)
-        (self.run_dir / "history.json").write_text(json.dumps(history, indent=1))
+        with atomic_output(self.run_dir / "history.csv") as temporary:
+            pd.DataFrame(history).to_csv(temporary, index=False)
+        write_text_atomic(self.run_dir / "history.json", json.dumps(history, indent=1))
 
     # -- the run ---------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
@@ -294,7 +296,7 @@ class Trainer:
             best_value, best_epoch, stale = state.best_value, state.best_epoch, state.stale
         elif (self.run_dir / CHECKPOINT).exists() and not resume:
             raise EmoscopeError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --name")
-        (self.run_dir / "config.json").write_text(cfg.model_dump_json(indent=1))
+        write_text_atomic(self.run_dir / "config.json", cfg.model_dump_json(indent=1))
 
         for epoch in range(start_epoch, cfg.epochs):
             epoch_start = time.perf_counter()
