@@ -35,3 +35,16 @@ def test_speech_to_an_unwritable_place_fails_before_the_session(tmp_path):
     run = run_emoscope("gesture", REPO / "samples" / "WolfgangLanger_Pexels.mp4", "--max-seconds", "0.2",
                        "--speak-to", blocker / "said.wav")
     assert "cannot write here" in one_short_line(run, 3)
+
+
+@pytest.mark.parametrize("command, name, content, message", [
+    ("predict", "empty.jpg", b"", "empty file (0 bytes)"),
+    ("predict", "video.jpg", None, "not an image"),  # the bundled clip renamed .jpg
+    ("analyze", "empty.mp4", b"", "empty file (0 bytes)"),
+    ("analyze", "noise.mp4", b"not a video at all" * 64, "cannot open as video"),
+])
+def test_zero_byte_and_renamed_files(tmp_path, command, name, content, message):
+    path = tmp_path / name
+    path.write_bytes((REPO / "samples" / "WolfgangLanger_Pexels.mp4").read_bytes() if content is None else content)
+    run = run_emoscope(command, path, *(("--out", tmp_path / "out") if command == "analyze" else ()))
+    assert message in one_short_line(run, 2)
