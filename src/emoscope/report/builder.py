@@ -30,8 +30,9 @@ class ReportOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parts: int = Field(40, ge=1, description="equal slices of the video with a dominant emotion each")
-    min_episode_s: float = Field(0.5, ge=0, description="shorter runs of one label are flickers")
-    min_person_s: float = Field(1.0, ge=0, description="tracks seen for less time are dropped as spurious")
+    min_episode_s: float = Field(0.5, ge=0, allow_inf_nan=False, description="shorter runs of one label are flickers")
+    min_person_s: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                description="tracks seen for less time are dropped as spurious")
     valence: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_VALENCE),
                                     description="+1 positive, -1 negative, 0 neither; hard transitions cross signs")
 
@@ -70,10 +71,12 @@ class ReportBuilder:
         self._enabled = [cue for cue in self.cues if cue.enabled]
         self.people: dict[int, _PersonSeries] = {}
         self.frames = 0
+        self.last_time = 0.0  # of the latest analysed frame
         self.crowd_alerts: list[dict] = []
 
     def add(self, result: FrameResult) -> None:
         self.frames += 1
+        self.last_time = max(self.last_time, result.time)
         self.crowd_alerts.extend(result.events)
         for face in result.faces:
             person = self.people.get(face.track_id)
@@ -88,6 +91,10 @@ class ReportBuilder:
               completeness: CompletenessModel | None = None) -> Report:
         """``completeness``: how much of the source could be decoded; a partial one adds a warning note."""
         duration = video.duration or (self.frames * self.frame_dt)
+        if self.last_time >= duration:
+            # a container that under-counts its frames, or a stream that paused: the video lasts at
+            # least until its last frame ends, so no frame falls past the last part or interval
+            duration = self.last_time + self.frame_dt
         people, notes, seen_at = [], [], []
         for track_id, series in sorted(self.people.items()):
             visible = len(series.times) * self.frame_dt

@@ -59,9 +59,13 @@ def episodes(times: np.ndarray, labels: list[str], frame_dt: float, min_duration
     """
     max_gap = max(max_gap if max_gap is not None else 1.0, 1.5 * frame_dt)
     kept = [run for run in label_runs(times, labels, frame_dt, max_gap) if run.duration >= min_duration]
+    # an absence of the face ends a run, so it must not be joined back across one like a flicker
+    times = np.asarray(times, dtype=np.float64)
+    after_absence = times[1:][np.diff(times) > max_gap]
     merged: list[Episode] = []
     for run in kept:
-        if merged and merged[-1].label == run.label and run.start - merged[-1].end <= max(min_duration, max_gap):
+        if (merged and merged[-1].label == run.label and run.start - merged[-1].end <= max(min_duration, max_gap)
+                and not np.any((after_absence > merged[-1].start) & (after_absence <= run.start))):
             last = merged.pop()
             run = Episode(last.label, last.start, run.end - last.start)
         merged.append(run)
