@@ -24,8 +24,10 @@ def bench_video_cmd(
     detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
     max_frames: Optional[int] = typer.Option(None, min=1, help="stop each run after this many frames"),
     repeats: int = typer.Option(5, min=1, help="runs per pipeline; the median is reported"),
-    long_minutes: float = typer.Option(0, min=0, help="also analyse a synthetic video this long and track memory"),
-    long_fps: float = typer.Option(10, callback=positive, help="frame rate of the synthetic long video"),
+    # Capped: the synthetic video is written to disk, minutes x fps frames of it.
+    long_minutes: float = typer.Option(0, min=0, max=24 * 60,
+                                       help="also analyse a synthetic video this long and track memory"),
+    long_fps: float = typer.Option(10, max=240, callback=positive, help="frame rate of the synthetic long video"),
     out: Path = typer.Option(Path("runs/bench/video.json")),
     readme: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:video --> markers here"),
 ):

@@ -19,8 +19,9 @@ app = typer.Typer()
 @app.command("models")
 def models_cmd(
     pretrained: bool = typer.Option(False, "--pretrained", help="list the shipped, trained models instead"),
-    img_size: int = typer.Option(48, min=16, help="input side for the parameter and MFLOP counts"),
-    classes: int = typer.Option(7, min=2, help="number of classes for the counts"),
+    # Capped: every architecture is built and run at this size (training's own limit on the side).
+    img_size: int = typer.Option(48, min=16, max=512, help="input side for the parameter and MFLOP counts"),
+    classes: int = typer.Option(7, min=2, max=1000, help="number of classes for the counts"),
     readme: Optional[Path] = typer.Option(None, help="with --pretrained: also put the table between "
                                           "<!-- models:pretrained --> markers here"),
 ):

@@ -10,6 +10,7 @@ parameter, so :func:`emoscope.cli.main.main` can name the flag when the model re
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from collections.abc import Sequence
@@ -87,9 +88,10 @@ def check_choice(value: str, choices: Sequence[str], what: str) -> str:
 
 
 def positive(value: float | None) -> float | None:
-    """A typer callback for optional amounts that must be above zero (typer's ``min=`` includes it)."""
-    if value is not None and value <= 0:
-        raise typer.BadParameter(f"{value:g} is not above 0")
+    """A typer callback for amounts that must be finite and above zero: typer's ``min=`` includes zero
+    and lets ``inf`` through, and ``nan`` compares False with any bound."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value:g} is not a finite number above 0")
     return value
 
 

@@ -15,7 +15,7 @@ from emoscope.runtime.spec import Channels, PixelMean, PixelStd
 class AugmentConfig(BaseModel):
     """Batch augmentations (see :mod:`emoscope.training.augment`); 0 disables a transform."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no float here is meaningful as nan or inf
 
     hflip: float = Field(0.5, ge=0, le=1, description="probability of a horizontal flip")
     rotate: float = Field(10.0, ge=0, le=180, description="max rotation, degrees")
@@ -32,7 +32,7 @@ class AugmentConfig(BaseModel):
 class TrainConfig(BaseModel):
     """Everything that determines a training run; saved beside its checkpoints."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)  # likewise
 
     name: str = Field("run", description="run name; outputs go to <out_dir>/<name>")
     model: str = "baseline_cnn"
@@ -49,11 +49,11 @@ class TrainConfig(BaseModel):
     std: PixelStd = 0.5
 
     epochs: int = Field(30, ge=1)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, le=2**16)  # a batch is allocated whole, in memory
     optimizer: Literal["sgd", "adam", "adamw", "radam"] = "sgd"
     lr: float = Field(0.01, gt=0)
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    momentum: float = Field(0.9, ge=0, le=1)
+    weight_decay: float = Field(5e-4, ge=0)
     scheduler: Literal["plateau", "cosine", "onecycle", "none"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
@@ -66,8 +66,8 @@ class TrainConfig(BaseModel):
 
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 on a CPU that has it, AMP on CUDA")
     device: str = "auto"
-    threads: int = Field(0, ge=0, description="torch CPU threads; 0 = all cores")
-    seed: int = Field(0, ge=0)
+    threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0 = all cores")  # OpenMP allocates each
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # the widest range every seeded library accepts (NumPy's legacy seeds)
     early_stopping: int = Field(0, ge=0, description="stop after N epochs without val improvement; 0 = off")
     monitor: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
     panic_classes: list[str] = Field(default_factory=lambda: ["fear"])
