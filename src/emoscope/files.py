@@ -26,6 +26,17 @@ def ensure_writable_folder(folder: Path) -> Path:
     return folder
 
 
+def check_can_write_in(folder: Path) -> None:
+    """Refuse now, creating nothing, when ``folder`` could not be made or written (for commands whose
+    refusals must leave no folder behind); :func:`ensure_writable_folder` also creates it."""
+    folder = Path(folder).absolute()
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise OutputError(f"{folder}: cannot write here ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: cannot write here (permission denied on {existing})")
+
+
 def temporary_name(path: Path) -> Path:
     """A hidden name beside ``path`` with the same suffix (writers such as OpenCV's pick the format by it)."""
     return path.with_name(f".{path.stem}.partial{path.suffix}")

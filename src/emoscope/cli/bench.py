@@ -12,7 +12,7 @@ import typer
 from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, check_choice, console,
                                   positive)
 from emoscope.errors import EmoscopeError
-from emoscope.files import ensure_writable_folder, write_text_atomic
+from emoscope.files import check_can_write_in, write_text_atomic
 
 app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_help=True)
 
@@ -40,9 +40,10 @@ def bench_video_cmd(
     if not video.is_file():
         raise EmoscopeError(f"{video}: no such video")
     check_choice(detector, DETECTORS, "face detector")
-    ensure_writable_folder(out.parent)  # before minutes of benchmarking, not after
+    check_can_write_in(out.parent)  # before minutes of benchmarking, not after
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
     results = bench_video(video, predictor, detector, max_frames, repeats)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if long_minutes > 0:
         long_video = write_long_video(out.parent / "long.mp4", video, long_minutes * 60, long_fps)
         results["memory"] = bench_memory(long_video, predictor, out.parent / "long", AnalysisOptions(detector=detector),
@@ -77,13 +78,14 @@ def bench_classify_cmd(
     names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
     if not names:
         raise EmoscopeError("no models to benchmark: none shipped and none given")
-    ensure_writable_folder(out.parent)
+    check_can_write_in(out.parent)
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for name in names:
             backends = classifier_backends(name, int8, Path(work))
             measured = {label: split_accuracy(p) for label, p in backends.items()} if accuracy else None
             rows += bench_classifier(backends, accuracy=measured)
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps({"threads": os.cpu_count(), "rows": rows}, indent=2))
     table = markdown_table(rows)
     write_text_atomic(out.with_suffix(".md"), table)

@@ -66,10 +66,10 @@ def evaluate_cmd(
     import emoscope
     from emoscope.data import limit_per_split, load_dataset
     from emoscope.evaluation.evaluate import evaluate, write_report
-    from emoscope.files import ensure_writable_folder
+    from emoscope.files import check_can_write_in
 
     check_choice(tta, TTA_MODES, "--tta")
-    ensure_writable_folder(out)  # before the evaluation, not after it
+    check_can_write_in(out)  # before the evaluation, not after it
     predictor = emoscope.load(model, backend=backend)
     images = load_dataset(dataset, split=split)
     if limit is not None and limit < len(images):
