@@ -265,3 +265,20 @@ def test_the_first_expression_skips_a_calm_label(tmp_path):
     (person,) = output.report.people
     assert person.response.first_expression == "panic"
     assert person.response.first_expression_s == pytest.approx(2.0)
+
+
+def test_analyze_videos_keeps_going_past_a_bad_video_and_writes_the_summary(tmp_path):
+    from emoscope.apps.analyze import analyze_videos
+
+    good = write_video(tmp_path / "good.mp4", [("bright", 1.5)])
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    done, failed = [], []
+    rows = analyze_videos([good, bad], BrightnessClassifier(), tmp_path / "out", OPTIONS, detector=SquareDetector(),
+                          on_done=lambda video, output, reused: done.append((video, reused)),
+                          on_error=lambda video, error: failed.append(video))
+    assert [row["status"] for row in rows] == ["ok", "error"] and done == [(good, False)] and failed == [bad]
+    assert (tmp_path / "out" / "summary.csv").read_text().count("\n") == 3  # header and two rows
+    again = analyze_videos([good], BrightnessClassifier(), tmp_path / "out", OPTIONS, detector=SquareDetector(),
+                           resume=True, on_done=lambda video, output, reused: done.append((video, reused)))
+    assert again[0]["status"] == "ok" and done[-1] == (good, True)

@@ -13,15 +13,16 @@ import csv
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from emoscope.errors import EmoscopeError
-from emoscope.files import ensure_writable_folder, sha256_of
+from emoscope.files import atomic_output, ensure_writable_folder, sha256_of
 from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink
-from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.draw import draw_faces
+from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.sinks import FrameTable, Sink, VideoWriterSink, frame_table_sink
 from emoscope.video.source import VideoSource
 
@@ -139,6 +140,56 @@ def finished_output(source: str | Path, predictor, out_dir: Path, options: Analy
     return AnalysisOutput(report, json_path, html_path, frames_path, annotated_path)
 
 
+def analyze_videos(
+    videos: list[str | Path],
+    predictor,
+    out_dir: Path,
+    options: AnalysisOptions | None = None,
+    report_options: ReportOptions | None = None,
+    resume: bool = False,
+    on_progress: Callable[[str | Path, int, int], None] | None = None,
+    on_done: Callable[[str | Path, AnalysisOutput, bool], None] = lambda video, output, reused: None,
+    on_error: Callable[[str | Path, EmoscopeError], None] = lambda video, error: None,
+    **settings,
+) -> list[dict]:
+    """Each video in turn into ``out_dir``: one :func:`summary_row` per video, also written to
+    ``summary.csv`` for more than one video (also when interrupted: it keeps what finished).
+
+    A video that cannot be analysed becomes an error row and the others go on (a single video's
+    error is raised instead). ``resume`` reuses :func:`finished_output` where it holds.
+    ``on_progress(video, frames_done, frames_expected)``, ``on_done(video, output, reused)`` and
+    ``on_error(video, error)`` report as it goes; ``settings`` go to :func:`analyze_video`.
+    """
+    rows: list[dict] = []
+    try:
+        for video, name in zip(videos, output_names(videos)):
+            output = (finished_output(video, predictor, out_dir, options, report_options, name=name,
+                                      **{k: v for k, v in settings.items() if k in FINISHED_SETTINGS})
+                      if resume else None)
+            reused = output is not None
+            if not reused:
+                progress = None if on_progress is None else partial(on_progress, video)
+                try:
+                    output = analyze_video(video, predictor, out_dir, options, report_options, on_progress=progress,
+                                           name=name, **settings)
+                except EmoscopeError as exc:
+                    if len(videos) == 1:
+                        raise
+                    rows.append(summary_row(Path(str(video)), error=str(exc)))
+                    on_error(video, exc)
+                    continue
+            rows.append(summary_row(Path(str(video)), output))
+            on_done(video, output, reused)
+    finally:
+        if len(videos) > 1 and rows:
+            write_summary(rows, Path(out_dir) / "summary.csv")
+    return rows
+
+
+FINISHED_SETTINGS = ("sample_fps", "max_seconds", "frames_format", "annotate")
+"""The :func:`analyze_video` settings that decide whether an earlier output is still the same."""
+
+
 def find_videos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
@@ -152,9 +203,10 @@ def summary_row(path: Path, output: AnalysisOutput | None = None, error: str = "
         return {"video": str(path), "status": "error", "error": error}
     report = output.report
     main = max(report.people, key=lambda p: p.visible_seconds, default=None)
-    partial = report.completeness is not None and not report.completeness.complete
+    incomplete = report.completeness is not None and not report.completeness.complete
     return {
-        "video": str(path), "status": "partial" if partial else "ok", "error": report.notes[0] if partial else "",
+        "video": str(path), "status": "partial" if incomplete else "ok",
+        "error": report.notes[0] if incomplete else "",
         "duration_s": f"{report.video.duration:.2f}", "frames_analysed": report.analysis.frames_analysed,
         "face_visible_share": f"{report.face_visible_share:.3f}", "people": len(report.people),
         "dominant_emotion": main.dominant_emotion if main else "",
@@ -165,7 +217,7 @@ def summary_row(path: Path, output: AnalysisOutput | None = None, error: str = "
 
 
 def write_summary(rows: list[dict], path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with atomic_output(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
         writer.writerows(rows)

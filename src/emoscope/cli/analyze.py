@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -43,8 +44,7 @@ def analyze_cmd(
                                 "(SHA-256) and settings"),
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.apps.analyze import (analyze_video, find_videos, finished_output, output_names, summary_row,
-                                       write_summary)
+    from emoscope.apps.analyze import analyze_videos, find_videos
     from emoscope.files import ensure_writable_folder
     from emoscope.report.builder import ReportOptions
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
@@ -70,48 +70,46 @@ def analyze_cmd(
     ensure_writable_folder(out)  # before the model loads and the videos are analysed
     alerts = AlertSink(webhook) if panic else None
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    rows, failures, partial = [], 0, 0
-    try:
-        with progress() as bars:
-            for video, name in zip(videos, output_names(videos)):
-                settings = dict(sample_fps=fps, max_seconds=max_seconds, annotate=annotate,
-                                frames_format=None if frames == "none" else frames, name=name)
-                if resume and (output := finished_output(video, predictor, out, options, report_options,
-                                                         **settings)) is not None:
-                    rows.append(summary_row(Path(str(video)), output))
-                    partial += rows[-1]["status"] == "partial"
-                    console.print(f"{video}: already analysed, {output.json_path}", soft_wrap=True)
-                    continue
-                task = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
-                try:
-                    output = analyze_video(video, predictor, out, options, report_options, metadata=metadata,
-                                           on_progress=lambda done, expected: bars.update(
-                                               task, completed=done, total=expected or None),
-                                           sinks=[alerts] if alerts else [], **settings)
-                except EmoscopeError as exc:
-                    if len(videos) == 1:
-                        raise
-                    failures += 1
-                    warn(f"error: {exc}")
-                    rows.append(summary_row(Path(str(video)), error=str(exc)))
-                    continue
-                finally:
-                    bars.remove_task(task)
-                rows.append(summary_row(Path(str(video)), output))
-                partial += rows[-1]["status"] == "partial"
-                report = output.report
-                console.print(f"{video}: {report.analysis.frames_analysed} frames at "
-                              f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
-                              f"face visible {report.face_visible_share:.0%}" +
-                              "".join(f"; {note}" for note in report.notes))
-                console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
-    finally:  # also when interrupted: the summary keeps what finished
+    with ExitStack() as stack, progress() as bars:
         if alerts is not None:
-            alerts.close()
-        if len(videos) > 1 and rows:
-            summary = write_summary(rows, out / "summary.csv")
-            console.print(f"summary: {summary} ({len(rows) - failures} of {len(videos)} analysed, {failures} failed"
-                          f"{f', {partial} partial' if partial else ''})")
+            stack.callback(alerts.close)
+        tasks: dict = {}
+
+        def on_progress(video, done: int, expected: int) -> None:
+            if video not in tasks:
+                tasks[video] = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
+            bars.update(tasks[video], completed=done, total=expected or None)
+
+        def finished(video) -> None:
+            if video in tasks:
+                bars.remove_task(tasks.pop(video))
+
+        def on_done(video, output, reused: bool) -> None:
+            finished(video)
+            report = output.report
+            if reused:
+                console.print(f"{video}: already analysed, {output.json_path}", soft_wrap=True)
+                return
+            console.print(f"{video}: {report.analysis.frames_analysed} frames at "
+                          f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
+                          f"face visible {report.face_visible_share:.0%}" +
+                          "".join(f"; {note}" for note in report.notes))
+            console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
+
+        def on_error(video, error) -> None:
+            finished(video)
+            warn(f"error: {error}")
+
+        rows = analyze_videos(videos, predictor, out, options, report_options, resume=resume,
+                              on_progress=on_progress, on_done=on_done, on_error=on_error, metadata=metadata,
+                              sample_fps=fps, max_seconds=max_seconds, annotate=annotate,
+                              frames_format=None if frames == "none" else frames,
+                              sinks=[alerts] if alerts else [])
+    failures = sum(row["status"] == "error" for row in rows)
+    partial = sum(row["status"] == "partial" for row in rows)
+    if len(videos) > 1:
+        console.print(f"summary: {out / 'summary.csv'} ({len(rows) - failures} of {len(videos)} analysed, "
+                      f"{failures} failed{f', {partial} partial' if partial else ''})")
     if failures == len(videos):
         raise typer.Exit(EmoscopeError.exit_code)  # nothing could be analysed
     if partial:
