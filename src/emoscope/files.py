@@ -14,6 +14,11 @@ from pathlib import Path
 from emoscope.errors import OutputError
 
 
+def write_failed(path: Path, exc: OSError) -> OutputError:
+    """The one-line error for a refused write (disk full, file too large, permissions), naming the file."""
+    return OutputError(f"{path}: cannot write ({exc.strerror or exc})")
+
+
 def ensure_writable_folder(folder: Path) -> Path:
     """Create ``folder`` if needed and check a file can be written in it, before any work is done."""
     folder = Path(folder)
@@ -52,7 +57,7 @@ def commit(temporary: Path, path: Path) -> Path:
     try:
         os.replace(temporary, path)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise write_failed(path, exc) from None
     return path
 
 
@@ -67,7 +72,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
         yield temporary
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise write_failed(path, exc) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -20,10 +20,10 @@ from emoscope.errors import EmoscopeError
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of
 from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
-from emoscope.report.sink import ReportSink
+from emoscope.report.sink import ReportSink, report_paths
 from emoscope.video.draw import draw_faces
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
-from emoscope.video.sinks import FrameTable, Sink, VideoWriterSink, frame_table_sink
+from emoscope.video.sinks import FrameTable, Sink, VideoWriterSink, frame_table_path, frame_table_sink
 from emoscope.video.source import VideoSource
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -70,7 +70,7 @@ def analyze_video(
     else:
         out_dir = ensure_writable_folder(Path(out_dir))
     video = VideoSource(source, sample_fps=sample_fps, max_seconds=max_seconds)
-    stem = name or (f"webcam{video.source}" if isinstance(video.source, int) else Path(str(source)).stem)
+    stem = name or default_name(source)
     classes = list(predictor.classes)
     with ExitStack() as stack:
         stack.callback(video.close)
@@ -86,7 +86,7 @@ def analyze_video(
                 frame_table_sink(out_dir / f"{stem}.frames", FrameTable(classes, analyzer.cues), frames_format))
         if annotate:
             annotator = stack.enter_context(
-                VideoWriterSink(out_dir / f"{stem}.annotated.mp4", video.info.fps / video.step, draw=draw_faces))
+                VideoWriterSink(_annotated_path(out_dir, stem), video.info.fps / video.step, draw=draw_faces))
         outputs = [sink for sink in (report, table, annotator) if sink is not None] + list(sinks)
         expected = _expected_frames(video)
         for done, result in enumerate(analyzer.run(video), 1):
@@ -118,26 +118,38 @@ def finished_output(source: str | Path, predictor, out_dir: Path, options: Analy
     """What an earlier run left in ``out_dir`` for this video, when it is a finished analysis of the
     same content (SHA-256) with the same model and settings and all its files are there; else None
     (for ``analyze --resume``: checked by content, not by the files' existence alone)."""
-    stem = name or Path(str(source)).stem
-    json_path, html_path = out_dir / f"{stem}.report.json", out_dir / f"{stem}.report.html"
+    stem = name or default_name(source)
+    json_path, html_path = report_paths(out_dir, stem)
     try:
         report = Report.model_validate_json(json_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # absent, unreadable or not a report of this schema
-    options, report_options = options or AnalysisOptions(), report_options or ReportOptions()
+    frames_path = frame_table_path(out_dir / f"{stem}.frames", frames_format) if frames_format else None
+    annotated_path = _annotated_path(out_dir, stem) if annotate else None
+    files = [html_path, *(path for path in (frames_path, annotated_path) if path is not None)]
+    options, report_options, analysis = options or AnalysisOptions(), report_options or ReportOptions(), report.analysis
+    same_settings = (analysis.model == predictor.spec.name and analysis.model_created == predictor.spec.created
+                     and analysis.options == options.model_dump()
+                     and analysis.report_options == report_options.model_dump()
+                     and analysis.sample_fps == sample_fps and report.completeness is not None)
+    if not same_settings or not all(path.is_file() for path in files):
+        return None
+    # the costly checks last: the video's length up to max_seconds, then its content
     with VideoSource(source, sample_fps=sample_fps, max_seconds=max_seconds) as video:
         expected = video.completeness.frames_expected
-    analysis = report.analysis
-    same = (report.video.sha256 == sha256_of(Path(str(source))) and analysis.model == predictor.spec.name
-            and analysis.model_created == predictor.spec.created and analysis.options == options.model_dump()
-            and analysis.report_options == report_options.model_dump() and analysis.sample_fps == sample_fps
-            and report.completeness is not None and report.completeness.frames_expected == (expected or None))
-    frames_path = out_dir / f"{stem}.frames.{frames_format}" if frames_format else None
-    annotated_path = out_dir / f"{stem}.annotated.mp4" if annotate else None
-    files = [html_path, *(path for path in (frames_path, annotated_path) if path is not None)]
-    if not same or not all(path.is_file() for path in files):
+    if report.completeness.frames_expected != (expected or None) or report.video.sha256 != sha256_of(Path(source)):
         return None
     return AnalysisOutput(report, json_path, html_path, frames_path, annotated_path)
+
+
+def default_name(source: str | int | Path) -> str:
+    """The outputs' name for a source: the file's stem, or ``webcam<index>``."""
+    text = str(source)
+    return f"webcam{text}" if text.isdigit() else Path(text).stem
+
+
+def _annotated_path(out_dir: Path, stem: str) -> Path:
+    return out_dir / f"{stem}.annotated.mp4"
 
 
 def analyze_videos(

@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
 from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, read_image
+from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
 
 OUTPUT_FORMATS = ("json", "csv")
-ANNOTATABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class FacePrediction(BaseModel):
@@ -170,7 +170,7 @@ class PredictionLog:
         sha256, prediction = self._previous.get(str(path), (None, None))
         if prediction is None or not Path(path).is_file() or sha256_of(path) != sha256:
             return None
-        self.record(prediction)
+        self._write({"sha256": sha256, "prediction": prediction.model_dump()})
         return prediction
 
     def record(self, prediction: ImagePrediction) -> None:
@@ -181,12 +181,15 @@ class PredictionLog:
         self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
 
-    def close(self, finished: bool) -> None:
-        """``finished``: the final report is written, so the log is no longer needed."""
+    def close(self) -> None:
+        """Stop logging; the log stays for a later ``--resume``."""
         if self._file is not None:
             self._file.close()
-        if finished:
-            self.path.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """The final report is written: the log is no longer needed."""
+        self.close()
+        self.path.unlink(missing_ok=True)
 
 
 
@@ -229,7 +232,7 @@ def save_annotated(image: np.ndarray, prediction: ImagePrediction, out_dir: Path
     import cv2
 
     source = Path(prediction.path)
-    name = source.name if source.suffix.lower() in ANNOTATABLE_SUFFIXES else f"{source.name}.png"
+    name = source.name if source.suffix.lower() in WRITABLE_IMAGE_SUFFIXES else f"{source.name}.png"
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / name
     ok, encoded = cv2.imencode(target.suffix, annotate_image(image, prediction))

@@ -58,7 +58,7 @@ def predict_cmd(
             bars.advance(task)
 
         if log is not None:
-            stack.callback(lambda: log.close(finished=False))  # an interrupted run keeps its log
+            stack.callback(log.close)  # an interrupted run keeps its log
         report = predict_images(paths, predictor, detector, tta=tta, align=not no_align, clahe=clahe,
                                 on_image=on_image, log=log)
     faces = sum(len(image.faces) for image in report.images)
@@ -74,7 +74,7 @@ def predict_cmd(
         console.print(table)
     else:
         path = write_report(report, out, output_format)
-        log.close(finished=True)
+        log.remove()
         console.print(f"{report.analysed} of {len(paths)} images analysed, {faces} faces: {path}", soft_wrap=True)
     if report.analysed == 0:
         # Nothing usable: fail, with the file's own message when there was only one.

@@ -11,6 +11,8 @@ from emoscope.errors import DataError, EmoscopeError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".jp2")
 """Files read as still images where a path may be an image or a video (anything else: a video)."""
+WRITABLE_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+"""The formats annotated images are written in (OpenCV picks the encoder by the suffix)."""
 
 MAX_PIXELS = 120_000_000
 """Images with more pixels are refused before decoding (a 120 MP BGR image takes 360 MB). The limit

@@ -16,6 +16,11 @@ from emoscope.video.sinks import Sink
 from emoscope.video.source import VideoSource
 
 
+def report_paths(out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Where the report of ``stem`` goes: its JSON and its HTML page."""
+    return out_dir / f"{stem}.report.json", out_dir / f"{stem}.report.html"
+
+
 class ReportSink(Sink):
     """Builds the report of one video; :meth:`close` writes ``<stem>.report.json``, chart PNGs and
     ``<stem>.report.html`` into ``out_dir`` (or only builds :attr:`report` when ``out_dir`` is None;
@@ -36,8 +41,7 @@ class ReportSink(Sink):
         self.sample_fps = sample_fps
         self.metadata = metadata
         self.report: Report | None = None
-        self.json_path = None if out_dir is None else self.out_dir / f"{stem}.report.json"
-        self.html_path = None if out_dir is None else self.out_dir / f"{stem}.report.html"
+        self.json_path, self.html_path = (None, None) if out_dir is None else report_paths(self.out_dir, stem)
         self._started = time.perf_counter()
 
     def write(self, result: FrameResult) -> None:
@@ -59,7 +63,8 @@ class ReportSink(Sink):
                        height=info.height, sha256=None if live else sha256_of(Path(video.source))),
             AnalysisModel(model=spec.name, model_created=spec.created, model_classes=builder.classes,
                           detector=self.options.detector, options=self.options.model_dump(),
-                          report_options=builder.options.model_dump(), sample_fps=self.sample_fps, frames_analysed=builder.frames, seconds=seconds,
+                          report_options=builder.options.model_dump(), sample_fps=self.sample_fps,
+                          frames_analysed=builder.frames, seconds=seconds,
                           processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
             metadata=self.metadata,
             completeness=None if live else _completeness(video),

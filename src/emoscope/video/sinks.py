@@ -19,7 +19,8 @@ import numpy as np
 
 from emoscope.cues.base import Cue
 from emoscope.errors import EmoscopeError, OutputError
-from emoscope.files import commit, partial_name, temporary_name
+from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
+from emoscope.files import commit, partial_name, temporary_name, write_failed
 from emoscope.video.results import FrameResult
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class FileSink(Sink):
         try:
             self.write_file(result)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+            raise write_failed(self.path, exc) from None
 
     def write_file(self, result: FrameResult) -> None:
         raise NotImplementedError
@@ -121,7 +122,7 @@ class FileSink(Sink):
             return self.finish()
         except OSError as exc:
             self.temporary.unlink(missing_ok=True)
-            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+            raise write_failed(self.path, exc) from None
 
     def close(self) -> None:
         if self._finished():
@@ -197,17 +198,19 @@ def check_frame_table_format(fmt: str) -> None:
         raise EmoscopeError(f"unknown frame table format {fmt!r} (choose {', '.join(FRAME_TABLE_FORMATS)})")
 
 
+def frame_table_path(path_stem: Path, fmt: str) -> Path:
+    """``<path_stem>.<fmt>``: where the frame table in ``fmt`` goes."""
+    return path_stem.with_name(f"{path_stem.name}.{fmt}")
+
+
 def frame_table_sink(path_stem: Path, table: FrameTable, fmt: str) -> FrameTableSink | ParquetFrameTableSink:
-    """The frame table sink for ``fmt`` (csv | parquet), writing ``<path_stem>.<fmt>``."""
+    """The frame table sink for ``fmt`` (csv | parquet), writing :func:`frame_table_path`."""
     check_frame_table_format(fmt)
-    path = path_stem.with_name(f"{path_stem.name}.{fmt}")
+    path = frame_table_path(path_stem, fmt)
     return FrameTableSink(path, table) if fmt == "csv" else ParquetFrameTableSink(path, table)
 
 
 # -- video (annotated or not) ------------------------------------------------------------------------------
-IMAGE_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
 class VideoWriterSink(FileSink):
     """Writes each result as ``draw(result)`` renders it (by default the frame as it is): an MP4
     (mp4v codec), or a single image when ``path`` names an image file. The one video writer; what
@@ -218,7 +221,7 @@ class VideoWriterSink(FileSink):
         super().__init__(path)
         self.fps = fps
         self.draw = draw
-        self._is_image = self.path.suffix.lower() in IMAGE_OUTPUT_SUFFIXES
+        self._is_image = self.path.suffix.lower() in WRITABLE_IMAGE_SUFFIXES
         self._writer = None
         self._written = False
         if not self.path.parent.is_dir():
