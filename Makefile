@@ -7,14 +7,14 @@ EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install speech-engine test test-fast demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-panic clean
+.PHONY: install system-packages test test-fast demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-panic clean
 
-install: $(STAMP) speech-engine
+install: $(STAMP) system-packages
 
-# Offline text-to-speech for `emoscope gesture --speak` comes from Debian, not PyPI.
-speech-engine:
-	@command -v espeak-ng >/dev/null || apt-get install -y -qq espeak-ng || sudo apt-get install -y -qq espeak-ng \
-		|| echo "warning: could not install espeak-ng; gestures will not be spoken and speech tests skip"
+# What comes from Debian, not PyPI: offline speech (espeak-ng), the browser (chromium), a virtual display
+# (xvfb) and PostgreSQL for the tests; installed only where missing.
+system-packages:
+	@bash tools/install_system_packages.sh
 
 # torch first, pinned to the CPU build (a bare `torch` would pull a multi-GB CUDA build);
 # mediapipe 0.10.21 with --no-deps (its declared deps drag in unneeded packages), its real needs
@@ -22,11 +22,11 @@ speech-engine:
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c requirements/constraints.txt torch==2.13.0
-	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[train,video,parquet,dev]'
+	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[train,video,parquet,gui,web,postgres,ray,dev]'
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
 	touch $(STAMP)
 
-test: $(STAMP) speech-engine
+test: $(STAMP) system-packages
 	$(PY) -m pytest -q
 
 # Everything except tests marked slow.
