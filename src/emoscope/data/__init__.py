@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from emoscope.data.cache import cached_arrays, default_cache_dir
+from emoscope.data.face_parts import PART_DATASETS, load_fer2013_part
 from emoscope.data.fer2013 import SPLIT_USAGE, USAGES, load_fer2013
 from emoscope.data.ferplus import load_ferplus, majority_labels
 from emoscope.data.folder import infer_label_set, load_image_folder
@@ -115,7 +116,8 @@ def _load_folder_split(root: Path, split: str | None, **kwargs) -> ImageSet:
 
 
 def load_dataset(name_or_path: str | Path, split: str | None = None, **kwargs) -> ImageSet:
-    """Load a named dataset (:data:`DATASETS`), a FER2013-format ``.csv``/``.csv.gz``, or an image folder.
+    """Load a named dataset (:data:`DATASETS`; ``PART_DATASETS``: FER2013 cut to one face part), a
+    FER2013-format ``.csv``/``.csv.gz``, or an image folder.
 
     ``split`` is train/val/test (or a raw FER2013 Usage name) for FER2013 and FER+, train/test for
     Sign MNIST (plus fit/holdout, a stratified division of train for model selection), and a
@@ -125,6 +127,8 @@ def load_dataset(name_or_path: str | Path, split: str | None = None, **kwargs) -
     name = str(name_or_path)
     if name == "fer2013":
         return load_fer2013(dataset_file("FER2013", FER2013_FILES), split, **kwargs)
+    if name in PART_DATASETS:
+        return load_fer2013_part(PART_DATASETS[name], dataset_file("FER2013", FER2013_FILES), split, **kwargs)
     if name == "ferplus":
         return load_ferplus(
             dataset_file("FER2013", FER2013_FILES), dataset_file("FER+", FERPLUS_FILES), split, **kwargs
@@ -148,6 +152,7 @@ def load_dataset(name_or_path: str | Path, split: str | None = None, **kwargs) -
     if name.endswith(PACK_SUFFIX):
         return load_pack(path, split)
     raise DataError(
-        f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}, a FER2013-format .csv/.csv.gz, "
+        f"unknown dataset {name!r}: expected one of {', '.join((*DATASETS, *PART_DATASETS))}, "
+        "a FER2013-format .csv/.csv.gz, "
         f"a {PACK_SUFFIX} pack, or an image folder"
     )

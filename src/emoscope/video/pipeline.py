@@ -202,7 +202,7 @@ class FrameAnalyzer:
             track_id = int(track_id)
             smoothed = self.smoother.update(track_id, probs[i])
             face = FaceResult(track_id, item.boxes[i], float(item.scores[i]), probs[i], smoothed,
-                              self.classes[int(np.argmax(smoothed))])
+                              self.classes[int(np.argmax(smoothed))], crop=item.crops[i])
             seen = FaceObservation(track_id, frame.time, item.boxes[i], smoothed, item.meshes[i], item.hands)
             for cue in self._active:
                 face.data.update(cue.update(seen))

@@ -21,6 +21,7 @@ class FaceResult:
     smoothed: np.ndarray  # EMA of probs over the track
     label: str  # argmax of smoothed
     data: dict[str, Any] = field(default_factory=dict)  # each cue's values by name (see emoscope.cues)
+    crop: np.ndarray | None = None  # the aligned crop the classifier read (e.g. for per-part views)
 
 
 @dataclass
