@@ -1,0 +1,59 @@
+"""`emoscope serve`: the analysts' web app (dashboard and REST API) under uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from emoscope.cli.options import DETECTOR_HELP, DETECTORS, FRAMES_HELP, check_choice, console, positive
+
+app = typer.Typer()
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", help="address to listen on; anything but loopback needs --token"),
+    port: int = typer.Option(8000, min=0, max=65535),
+    data_dir: Path = typer.Option(Path("emoscope-data"), help="the database (SQLite), reports and uploads"),
+    database_url: Optional[str] = typer.Option(None, help="e.g. postgresql://user@host/db (default: SQLite in "
+                                               "--data-dir)"),
+    workers: int = typer.Option(1, min=1, max=64, help="video analyses at once, one process each"),
+    token: Optional[str] = typer.Option(None, envvar="EMOSCOPE_TOKEN",
+                                        help="API token (default on loopback: a random one, printed)"),
+    keep_videos: bool = typer.Option(False, help="keep uploaded videos after analysis"),
+    retention_days: Optional[float] = typer.Option(None, callback=positive,
+                                                   help="delete interviews older than this many days"),
+    max_queue: int = typer.Option(8, min=1, help="jobs that may wait; more answer 429"),
+    max_video_mib: float = typer.Option(2048, callback=positive, help="upload limit for a video (MiB)"),
+    max_image_mib: float = typer.Option(20, callback=positive, help="upload limit for a photo (MiB)"),
+    model: Optional[str] = typer.Option(None, help="default model for videos (default: fastest shipped)"),
+    detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
+    fps: Optional[float] = typer.Option(None, callback=positive, help="analyse about this many frames per second"),
+    max_seconds: Optional[float] = typer.Option(None, callback=positive,
+                                                help="analyse at most this much of each video"),
+    frames: str = typer.Option("csv", help=f"per-frame table: {FRAMES_HELP.removesuffix(' | none')}"),
+):
+    """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports."""
+    import uvicorn
+
+    from emoscope.web.app import create_app
+    from emoscope.web.images import check_model
+    from emoscope.web.settings import MiB, Settings
+
+    check_choice(detector, DETECTORS, "face detector")
+    if model is not None:
+        check_model(model)
+    settings = Settings(data_dir=data_dir, database_url=database_url, host=host, workers=workers, token=token,
+                        keep_videos=keep_videos, retention_days=retention_days, max_queue=max_queue,
+                        max_video_bytes=int(max_video_mib * MiB), max_image_bytes=int(max_image_mib * MiB),
+                        video_model=model, detector=detector, sample_fps=fps, max_seconds=max_seconds,
+                        frames_format=frames)
+    web_app = create_app(settings)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    console.print(f"emoscope serve: http://{shown}:{port}/login?token={web_app.state.settings.token}",
+                  soft_wrap=True, markup=False, highlight=False)
+    console.print(f"data: {settings.data_dir.absolute()}  database: {settings.url.split('@')[-1]}",
+                  soft_wrap=True, markup=False, highlight=False)
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")

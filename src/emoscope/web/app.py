@@ -1,0 +1,161 @@
+"""The FastAPI application: :func:`create_app` wires the database (migrated on start), the file
+storage, the job runner and the routes; every error answers one line of JSON, ``{"error": "..."}``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from emoscope.errors import EmoscopeError
+from emoscope.files import ensure_writable_folder
+from emoscope.version import __version__
+from emoscope.web import migrations
+from emoscope.web.db import make_engine, make_sessions
+from emoscope.web.images import ImageAnalyzer
+from emoscope.web.jobs import JobRunner, QueueFull
+from emoscope.web.retention import sweep
+from emoscope.web.settings import Settings
+from emoscope.web.storage import Storage
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "emoscope_token"
+log = logging.getLogger("emoscope.web")
+
+
+@dataclass
+class Services:
+    """What the routes use, one per app (``request.app.state.services``)."""
+
+    settings: Settings
+    sessions: object
+    storage: Storage
+    runner: JobRunner
+    images: ImageAnalyzer
+    templates: Jinja2Templates
+
+
+class LoginRequired(Exception):
+    """A page was asked for without the token: the browser goes to the login page."""
+
+    def __init__(self, next_url: str):
+        self.next_url = next_url
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _presented_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip()
+    return request.cookies.get(COOKIE)
+
+
+def _valid(request: Request, token: str | None) -> bool:
+    expected = services(request).settings.token
+    return token is not None and secrets.compare_digest(token.encode(), expected.encode())
+
+
+def require_token(request: Request) -> None:
+    """For the API: ``Authorization: Bearer TOKEN`` (or the dashboard's cookie)."""
+    if not _valid(request, _presented_token(request)):
+        raise HTTPException(401, "missing or wrong API token (send Authorization: Bearer TOKEN)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_login(request: Request) -> None:
+    """For the dashboard's pages: the cookie set by the login page (or a ``?token=`` link, which sets it)."""
+    if not _valid(request, _presented_token(request)):
+        raise LoginRequired(request.url.path)
+
+
+def set_login_cookie(response, token: str):
+    # HttpOnly: no script reads it; SameSite=Strict: other sites cannot make the browser send it (CSRF)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app for ``settings`` (checked: a token is needed beyond loopback; one is made when none is set)."""
+    settings = settings.check()
+    if settings.token is None:
+        settings = settings.model_copy(update={"token": secrets.token_urlsafe(24)})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        ensure_writable_folder(settings.data_dir)
+        storage = Storage(settings.data_dir).create()
+        engine = make_engine(settings.url)
+        migrations.upgrade(engine)  # a new database gets the schema, an old one its missing revisions
+        sessions = make_sessions(engine)
+        runner = JobRunner(settings, sessions, storage, on_retention=lambda: sweep(settings, sessions, storage))
+        runner.start()
+        images = ImageAnalyzer()
+        app.state.services = Services(settings, sessions, storage, runner, images,
+                                      Jinja2Templates(directory=HERE / "templates"))
+        try:
+            yield
+        finally:
+            runner.stop()
+            images.close()
+            engine.dispose()
+
+    app = FastAPI(title="emoscope", version=__version__, lifespan=lifespan,
+                  description="Upload interviews, follow their analysis, read and compare reports. Every "
+                              "route but /healthz and /readyz needs `Authorization: Bearer TOKEN`.")
+    app.state.settings = settings
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"] if part not in ("body", "query", "path"))
+        return _error(422, f"{where}: {first['msg']}" if where else first["msg"])
+
+    @app.exception_handler(EmoscopeError)
+    async def emoscope_error(request: Request, exc: EmoscopeError):
+        return _error(400, str(exc))
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull):
+        return _error(429, f"the analysis queue is full ({settings.max_queue} jobs waiting); try again later",
+                      headers={"Retry-After": "30"})
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")  # report pages embed the report, no one else
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    from emoscope.web.routes import api, health, pages
+
+    app.include_router(health.router)
+    app.include_router(api.router, prefix="/v1", dependencies=[Depends(require_token)])
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

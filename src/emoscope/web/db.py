@@ -1,0 +1,107 @@
+"""The web app's database: candidates, their interviews (one uploaded video and a question each) and
+the analysis job of each interview. SQLAlchemy 2 on SQLite (default) or PostgreSQL; the schema is
+made and upgraded by the Alembic revisions in :mod:`emoscope.web.migrations`, never by create_all."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)  # stored naive, always UTC
+
+
+class JobState(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"  # was running when the server stopped
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobState.queued, JobState.running)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    interviews: Mapped[list[Interview]] = relationship(back_populates="candidate", cascade="all, delete-orphan",
+                                                       passive_deletes=True, order_by="Interview.created_at")
+
+
+class Interview(Base):
+    __tablename__ = "interviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    candidate_id: Mapped[str] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    candidate: Mapped[Candidate] = relationship(back_populates="interviews")
+    job: Mapped[Job] = relationship(back_populates="interview", cascade="all, delete-orphan", passive_deletes=True,
+                                    uselist=False)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[JobState] = mapped_column(Enum(JobState, name="job_state", native_enum=False, length=16),
+                                            default=JobState.queued, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # revision 0002
+    model: Mapped[str | None] = mapped_column(String(200))
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    frames_expected: Mapped[int] = mapped_column(Integer, default=0)
+    interview: Mapped[Interview] = relationship(back_populates="job")
+
+    @property
+    def percent(self) -> float:
+        if self.state == JobState.done:
+            return 100.0
+        return round(100.0 * min(self.frames_done / self.frames_expected, 1.0), 1) if self.frames_expected else 0.0
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; ``postgresql://`` uses psycopg 3. SQLite gets foreign keys (for the
+    cascades), WAL and a busy timeout, since the API's threads write beside the job dispatcher."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+def make_sessions(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

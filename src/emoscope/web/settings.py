@@ -1,0 +1,57 @@
+"""The web app's settings: one pydantic model, filled by `emoscope serve` flags (or by tests)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from emoscope.errors import EmoscopeError
+
+TOKEN_ENV = "EMOSCOPE_TOKEN"
+MiB = 1 << 20
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(Path("emoscope-data"), description="database (SQLite default), results and uploads")
+    database_url: str | None = Field(None, description="SQLAlchemy URL, e.g. postgresql://user@host/db; "
+                                     "default sqlite:///<data_dir>/emoscope.db")
+    host: str = "127.0.0.1"
+    token: str | None = Field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None,
+                              description="API token; required when host is not loopback")
+    workers: int = Field(1, ge=1, le=64, description="video analyses running at once, one process each")
+    max_queue: int = Field(8, ge=1, description="jobs waiting beyond the running ones; more answer 429")
+    keep_videos: bool = Field(False, description="keep uploaded videos after analysis (default: delete)")
+    retention_days: float | None = Field(None, gt=0, description="delete interviews older than this")
+    max_video_bytes: int = Field(2048 * MiB, ge=1)
+    max_image_bytes: int = Field(20 * MiB, ge=1)
+    video_model: str | None = Field(None, description="default model for videos (default: fastest shipped)")
+    image_model: str | None = Field(None, description="default model for photos (default: most accurate shipped)")
+    detector: str = "mediapipe"
+    sample_fps: float | None = Field(None, gt=0, description="analyse about this many frames per second")
+    max_seconds: float | None = Field(None, gt=0, description="analyse at most this much of each video")
+    frames_format: str = Field("csv", pattern="^(csv|parquet)$")
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'emoscope.db').absolute()}"
+
+    def check(self) -> Settings:
+        """Refuse a server reachable from other machines without a token."""
+        if self.token is None and not is_loopback(self.host):
+            raise EmoscopeError(f"--host {self.host} is reachable from other machines: set --token "
+                                f"(or ${TOKEN_ENV})")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
