@@ -175,21 +175,16 @@ def analyze_videos(
     rows: list[dict] = []
     try:
         for video, name in zip(videos, output_names(videos)):
-            output = (finished_output(video, predictor, out_dir, options, report_options, name=name,
-                                      **{k: v for k, v in settings.items() if k in FINISHED_SETTINGS})
-                      if resume else None)
-            reused = output is not None
-            if not reused:
-                progress = None if on_progress is None else partial(on_progress, video)
-                try:
-                    output = analyze_video(video, predictor, out_dir, options, report_options, on_progress=progress,
-                                           name=name, **settings)
-                except EmoscopeError as exc:
-                    if len(videos) == 1:
-                        raise
-                    rows.append(summary_row(Path(str(video)), error=str(exc)))
-                    on_error(video, exc)
-                    continue
+            progress = None if on_progress is None else partial(on_progress, video)
+            try:
+                output, reused = run_video_job(video, predictor, out_dir, options, report_options, resume=resume,
+                                               name=name, on_progress=progress, **settings)
+            except EmoscopeError as exc:
+                if len(videos) == 1:
+                    raise
+                rows.append(summary_row(Path(str(video)), error=str(exc)))
+                on_error(video, exc)
+                continue
             rows.append(summary_row(Path(str(video)), output))
             on_done(video, output, reused)
     finally:
@@ -200,6 +195,21 @@ def analyze_videos(
 
 FINISHED_SETTINGS = ("sample_fps", "max_seconds", "frames_format", "annotate")
 """The :func:`analyze_video` settings that decide whether an earlier output is still the same."""
+
+
+def run_video_job(video: str | Path, predictor, out_dir: Path, options: AnalysisOptions | None = None,
+                  report_options: ReportOptions | None = None, resume: bool = False, name: str | None = None,
+                  on_progress: Callable[[int, int], None] | None = None, **settings) -> tuple[AnalysisOutput, bool]:
+    """One video of a batch, wherever it runs (this process, a Ray worker, a web job): ``(output, reused)``,
+    the finished output of an earlier run when ``resume`` and :func:`finished_output` holds, else a fresh
+    :func:`analyze_video` with ``settings``. Raises :class:`EmoscopeError` for a video it cannot analyse."""
+    if resume:
+        output = finished_output(video, predictor, out_dir, options, report_options, name=name,
+                                 **{k: v for k, v in settings.items() if k in FINISHED_SETTINGS})
+        if output is not None:
+            return output, True
+    return analyze_video(video, predictor, out_dir, options, report_options, on_progress=on_progress, name=name,
+                         **settings), False
 
 
 def find_videos(folder: Path) -> list[Path]:

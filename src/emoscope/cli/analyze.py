@@ -9,8 +9,19 @@ from typing import Optional
 
 import typer
 
-from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, FRAMES_HELP,
-                                  check_choice, console, parse_key_values, positive, progress, warn)
+from emoscope.cli.options import (
+    BACKEND_HELP,
+    DEFAULT_MODEL_HELP,
+    DETECTOR_HELP,
+    DETECTORS,
+    FRAMES_HELP,
+    check_choice,
+    console,
+    parse_key_values,
+    positive,
+    progress,
+    warn,
+)
 from emoscope.errors import EXIT_PARTIAL, EmoscopeError
 from emoscope.video.sinks import AlertSink, check_frame_table_format
 
@@ -19,7 +30,9 @@ app = typer.Typer()
 
 @app.command("analyze")
 def analyze_cmd(
-    source: str = typer.Argument(..., metavar="VIDEO|FOLDER|WEBCAM", help="a video file, a folder of videos, or a webcam index"),
+    source: str = typer.Argument(..., metavar="VIDEO|FOLDER|GLOB|MANIFEST|WEBCAM",
+                                 help="a video, a folder or glob of videos and photos, a manifest CSV (path, "
+                                 "optional candidate/question/group), or a webcam index"),
     out: Path = typer.Option(Path("runs/analyze"), help="folder for reports, charts and frame tables"),
     model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
     backend: str = typer.Option("fastest", help=BACKEND_HELP),
@@ -42,9 +55,16 @@ def analyze_cmd(
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
     resume: bool = typer.Option(False, help="skip videos whose finished report in --out is of the same file "
                                 "(SHA-256) and settings"),
+    engine: str = typer.Option("local", help="local (this process) | ray (Ray workers; the `ray` extra)"),
+    address: Optional[str] = typer.Option(None, help="with --engine ray: auto | ray://HOST:10001 "
+                                          "(default: start a Ray on this machine)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="with --engine ray: items analysed at once "
+                                          "(default: the cluster's CPUs)"),
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.apps.analyze import analyze_videos, find_videos
+    from emoscope.apps.analyze import analyze_videos
+    from emoscope.apps.batch import ENGINES, BatchJob, collect_items
+    from emoscope.apps.ray_engine import require_ray
     from emoscope.files import ensure_writable_folder
     from emoscope.report.builder import ReportOptions
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
@@ -58,15 +78,32 @@ def analyze_cmd(
     options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches, panic=panic,
                               panic_threshold=panic_threshold, crowd_level=crowd_level)
     report_options = ReportOptions(min_episode_s=min_episode_s)
+    check_choice(engine, ENGINES, "engine")
+    if engine != "ray" and (address is not None or workers is not None):
+        raise EmoscopeError("--address and --workers are for --engine ray")
     is_webcam = source.isdigit()
+    if is_webcam and engine == "ray":
+        raise EmoscopeError("--engine ray analyses files; a webcam is analysed live, with the local engine")
     if is_webcam and resume:
         raise EmoscopeError("--resume skips video files already analysed; a webcam is always live")
     if is_webcam and max_seconds is None:
         raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
+    if engine == "ray" and webhook is not None:
+        raise EmoscopeError("--webhook sends live alerts from this process; use --engine local")
     path = Path(source)
-    videos = find_videos(path) if path.is_dir() else [source]
-    if path.is_dir() and not videos:
-        raise EmoscopeError(f"{path}: no video files found")
+    if engine == "ray" or not (is_webcam or path.is_file() and path.suffix.lower() != ".csv"):
+        if engine == "ray":
+            require_ray()  # the install hint before anything is read
+        items = collect_items(source)
+        ensure_writable_folder(out)
+        job = BatchJob(out_dir=out, model=model or default_model(VIDEO_MODELS), backend=backend, options=options,
+                       report_options=report_options, sample_fps=fps, max_seconds=max_seconds,
+                       frames_format=None if frames == "none" else frames, annotate=annotate, metadata=metadata,
+                       resume=resume)
+        _analyze_batch(items, job, engine, address, workers, alerts=AlertSink(webhook) if panic and engine == "local"
+                       else None)
+        return
+    videos = [source]
     ensure_writable_folder(out)  # before the model loads and the videos are analysed
     alerts = AlertSink(webhook) if panic else None
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
@@ -105,15 +142,61 @@ def analyze_cmd(
                               sample_fps=fps, max_seconds=max_seconds, annotate=annotate,
                               frames_format=None if frames == "none" else frames,
                               sinks=[alerts] if alerts else [])
+    _exit_for(rows, len(videos))
+
+
+def _exit_for(rows: list[dict], total: int) -> None:
+    failures = sum(row["status"] == "error" for row in rows)
+    if failures == total:
+        raise typer.Exit(EmoscopeError.exit_code)  # nothing could be analysed
+    if any(row["status"] == "partial" for row in rows):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _analyze_batch(items, job, engine: str, address: str | None, workers: int | None, alerts) -> None:
+    """Many items (a folder, glob or manifest) on either engine: a line per item, then the summary."""
+    from emoscope.apps.batch import run_batch
+
+    with ExitStack() as stack, progress() as bars:
+        if alerts is not None:
+            stack.callback(alerts.close)
+        overall = bars.add_task(f"analysing {len(items)} items ({engine})", total=len(items))
+        frames_task: list = []
+
+        def on_progress(item, done: int, expected: int) -> None:  # the local engine's current video
+            if not frames_task:
+                frames_task.append(bars.add_task(f"  {Path(item.path).name}", total=None))
+            bars.update(frames_task[0], description=f"  {Path(item.path).name}", completed=done,
+                        total=expected or None)
+
+        def on_item(item, result) -> None:
+            if frames_task:
+                bars.remove_task(frames_task.pop())
+            bars.advance(overall)
+            row = result.row
+            if row["status"] == "error":
+                warn(f"error: {row['error']}")
+            elif result.reused:
+                console.print(f"{item.path}: already analysed, {row['report']}", soft_wrap=True)
+            elif item.kind == "image":
+                console.print(f"{item.path}: {row['people']} face(s): {row['report']}", soft_wrap=True)
+            else:
+                console.print(f"{item.path}: {row['frames_analysed']} frames at {float(row['processing_fps']):.0f} "
+                              f"frames/s, {row['people']} person(s), face visible "
+                              f"{float(row['face_visible_share']):.0%}{'; ' + row['error'] if row['error'] else ''}",
+                              soft_wrap=True)
+                console.print(f"report: {row['report']}", soft_wrap=True)
+
+        results = run_batch(items, job, engine=engine, address=address, workers=workers, on_item=on_item,
+                            on_progress=on_progress, sinks=[alerts] if alerts is not None else [])
+    rows = [result.row for result in results]
     failures = sum(row["status"] == "error" for row in rows)
     partial = sum(row["status"] == "partial" for row in rows)
-    if len(videos) > 1:
-        console.print(f"summary: {out / 'summary.csv'} ({len(rows) - failures} of {len(videos)} analysed, "
-                      f"{failures} failed{f', {partial} partial' if partial else ''})")
-    if failures == len(videos):
-        raise typer.Exit(EmoscopeError.exit_code)  # nothing could be analysed
-    if partial:
-        raise typer.Exit(EXIT_PARTIAL)
+    reused = sum(result.reused for result in results)
+    console.print(f"summary: {job.out_dir / 'summary.csv'} ({len(rows) - failures} of {len(items)} analysed, "
+                  f"{failures} failed{f', {partial} partial' if partial else ''}"
+                  f"{f', {reused} already done' if reused else ''})", soft_wrap=True)
+    _exit_for(rows, len(items))
 
 
 @app.command("validate-cues")
