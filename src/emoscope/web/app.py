@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -116,7 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
             images.close()
             engine.dispose()
 
-    app = FastAPI(title="emoscope", version=__version__, lifespan=lifespan,
+    # The OpenAPI routes are added below, behind the token like every route but the health checks.
+    app = FastAPI(title="emoscope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None,
                   description="Upload interviews, follow their analysis, read and compare reports. Every "
                               "route but /healthz and /readyz needs `Authorization: Bearer TOKEN`.")
     app.state.settings = settings
@@ -151,6 +154,15 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")  # report pages embed the report, no one else
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    def openapi_schema() -> dict:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_login)])
+    def docs():
+        # Swagger UI's script and style come from a CDN; offline, /openapi.json is the reference
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="emoscope API")
 
     from emoscope.web.routes import api, health, pages
 

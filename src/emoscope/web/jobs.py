@@ -71,7 +71,6 @@ class JobRunner:
             queued = session.scalars(select(Job.id).where(Job.state == JobState.queued)
                                      .order_by(Job.created_at)).all()
         self._pending.extend(queued)
-        self._workers = [self._spawn() for _ in range(self.settings.workers)]
         self._thread.start()
 
     def stop(self) -> None:
@@ -142,13 +141,24 @@ class JobRunner:
                 log.exception("job dispatcher error")
                 time.sleep(1)
 
+    def _idle_worker(self) -> _Worker | None:
+        """An idle worker, started when fewer run than allowed (workers start on first use: a server
+        that only answers the API never pays for them)."""
+        worker = next((w for w in self._workers if w.job_id is None), None)
+        if worker is None and len(self._workers) < self.settings.workers:
+            worker = self._spawn()
+            self._workers.append(worker)
+        return worker
+
     def _dispatch(self) -> None:
-        for worker in self._workers:
-            if worker.job_id is not None:
-                continue
+        while True:
             with self._lock:
                 if not self._pending:
                     return
+            worker = self._idle_worker()
+            if worker is None:
+                return
+            with self._lock:  # only this thread takes from the queue: it still holds a job
                 job_id = self._pending.popleft()
             with self.sessions.begin() as session:
                 job = session.get(Job, job_id)
@@ -197,7 +207,7 @@ class JobRunner:
                 job = session.get(Job, worker.job_id)
                 if job is not None:
                     self._finish(session, job, state, error)
-        self._workers[self._workers.index(worker)] = self._spawn()
+        self._workers.remove(worker)  # a fresh one starts when a job needs it
 
     def _handle_cancels(self) -> None:
         with self._lock:

@@ -345,6 +345,11 @@ def _job(svc: Services, job_id: str) -> JobOut:
         return JobOut.of(_get(session, Job, job_id, "job"))
 
 
+def existing_job(job_id: str, svc: Services = Depends(services)) -> JobOut:
+    """The job, or 404 before a response starts (an event stream cannot turn into an error later)."""
+    return _job(svc, job_id)
+
+
 @router.get("/jobs", response_model=list[JobOut], tags=["jobs"])
 def list_jobs(state: JobState | None = None, svc: Services = Depends(services)):
     with svc.sessions() as session:
@@ -371,9 +376,9 @@ def cancel_job(job_id: str, svc: Services = Depends(services)):
 
 
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse, tags=["jobs"])
-async def job_events(job_id: str, request: Request, svc: Services = Depends(services)):
+async def job_events(job_id: str, request: Request, svc: Services = Depends(services),
+                     job: JobOut = Depends(existing_job)):
     """Server-sent events: the job (as GET /v1/jobs/{id}) whenever it changes, until it has finished."""
-    job = await run_in_threadpool(_job, svc, job_id)  # 404 before the stream starts
     last = None
     while True:
         seen = (job.state, job.frames_done, job.frames_expected)
