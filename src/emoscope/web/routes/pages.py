@@ -20,9 +20,11 @@ router = APIRouter(include_in_schema=False)
 
 
 def _local(url: str | None) -> str:
-    """Only a path on this server (no scheme, no host, no //host) may be where a login leads."""
-    parts = urlsplit(url or "/")
-    return url if url and url.startswith("/") and not url.startswith("//") and not parts.netloc else "/"
+    """Only a path on this server may be where a login leads: no scheme, no host, no //host, and no
+    backslash (browsers read /\\host as //host)."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url or urlsplit(url).netloc:
+        return "/"
+    return url
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -1,0 +1,51 @@
+"""The dashboard's pages: login (form, ``?token=`` link, no open redirect), and every page rendered
+from a finished interview (profile, report page, comparison) with the engine's HTML embedded."""
+
+from __future__ import annotations
+
+from web.support import AUTH, TOKEN, Server, start_server
+
+
+def test_pages_need_a_login_and_the_login_sets_a_strict_cookie(tmp_path):
+    client, settings = start_server(tmp_path, None)
+    with client:
+        page = client.get("/", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
+        assert "Log in" in client.get("/login").text
+        wrong = client.post("/login", data={"token": "nope", "next": "/"}, follow_redirects=False)
+        assert wrong.status_code == 401 and "Wrong token" in wrong.text
+        for evil in ("//evil.example/", "https://evil.example/", "/\\evil"):
+            right = client.post("/login", data={"token": TOKEN, "next": evil}, follow_redirects=False)
+            assert right.headers["location"] == "/"
+        cookie = right.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert "Candidates" in client.get("/").text  # the cookie is kept by the client now
+        client.cookies.clear()
+        link = client.get(f"/login?token={TOKEN}&next=/", follow_redirects=False)
+        assert link.status_code == 303 and link.headers["location"] == "/"
+        assert client.get("/v1/candidates").status_code == 200  # the API accepts the cookie too
+
+
+def test_profile_report_and_comparison_pages(tmp_path):
+    client, settings = start_server(tmp_path, None)
+    with client:
+        server = Server(client, settings, settings.data_dir)
+        candidates = [server.create_candidate(name) for name in ("Ann <b>Example</b>", "Bob Other")]
+        interviews = []
+        for candidate_id in candidates:
+            interview = server.upload(candidate_id, question="q2").json()
+            server.wait(interview["job"]["id"])
+            interviews.append(interview)
+        index = client.get("/", headers=AUTH).text
+        assert "Ann &lt;b&gt;Example&lt;/b&gt;" in index and "<b>Example" not in index  # escaped
+        profile = client.get(f"/candidates/{candidates[0]}", headers=AUTH).text
+        for row in ("First", "First-Mid", "Mid", "Mid-Last", "Last", "blinks", "face touches", "gaze",
+                    "transitions / min", "first expression"):
+            assert f"<th>{row}</th>" in profile
+        assert f"/v1/interviews/{interviews[0]['id']}/charts/interview.person1.intervals.png" in profile
+        report = client.get(f"/interviews/{interviews[0]['id']}", headers=AUTH).text
+        assert f'src="/v1/interviews/{interviews[0]["id"]}/report.html"' in report
+        assert f'href="/v1/interviews/{interviews[0]["id"]}/report"' in report
+        compare = client.get("/compare", params={"question": "q2"}, headers=AUTH).text
+        assert "Bob Other" in compare and compare.count("intervals.png") == 2
+        assert client.get("/candidates/unknown", headers=AUTH).status_code == 404

@@ -1,0 +1,42 @@
+"""`emoscope serve` as a process: a finished report survives a restart, and a job running when the
+server is killed (SIGKILL, workers too) is reported interrupted after the next start, its partial
+files and video removed, never left "running"."""
+
+from __future__ import annotations
+
+from web.support import SAMPLE, ServeProcess, wait_job
+
+
+def upload(client, candidate_id: str) -> dict:
+    response = client.post(f"/v1/candidates/{candidate_id}/interviews", data={"question": "q1"},
+                           files={"video": ("clip.mp4", SAMPLE.read_bytes(), "video/mp4")})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_reports_survive_a_restart_and_a_killed_job_becomes_interrupted(tmp_path):
+    data = tmp_path / "data"
+    server = ServeProcess(data, "--max-seconds", "2").start()
+    with server.client() as client:
+        candidate_id = client.post("/v1/candidates", json={"name": "Ann Example"}).json()["id"]
+        finished = upload(client, candidate_id)
+        assert wait_job(client, finished["job"]["id"])["state"] == "done"
+        report = client.get(f"/v1/interviews/{finished['id']}/report").json()
+    assert server.stop() == 0, server.output()
+
+    # full length now, so the job is still running when the server is killed
+    with ServeProcess(data) as server, server.client() as client:
+        assert client.get(f"/v1/interviews/{finished['id']}/report").json() == report
+        running = upload(client, candidate_id)
+        wait_job(client, running["job"]["id"], states=("running",), until=lambda job: job["frames_done"] > 0)
+        server.kill()
+
+    with ServeProcess(data, "--max-seconds", "2") as server, server.client() as client:
+        job = client.get(f"/v1/jobs/{running['job']['id']}").json()
+        assert job["state"] == "interrupted" and "server stopped" in job["error"], job
+        assert client.get(f"/v1/interviews/{running['id']}/report").status_code == 409
+        assert client.get(f"/v1/interviews/{finished['id']}/report").json() == report
+        folder = data / "candidates" / candidate_id / running["id"]
+        assert not any(folder.iterdir())  # neither the video nor a partial table is left
+        # and the server goes on analysing
+        assert wait_job(client, upload(client, candidate_id)["job"]["id"])["state"] == "done"
