@@ -93,3 +93,27 @@ def bench_classify_cmd(
     console.print(f"written: {out} and {out.with_suffix('.md')}")
     if readme is not None:
         replace_between_markers(readme, "bench:classify", table)
+
+
+@app.command("serve")
+def bench_serve_cmd(
+    video: Path = typer.Option(Path("samples/WolfgangLanger_Pexels.mp4"), help="the interview video each job uploads"),
+    image: Optional[Path] = typer.Option(None, help="the photo (default: a face photo from $EMOSCOPE_DATA/media, "
+                                         "else the video's first frame)"),
+    requests: int = typer.Option(200, min=1, help="POST /v1/images:analyze requests in all"),
+    concurrency: int = typer.Option(8, min=1, max=256, help="clients sending at once"),
+    videos: int = typer.Option(3, min=0, max=32, help="video jobs uploaded at once"),
+    workers: int = typer.Option(3, min=1, max=64, help="the server's --workers"),
+    out: Path = typer.Option(Path("runs/bench/serve.json")),
+):
+    """Load test of `emoscope serve` over loopback: photos per second, latency percentiles, video jobs, errors."""
+    from emoscope.web.loadtest import run_load_test
+
+    check_can_write_in(out.parent)
+    results = run_load_test(video, image, requests, concurrency, videos, workers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, json.dumps(results, indent=2))
+    console.print_json(json.dumps(results))
+    console.print(f"written: {out}")
+    if results["errors"]:
+        raise typer.Exit(1)

@@ -1,0 +1,146 @@
+"""`emoscope bench serve`: a bounded load test of the web app over loopback. `emoscope serve` runs in a
+subprocess with a throw-away data folder; phase 1 sends ``requests`` photos to ``POST /v1/images:analyze``
+from ``concurrency`` clients at once, phase 2 uploads ``videos`` interviews at once and waits for their
+jobs. Reported: requests/s, latency percentiles, errors (any answer but 200/202, or a failed job)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emoscope.errors import DataError, EmoscopeError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def face_photo(image: Path | None, video: Path) -> tuple[bytes, str]:
+    """The photo to send: ``image``, else a real face photo from the data folder, else the video's first
+    frame as JPEG; and where it came from."""
+    if image is not None:
+        if not image.is_file():
+            raise DataError(f"{image}: no such image")
+        return image.read_bytes(), str(image)
+    from emoscope.data import data_root
+
+    photo = data_root() / "media" / "single_face.jpg"
+    if photo.is_file():
+        return photo.read_bytes(), str(photo)
+    import cv2
+
+    from emoscope.video.source import VideoSource
+
+    with VideoSource(video, prefetch=0) as source:
+        frame = next(iter(source))
+    return cv2.imencode(".jpg", frame.image)[1].tobytes(), f"{video} (first frame)"
+
+
+def _latencies(seconds: list[float]) -> dict:
+    ms = np.array(seconds) * 1000
+    return {f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)} | \
+        {"mean_ms": round(float(ms.mean()), 1), "max_ms": round(float(ms.max()), 1)}
+
+
+async def _images(client, photo: bytes, requests: int, concurrency: int) -> dict:
+    latencies, errors, sent = [], [], iter(range(requests))
+
+    async def one_client() -> None:
+        for _ in sent:  # the clients share one counter: exactly `requests` in all
+            start = time.perf_counter()
+            response = await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo, "image/jpeg")})
+            latencies.append(time.perf_counter() - start)
+            if response.status_code != 200 or not response.json().get("faces"):
+                errors.append(f"{response.status_code}: {response.text[:200]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    return {"requests": requests, "concurrency": concurrency, "seconds": round(wall, 2),
+            "requests_per_s": round(requests / wall, 1), **_latencies(latencies), "errors": len(errors),
+            "error_samples": errors[:3]}
+
+
+async def _videos(client, video: Path, count: int) -> dict:
+    candidate = (await client.post("/v1/candidates", json={"name": "load test"})).json()["id"]
+    content = video.read_bytes()
+
+    async def one_job(index: int) -> dict:
+        start = time.perf_counter()
+        response = await client.post(f"/v1/candidates/{candidate}/interviews", data={"question": f"q{index}"},
+                                     files={"video": (video.name, content, "video/mp4")})
+        if response.status_code != 202:
+            return {"error": f"{response.status_code}: {response.text[:200]}"}
+        upload_s = time.perf_counter() - start
+        job_id = response.json()["job"]["id"]
+        while (job := (await client.get(f"/v1/jobs/{job_id}")).json())["state"] in ("queued", "running"):
+            await asyncio.sleep(0.25)
+        return {"state": job["state"], "error": job["error"], "frames": job["frames_done"],
+                "upload_s": round(upload_s, 2), "seconds": round(time.perf_counter() - start, 2)}
+
+    start = time.perf_counter()
+    jobs = await asyncio.gather(*(one_job(i) for i in range(count)))
+    wall = time.perf_counter() - start
+    return {"jobs": count, "seconds": round(wall, 2), "errors": sum(job.get("state") != "done" for job in jobs),
+            "frames_per_s": round(sum(job.get("frames", 0) for job in jobs) / wall, 1), "each": jobs}
+
+
+def run_load_test(video: Path, image: Path | None = None, requests: int = 200, concurrency: int = 8,
+                  videos: int = 3, workers: int = 3, timeout: float = 900) -> dict:
+    import httpx
+
+    if not video.is_file():
+        raise DataError(f"{video}: no such video")
+    photo, photo_source = face_photo(image, video)
+    token, port = secrets.token_urlsafe(16), _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="emoscope-bench-serve-") as folder, \
+            (Path(folder) / "serve.log").open("w+b") as log:
+        server = subprocess.Popen([sys.executable, "-m", "emoscope", "serve", "--port", str(port), "--data-dir",
+                                   str(Path(folder) / "data"), "--token", token, "--workers", str(workers),
+                                   "--max-queue", str(max(videos, 1))],
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(server, url, log)
+
+            async def phases() -> dict:
+                async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                             timeout=timeout) as client:
+                    await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo)})  # loads the model
+                    return {"images": await _images(client, photo, requests, concurrency),
+                            "videos": await _videos(client, video, videos) if videos else None}
+
+            results = asyncio.run(phases())
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    return {"photo": photo_source, "video": str(video), "workers": workers, "cpus": os.cpu_count(), **results,
+            "errors": results["images"]["errors"] + (results["videos"]["errors"] if videos else 0)}
+
+
+def _wait_ready(server: subprocess.Popen, url: str, log, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            log.seek(0)
+            raise EmoscopeError(f"emoscope serve stopped: {log.read().decode(errors='replace')[-500:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise EmoscopeError(f"emoscope serve did not answer at {url} within {timeout:.0f} s")
