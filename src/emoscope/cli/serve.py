@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from emoscope.cli.options import DETECTOR_HELP, DETECTORS, FRAMES_HELP, check_choice, console, positive
+from emoscope.cli.options import DETECTOR_HELP, DETECTORS, check_choice, console, positive
+from emoscope.video.sinks import FRAME_TABLE_FORMATS, check_frame_table_format
 
 app = typer.Typer()
 
@@ -28,14 +29,19 @@ def serve_cmd(
     max_queue: int = typer.Option(8, min=1, help="jobs that may wait; more answer 429"),
     max_video_mib: float = typer.Option(2048, callback=positive, help="upload limit for a video (MiB)"),
     max_image_mib: float = typer.Option(20, callback=positive, help="upload limit for a photo (MiB)"),
-    model: Optional[str] = typer.Option(None, help="default model for videos (default: fastest shipped)"),
+    video_model: Optional[str] = typer.Option(None, "--model", help="default model for videos (default: fastest "
+                                              "shipped)"),
     detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
-    fps: Optional[float] = typer.Option(None, callback=positive, help="analyse about this many frames per second"),
+    sample_fps: Optional[float] = typer.Option(None, "--fps", callback=positive,
+                                               help="analyse about this many frames per second"),
     max_seconds: Optional[float] = typer.Option(None, callback=positive,
                                                 help="analyse at most this much of each video"),
-    frames: str = typer.Option("csv", help=f"per-frame table: {FRAMES_HELP.removesuffix(' | none')}"),
+    frames_format: str = typer.Option("csv", "--frames", help=f"per-frame table: {' | '.join(FRAME_TABLE_FORMATS)}"),
 ):
-    """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports."""
+    """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports.
+
+    Parameters are named like the fields of :class:`emoscope.web.settings.Settings` they fill, so a
+    value the settings refuse is reported under its flag."""
     import uvicorn
 
     from emoscope.web.app import create_app
@@ -43,13 +49,14 @@ def serve_cmd(
     from emoscope.web.settings import MiB, Settings
 
     check_choice(detector, DETECTORS, "face detector")
-    if model is not None:
-        check_model(model)
+    check_frame_table_format(frames_format)
+    if video_model is not None:
+        check_model(video_model)
     settings = Settings(data_dir=data_dir, database_url=database_url, host=host, workers=workers, token=token,
                         keep_videos=keep_videos, retention_days=retention_days, max_queue=max_queue,
                         max_video_bytes=int(max_video_mib * MiB), max_image_bytes=int(max_image_mib * MiB),
-                        video_model=model, detector=detector, sample_fps=fps, max_seconds=max_seconds,
-                        frames_format=frames)
+                        video_model=video_model, detector=detector, sample_fps=sample_fps,
+                        max_seconds=max_seconds, frames_format=frames_format)
     web_app = create_app(settings)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     console.print(f"emoscope serve: http://{shown}:{port}/login?token={web_app.state.settings.token}",
