@@ -195,3 +195,26 @@ reproduce-panic: $(STAMP)
 	$(EMOSCOPE) panic summary runs/panic/panic-baseline_cnn runs/panic/panic-mobilenetv2 runs/panic/panic-resnet18 \
 		--point runs/panic/panic-fast-operating-point.json --point runs/panic/fer-fast-operating-point.json \
 		--out docs/panic-results.md
+
+# Issue 16's part models (about 25 min on one core; needs ../shared/data): one small net per facial part,
+# trained on FER2013 Training faces cut to that part by emoscope.data.face_parts' fixed template (datasets
+# fer2013-<part>), the epoch selected on PublicTest, shipped as fp16, evaluated on the part crops of
+# PrivateTest and carded. The desktop app cuts the same boxes out of its live face crops.
+PARTS := left-eye right-eye nose mouth
+PART_TARGET := the expression read from one facial part alone, for the desktop app's parts predict (issue 16 sets no accuracy)
+PART_WEAKNESSES := \
+	--weakness "Reads one part only: a fixed box on FER2013's roughly aligned 48x48 faces, so a tilted, turned or badly framed face moves the feature out of its box; expect far less than a whole-face model." \
+	--weakness "FER2013's 48x48 gray web photos only; the part crops are 16-24 px, so glasses, hair and hands over the part dominate what the model sees." \
+	--weakness "Classes that the part does not show (e.g. disgust or fear from an eye) are mostly guessed from the class frequencies; see the per-class recall above."
+define reproduce_part_model
+	rm -rf runs/part-$(1)
+	$(EMOSCOPE) train configs/part-$(1).toml
+	$(EMOSCOPE) ship runs/part-$(1)/best.safetensors --name part-$(1) --half --no-onnx
+	$(EMOSCOPE) evaluate $(WEIGHTS)/part-$(1).safetensors --dataset fer2013-$(1) --split test --out runs/part-$(1)/eval
+	$(EMOSCOPE) card $(WEIGHTS)/part-$(1).safetensors --config configs/part-$(1).toml --reproduce "make reproduce-parts" \
+		--report runs/part-$(1)/eval/part-$(1)_fer2013-$(1)_test_none.json --target "$(PART_TARGET)" $(PART_WEAKNESSES)
+
+endef
+.PHONY: reproduce-parts
+reproduce-parts: $(STAMP)
+	$(foreach part,$(PARTS),$(call reproduce_part_model,$(part)))

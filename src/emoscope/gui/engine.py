@@ -168,6 +168,7 @@ class LiveEngine:
         self.frames = 0
         self._slot = FrameSlot()
         self._stop = threading.Event()
+        self._ready = threading.Event()  # the analyzer exists: capture may start the clock
         self._paused = threading.Event()
         self._steps = 0
         self._steps_lock = threading.Lock()
@@ -264,6 +265,9 @@ class LiveEngine:
         pace = self.realtime and source.video is not None and not webcam
         clock_offset = None
         end: object = _END
+        while not self._ready.wait(0.05):  # models and detectors load first, or a paced file drops its start
+            if self._stop.is_set():
+                return
         try:
             for frame in source.frames:
                 was_paused = self._paused.is_set()
@@ -289,6 +293,7 @@ class LiveEngine:
             self._analyzer = FrameAnalyzer(self.predictor, self.options)
             if self.gestures:
                 self._open_gestures()
+            self._ready.set()
             ended = False
             while not self._stop.is_set():
                 self._run_requests()

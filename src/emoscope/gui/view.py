@@ -85,8 +85,7 @@ class App:
             self._button(bar, action, text)
         self.webcam_index = tk.IntVar(value=self.c.settings.webcam)
         ttk.Spinbox(bar, from_=0, to=63, width=3, textvariable=self.webcam_index).pack(side="left", padx=(0, 8))
-        for action, text in [("pause", "Pause"), ("step", "Step"), ("parts", "Parts predict"),
-                             ("complete", "Complete predict"), ("record", "Record"), ("snapshot", "Snapshot"),
+        for action, text in [("pause", "Pause"), ("step", "Step"), ("record", "Record"), ("snapshot", "Snapshot"),
                              ("close", "Close")]:
             self._button(bar, action, text)
 
@@ -123,6 +122,10 @@ class App:
         self.video.grid(row=0, column=0, sticky="nsew")
         side = ttk.Frame(body, padding=(8, 0, 0, 0), width=300)
         side.grid(row=0, column=1, sticky="ns")
+        predict = ttk.Frame(side)
+        predict.pack(anchor="w", pady=(0, 6))
+        self._button(predict, "complete", "Complete predict")
+        self._button(predict, "parts", "Parts predict")
         self.face_title = ttk.Label(side, text="no face", font=("TkDefaultFont", 11, "bold"))
         self.face_title.pack(anchor="w")
         self.bars_frame = ttk.Frame(side)
@@ -214,6 +217,8 @@ class App:
             return
         self.closed = True
         self.c.shutdown()
+        # Tk variables must die on this thread: collected later on a worker thread, they raise
+        self.webcam_index = self.gestures_on = self.speech_on = None
         self.root.destroy()
 
     # -- drawing -------------------------------------------------------------------------------------

@@ -1,0 +1,188 @@
+"""The desktop app in a real Tk window on Xvfb: actions pressed through the widgets, assertions on the
+pixels the X server shows."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from emoscope.data.face_parts import PARTS
+from emoscope.faces.draw import GREEN
+
+from .conftest import SAMPLE_CLIP
+
+BOX_RGB = np.array(GREEN[::-1])  # faces.draw's colour is BGR
+BAR_RGB = np.array([0x2E, 0x86, 0xDE])  # view.BAR_COLOUR
+
+
+def colour_pixels(image: np.ndarray, rgb: np.ndarray, tolerance: int = 24) -> int:
+    return int((np.abs(image.astype(int) - rgb).max(axis=2) <= tolerance).sum())
+
+
+def bar_fill(gui, class_name: str) -> int:
+    """Pixels of the bar colour in the probability bar of ``class_name``, as drawn on screen."""
+    for label, progress, _ in gui.app.bars:
+        if label.cget("text") == class_name:
+            return colour_pixels(gui.screenshot(progress), BAR_RGB, tolerance=8)
+    raise AssertionError(f"no bar for {class_name}: {[b[0].cget('text') for b in gui.app.bars]}")
+
+
+def open_files(path: str) -> list[str]:
+    """Files this process holds open that are ``path``."""
+    target = os.path.realpath(path)
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                found.append(fd)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.data
+def test_a_face_box_is_drawn_on_a_face_clip_and_none_on_no_face(gui, media):
+    gui.press("open_video", media / "single_face.mp4")
+    gui.until(lambda: gui.controller.last is not None and gui.controller.last.result.faces, what="a face")
+    shown = gui.screenshot(gui.app.video)
+    assert colour_pixels(shown, BOX_RGB) > 200, "no face box drawn"
+    assert gui.app.result.cget("text").startswith("#")
+    gui.save_screenshot("gui-complete.png")
+
+    gui.press("open_video", media / "no_face.mp4")
+    gui.until(lambda: gui.controller.last is not None and gui.controller.engine.frames >= 20, what="20 frames")
+    shown = gui.screenshot(gui.app.video)
+    assert shown.std() > 10, "the no-face clip's frame is not shown"
+    assert colour_pixels(shown, BOX_RGB) == 0, "a face box drawn on a clip without faces"
+    assert gui.app.result.cget("text") == "no face"
+
+
+def test_probability_bars_follow_a_happy_and_a_sad_frame(gui, expression_frames):
+    fills = {}
+    for name, path in expression_frames.items():
+        gui.press("open_image", path)
+        gui.until(lambda: gui.controller.last is not None and gui.controller.last.selected is not None,
+                  what=f"the {name} frame's face")
+        fills[name] = {"happy": bar_fill(gui, "happy"), "sad": bar_fill(gui, "sad")}
+        assert gui.app.result.cget("text").split()[1] == name
+    assert fills["happy"]["happy"] > 3 * max(fills["sad"]["happy"], 20)
+    assert fills["sad"]["sad"] > 3 * max(fills["happy"]["sad"], 20)
+
+    gui.app.view_box.set("5 classes")  # the study's five: no sad bar, the rest renormalised
+    gui.app.view_box.event_generate("<<ComboboxSelected>>")
+    gui.pump(0.2)
+    assert [bar[0].cget("text") for bar in gui.app.bars] == ["angry", "disgust", "happy", "surprise", "neutral"]
+
+
+def test_parts_predict_shows_the_four_part_crops(gui, expression_frames):
+    gui.press("open_image", expression_frames["happy"])
+    gui.until(lambda: gui.controller.last is not None and gui.controller.last.selected is not None, what="a face")
+    blank = [gui.screenshot(label).std() for label in gui.app.part_images]
+    assert max(blank) < 2, "part crops drawn before parts predict"
+    gui.press("parts")
+    gui.until(lambda: gui.controller.last.parts is not None, what="the parts")
+    crops = [gui.screenshot(label) for label in gui.app.part_images]
+    assert all(crop.std() > 10 for crop in crops), "a part crop is blank"
+    assert len({crop.tobytes() for crop in crops}) == 4, "the four parts show the same pixels"
+    classes = set(gui.controller.predictor.classes)
+    for part, text in zip(PARTS, gui.app.part_texts):
+        shown = text.cget("text")
+        assert shown.startswith(f"{part}: ") and shown.split()[1] in classes
+        assert "masked" in shown
+    assert gui.app.result.cget("text").startswith("parts: ")
+    gui.save_screenshot("gui-parts.png")
+
+    gui.press("complete")
+    gui.pump(0.3)
+    assert max(gui.screenshot(label).std() for label in gui.app.part_images) < 2
+    assert gui.app.result.cget("text").startswith("#")
+
+
+def test_closing_the_window_releases_the_capture_and_threads(gui):
+    gui.press("open_video", SAMPLE_CLIP)
+    gui.until(lambda: gui.controller.last is not None, what="a frame")
+    engine = gui.controller.engine
+    assert open_files(str(SAMPLE_CLIP)), "the clip is not open while it plays"
+    assert engine.alive
+    gui.press("close")
+    assert gui.app.closed
+    assert not engine.alive, "capture or inference thread still running"
+    assert not open_files(str(SAMPLE_CLIP)), "the clip is still open after closing"
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("emoscope-")]
+
+
+def test_keyboard_shortcuts_pause_and_step(gui):
+    gui.press("open_video", SAMPLE_CLIP)
+    gui.until(lambda: gui.controller.last is not None, what="a frame")
+    gui.root.event_generate("<space>")
+    assert gui.controller.engine.paused and gui.app.buttons["pause"].cget("text").startswith("Play")
+    gui.pump(0.3)
+    frames = gui.controller.engine.frames
+    gui.pump(0.5)
+    assert gui.controller.engine.frames == frames, "frames analysed while paused"
+    gui.root.event_generate("<period>")
+    gui.until(lambda: gui.controller.engine.frames == frames + 1, what="one step")
+    gui.pump(0.3)
+    assert gui.controller.engine.frames == frames + 1
+    gui.root.event_generate("<Control-q>")
+    assert gui.app.closed
+
+
+def test_record_writes_the_analyze_report_and_snapshot_a_png(gui):
+    from PIL import Image
+
+    from emoscope.report.schema import Report
+
+    gui.press("open_video", SAMPLE_CLIP)
+    gui.until(lambda: gui.controller.last is not None, what="a frame")
+    gui.press("record")
+    assert gui.app.buttons["record"].cget("text").startswith("Stop")
+    gui.pump(1.0)
+    gui.press("record")
+    gui.until(lambda: gui.controller.status.startswith("report written"), what="the report")
+    [report_json] = gui.out_dir.glob("*.report.json")
+    report = Report.model_validate_json(report_json.read_text())
+    assert report.analysis.frames_analysed > 5 and report.analysis.model == "fer-fast"
+    assert report_json.with_name(report_json.name.replace(".json", ".html")).is_file()
+
+    gui.press("snapshot")
+    [png] = gui.out_dir.glob("*.png")
+    assert gui.controller.status == f"snapshot saved: {png}"
+    assert Image.open(png).size == (640, 360)
+    assert not list(gui.out_dir.glob(".*"))  # no temporary left behind
+
+
+@pytest.mark.parametrize("case", ["unreadable file", "video without frames", "missing camera", "broken model"])
+def test_bad_input_is_one_status_line_and_the_app_stays_usable(gui, tmp_path, expression_frames, case):
+    if case == "unreadable file":
+        bad = tmp_path / "clip.mp4"
+        bad.write_bytes(b"not a video at all" * 100)
+        gui.press("open_video", bad)
+    elif case == "video without frames":
+        import cv2
+
+        bad = tmp_path / "empty.mp4"
+        writer = cv2.VideoWriter(str(bad), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 64))
+        writer.release()  # a container with no frame in it
+        gui.press("open_video", bad)
+        gui.until(lambda: gui.controller.status.startswith("error") or "no frame" in gui.controller.status,
+                  what="the message")
+    elif case == "missing camera":
+        gui.app.webcam_index.set(57)
+        gui.press("webcam")
+    else:
+        bad = tmp_path / "broken.safetensors"
+        bad.write_bytes(b"\x00" * 64)
+        gui.press("model_file", bad)
+        assert gui.controller.model_name == "fer-fast"
+    gui.pump(0.2)
+    status = gui.app.status.cget("text")
+    assert status.startswith("error:") or "no frame" in status, status
+    assert "\n" not in status and "Traceback" not in status
+
+    gui.press("open_image", expression_frames["happy"])
+    gui.until(lambda: gui.controller.last is not None and gui.controller.last.selected is not None,
+              what="the app to work again")
