@@ -186,3 +186,56 @@ def test_bad_input_is_one_status_line_and_the_app_stays_usable(gui, tmp_path, ex
     gui.press("open_image", expression_frames["happy"])
     gui.until(lambda: gui.controller.last is not None and gui.controller.last.selected is not None,
               what="the app to work again")
+
+
+@pytest.mark.data
+def test_gestures_and_panic_are_shown(gui, media):
+    gui.app.gestures_check.invoke()  # applies from the next source
+    assert gui.controller.settings.gestures
+    gui.press("open_image", media / "Image_with_alpha.png")  # one hand, no face
+    gui.until(lambda: gui.controller.last is not None, what="the hand image")
+    assert gui.controller.last.gesture is not None
+    assert gui.app.gesture.cget("text") == f"gesture: {gui.controller.last.gesture}"
+
+    gui.press("open_video", media / "single_face.mp4")
+    gui.until(lambda: gui.controller.last is not None and gui.controller.last.result.faces, what="a face")
+    assert gui.app.panic.cget("text") in ("panic: calm", "panic: PANIC")  # fer-fast has fear: panic is scored
+    gui.app.model_box.set("fer5")
+    gui.app.model_box.event_generate("<<ComboboxSelected>>")
+    gui.until(lambda: gui.controller.last is not None and gui.controller.last.result.faces
+              and len(gui.controller.last.selected.probs) == 5, what="fer5's first face")
+    assert gui.app.panic.cget("text") == "panic: not scored"  # fer5 has no fear class
+    assert [bar[0].cget("text") for bar in gui.app.bars] == ["angry", "disgust", "happy", "neutral", "surprise"]
+
+
+def test_emoscope_gui_opens_a_window_and_ends_cleanly_on_sigterm(xdisplay, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from PIL import ImageGrab
+
+    env = {**os.environ, "DISPLAY": xdisplay, "EMOSCOPE_GUI_SETTINGS": str(tmp_path / "gui.json")}
+    process = subprocess.Popen([sys.executable, "-m", "emoscope", "gui", str(SAMPLE_CLIP)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while True:  # until the window shows the clip with its face box
+        assert process.poll() is None, process.communicate()[1]
+        screen = np.asarray(ImageGrab.grab(xdisplay=xdisplay).convert("RGB"))
+        if colour_pixels(screen, BOX_RGB) > 200:
+            break
+        assert time.monotonic() < deadline, "no face box on screen within 30 s"
+        time.sleep(0.2)
+    drawn = (screen.max(axis=2) > 0).mean()  # Xvfb's empty screen is black
+    assert drawn > 0.5, f"only {drawn:.0%} of the screen drawn: no window"
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and err == "", err
+
+
+def test_emoscope_gui_without_a_display_is_one_error_line(tmp_path):
+    from helpers import run_emoscope
+
+    run = run_emoscope("gui", env={"DISPLAY": "", "EMOSCOPE_GUI_SETTINGS": str(tmp_path / "gui.json")})
+    assert run.returncode != 0 and run.stderr.startswith("error: no display") and run.stderr.count("\n") == 1

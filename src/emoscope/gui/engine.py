@@ -179,7 +179,7 @@ class LiveEngine:
         self._times: deque[float] = deque()
         self._recording = None  # (ReportSink, stem) while recording
         self._gesture_classifier = None
-        self._smoother = HoldSmoother(GESTURE_HOLD_FRAMES)
+        self._smoother: HoldSmoother | None = None
 
     # -- the front end's side (any thread) ---------------------------------------------------------------
     def start(self, source: str | int | Path | OpenedSource, max_seconds: float | None = None,
@@ -419,6 +419,7 @@ class LiveEngine:
         from emoscope.gestures.classifier import GestureClassifier
 
         self._gesture_classifier = GestureClassifier(still=self.still)
+        self._smoother = HoldSmoother(1 if self.still else GESTURE_HOLD_FRAMES)  # a photo is one frame
 
     def _start_recording(self, out_dir: Path, stem: str) -> None:
         from emoscope.files import ensure_writable_folder
