@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -36,9 +37,13 @@ def train_cmd(
     folds: int = typer.Option(0, min=0, help="stratified k-fold cross-validation over the training split"),
     resume: bool = typer.Option(False, help="continue the run in <out-dir>/<name> from its last checkpoint"),
     set_: list[str] = typer.Option([], "--set", help="any option as key=value, e.g. augment.mixup=0.2"),
+    ddp: int = typer.Option(0, min=0, help="train as N DistributedDataParallel processes on this machine "
+                            "(gloo on CPU, NCCL on GPUs; the global batch stays --batch-size); torchrun "
+                            "--nproc-per-node N -m emoscope train ... does the same"),
 ):
     """Train any registered model on any dataset; checkpoints every epoch, resumable."""
     from emoscope.training.config import TrainConfig
+    from emoscope.training.distributed import World, launch, run_distributed, without_ddp_option
     from emoscope.training.run import run_training
 
     flags = {"name": name, "model": model, "dataset": dataset, "label_set": label_set, "epochs": epochs,
@@ -52,8 +57,20 @@ def train_cmd(
     overrides = merge(overrides, parse_key_values(set_, "--set", typed=True))
     base = TrainConfig.from_file(config).model_dump() if config is not None else {}
     cfg = TrainConfig.model_validate(merge(base, overrides))  # a bad flag is reported by main(), by name
+    world = World.from_env()  # set by torchrun, or by the --ddp launcher for each of its processes
+    if (ddp > 1 or world is not None) and folds:
+        raise EmoscopeError("distributed training runs one train/val run; k-fold (--folds) is not distributed")
+    if ddp > 1:
+        if world is not None:
+            raise EmoscopeError("--ddp starts its own processes; under torchrun, leave it out")
+        if cfg.batch_size % ddp:
+            raise EmoscopeError(f"--batch-size {cfg.batch_size} does not split over --ddp {ddp} processes")
+        raise typer.Exit(launch(ddp, without_ddp_option(sys.argv[1:])))
     with progress() as bars:
-        run_training(cfg, folds=folds, resume=resume, command=command_line(), progress=bars, say=console.print)
+        if world is not None:
+            run_distributed(cfg, world, resume=resume, command=command_line(), progress=bars, say=console.print)
+        else:
+            run_training(cfg, folds=folds, resume=resume, command=command_line(), progress=bars, say=console.print)
 
 
 @app.command("pack")

@@ -13,11 +13,13 @@ def _quiet(line: str) -> None:
 
 
 def run_training(cfg: TrainConfig, folds: int = 0, resume: bool = False, command: str = "", progress=None,
-                 say: Callable[[str], None] = _quiet):
+                 say: Callable[[str], None] = _quiet, trainer_type=None):
     """Train ``cfg`` (or cross-validate it over ``folds``), reporting each step's outcome through ``say``.
 
     ``progress`` is a rich ``Progress`` (or None) the trainer draws its bars on; ``command`` is
-    recorded in the run's files. Returns the trainer's result, or the k-fold report.
+    recorded in the run's files; ``trainer_type`` makes the trainer (default
+    :class:`~emoscope.training.trainer.Trainer`; DDP passes its own). Returns the trainer's result, or
+    the k-fold report.
     """
     from emoscope.evaluation.plots import plot_confusion, plot_curves
     from emoscope.models.registry import get_entry
@@ -35,7 +37,7 @@ def run_training(cfg: TrainConfig, folds: int = 0, resume: bool = False, command
     train, val = data.train(), data.val()
     say(f"training {cfg.model} on {len(train)} images of {train.source}, validating on {len(val)} "
         f"({cfg.val_split}); classes: {', '.join(train.label_set.classes)}")
-    trainer = Trainer(cfg, train, val, command=command, progress=progress)
+    trainer = (trainer_type or Trainer)(cfg, train, val, command=command, progress=progress)
     say(f"device {trainer.device}, precision {'bf16' if trainer.autocast_dtype else 'fp32'}, "
         f"{trainer.steps_per_epoch} steps/epoch")
     if trainer.warm_start is not None:
@@ -43,6 +45,8 @@ def run_training(cfg: TrainConfig, folds: int = 0, resume: bool = False, command
     result = trainer.fit(resume=resume)
     if not result.history:
         say("nothing to do: the run already reached its last epoch")
+        return result
+    if not trainer.writes_files:
         return result
     plot_curves(result.history, result.run_dir / "curves.png", title=f"{cfg.model} on {train.source}")
     m = result.best_metrics

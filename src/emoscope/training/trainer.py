@@ -89,7 +89,14 @@ other job on the machine has finished); everything else must match the checkpoin
 
 
 class Trainer:
-    """Trains ``config.model`` on ``train`` and selects the best epoch on ``val`` only."""
+    """Trains ``config.model`` on ``train`` and selects the best epoch on ``val`` only.
+
+    The hooks ``_this_rank``, ``_backward``, ``_all_ranks`` and ``_val_probs`` are where
+    :class:`emoscope.training.distributed.DistributedTrainer` splits the work between processes; here
+    they leave everything to this one process.
+    """
+
+    writes_files = True  # the run's files (checkpoints, bundles, history); False on DDP ranks other than 0
 
     def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, command: str = "", progress=None):
         if train.label_set != val.label_set:
@@ -135,6 +142,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels once
         self.model = self.model.to(memory_format=self.memory_format)
+        self.train_model = self.model  # what training steps call: the model itself, or its DDP wrapper
         self.augment = BatchAugment(config.augment)
         self.steps_per_epoch = self._num_batches(len(train))
         self.optimizer = build_optimizer(self.model, config)
@@ -154,12 +162,13 @@ class Trainer:
         """
         return torch.from_numpy(self.preprocess.pixels(images.images)).contiguous().to(self.device)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, model=None) -> torch.Tensor:
+        model = self.model if model is None else model
         x = x.contiguous(memory_format=self.memory_format)
         if self.autocast_dtype is None:
-            return self.model(x)
+            return model(x)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-            return self.model(x).float()
+            return model(x).float()
 
     def predict_proba(self, pixels: torch.Tensor, batch_size: int = 512) -> np.ndarray:
         self.model.eval()
@@ -187,19 +196,20 @@ class Trainer:
         for step in range(self.steps_per_epoch):
             index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = self.train_x[index].float() / 255
-            x, targets = self.augment(x, self.train_targets[index], gen)
-            logits = self._forward(self.preprocess.normalise(x))
+            x, targets = self._this_rank(*self.augment(x, self.train_targets[index], gen))
+            logits = self._forward(self.preprocess.normalise(x), self.train_model)
             loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            self._backward(loss, len(targets), len(index))
             self.optimizer.step()
             if self.step_per_batch:
                 self.scheduler.step()
-            total_loss += loss.detach() * len(index)
+            total_loss += loss.detach() * len(targets)
             correct += (logits.argmax(1) == targets.argmax(1)).sum()
-            seen += len(index)
+            seen += len(targets)
             if task is not None:
                 self.progress.update(task, advance=1)
+        total_loss, correct, seen = self._all_ranks(total_loss, correct, seen)
         mean_loss = total_loss.item() / seen
         seconds = time.perf_counter() - start
         if task is not None:
@@ -209,8 +219,24 @@ class Trainer:
         return {"train_loss": mean_loss, "train_accuracy": correct.item() / seen,
                 "train_seconds": seconds, "train_images_per_s": seen / seconds}
 
+    # -- where distributed training divides the work (see the class docstring) ----------------
+    def _this_rank(self, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The part of an (augmented) batch this process trains on."""
+        return x, targets
+
+    def _backward(self, loss: torch.Tensor, images: int, batch: int) -> None:
+        """Gradients of ``loss``, the mean over this process's ``images`` of a ``batch``-image batch."""
+        loss.backward()
+
+    def _all_ranks(self, total_loss: torch.Tensor, correct: torch.Tensor, seen: int):
+        """An epoch's loss sum, correct count and images over every process."""
+        return total_loss, correct, seen
+
+    def _val_probs(self) -> np.ndarray:
+        return self.predict_proba(self.val_x)
+
     def evaluate_val(self) -> tuple[dict, float]:
-        probs = self.predict_proba(self.val_x)
+        probs = self._val_probs()
         metrics = classification_metrics(self.val_y, probs, list(self.labels.classes))
         eps = 1e-7
         loss = float(-np.log(np.clip(probs[np.arange(len(probs)), self.val_y], eps, 1)).mean())
@@ -296,7 +322,8 @@ class Trainer:
             best_value, best_epoch, stale = state.best_value, state.best_epoch, state.stale
         elif (self.run_dir / CHECKPOINT).exists() and not resume:
             raise EmoscopeError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --name")
-        write_text_atomic(self.run_dir / "config.json", cfg.model_dump_json(indent=1))
+        if self.writes_files:
+            write_text_atomic(self.run_dir / "config.json", cfg.model_dump_json(indent=1))
 
         for epoch in range(start_epoch, cfg.epochs):
             epoch_start = time.perf_counter()
@@ -314,12 +341,15 @@ class Trainer:
             if value > best_value:
                 best_value, best_epoch, stale = value, epoch + 1, 0
                 best_metrics = {"split": f"{cfg.dataset}:{cfg.val_split}", "epoch": epoch + 1, **metrics}
-                save_bundle(self.model, self.spec(best_metrics), self.run_dir / BEST_BUNDLE)
+                if self.writes_files:
+                    save_bundle(self.model, self.spec(best_metrics), self.run_dir / BEST_BUNDLE)
             else:
                 stale += 1
-            self._save_checkpoint(epoch, {"history": history, "best_value": best_value, "best_epoch": best_epoch,
-                                          "stale": stale, "best_metrics": json.dumps(best_metrics)})
-            self._write_history(history)
+            if self.writes_files:
+                self._save_checkpoint(epoch, {"history": history, "best_value": best_value,
+                                              "best_epoch": best_epoch, "stale": stale,
+                                              "best_metrics": json.dumps(best_metrics)})
+                self._write_history(history)
             if self.progress is not None:
                 self.progress.console.print(
                     f"epoch {epoch + 1}: loss {row['train_loss']:.4f} train acc {row['train_accuracy']:.4f} "
