@@ -70,7 +70,7 @@ class App:
             root.bind_all(key, self._on_key(action))
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._refresh_controls()
-        self.root.after(POLL_MS, self._poll)
+        self._poll_id = self.root.after(POLL_MS, self._poll)
 
     # -- layout --------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -216,6 +216,7 @@ class App:
         if self.closed:
             return
         self.closed = True
+        self.root.after_cancel(self._poll_id)  # or Tcl reports the dead callback if its event loop runs on
         self.c.shutdown()
         # Tk variables must die on this thread: collected later on a worker thread, they raise
         self.webcam_index = self.gestures_on = self.speech_on = None
@@ -227,7 +228,7 @@ class App:
             return
         if self.c.poll():
             self._render()
-        self.root.after(POLL_MS, self._poll)
+        self._poll_id = self.root.after(POLL_MS, self._poll)
 
     def _refresh_controls(self) -> None:
         self.model_box.set(self.c.model_name)
