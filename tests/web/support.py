@@ -56,7 +56,7 @@ def start_server(tmp_path: Path, database_url: str | None, **settings) -> tuple:
     from emoscope.web.app import create_app
     from emoscope.web.settings import Settings
 
-    options = dict(data_dir=tmp_path / "data", database_url=database_url, token=TOKEN, max_seconds=2.0)
+    options = dict(data_dir=tmp_path / "data", database_url=database_url, token=TOKEN, max_seconds=1.0)
     options.update(settings)
     config = Settings(**options)
     return TestClient(create_app(config)), config
