@@ -114,6 +114,16 @@ def test_closing_the_window_releases_the_capture_and_threads(gui):
     assert not [t.name for t in threading.enumerate() if t.name.startswith("emoscope-")]
 
 
+@pytest.mark.data
+def test_the_end_of_a_video_releases_it_and_says_so(gui, media):
+    clip = media / "single_face.mp4"
+    gui.press("open_video", clip)
+    gui.until(lambda: "end of video" in gui.controller.status, timeout=30, what="the end of the clip")
+    assert not open_files(str(clip)), "the clip is still open after it ended"
+    assert gui.app.status.cget("text").startswith("single_face.mp4: end of video (")
+    assert gui.app.result.cget("text").startswith("#")  # the last frame stays on screen
+
+
 def test_keyboard_shortcuts_pause_and_step(gui):
     gui.press("open_video", SAMPLE_CLIP)
     gui.until(lambda: gui.controller.last is not None, what="a frame")
@@ -149,7 +159,7 @@ def test_record_writes_the_analyze_report_and_snapshot_a_png(gui):
     assert report_json.with_name(report_json.name.replace(".json", ".html")).is_file()
 
     gui.press("snapshot")
-    [png] = gui.out_dir.glob("*.png")
+    [png] = gui.out_dir.glob("*-frame*.png")  # beside the report's chart PNGs
     assert gui.controller.status == f"snapshot saved: {png}"
     assert Image.open(png).size == (640, 360)
     assert not list(gui.out_dir.glob(".*"))  # no temporary left behind

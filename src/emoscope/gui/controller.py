@@ -236,8 +236,10 @@ class AppController:
             self.recording = False
             self.status = "writing the report..."
             return
-        stem = f"{Path(str(self._source)).stem if not isinstance(self._source, int) else f'webcam{self._source}'}"
-        self.engine.start_recording(Path(self.settings.out_dir), f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+        from emoscope.apps.analyze import default_name
+
+        stem = f"{default_name(self._source)}-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.engine.start_recording(Path(self.settings.out_dir), stem)
         self.recording = True
 
     def snapshot(self, path: Path | None = None) -> Path | None:
@@ -291,13 +293,9 @@ class AppController:
         face = self.last.selected if self.last is not None else None
         if face is None:
             return None
-        bars = view_probabilities(self.predictor_classes(), face.smoothed, self.settings.view)
+        bars = view_probabilities(self.last.classes, face.smoothed, self.settings.view)
         label, prob = max(bars, key=lambda bar: bar[1])
         return Selected(face.track_id, bars, label, prob)
-
-    def predictor_classes(self) -> list[str]:
-        engine_predictor = self.engine.predictor if self.engine is not None else self.predictor
-        return list(engine_predictor.classes)
 
     def result_line(self) -> str:
         """The study's line at the bottom: the result and its probability."""

@@ -75,6 +75,7 @@ class LiveUpdate:
     fps: float  # frames analysed per second over the last second
     dropped: int  # frames dropped so far because inference was busy
     frames: int  # frames analysed so far
+    classes: list[str]  # the model's classes, as it was when this frame was analysed
     message: str = ""
     ended: bool = False  # the source is finished: no more frames will come
 
@@ -268,8 +269,9 @@ class LiveEngine:
         while not self._ready.wait(0.05):  # models and detectors load first, or a paced file drops its start
             if self._stop.is_set():
                 return
+        frames = iter(source.frames)
         try:
-            for frame in source.frames:
+            for frame in frames:
                 was_paused = self._paused.is_set()
                 if not self._wait_while_paused():
                     return
@@ -285,6 +287,10 @@ class LiveEngine:
             end = exc
         except Exception as exc:  # noqa: BLE001 - a decoder failure ends the stream with a message
             end = EmoscopeError(f"{source.name}: reading stopped ({type(exc).__name__}: {exc})")
+        finally:
+            if source.video is not None:
+                frames.close()  # ends the source's decoding thread, which must not read a released capture
+                source.video.close()  # the end of a video or a camera releases it at once
         self._slot.put(end, wait=True)
 
     # -- inference thread ----------------------------------------------------------------------------
@@ -381,7 +387,7 @@ class LiveEngine:
         fps = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 1 else 0.0
         update = LiveUpdate(result, None if result is None else self.annotate(result), face, parts,
                             result.data.get(HELD) if result is not None else None, fps, self.dropped,
-                            self.frames, message, ended)
+                            self.frames, list(self.predictor.classes), message, ended)
         # Never wait for the front end: if it has not taken the last updates, the oldest frame goes.
         while True:
             try:

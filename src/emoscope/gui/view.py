@@ -28,7 +28,7 @@ SHORTCUTS = {
     "open_image": ("<Control-i>", "Ctrl+I"), "open_video": ("<Control-o>", "Ctrl+O"),
     "webcam": ("<Control-w>", "Ctrl+W"), "pause": ("<space>", "Space"), "step": ("<period>", "."),
     "parts": ("<p>", "P"), "complete": ("<c>", "C"), "record": ("<r>", "R"), "snapshot": ("<s>", "S"),
-    "next_face": ("<Tab>", "Tab"), "model_file": ("<Control-m>", "Ctrl+M"), "view": ("<v>", "V"),
+    "next_face": ("<n>", "N"), "model_file": ("<Control-m>", "Ctrl+M"), "view": ("<v>", "V"),
     "gestures": ("<g>", "G"), "close": ("<Control-q>", "Ctrl+Q"),
 }
 """Every action's key, and how its button shows it."""
@@ -126,6 +126,7 @@ class App:
         predict.pack(anchor="w", pady=(0, 6))
         self._button(predict, "complete", "Complete predict")
         self._button(predict, "parts", "Parts predict")
+        self._button(predict, "next_face", "Next face")
         self.face_title = ttk.Label(side, text="no face", font=("TkDefaultFont", 11, "bold"))
         self.face_title.pack(anchor="w")
         self.bars_frame = ttk.Frame(side)
