@@ -66,6 +66,10 @@ def test_a_server_beyond_loopback_needs_a_token(tmp_path):
     assert not any(tmp_path.iterdir())
     app = create_app(Settings(data_dir=tmp_path, host="127.0.0.1", token=None))
     assert len(app.state.settings.token) >= 24  # made up and printed by `emoscope serve`
+    # an empty token (EMOSCOPE_TOKEN=) is no token, so an empty cookie can never match it
+    assert Settings(token="  ").token is None
+    with pytest.raises(ValueError, match="at least 8"):
+        Settings(token="short")
 
 
 # -- candidates --------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ One dispatcher thread owns the worker processes: it hands queued jobs to idle wo
 progress and outcome into the database, kills a worker to cancel its job (and starts a fresh one), and
 replaces a worker that died. Analyses run in separate processes (spawned, so no state is shared with
 the server), so a video never blocks the API; a job is the database's, not a client's, so it survives
-the upload's connection. On start, jobs left ``running`` by a stopped server become ``interrupted``
-and ``queued`` ones are run.
+the upload's connection. Stopping marks running jobs ``interrupted``; so does the next start for jobs
+a crashed server left ``running``, and it runs the ``queued`` ones.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class JobRunner:
         self._cancels: list[_Cancel] = []
         self._workers: list[_Worker] = []
         self._wake_r, self._wake_w = self._context.Pipe(duplex=False)
+        self._wake_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="emoscope-jobs", daemon=True)
 
@@ -74,13 +75,13 @@ class JobRunner:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the workers (a running job is left ``running`` and so becomes interrupted on the next start)."""
+        """Stop the workers; their jobs become interrupted (as on the next start after a crash)."""
         self._stopping.set()
         self._wake()
         self._thread.join(timeout=10)
-        for worker in self._workers:
+        for worker in list(self._workers):
             worker.process.kill()
-            worker.process.join(timeout=5)
+            self._replace(worker, INTERRUPTED_ERROR, JobState.interrupted)
 
     def check_room(self, session) -> None:
         """Raise :class:`QueueFull` when no more jobs may wait (checked before an upload is read)."""
@@ -108,7 +109,8 @@ class JobRunner:
     # -- the dispatcher thread ------------------------------------------------------------------------
 
     def _wake(self) -> None:
-        self._wake_w.send(b"")
+        with self._wake_lock:  # API threads wake the dispatcher concurrently; one writer at a time
+            self._wake_w.send(b"")
 
     def _spawn(self) -> _Worker:
         from emoscope.web.worker import serve_jobs
@@ -175,24 +177,25 @@ class JobRunner:
                     "metadata": {"candidate": interview.candidate.name, "question": interview.question,
                                  "interview": interview.id},
                 }
+            worker.job_id = job_id  # first: should the send fail, the dead worker's job is failed, not lost
             worker.conn.send(task)
-            worker.job_id = job_id
 
     def _receive(self, worker: _Worker) -> None:
         try:
             while worker.conn.poll():
                 kind, value = worker.conn.recv()
                 with self.sessions.begin() as session:
-                    job = session.get(Job, worker.job_id)
+                    job = session.get(Job, worker.job_id)  # None: deleted meanwhile, nothing to record
                     if kind == "progress":
-                        job.frames_done, job.frames_expected = value
+                        if job is not None:
+                            job.frames_done, job.frames_expected = value
                         continue
-                    if kind == "done":
+                    if job is not None and kind == "done":
                         job.frames_done, job.frames_expected = value
                         self._finish(session, job, JobState.done)
-                    else:
+                    elif job is not None:
                         self._finish(session, job, JobState.failed, value)
-                worker.job_id = None
+                worker.job_id = None  # the worker is idle again
         except (EOFError, OSError):  # the process died: its pipe closed
             pass
         if not worker.process.is_alive():

@@ -6,7 +6,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emoscope.errors import EmoscopeError
 
@@ -35,6 +35,16 @@ class Settings(BaseModel):
     sample_fps: float | None = Field(None, gt=0, description="analyse about this many frames per second")
     max_seconds: float | None = Field(None, gt=0, description="analyse at most this much of each video")
     frames_format: str = Field("csv", pattern="^(csv|parquet)$")
+
+    @field_validator("token")
+    @classmethod
+    def _no_empty_token(cls, token: str | None) -> str | None:
+        """An empty token (e.g. ``EMOSCOPE_TOKEN=``) is no token: an empty cookie must never match it."""
+        if token is not None and not token.strip():
+            return None
+        if token is not None and len(token) < 8:
+            raise ValueError("a token needs at least 8 characters")
+        return token
 
     @property
     def url(self) -> str:
