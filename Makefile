@@ -204,17 +204,23 @@ PARTS := left-eye right-eye nose mouth
 PART_TARGET := the expression read from one facial part alone, for the desktop app's parts predict (issue 16 sets no accuracy)
 PART_WEAKNESSES := \
 	--weakness "Reads one part only: a fixed box on FER2013's roughly aligned 48x48 faces, so a tilted, turned or badly framed face moves the feature out of its box; expect far less than a whole-face model." \
-	--weakness "FER2013's 48x48 gray web photos only; the part crops are 16-24 px, so glasses, hair and hands over the part dominate what the model sees." \
-	--weakness "Classes that the part does not show (e.g. disgust or fear from an eye) are mostly guessed from the class frequencies; see the per-class recall above."
-define reproduce_part_model
-	rm -rf runs/part-$(1)
-	$(EMOSCOPE) train configs/part-$(1).toml
+	--weakness "FER2013's 48x48 gray web photos only: a part is a 16-24 px box of that (resized to 24x24), so little detail is left, and glasses, hair or a hand in the box are read as the part." \
+	--weakness "Disgust and fear have the lowest recall (see the table); disgust has only 436 training images (1.5%)."
+define ship_part_model
 	$(EMOSCOPE) ship runs/part-$(1)/best.safetensors --name part-$(1) --half --no-onnx
 	$(EMOSCOPE) evaluate $(WEIGHTS)/part-$(1).safetensors --dataset fer2013-$(1) --split test --out runs/part-$(1)/eval
 	$(EMOSCOPE) card $(WEIGHTS)/part-$(1).safetensors --config configs/part-$(1).toml --reproduce "make reproduce-parts" \
 		--report runs/part-$(1)/eval/part-$(1)_fer2013-$(1)_test_none.json --target "$(PART_TARGET)" $(PART_WEAKNESSES)
+endef
+define reproduce_part_model
+	rm -rf runs/part-$(1)
+	$(EMOSCOPE) train configs/part-$(1).toml
+	$(call ship_part_model,$(1))
 
 endef
 .PHONY: reproduce-parts
 reproduce-parts: $(STAMP)
 	$(foreach part,$(PARTS),$(call reproduce_part_model,$(part)))
+# `make ship-part-<part>` ships, evaluates and cards runs/part-<part> trained already.
+ship-part-%: $(STAMP)
+	$(call ship_part_model,$*)
