@@ -153,8 +153,7 @@ class LiveEngine:
     """
 
     def __init__(self, predictor, options: AnalysisOptions, parts: PartsReader | None = None,
-                 gestures: bool = False, speaker=None, realtime: bool = True, sinks: list[Sink] = (),
-                 updates: queue.Queue | None = None):
+                 gestures: bool = False, speaker=None, realtime: bool = True, sinks: list[Sink] = ()):
         self.predictor = predictor
         self.options = with_panic_if_possible(options, list(predictor.classes))
         self.parts_reader = parts
@@ -162,7 +161,7 @@ class LiveEngine:
         self.speaker = speaker
         self.realtime = realtime
         self.sinks = list(sinks)
-        self.updates: queue.Queue[LiveUpdate] = updates or queue.Queue(maxsize=2)
+        self.updates: queue.Queue[LiveUpdate] = queue.Queue(maxsize=2)
         self.source: OpenedSource | None = None
         self.show_parts = False
         self.selected_track: int | None = None
@@ -178,7 +177,7 @@ class LiveEngine:
         self._analyzer: FrameAnalyzer | None = None
         self._last: FrameResult | None = None
         self._times: deque[float] = deque()
-        self._recording = None  # (ReportSink, stem) while recording
+        self._recording = None  # the ReportSink while recording
         self._gesture_classifier = None
         self._smoother: HoldSmoother | None = None
 
@@ -345,7 +344,7 @@ class LiveEngine:
         for sink in self.sinks:
             sink.write(result)
         if self._recording is not None:
-            self._recording[0].write(result)
+            self._recording.write(result)
         self._last = result
         self._emit(result)
 
@@ -441,14 +440,13 @@ class LiveEngine:
                                 cues=self._analyzer.cues)
         sink = ReportSink(builder, video, self.predictor, self.options, ensure_writable_folder(out_dir), stem,
                           metadata={"source": "emoscope gui", "recorded": "the frames the app showed"})
-        self._recording = (sink, stem)
+        self._recording = sink
         self._emit(message=f"recording into {out_dir} ({stem}.report.json/.html when stopped)")
 
     def _stop_recording(self, announce: bool = True) -> str:
         if self._recording is None:
             return ""
-        sink, _ = self._recording
-        self._recording = None
+        sink, self._recording = self._recording, None
         try:
             sink.close()
             note = f"report written: {sink.html_path}"
