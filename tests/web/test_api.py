@@ -279,7 +279,7 @@ def test_retention_deletes_old_interviews_and_candidates(make_server):
         session.execute(update(Interview).where(Interview.candidate_id == old).values(created_at=long_ago))
         session.execute(update(Candidate).where(Candidate.id == old).values(created_at=long_ago))
     assert sweep(services.settings, services.sessions, services.storage) == 1
-    assert [c["name"] for c in server.client.get("/v1/candidates", headers=AUTH).json()] == ["New"]
+    assert [c["id"] for c in server.client.get("/v1/candidates", headers=AUTH).json()] == [new]
     assert server.files() == set()
 
 

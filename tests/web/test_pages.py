@@ -7,7 +7,7 @@ from web.support import AUTH, TOKEN, Server, start_server
 
 
 def test_pages_need_a_login_and_the_login_sets_a_strict_cookie(tmp_path):
-    client, settings = start_server(tmp_path, None)
+    client, _ = start_server(tmp_path, None)
     with client:
         page = client.get("/", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/login?next=/"

@@ -139,7 +139,7 @@ class JobRunner:
                 for worker in list(self._workers):
                     if worker.conn in ready or worker.process.sentinel in ready:
                         self._receive(worker)
-            except Exception:  # noqa: BLE001 - the dispatcher must outlive a failed database write
+            except Exception:  # the dispatcher must outlive a failed database write
                 log.exception("job dispatcher error")
                 time.sleep(1)
 

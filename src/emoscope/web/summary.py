@@ -27,8 +27,8 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
     return [
         ("dominant emotion", person.dominant_emotion),
         *((interval.name, interval.dominant or "-") for interval in person.intervals),
-        ("transitions / min", f"soft {person.transitions.soft_per_minute:.2f}, "
-                              f"hard {person.transitions.hard_per_minute:.2f}"),
+        ("transitions / min", (f"soft {person.transitions.soft_per_minute:.2f}, "
+                               f"hard {person.transitions.hard_per_minute:.2f}")),
         *((cue.title, cue.text(getattr(person, cue.report_key, None))) for cue in cues),
         ("first visible", f"{response.first_visible_s:.2f} s"),
         ("first expression", "none" if response.first_expression is None else
