@@ -191,13 +191,16 @@ def test_a_job_from_upload_to_report_json_html_frames_and_charts(make_server):
 
 
 def test_a_truncated_video_is_analysed_as_far_as_it_decodes(make_server):
-    server = make_server(max_seconds=None, sample_fps=4.0)
+    server = make_server(max_seconds=None, sample_fps=4.0, frames_format="parquet")
     sample = SAMPLE.read_bytes()
     response = server.upload(server.create_candidate(), content=sample[: len(sample) // 3])
     job = server.wait(response.json()["job"]["id"])
     assert job["state"] == "done", job
     report = server.client.get(f"/v1/interviews/{response.json()['id']}/report", headers=AUTH).json()
     assert report["completeness"]["complete"] is False and report["notes"]
+    # this server writes its frame tables as Parquet
+    frames = server.client.get(f"/v1/interviews/{response.json()['id']}/frames", headers=AUTH)
+    assert frames.content.startswith(b"PAR1") and frames.headers["content-type"] == "application/vnd.apache.parquet"
 
 
 def test_job_progress_is_pushed_as_server_sent_events(make_server):

@@ -38,3 +38,22 @@ def test_reports_survive_a_restart_and_a_killed_job_becomes_interrupted(tmp_path
         assert client.get(f"/v1/interviews/{finished['id']}/report").json() == report
         folder = data / "candidates" / candidate_id / running["id"]
         assert not any(folder.iterdir())  # neither the video nor a partial table is left
+
+
+def test_a_worker_that_dies_fails_its_job_and_a_fresh_one_takes_the_next(tmp_path):
+    from web.support import AUTH, Server, start_server
+
+    client, settings = start_server(tmp_path, None, max_seconds=None)
+    with client:
+        server = Server(client, settings, settings.data_dir)
+        candidate_id = server.create_candidate()
+        job_id = server.upload(candidate_id).json()["job"]["id"]
+        server.wait(job_id, states=("running",), until=lambda job: job["frames_done"] > 0)
+        worker, = client.app.state.services.runner._workers
+        worker.process.kill()  # as the kernel's OOM killer would
+        job = server.wait(job_id)
+        assert job["state"] == "failed" and "stopped unexpectedly" in job["error"], job
+        assert server.files() == set()  # its partial table and video are gone
+        short = SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 10]
+        assert server.wait(server.upload(candidate_id, content=short).json()["job"]["id"])["state"] == "done"
+        assert client.get("/readyz", headers=AUTH).json()["status"] == "ready"
