@@ -69,3 +69,11 @@ def test_the_part_template_scales_and_masks_only_its_box():
         assert (masked[inside] == round(face.mean())).all()
     colour = np.zeros((96, 96, 3), np.uint8)
     assert crop_part(colour, "mouth").shape == (32, 48, 3)
+
+
+def test_bench_measures_a_part_model_on_its_own_part_crops(data_root):
+    from emoscope.apps.bench import split_accuracy
+    from emoscope.runtime.predictor import WEIGHTS_DIR, load_predictor
+
+    card = json.loads((WEIGHTS_DIR / "part-mouth.card.json").read_text())
+    assert split_accuracy(load_predictor("part-mouth", backend="torch")) == round(card["accuracy"], 4)

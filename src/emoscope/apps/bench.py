@@ -174,6 +174,13 @@ EVALUATION_DATASET = {"fer2013": "fer2013", "fer5": "fer2013", "panic": "fer2013
 """The dataset whose test split measures a model with this label set."""
 
 
+def evaluation_dataset(spec) -> str:
+    """The dataset whose splits measure a model: a part model's own part crops, else by its label set."""
+    from emoscope.data.face_parts import part_dataset
+
+    return part_dataset(spec.name) or EVALUATION_DATASET.get(spec.label_set, "fer2013")
+
+
 def classifier_backends(name: str, int8: bool, work_dir: Path) -> dict:
     """torch, ONNX fp32 and (optionally) ONNX int8 predictors of one model; exports what is missing
     into ``work_dir`` (int8 calibration uses 512 training-split faces)."""
@@ -194,7 +201,7 @@ def classifier_backends(name: str, int8: bool, work_dir: Path) -> dict:
     if int8:
         int8_path = onnx_path.with_name(onnx_path.stem + ".int8.onnx")
         if not int8_path.is_file():
-            train = load_dataset(EVALUATION_DATASET.get(spec.label_set, "fer2013"), split="train")
+            train = load_dataset(evaluation_dataset(spec), split="train")
             calibration = train.subset(stratified_sample(train.labels, 512, seed=0)).images
             int8_path = quantize_onnx(onnx_path, calibration, work_dir / f"{spec.name}.int8.onnx")
         backends["onnx-int8"] = load_predictor(int8_path, backend="onnx")
@@ -206,7 +213,7 @@ def split_accuracy(predictor) -> float:
     from emoscope.data import load_dataset
     from emoscope.evaluation.evaluate import evaluate
 
-    dataset = EVALUATION_DATASET.get(predictor.spec.label_set, "fer2013")
+    dataset = evaluation_dataset(predictor.spec)
     return round(evaluate(predictor, load_dataset(dataset, split="test"), split=f"{dataset}:test")["accuracy"], 4)
 
 

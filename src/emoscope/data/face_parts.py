@@ -47,6 +47,12 @@ def is_part_model(name: str) -> bool:
     return name.startswith(PART_MODEL_PREFIX) and name[len(PART_MODEL_PREFIX):] in PART_BOXES
 
 
+def part_dataset(model_name: str) -> str | None:
+    """The dataset a part model reads and is measured on (``part-mouth`` -> ``fer2013-mouth``); None
+    for any other model."""
+    return f"fer2013-{model_name[len(PART_MODEL_PREFIX):]}" if is_part_model(model_name) else None
+
+
 def _known(part: str) -> str:
     if part not in PART_BOXES:
         raise DataError(f"unknown face part {part!r} (choose {', '.join(PARTS)})")
