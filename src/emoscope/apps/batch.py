@@ -287,3 +287,47 @@ def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", 
         rows = [finished[item.name].row for item in items if item.name in finished]
         if rows:
             write_summary(rows, Path(job.out_dir) / "summary.csv")
+
+
+# -- `emoscope bench batch` --------------------------------------------------------------------------------
+
+
+def bench_batch(source: str | Path, job: BatchJob, workers: Sequence[int] = (1, 2)) -> dict:
+    """Items/s of the local engine and of Ray with each of ``workers`` on the same items, in one process,
+    each run into a fresh folder (nothing reused). Ray is started once, on this machine, before the
+    timed runs (its start-up is reported apart); each Ray run includes starting its worker processes
+    and loading the model in them, as a real batch does."""
+    import tempfile
+    import time
+
+    from emoscope.apps.ray_engine import require_ray
+
+    ray = require_ray()
+    items = collect_items(source)
+    runs: dict[str, dict] = {}
+
+    def timed(label: str, engine: str, count: int | None = None) -> None:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            results = run_batch(items, replace(job, out_dir=Path(out), resume=False), engine=engine, workers=count)
+            seconds = time.perf_counter() - start
+        rss = [r.peak_rss_mb for r in results if r.peak_rss_mb is not None]
+        runs[label] = {"seconds": round(seconds, 2), "items_per_s": round(len(items) / seconds, 3),
+                       "errors": sum(r.row["status"] == "error" for r in results),
+                       "worker_peak_rss_mb": max(rss) if rss else None}
+
+    timed("local", "local")
+    start = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray_init = time.perf_counter() - start
+    try:
+        for count in workers:
+            timed(f"ray_{count}", "ray", count)
+    finally:
+        ray.shutdown()
+    local = runs["local"]["items_per_s"]
+    return {"source": str(source), "items": len(items), "videos": sum(i.kind == "video" for i in items),
+            "photos": sum(i.kind == "image" for i in items), "cpus": os.cpu_count(), "model": job.model,
+            "ray_init_seconds": round(ray_init, 2), "runs": runs,
+            "ratios_vs_local": {label: round(run["items_per_s"] / local, 3) for label, run in runs.items()
+                                if label != "local"}}

@@ -19,13 +19,14 @@ every node mounts at the same path; only summary rows travel back to the driver.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from emoscope.apps.analyze import summary_row
+from emoscope.apps.analyze import default_name, summary_row
 from emoscope.apps.batch import BatchItem, BatchJob, ItemCallback, ItemResult, image_results, video_result
 from emoscope.errors import EmoscopeError
 
@@ -138,8 +139,6 @@ def run_ray(items: Sequence[BatchItem], job: BatchJob, address: str | None = Non
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
-        import logging
-
         # log_to_driver off: the workers' library chatter (MediaPipe, ONNX Runtime) stays in Ray's logs
         ray.init(address=address, num_cpus=None if address else (workers or os.cpu_count()) * cpus_per_worker,
                  include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
@@ -163,6 +162,16 @@ def run_ray(items: Sequence[BatchItem], job: BatchJob, address: str | None = Non
     finally:
         if started:
             ray.shutdown()
+
+
+def run_video_job_on_ray(video: str | Path, job: BatchJob, address: str | None = None, name: str | None = None,
+                         metadata: dict | None = None) -> ItemResult:
+    """One video as one Ray task, for a job runner (e.g. the web app's) that hands its videos to a cluster:
+    the files :func:`~emoscope.apps.analyze.run_video_job` writes, and the video's summary row. Connect
+    once (``ray.init(address=...)``) and every call reuses that connection; without one, each call
+    starts and stops a Ray of its own."""
+    item = BatchItem(str(video), "video", name or default_name(video), metadata or {})
+    return run_ray([item], job, address=address, workers=1)[0]
 
 
 def _error_result(item: BatchItem, exc: BaseException) -> ItemResult:
@@ -193,6 +202,7 @@ def _run_images(ray, images: list[BatchItem], job: BatchJob, workers: int, cpus:
     context = DataContext.get_current()
     context.enable_progress_bars = False  # the caller shows progress (rich), item by item
     context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its per-dataset INFO lines and that warning
     dataset = ray.data.from_items([{"path": item.path, "name": item.name, "metadata": json.dumps(item.metadata)}
                                    for item in images])
     with warnings.catch_warnings():

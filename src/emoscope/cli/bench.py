@@ -117,3 +117,21 @@ def bench_serve_cmd(
     console.print(f"written: {out}")
     if results["errors"]:
         raise typer.Exit(1)
+
+
+@app.command("batch")
+def bench_batch_cmd(
+    source: str = typer.Argument(..., metavar="FOLDER|GLOB|MANIFEST", help="the items (videos and photos)"),
+    model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
+    out: Path = typer.Option(Path("runs/bench/batch.json")),
+):
+    """Items/s of batch analysis: the local engine vs Ray with 1 and 2 workers on the same items, as ratios."""
+    from emoscope.apps.batch import BatchJob, bench_batch
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model
+
+    check_can_write_in(out.parent)
+    results = bench_batch(source, BatchJob(out_dir=out.parent, model=model or default_model(VIDEO_MODELS)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, json.dumps(results, indent=2))
+    console.print_json(json.dumps(results))
+    console.print(f"written: {out}")
