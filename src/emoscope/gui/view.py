@@ -311,10 +311,11 @@ class App:
 def run_app(source: str | None = None, model: str | None = None) -> None:
     """Open the window (and ``source``, if given) and run until it is closed."""
     import os
+    import sys
 
     from emoscope.errors import EmoscopeError
 
-    if not (os.environ.get("DISPLAY") or os.name == "nt"):
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise EmoscopeError("no display to open the window on (DISPLAY is not set); "
                             "for a terminal use `emoscope live SOURCE`")
     try:
