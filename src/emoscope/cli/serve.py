@@ -13,6 +13,8 @@ from emoscope.video.sinks import FRAME_TABLE_FORMATS, check_frame_table_format
 app = typer.Typer()
 
 
+# Parameters are named like the fields of emoscope.web.settings.Settings they fill, so a value the
+# settings refuse is reported under its flag (see emoscope.cli.options).
 @app.command("serve")
 def serve_cmd(
     host: str = typer.Option("127.0.0.1", help="address to listen on; anything but loopback needs --token"),
@@ -38,10 +40,7 @@ def serve_cmd(
                                                 help="analyse at most this much of each video"),
     frames_format: str = typer.Option("csv", "--frames", help=f"per-frame table: {' | '.join(FRAME_TABLE_FORMATS)}"),
 ):
-    """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports.
-
-    Parameters are named like the fields of :class:`emoscope.web.settings.Settings` they fill, so a
-    value the settings refuse is reported under its flag."""
+    """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports."""
     import uvicorn
 
     from emoscope.web.app import create_app
