@@ -49,3 +49,18 @@ def test_profile_report_and_comparison_pages(tmp_path):
         compare = client.get("/compare", params={"question": "q2"}, headers=AUTH).text
         assert "Bob Other" in compare and compare.count("intervals.png") == 2
         assert client.get("/candidates/unknown", headers=AUTH).status_code == 404
+
+
+def test_an_unexpected_error_is_one_json_line_too(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import emoscope.web.routes.api as api
+
+    _, settings = start_server(tmp_path, None)
+    from emoscope.web.app import create_app
+
+    monkeypatch.setattr(api, "comparison", lambda svc, question: 1 / 0)  # a bug somewhere below a route
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.get("/v1/compare", params={"question": "q1"}, headers=AUTH)
+        assert response.status_code == 500 and response.json() == {"error": "internal error: ZeroDivisionError"}
+        assert client.put("/v1/candidates", headers=AUTH).json() == {"error": "Method Not Allowed"}

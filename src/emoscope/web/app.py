@@ -143,6 +143,11 @@ def create_app(settings: Settings) -> FastAPI:
         return _error(429, f"the analysis queue is full ({settings.max_queue} jobs waiting); try again later",
                       headers={"Retry-After": "30"})
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)  # the traceback goes to the log
+        return _error(500, f"internal error: {type(exc).__name__}")
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
         return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)

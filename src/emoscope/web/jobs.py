@@ -1,8 +1,8 @@
 """The bounded pool of analysis processes behind the web app, and the job states in the database.
 
 One dispatcher thread owns the worker processes: it hands queued jobs to idle workers, writes their
-progress and outcome into the database, kills a worker to cancel its job (and starts a fresh one), and
-replaces a worker that died. Analyses run in separate processes (spawned, so no state is shared with
+progress and outcome into the database, and kills a worker to cancel its job; workers start when a
+job needs one, so a killed or dead worker's place is taken by a fresh process. Analyses run in separate processes (spawned, so no state is shared with
 the server), so a video never blocks the API; a job is the database's, not a client's, so it survives
 the upload's connection. Stopping marks running jobs ``interrupted``; so does the next start for jobs
 a crashed server left ``running``, and it runs the ``queued`` ones.
