@@ -259,11 +259,12 @@ ENGINES = ("local", "ray")
 
 def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", address: str | None = None,
               workers: int | None = None, on_item: ItemCallback | None = None, on_progress=None,
-              sinks=()) -> list[ItemResult]:
+              sinks=(), predictor=None) -> list[ItemResult]:
     """Run ``items`` on ``engine`` and write ``summary.csv`` (also when interrupted: it keeps what finished).
 
     ``address`` and ``workers`` are the Ray engine's (see :func:`emoscope.apps.ray_engine.run_ray`);
-    ``on_progress`` (frames of the video being analysed) and ``sinks`` (live alerts) the local engine's.
+    ``on_progress`` (frames of the video being analysed), ``sinks`` (live alerts) and ``predictor`` (the
+    job's model, already loaded) the local engine's.
     """
     if engine not in ENGINES:
         raise EmoscopeError(f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
@@ -282,7 +283,7 @@ def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", 
             from emoscope.apps.ray_engine import run_ray
 
             return run_ray(items, job, address=address, workers=workers, on_item=record)
-        return run_local(items, job, on_item=record, on_progress=on_progress, sinks=sinks)
+        return run_local(items, job, predictor, on_item=record, on_progress=on_progress, sinks=sinks)
     finally:
         rows = [finished[item.name].row for item in items if item.name in finished]
         if rows:

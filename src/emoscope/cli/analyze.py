@@ -100,8 +100,10 @@ def analyze_cmd(
                        report_options=report_options, sample_fps=fps, max_seconds=max_seconds,
                        frames_format=None if frames == "none" else frames, annotate=annotate, metadata=metadata,
                        resume=resume)
-        _analyze_batch(items, job, engine, address, workers, alerts=AlertSink(webhook) if panic and engine == "local"
-                       else None)
+        # loaded here also for Ray, whose workers load their own: a bad --model is one error line, not N error rows
+        predictor = load_predictor(job.model, backend=backend)
+        _analyze_batch(items, job, engine, address, workers, predictor,
+                       alerts=AlertSink(webhook) if panic and engine == "local" else None)
         return
     videos = [source]
     ensure_writable_folder(out)  # before the model loads and the videos are analysed
@@ -153,7 +155,7 @@ def _exit_for(rows: list[dict], total: int) -> None:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _analyze_batch(items, job, engine: str, address: str | None, workers: int | None, alerts) -> None:
+def _analyze_batch(items, job, engine: str, address: str | None, workers: int | None, predictor, alerts) -> None:
     """Many items (a folder, glob or manifest) on either engine: a line per item, then the summary."""
     from emoscope.apps.batch import run_batch
 
@@ -188,7 +190,7 @@ def _analyze_batch(items, job, engine: str, address: str | None, workers: int | 
                 console.print(f"report: {row['report']}", soft_wrap=True)
 
         results = run_batch(items, job, engine=engine, address=address, workers=workers, on_item=on_item,
-                            on_progress=on_progress, sinks=[alerts] if alerts is not None else [])
+                            on_progress=on_progress, sinks=[alerts] if alerts is not None else [], predictor=predictor)
     rows = [result.row for result in results]
     failures = sum(row["status"] == "error" for row in rows)
     partial = sum(row["status"] == "partial" for row in rows)
