@@ -87,7 +87,7 @@ class DistributedTrainer(Trainer):
         if not config.threads:  # share the cores: N processes each taking all of them would thrash
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world.local_size))
         super().__init__(config, train, val, command=command, progress=progress if world.rank == 0 else None)
-        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        device_ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None  # set by run_distributed
         self.train_model = DistributedDataParallel(self.model, device_ids=device_ids)
 
     def _num_batches(self, n: int) -> int:
