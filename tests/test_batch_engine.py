@@ -124,6 +124,7 @@ def test_local_batch_writes_every_item_and_an_error_row_per_bad_file(folder, tmp
     assert report["metadata"] == {"site": "x"} and (out / "clip_a.frames.csv").is_file()
     still = json.loads((out / "still.predictions.json").read_text())
     assert still["detector"] == "mediapipe-full" and len(still["images"][0]["faces"]) == 1 and still["sha256"]
+    assert still["metadata"] == {"site": "x"}
 
 
 def test_a_rerun_skips_complete_outputs_of_unchanged_files_only(folder, tmp_path):

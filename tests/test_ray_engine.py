@@ -120,7 +120,7 @@ def test_the_command_on_a_ray_it_starts_itself(folder, tmp_path):
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert "2 of 2 analysed, 0 failed" in run.stdout
     assert json.loads((out / "clip_a.report.json").read_text())["metadata"] == {"candidate": "c-1"}
-    assert (out / "still.predictions.json").is_file()
+    assert json.loads((out / "still.predictions.json").read_text())["metadata"] == {"candidate": "c-2"}
 
 
 def test_without_ray_the_engine_is_one_line_saying_how_to_install_it(folder, tmp_path):

@@ -7,7 +7,7 @@ runs them, each item goes through the same functions here, so the files are the 
 - a video: what ``emoscope analyze VIDEO`` writes (report JSON/HTML, charts, frame table), through
   :func:`~emoscope.apps.analyze.run_video_job`;
 - a photo: ``<name>.predictions.json``, the report ``emoscope predict PHOTO --out`` writes for that one
-  photo plus the photo's SHA-256 (what a rerun checks before it skips it);
+  photo plus its metadata and its SHA-256 (what a rerun checks before it skips it);
 - ``summary.csv``: one row per item in input order (the local summary's columns; for a photo,
   ``people`` counts faces and ``dominant_emotion`` is the largest face's label), an error row with its
   reason for each item that could not be analysed. A bad item never stops the batch.
@@ -84,9 +84,11 @@ class ItemResult:
 
 
 class ImageOutput(PredictReport):
-    """``<name>.predictions.json``: ``emoscope predict``'s report of one photo, and the photo's SHA-256."""
+    """``<name>.predictions.json``: ``emoscope predict``'s report of one photo, the photo's SHA-256 and
+    its metadata (``--meta`` and the manifest's columns, as a video's report has them)."""
 
     sha256: str
+    metadata: dict[str, str] = {}
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -186,7 +188,8 @@ def image_results(items: Sequence[BatchItem], job: BatchJob, predictor, detector
             results[item.name] = ItemResult(summary_row(Path(item.path), error=prediction.error))
             continue
         try:
-            output = ImageOutput(**settings, images=[prediction], sha256=sha256_of(Path(item.path)))
+            output = ImageOutput(**settings, images=[prediction], sha256=sha256_of(Path(item.path)),
+                                 metadata={**job.metadata, **item.metadata})
             write_text_atomic(image_output_path(job.out_dir, item.name), json.dumps(output.model_dump(), indent=2))
         except EmoscopeError as exc:
             results[item.name] = ItemResult(summary_row(Path(item.path), error=str(exc)))
