@@ -135,3 +135,34 @@ def bench_batch_cmd(
     write_text_atomic(out, json.dumps(results, indent=2))
     console.print_json(json.dumps(results))
     console.print(f"written: {out}")
+
+
+@app.command("pipeline")
+def bench_pipeline_cmd(
+    model: str = typer.Option("fer-best", help="the expression model the crops are scored with"),
+    detectors: list[str] = typer.Option(None, "--detector", help=f"detectors to score (default: all; {DETECTOR_HELP})"),
+    faces: int = typer.Option(600, min=10, max=10_000, help="FER2013 faces placed into frames"),
+    split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest: fitting framings)"),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("runs/bench/pipeline.json")),
+    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers here"),
+):
+    """Pipeline fidelity: detection recall and accuracy of detect -> align -> crop -> model on FER2013
+    faces placed into larger frames, against the same model on the original crops."""
+    from emoscope.apps.bench import replace_between_markers
+    from emoscope.apps.fidelity import bench_pipeline, fidelity_table
+    from emoscope.runtime.predictor import load_predictor
+
+    names = detectors or DETECTORS
+    for name in names:
+        check_choice(name, DETECTORS, "face detector")
+    check_choice(split, ["test", "val"], "split")
+    check_can_write_in(out.parent)
+    results = bench_pipeline(load_predictor(model), names, faces=faces, seed=seed, split=split)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, json.dumps(results, indent=2))
+    table = fidelity_table(results)
+    console.print(table, soft_wrap=True)
+    console.print(f"written: {out}")
+    if readme is not None:
+        replace_between_markers(readme, "bench:pipeline", table)

@@ -24,18 +24,15 @@ def eye_roll_degrees(keypoints: np.ndarray) -> float:
     return math.degrees(math.atan2(dy, dx))
 
 
-def square_crop(image: np.ndarray, box: np.ndarray, roll_degrees: float = 0.0, margin: float = 0.1,
+def square_crop(image: np.ndarray, centre: tuple[float, float], side: float, roll_degrees: float = 0.0,
                 gray: bool = False) -> np.ndarray:
-    """The square around ``box``'s centre, its side the box's longer side plus ``margin`` of it on each
-    side, rotated by ``roll_degrees`` about that centre; parts outside the image repeat its edge.
-    ``gray`` converts to one channel first, only the region the square can reach (cheaper than the
-    whole frame, and warping one channel is ~3x cheaper than three)."""
+    """The ``side``-pixel square about ``centre``, rotated by ``roll_degrees`` about it; parts outside
+    the image repeat its edge. ``gray`` converts to one channel first, only the region the square can
+    reach (cheaper than the whole frame, and warping one channel is ~3x cheaper than three)."""
     import cv2
 
-    x1, y1, x2, y2 = (float(v) for v in box)
-    side = max(x2 - x1, y2 - y1) * (1.0 + 2.0 * margin)
+    cx, cy = centre
     out_side = max(1, round(side))
-    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
     # Any rotation of the square stays within half its diagonal of the centre. Where this region is
     # cut by the image border, replicating the region's edge is replicating the image's edge.
     reach = side * 0.7072 + 2
@@ -62,10 +59,11 @@ def _equalise(crop: np.ndarray, clahe) -> np.ndarray:
 
 
 def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, align: bool = True,
-               clahe: bool = False, margin: float = 0.1) -> list[np.ndarray]:
+               clahe: bool = False) -> list[np.ndarray]:
     """One uint8 crop per detection, ready for ``Predictor.predict_proba``: ``spec.img_size`` square,
-    gray (HxW) for a 1-channel model, else BGR; eyes levelled when ``align`` and keypoints exist;
-    ``clahe`` adds contrast-limited histogram equalisation."""
+    framed as the detector's :class:`~emoscope.faces.detections.CropFraming` says the models were
+    trained on, gray (HxW) for a 1-channel model, else BGR; eyes levelled when ``align`` and
+    keypoints exist; ``clahe`` adds contrast-limited histogram equalisation."""
     import cv2
 
     if len(detections) == 0:
@@ -76,6 +74,7 @@ def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, a
     crops = []
     for index, box in enumerate(detections.boxes):
         roll = eye_roll_degrees(detections.keypoints[index]) if use_roll else 0.0
-        crop = resize(square_crop(image, box, roll, margin, gray=spec.in_chans == 1), spec.img_size)
+        cx, cy, side = detections.framing.square(box)
+        crop = resize(square_crop(image, (cx, cy), side, roll, gray=spec.in_chans == 1), spec.img_size)
         crops.append(_equalise(crop, equaliser) if equaliser is not None else crop)
     return crops

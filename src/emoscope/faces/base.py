@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from emoscope.errors import EmoscopeError
-from emoscope.faces.detections import Detections
+from emoscope.faces.detections import CropFraming, Detections
 from emoscope.faces.images import as_bgr
 
 
@@ -31,6 +32,8 @@ class BaseDetector:
     """
 
     name = ""
+    framing = CropFraming()
+    """How this backend's boxes sit on a face; stamped on every :class:`Detections` it returns."""
 
     def __init__(self, min_score: float = 0.5, working_side: int = WORKING_SIDE):
         if not 0.0 <= min_score <= 1.0:
@@ -51,7 +54,7 @@ class BaseDetector:
             import cv2
 
             image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-        found = self._detect(np.ascontiguousarray(image)).scaled(1.0 / shrink)
+        found = replace(self._detect(np.ascontiguousarray(image)), framing=self.framing).scaled(1.0 / shrink)
         return found.select(found.scores >= self.min_score).clipped(width, height)
 
     def close(self) -> None:

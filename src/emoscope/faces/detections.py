@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,14 +11,35 @@ KEYPOINT_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
 
 
 @dataclass(frozen=True)
+class CropFraming:
+    """Where a detector's box puts the square the expression models were trained on (FER2013's
+    framing: the face with a little hair and chin): the square's side is ``scale`` times the box's
+    longer side and its centre is the box's centre moved by ``(dx, dy)`` box sides. Detectors frame
+    faces differently (MTCNN brow to chin, MediaPipe tighter and lower), so each has its own;
+    the values are measured by ``emoscope bench pipeline --split val`` (PublicTest)."""
+
+    scale: float = 1.2
+    dx: float = 0.0
+    dy: float = 0.0
+
+    def square(self, box: np.ndarray) -> tuple[float, float, float]:
+        """The crop's centre (x, y) and side for ``box`` (x1, y1, x2, y2)."""
+        x1, y1, x2, y2 = (float(v) for v in box)
+        side = max(x2 - x1, y2 - y1)
+        return (x1 + x2) / 2.0 + self.dx * side, (y1 + y2) / 2.0 + self.dy * side, side * self.scale
+
+
+@dataclass(frozen=True)
 class Detections:
     """``boxes`` ``(N, 4)`` x1, y1, x2, y2 pixels (detectors clip them to the image), ``scores``
     ``(N,)``, and ``keypoints`` ``(N, 5, 2)`` pixels in :data:`KEYPOINT_NAMES` order, or ``None``
-    when the backend has none. All float32."""
+    when the backend has none. All float32. ``framing`` is how the detector that found them frames a
+    face (see :class:`CropFraming`); crops follow it."""
 
     boxes: np.ndarray
     scores: np.ndarray
     keypoints: np.ndarray | None = None
+    framing: CropFraming = CropFraming()
 
     def __post_init__(self):
         # Normalise once here so every backend and every consumer sees the same dtypes and shapes.
@@ -43,14 +64,14 @@ class Detections:
         if index.dtype != bool:
             index = index.astype(np.int64).reshape(-1)
         keypoints = None if self.keypoints is None else self.keypoints[index]
-        return Detections(self.boxes[index], self.scores[index], keypoints)
+        return replace(self, boxes=self.boxes[index], scores=self.scores[index], keypoints=keypoints)
 
     def scaled(self, factor: float) -> Detections:
         """Boxes and keypoints in an image ``factor`` times the size of this one."""
         if factor == 1.0:
             return self
         keypoints = None if self.keypoints is None else self.keypoints * factor
-        return Detections(self.boxes * factor, self.scores, keypoints)
+        return replace(self, boxes=self.boxes * factor, keypoints=keypoints)
 
     def clipped(self, width: int, height: int) -> Detections:
         """Boxes clipped to a ``width`` x ``height`` image; boxes left with no area are dropped.
@@ -59,4 +80,4 @@ class Detections:
         """
         boxes = np.clip(self.boxes, 0, np.array([width, height, width, height], dtype=np.float32))
         inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        return Detections(boxes, self.scores, self.keypoints).select(inside)
+        return replace(self, boxes=boxes).select(inside)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emoscope.faces.base import BaseDetector
-from emoscope.faces.detections import Detections
+from emoscope.faces.detections import CropFraming, Detections
 from emoscope.faces.registry import register_detector
 
 
@@ -16,6 +16,7 @@ class HaarDetector(BaseDetector):
     """
 
     name = "haar"
+    framing = CropFraming(scale=1.05, dx=0.008, dy=0.007)
 
     def __init__(self, min_score: float = 0.5, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30,
                  **kwargs):

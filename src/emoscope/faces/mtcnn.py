@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from emoscope.faces.base import BaseDetector
-from emoscope.faces.detections import Detections
+from emoscope.faces.detections import CropFraming, Detections
 from emoscope.faces.registry import register_detector
 from emoscope.runtime.preprocess import resize
 
@@ -77,6 +77,7 @@ class MtcnnDetector(BaseDetector):
     scale step between pyramid levels."""
 
     name = "mtcnn"
+    framing = CropFraming(scale=0.953, dx=0.017, dy=0.003)  # its boxes already hold hair and chin
 
     def __init__(self, min_score: float = 0.5, min_face_size: float = 20, thresholds=(0.6, 0.7, 0.7),
                  pyramid_factor: float = 0.709, **kwargs):

@@ -1,0 +1,98 @@
+"""`emoscope bench pipeline`: faces placed where the bench says they are, and a detector scored on them."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from emoscope.apps.fidelity import MATCH_IOU, matching_face, place_face, placed_faces
+from emoscope.faces import Detections, crop_faces
+from emoscope.faces.align import square_crop
+from emoscope.faces.detections import CropFraming
+from emoscope.runtime.preprocess import resize
+from emoscope.runtime.spec import ModelSpec
+from helpers import run_emoscope
+
+GRAY48 = ModelSpec(name="t", architecture="fer_fast_net", label_set="fer2013", classes=list("abcdefg"))
+
+
+def _face(seed: int = 0) -> np.ndarray:
+    """A 48x48 face-sized pattern with structure at every scale (so misplacement shows)."""
+    import cv2
+
+    coarse = np.random.default_rng(seed).integers(0, 256, (6, 6), dtype=np.uint8)
+    return cv2.resize(coarse, (48, 48), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("background", ["plain", "cluttered"])
+def test_the_true_square_turned_back_is_the_original_face(background):
+    face = _face()
+    for seed in range(5):
+        placed = place_face(face, np.random.default_rng(seed), background)
+        x1, y1, x2, y2 = placed.truth
+        side = x2 - x1
+        assert 96 <= side <= 288 and placed.frame.shape == (480, 640, 3)
+        # the pipeline's crop of the true square, rotated back by the placement's angle
+        recovered = resize(square_crop(placed.frame[:, :, 0], ((x1 + x2) / 2, (y1 + y2) / 2), side, -placed.angle), 48)
+        inner = np.s_[8:40, 8:40]  # the rotated corners show the background
+        assert np.abs(recovered.astype(int) - face)[inner].mean() < 4
+        shifted = resize(square_crop(placed.frame[:, :, 0], ((x1 + x2) / 2 + side / 4, (y1 + y2) / 2), side,
+                                     -placed.angle), 48)
+        assert np.abs(shifted.astype(int) - face)[inner].mean() > 12  # the check above can fail
+
+
+def test_placements_repeat_with_the_seed():
+    faces = np.stack([_face(i) for i in range(4)])
+    first, again = placed_faces(faces, seed=3), placed_faces(faces, seed=3)
+    assert [p.background for p in first] == ["plain", "cluttered", "plain", "cluttered"]
+    assert all(np.array_equal(a.frame, b.frame) and np.array_equal(a.truth, b.truth) for a, b in zip(first, again))
+
+
+def test_a_detection_matches_the_face_only_when_it_overlaps_it():
+    truth = np.array([100, 100, 200, 200], np.float32)
+    found = Detections([[400, 100, 500, 200], [110, 90, 210, 205]], [0.9, 0.8])
+    assert matching_face(found, truth).boxes.tolist() == [[110, 90, 210, 205]]
+    assert len(matching_face(found.select([0]), truth)) == 0
+    assert len(matching_face(Detections.empty(), truth)) == 0
+    assert MATCH_IOU > 0
+
+
+def test_crops_follow_the_detectors_framing():
+    image = np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8)
+    box = Detections([[50, 50, 150, 150]], [1.0])
+    default = crop_faces(image, box, GRAY48, align=False)[0]
+    assert np.array_equal(default, resize(square_crop(image, (100, 100), 120), 48))
+    moved = crop_faces(image, replace(box, framing=CropFraming(scale=1.0, dx=0.1, dy=-0.2)), GRAY48, align=False)[0]
+    assert np.array_equal(moved, resize(square_crop(image, (110, 80), 100), 48))
+    assert len(box.select([0]).scaled(2.0).clipped(400, 400)) == 1
+
+
+def test_every_detector_stamps_its_framing_on_what_it_finds():
+    pytest.importorskip("mediapipe")
+    from emoscope.faces import create_detector, list_detectors
+
+    frame = np.zeros((64, 64, 3), np.uint8)
+    for name in list_detectors():
+        with create_detector(name) as detector:
+            assert detector.detect(frame).framing == detector.framing
+
+
+@pytest.mark.data
+def test_bench_pipeline_on_real_faces(data_root, tmp_path):
+    """A few PrivateTest faces through Haar (fast): the row's numbers are consistent with each other."""
+    out = tmp_path / "pipeline.json"
+    run = run_emoscope("bench", "pipeline", "--model", "fer-fast", "--detector", "haar", "--faces", "40",
+                       "--out", out)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads(out.read_text())
+    (row,) = results["rows"]
+    assert results["split"] == "fer2013:test" and results["faces"] == row["faces"] == 40
+    assert 0 < row["found"] <= 40 and row["recall"] == round(row["found"] / 40, 4)
+    assert row["gap_points"] == round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)
+    assert "| haar |" in run.stdout
+
+
+def test_bench_pipeline_refuses_an_unknown_split(tmp_path):
+    run = run_emoscope("bench", "pipeline", "--split", "train", "--out", tmp_path / "x.json")
+    assert run.returncode == 2 and "error:" in run.stderr and "Traceback" not in run.stderr
