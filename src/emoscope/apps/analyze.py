@@ -212,10 +212,6 @@ def run_video_job(video: str | Path, predictor, out_dir: Path, options: Analysis
                          **settings), False
 
 
-def find_videos(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-
-
 SUMMARY_FIELDS = ("video", "status", "error", "duration_s", "frames_analysed", "face_visible_share", "people",
                   "dominant_emotion", "blinks_per_minute", "face_touches", "processing_fps", "report")
 
