@@ -86,6 +86,10 @@ def test_upload_the_sample_and_read_its_report_in_a_browser(browser, tmp_path):
         assert report.metadata["candidate"] == "Ann Example"
         for folder in shots:
             page.screenshot(path=str(folder / "web-report.png"))
+
+        page.goto(f"{server.url}/docs")  # Swagger UI from the package's static files, not a CDN
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert "/v1/images:analyze" in page.text_content(".swagger-ui")
         page.close()
     for folder in shots[1:]:
         assert all((folder / name).stat().st_size < 500_000 for name in ("web-dashboard.png", "web-report.png"))

@@ -166,8 +166,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_login)])
     def docs():
-        # Swagger UI's script and style come from a CDN; offline, /openapi.json is the reference
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="emoscope API")
+        # Swagger UI ships in static/swagger (swagger-ui-dist 5.35.0, Apache-2.0): nothing is fetched from a CDN
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="emoscope API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
     from emoscope.web.routes import api, health, pages
 
