@@ -141,7 +141,7 @@ class App:
         for i, part in enumerate(PARTS):
             image = tk.Label(parts, image=blank, background="#ecf0f1", borderwidth=0)
             image.grid(row=i // 2 * 2, column=i % 2, padx=2, pady=(2, 0))
-            text = ttk.Label(parts, text=part, width=20, anchor="center")
+            text = ttk.Label(parts, text=part, width=21, anchor="center", justify="center")
             text.grid(row=i // 2 * 2 + 1, column=i % 2, padx=2)
             self.part_images.append(image)
             self.part_texts.append(text)
@@ -242,7 +242,9 @@ class App:
     def _render(self) -> None:
         c = self.c
         self.status.configure(text=c.status)
-        self.fps.configure(text=f"FPS {c.fps:.1f}  dropped {c.dropped}" + ("  REC" if c.recording else ""))
+        still = c.engine is not None and c.engine.still  # a photo has no frame rate
+        self.fps.configure(text=("" if still else f"FPS {c.fps:.1f}  dropped {c.dropped}")
+                           + ("  REC" if c.recording else ""))
         self.result.configure(text=c.result_line())
         update = c.last
         if update is not None and update.canvas is not None:
@@ -304,8 +306,9 @@ class App:
             photo = ImageTk.PhotoImage(Image.fromarray(reading.crop).resize((PART_SIDE, PART_SIDE)))
             self._part_photos.append(photo)
             self.part_images[i].configure(image=photo)
+            # the second line: the whole face's probability of its class with this part masked, and the change
             self.part_texts[i].configure(text=f"{part}: {reading.label} {reading.prob:.2f}\n"
-                                              f"masked {parts.label} {reading.masked_prob:.2f} ({-reading.drop:+.2f})")
+                                              f"masked: {reading.masked_prob:.2f} ({-reading.drop:+.2f})")
 
 
 def run_app(source: str | None = None, model: str | None = None) -> None:
