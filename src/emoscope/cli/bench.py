@@ -143,7 +143,7 @@ def bench_pipeline_cmd(
     detectors: list[str] = typer.Option(None, "--detector", help=f"detectors to score (default: all; {DETECTOR_HELP})"),
     faces: int = typer.Option(600, min=10, max=10_000, help="FER2013 faces placed into frames"),
     split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest: fitting framings)"),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="draws the faces and their placements"),
     out: Path = typer.Option(Path("runs/bench/pipeline.json")),
     readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers here"),
 ):
