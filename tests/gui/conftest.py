@@ -125,8 +125,12 @@ class Driver:
         image.save(Path(folder) / name, optimize=True)
 
     def close(self) -> None:
+        import gc
+
         if not self.app.closed:
             self.app.close()
+        self.app = self.controller = self.root = None
+        gc.collect()  # the window's Tk objects go now, on the main thread, not in a later collection elsewhere
 
 
 @pytest.fixture

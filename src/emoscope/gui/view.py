@@ -219,8 +219,9 @@ class App:
         self.closed = True
         self.root.after_cancel(self._poll_id)  # or Tcl reports the dead callback if its event loop runs on
         self.c.shutdown()
-        # Tk variables must die on this thread: collected later on a worker thread, they raise
+        # Tk variables and images must die on this thread: collected later on a worker thread, they raise
         self.webcam_index = self.gestures_on = self.speech_on = None
+        self._photo, self._part_photos, self._blank = None, [], None
         self.root.destroy()
 
     # -- drawing -------------------------------------------------------------------------------------
