@@ -14,8 +14,7 @@ from emoscope.errors import DataError, EmoscopeError
 from emoscope.faces import (Detections, as_bgr, create_detector, crop_faces, detector_descriptions,
                             list_detectors, read_image)
 from emoscope.faces.align import eye_roll_degrees
-from emoscope.faces.detections import CropFraming
-from emoscope.faces.mtcnn import nms
+from emoscope.faces.detections import CropFraming, nms
 from emoscope.runtime.spec import ModelSpec
 
 GRAY48 = ModelSpec(name="t", architecture="fer_fast_net", label_set="fer2013", classes=list("abcdefg"))
@@ -147,6 +146,36 @@ def test_alignment_levels_the_eyes(media):
         as_found = crop_faces(tilted, found, BGR_BIG, align=False)[0]
         assert abs(eye_roll_degrees(detector.detect(aligned).keypoints[0])) < 6
         assert abs(eye_roll_degrees(detector.detect(as_found).keypoints[0])) > 20
+
+
+@pytest.mark.parametrize("height, width", [(720, 1280), (480, 640), (1280, 720), (100, 100), (1, 3)])
+def test_the_tiles_cover_the_frame_overlapping(height, width):
+    from emoscope.faces.base import tile_origins
+
+    side, origins = tile_origins(height, width)
+    covered = np.zeros((height, width), int)
+    for x, y in origins:
+        assert 0 <= x <= width - side and 0 <= y <= height - side
+        covered[y : y + side, x : x + side] += 1
+    assert covered.min() >= 1
+    if len(origins) > 1:
+        assert covered.max() >= 2  # a face on a tile's edge is whole in its neighbour
+
+
+def test_the_tile_pass_finds_a_face_too_small_for_the_whole_frame(media):
+    """MediaPipe's short-range model sees a 1280x720 frame as 128x128: an 80 px face becomes 8 px."""
+    photo = read_image(media / "single_face.jpg")
+    with create_detector("mediapipe", tiles=False) as whole_frame_only, create_detector("mediapipe") as detector:
+        (box,) = whole_frame_only.detect(photo).boxes
+        shrink = 80 / (box[2] - box[0])
+        small = cv2.resize(photo, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        frame = np.full((720, 1280, 3), 128, np.uint8)
+        frame[100 : 100 + small.shape[0], 500 : 500 + small.shape[1]] = small
+        assert len(whole_frame_only.detect(frame)) == 0
+        (found,) = detector.detect(frame).boxes  # once, though several tiles hold it
+        expected = box * shrink + [500, 100, 500, 100]
+        assert np.abs(found - expected).max() < 10
+        assert len(detector.detect(np.full((720, 1280, 3), 128, np.uint8))) == 0
 
 
 def test_crop_layouts_follow_the_spec():

@@ -20,6 +20,8 @@ from emoscope.faces.detections import Detections
 FRAME_SIZE = (640, 480)
 SCALES = (2.0, 6.0)
 """Upscaling of the 48x48 faces: 96 to 288 px faces in a 640x480 frame."""
+SIDE_BINS = (96, 160, 224, 289)
+"""Face sides (px) the recall is also reported by."""
 MAX_ROTATION = 15.0
 BACKGROUNDS = ("plain", "cluttered")
 MATCH_IOU = 0.3
@@ -138,6 +140,10 @@ def run_detector(name: str, placed: list[PlacedFace], predictor, labels: np.ndar
     by_background = {kind: [i for i, face in enumerate(placed) if face.background == kind] for kind in BACKGROUNDS}
     for kind, members in by_background.items():
         row[f"recall_{kind}"] = round(float(np.isin(members, found).mean()), 4) if members else None
+    sides = np.array([face.truth[2] - face.truth[0] for face in placed])
+    row["recall_by_face_side"] = {
+        f"{low:.0f}-{high:.0f}px": round(float(np.isin(np.flatnonzero((sides >= low) & (sides < high)), found).mean()), 4)
+        for low, high in zip(SIDE_BINS[:-1], SIDE_BINS[1:]) if ((sides >= low) & (sides < high)).any()}
     if len(found):
         truth = labels[found]
         row["accuracy_found"] = round(float((np.array(predicted) == truth).mean()), 4)

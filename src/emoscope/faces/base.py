@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from emoscope.errors import EmoscopeError
-from emoscope.faces.detections import CropFraming, Detections
+from emoscope.faces.detections import CropFraming, Detections, nms
 from emoscope.faces.images import as_bgr
 
 
@@ -26,20 +27,39 @@ WORKING_SIDE = 1280
 the pixel count, and faces big enough to classify stay far above the detectors' minimum sizes."""
 
 
+TILE_SHARE = 0.75
+"""The second pass's tiles: squares this share of the frame's shorter side, overlapping by half."""
+TILE_NMS_IOU = 0.3
+
+
+def tile_origins(height: int, width: int) -> tuple[int, list[tuple[int, int]]]:
+    """The second pass's tile side and top-left corners (x, y): rows and columns at half-tile
+    steps, the last flush with the frame's edge."""
+    side = max(1, int(min(height, width) * TILE_SHARE))
+    steps = [np.linspace(0, dim - side, max(1, math.ceil(2 * dim / side) - 1)).astype(int) for dim in (width, height)]
+    return side, [(int(x), int(y)) for y in steps[1] for x in steps[0]]
+
+
 class BaseDetector:
     """What every backend shares: accept gray/BGR/BGRA, work on a bounded image size, drop low
     scores, clip to the image. Subclasses implement :meth:`_detect` on a uint8 HxWx3 BGR image.
+
+    ``tiles``: when the whole frame shows no face, look again in overlapping tiles. A detector whose
+    input is a small fixed size (MediaPipe's 128x128) sees a face a sixth of the frame wide as
+    ~20 px and misses it; in a tile the same face is a third larger. Costs the tiles' passes on
+    frames without faces only.
     """
 
     name = ""
     framing = CropFraming()
     """How this backend's boxes sit on a face; stamped on every :class:`Detections` it returns."""
 
-    def __init__(self, min_score: float = 0.5, working_side: int = WORKING_SIDE):
+    def __init__(self, min_score: float = 0.5, working_side: int = WORKING_SIDE, tiles: bool = False):
         if not 0.0 <= min_score <= 1.0:
             raise EmoscopeError(f"min_score must be in [0, 1], got {min_score}")
         self.min_score = min_score
         self.working_side = working_side
+        self.tiles = tiles
 
     def _detect(self, image_bgr: np.ndarray) -> Detections:
         raise NotImplementedError
@@ -54,8 +74,33 @@ class BaseDetector:
             import cv2
 
             image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-        found = replace(self._detect(np.ascontiguousarray(image)), framing=self.framing).scaled(1.0 / shrink)
-        return found.select(found.scores >= self.min_score).clipped(width, height)
+        image = np.ascontiguousarray(image)
+        found = self._confident(self._detect(image))
+        if len(found) == 0 and self.tiles:
+            found = self._detect_in_tiles(image)
+        return replace(found, framing=self.framing).scaled(1.0 / shrink).clipped(width, height)
+
+    def _confident(self, found: Detections) -> Detections:
+        return found.select(found.scores >= self.min_score)
+
+    def _detect_in_tiles(self, image: np.ndarray) -> Detections:
+        side, origins = tile_origins(*image.shape[:2])
+        parts = []
+        for x, y in origins:
+            found = self._confident(self._detect(np.ascontiguousarray(image[y : y + side, x : x + side])))
+            if len(found) == 0:
+                continue
+            shift = np.array([x, y], np.float32)
+            parts.append((found.boxes + np.tile(shift, 2), found.scores,
+                          None if found.keypoints is None else found.keypoints + shift))
+        if not parts:
+            return Detections.empty()
+        boxes = np.concatenate([boxes for boxes, _, _ in parts])
+        scores = np.concatenate([scores for _, scores, _ in parts])
+        keypoints = None if any(kp is None for _, _, kp in parts) else np.concatenate([kp for _, _, kp in parts])
+        merged = Detections(boxes, scores, keypoints)
+        # a face in the overlap of two tiles is found twice
+        return merged.select(nms(merged.boxes, merged.scores, TILE_NMS_IOU))
 
     def close(self) -> None:
         """Release native resources; the detector cannot be used afterwards."""

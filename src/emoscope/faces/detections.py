@@ -81,3 +81,20 @@ class Detections:
         boxes = np.clip(self.boxes, 0, np.array([width, height, width, height], dtype=np.float32))
         inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         return replace(self, boxes=boxes).select(inside)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, overlap: str = "union") -> np.ndarray:
+    """Greedy non-maximum suppression: indices of the boxes kept, best first. ``overlap`` "union"
+    is IoU; "min" divides by the smaller box, so a box inside a bigger one is suppressed too."""
+    x1, y1, x2, y2 = boxes.T
+    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while len(order):
+        best, rest = order[0], order[1:]
+        keep.append(best)
+        inter = (np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
+                 * np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None))
+        base = np.minimum(areas[best], areas[rest]) if overlap == "min" else areas[best] + areas[rest] - inter
+        order = rest[inter <= threshold * np.maximum(base, 1e-9)]
+    return np.asarray(keep, dtype=np.int64)

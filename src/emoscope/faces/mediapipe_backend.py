@@ -31,10 +31,11 @@ FULL_RANGE_FRAMING = CropFraming(scale=1.175, dx=0.009, dy=-0.051)
 
 
 class MediaPipeDetector(BaseDetector):
-    """``full_range=False``: faces within ~2 m (128x128 model, fast); ``True``: within ~5 m."""
+    """``full_range=False``: faces within ~2 m (128x128 model, fast); ``True``: within ~5 m.
+    ``tiles`` (on): a frame with no face found is searched again in tiles (see :class:`BaseDetector`)."""
 
-    def __init__(self, full_range: bool = False, min_score: float = 0.5, **kwargs):
-        super().__init__(min_score, **kwargs)
+    def __init__(self, full_range: bool = False, min_score: float = 0.5, tiles: bool = True, **kwargs):
+        super().__init__(min_score, tiles=tiles, **kwargs)
         self.name = "mediapipe-full" if full_range else "mediapipe"
         self.framing = FULL_RANGE_FRAMING if full_range else SHORT_RANGE_FRAMING
         self._detector = SolutionRunner(lambda mp: mp.solutions.face_detection.FaceDetection(

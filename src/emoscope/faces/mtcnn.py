@@ -15,26 +15,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from emoscope.faces.base import BaseDetector
-from emoscope.faces.detections import CropFraming, Detections
+from emoscope.faces.detections import CropFraming, Detections, nms
 from emoscope.faces.registry import register_detector
 from emoscope.runtime.preprocess import resize
-
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, overlap: str = "union") -> np.ndarray:
-    """Greedy non-maximum suppression: indices of the boxes kept, best first. ``overlap`` "union"
-    is IoU; "min" divides by the smaller box, so a box inside a bigger one is suppressed too."""
-    x1, y1, x2, y2 = boxes.T
-    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    order = np.argsort(-scores, kind="stable")
-    keep = []
-    while len(order):
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        inter = (np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
-                 * np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None))
-        base = np.minimum(areas[best], areas[rest]) if overlap == "min" else areas[best] + areas[rest] - inter
-        order = rest[inter <= threshold * np.maximum(base, 1e-9)]
-    return np.asarray(keep, dtype=np.int64)
-
 
 def regress(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Move each box side by the net's offset, a fraction of the box's width or height."""
