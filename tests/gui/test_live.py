@@ -8,9 +8,9 @@ import sys
 import time
 
 import cv2
+from helpers import run_emoscope
 
 from emoscope.video.source import VideoSource
-from helpers import run_emoscope
 
 from .conftest import SAMPLE_CLIP
 

@@ -247,7 +247,7 @@ def test_emoscope_gui_opens_a_window_and_ends_cleanly_on_sigterm(xdisplay, tmp_p
     drawn = (screen.max(axis=2) > 0).mean()  # Xvfb's empty screen is black
     assert drawn > 0.5, f"only {drawn:.0%} of the screen drawn: no window"
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 0 and err == "", err
 
 

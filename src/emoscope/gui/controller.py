@@ -99,7 +99,7 @@ class AppController:
             self.settings.detector = "mediapipe"
 
     # -- sources -------------------------------------------------------------------------------------
-    def open(self, source: str | int, paused: bool = False) -> bool:
+    def open(self, source: str | int) -> bool:
         """Open an image, a video file or a webcam index in place of the current source."""
         if self.predictor is None:
             self.status = "error: no expression model loaded; choose one"
@@ -109,7 +109,7 @@ class AppController:
                             gestures=self.settings.gestures, speaker=self._speaker(), realtime=True)
         engine.show_parts = self.mode == "parts" and engine.parts_reader is not None
         try:
-            opened = engine.start(source, paused=paused)
+            opened = engine.start(source)
         except EmoscopeError as exc:
             self.status = f"error: {exc}"
             if engine.speaker is not None:
@@ -117,7 +117,7 @@ class AppController:
             return False
         self.engine, self._source, self.source_name = engine, source, opened.name
         self.last = None
-        self.status = f"{opened.name}: " + ("paused (Space plays, . steps)" if paused else "playing")
+        self.status = f"{opened.name}: " + ("analysing" if engine.still else "playing (Space pauses, . steps)")
         return True
 
     def open_webcam(self, index: int | None = None) -> bool:

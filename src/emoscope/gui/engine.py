@@ -182,12 +182,9 @@ class LiveEngine:
         self._smoother: HoldSmoother | None = None
 
     # -- the front end's side (any thread) ---------------------------------------------------------------
-    def start(self, source: str | int | Path | OpenedSource, max_seconds: float | None = None,
-              paused: bool = False) -> OpenedSource:
+    def start(self, source: str | int | Path | OpenedSource, max_seconds: float | None = None) -> OpenedSource:
         """Open ``source`` (a bad one raises DataError here, before any thread starts) and run it."""
         self.source = source if isinstance(source, OpenedSource) else open_source(source, max_seconds)
-        if paused:
-            self._paused.set()
         self._threads = [threading.Thread(target=self._capture, name="emoscope-capture", daemon=True),
                          threading.Thread(target=self._infer, name="emoscope-infer", daemon=True)]
         for thread in self._threads:
@@ -455,10 +452,6 @@ class LiveEngine:
         if announce:
             self._emit(message=note)
         return note
-
-    @property
-    def recording(self) -> bool:
-        return self._recording is not None
 
     def _shutdown(self) -> None:
         if self._recording is not None:

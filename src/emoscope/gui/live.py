@@ -68,7 +68,7 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
     say(f"{opened.name}: {predictor.spec.name}, detector {detector}, "
         + ("window (q to quit)" if window else "headless") + (f", writing {out}" if out else ""))
     started = time.monotonic()
-    next_line, last, message, interrupted = 1.0, None, "", False
+    next_line, last, said, message, interrupted = 1.0, None, None, "", False
     try:
         while True:
             try:
@@ -84,7 +84,7 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
             elapsed = time.monotonic() - started
             if last is not None and elapsed >= next_line:
                 say(describe_second(last, elapsed))
-                next_line = int(elapsed) + 1.0
+                said, next_line = last, int(elapsed) + 1.0
             if window and update.canvas is not None and _show(update):
                 break
             if update.ended:
@@ -98,6 +98,8 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
 
             cv2.destroyAllWindows()
     seconds = time.monotonic() - started
+    if last is not None and last is not said:  # the last frames' state, also for a run under a second
+        say(describe_second(last, seconds))
     return LiveSummary(engine.frames, engine.dropped, seconds, message,
                        Path(out) if out is not None and Path(out).is_file() else None, interrupted)
 
