@@ -16,7 +16,7 @@ class HaarDetector(BaseDetector):
     """
 
     name = "haar"
-    framing = CropFraming(scale=1.05, dx=0.008, dy=0.007)
+    framing = CropFraming(scale=1.049, dx=-0.003, dy=-0.001)
 
     def __init__(self, min_score: float = 0.5, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30,
                  **kwargs):

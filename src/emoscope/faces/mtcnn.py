@@ -60,7 +60,7 @@ class MtcnnDetector(BaseDetector):
     scale step between pyramid levels."""
 
     name = "mtcnn"
-    framing = CropFraming(scale=0.953, dx=0.017, dy=0.003)  # its boxes already hold hair and chin
+    framing = CropFraming(scale=0.952, dx=0.006, dy=-0.008)  # its boxes already hold hair and chin
 
     def __init__(self, min_score: float = 0.5, min_face_size: float = 20, thresholds=(0.6, 0.7, 0.7),
                  pyramid_factor: float = 0.709, **kwargs):
