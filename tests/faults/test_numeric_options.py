@@ -36,6 +36,9 @@ ZERO_IS_MEANINGFUL = {
     ("pack", "--teacher-weight"): "the soft labels are the labels alone",
     ("panic cv", "--target-recall"): "the strictest threshold that still flags one panic face",
     ("panic threshold", "--target-recall"): "the strictest threshold that still flags one panic face",
+    ("serve", "--port"): "the system picks a free port",
+    ("bench serve", "--videos"): "photos only",
+    ("bench pipeline", "--seed"): "a seed like any other",
 }
 
 # The largest value each capped option takes: probabilities and shares stop at 1; the others size
@@ -57,6 +60,13 @@ LARGEST_VALID = {
     ("panic cv", "--threads"): 1024,
     ("bench video", "--long-minutes"): 24 * 60,
     ("bench video", "--long-fps"): 240,
+    ("serve", "--port"): 65535,
+    ("serve", "--workers"): 64,
+    ("bench serve", "--concurrency"): 256,
+    ("bench serve", "--videos"): 32,
+    ("bench serve", "--workers"): 64,
+    ("bench pipeline", "--faces"): 10_000,
+    ("bench pipeline", "--seed"): 2**32 - 1,
 }
 
 # The cheapest other arguments of each command. Each makes a run whose check is missing fail fast on
@@ -72,6 +82,10 @@ CHEAP_ARGS = {
     "pack": ["{sandbox}/none.csv", "--out", "{sandbox}/out.emopack"],
     "models": [],
     "evaluate": ["{sandbox}/none.safetensors"],
+    "serve": ["--host", "0.0.0.0"],  # refused without a token before it binds
+    "bench serve": ["--video", "{sandbox}/empty.mp4"],
+    "bench pipeline": ["--model", "{sandbox}/none.safetensors"],
+    "live": ["{sandbox}/empty.mp4"],
 }
 
 SECONDS_BEFORE_ANY_WORK = 5  # in-process; the first call of a command also imports its modules
