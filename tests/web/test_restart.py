@@ -49,7 +49,7 @@ def test_a_worker_that_dies_fails_its_job_and_a_fresh_one_takes_the_next(tmp_pat
         candidate_id = server.create_candidate()
         job_id = server.upload(candidate_id).json()["job"]["id"]
         server.wait(job_id, states=("running",), until=lambda job: job["frames_done"] > 0)
-        worker, = client.app.state.services.runner._workers
+        worker, = client.app.state.services.runner.executor._workers
         worker.process.kill()  # as the kernel's OOM killer would
         job = server.wait(job_id)
         assert job["state"] == "failed" and "stopped unexpectedly" in job["error"], job

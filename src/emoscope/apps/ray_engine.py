@@ -100,9 +100,11 @@ def _die_once(job: BatchJob) -> None:
     os._exit(1)  # no cleanup, no exception: what a crashed or OOM-killed worker looks like to Ray
 
 
-def _video_task(item: BatchItem, job: BatchJob, threads: int) -> ItemResult:
+def video_task(item: BatchItem, job: BatchJob, threads: int, on_progress=None) -> ItemResult:
+    """One video in a Ray worker; ``on_progress(done, expected)`` runs there too, so it must pickle (e.g.
+    hold a Ray actor's handle, as the web app's job runner does)."""
     _die_once(job)
-    result = video_result(item, job, worker_predictor(job, threads))
+    result = video_result(item, job, worker_predictor(job, threads), on_progress=on_progress)
     result.peak_rss_mb = _peak_rss_mb()
     return result
 
@@ -139,10 +141,7 @@ def run_ray(items: Sequence[BatchItem], job: BatchJob, address: str | None = Non
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
-        # log_to_driver off: the workers' library chatter (MediaPipe, ONNX Runtime) stays in Ray's logs
-        ray.init(address=address, num_cpus=None if address else (workers or os.cpu_count()) * cpus_per_worker,
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 configure_logging=True)
+        init_ray(ray, address, (workers or os.cpu_count()) * cpus_per_worker)
     try:
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
@@ -164,6 +163,24 @@ def run_ray(items: Sequence[BatchItem], job: BatchJob, address: str | None = Non
             ray.shutdown()
 
 
+def init_ray(ray, address: str | None, num_cpus: int) -> None:
+    """Connect to the cluster at ``address``, or start a local Ray of ``num_cpus`` CPUs (without one)."""
+    # log_to_driver off: the workers' library chatter (MediaPipe, ONNX Runtime) stays in Ray's logs
+    ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+             log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
+
+
+def video_task_options(cpus: int) -> dict:
+    """The options of a video's Ray task: its CPUs and memory, and retries when its worker dies."""
+    return {"num_cpus": cpus, "memory": VIDEO_TASK_MEMORY, "max_retries": MAX_RETRIES}
+
+
+def worker_error(exc: BaseException) -> str:
+    """A Ray error (retries used up, an exception in the task) as one line."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return f"worker failed: {lines[-1] if lines else type(exc).__name__}"
+
+
 def run_video_job_on_ray(video: str | Path, job: BatchJob, address: str | None = None, name: str | None = None,
                          metadata: dict | None = None) -> ItemResult:
     """One video as one Ray task, for a job runner (e.g. the web app's) that hands its videos to a cluster:
@@ -175,12 +192,11 @@ def run_video_job_on_ray(video: str | Path, job: BatchJob, address: str | None =
 
 
 def _error_result(item: BatchItem, exc: BaseException) -> ItemResult:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return ItemResult(summary_row(Path(item.path), error=f"worker failed: {lines[-1] if lines else type(exc).__name__}"))
+    return ItemResult(summary_row(Path(item.path), error=worker_error(exc)))
 
 
 def _run_videos(ray, videos: list[BatchItem], job: BatchJob, workers: int, cpus: int, done) -> None:
-    task = ray.remote(_video_task).options(num_cpus=cpus, memory=VIDEO_TASK_MEMORY, max_retries=MAX_RETRIES)
+    task = ray.remote(video_task).options(**video_task_options(cpus))
     pending: dict = {}  # ObjectRef -> item; at most `workers` in flight, so a long video list is not all queued
     queue = list(videos)
     while queue or pending:

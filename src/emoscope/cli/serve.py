@@ -22,7 +22,10 @@ def serve_cmd(
     data_dir: Path = typer.Option(Path("emoscope-data"), help="the database (SQLite), reports and uploads"),
     database_url: Optional[str] = typer.Option(None, help="e.g. postgresql://user@host/db (default: SQLite in "
                                                "--data-dir)"),
-    workers: int = typer.Option(1, min=1, max=64, help="video analyses at once, one process each"),
+    workers: int = typer.Option(1, min=1, max=64, help="video analyses at once, one process (or Ray task) each"),
+    engine: str = typer.Option("local", help="local (worker processes) | ray (Ray tasks; the `ray` extra)"),
+    ray_address: Optional[str] = typer.Option(None, "--address", help="with --engine ray: auto | "
+                                              "ray://HOST:10001 (default: start a local Ray)"),
     token: Optional[str] = typer.Option(None, envvar="EMOSCOPE_TOKEN",
                                         help="API token (default on loopback: a random one, printed)"),
     keep_videos: bool = typer.Option(False, help="keep uploaded videos after analysis"),
@@ -43,10 +46,12 @@ def serve_cmd(
     """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports."""
     import uvicorn
 
+    from emoscope.apps.batch import ENGINES
     from emoscope.web.app import create_app
     from emoscope.web.images import check_model
     from emoscope.web.settings import MiB, Settings
 
+    check_choice(engine, ENGINES, "engine")
     check_choice(detector, DETECTORS, "face detector")
     check_frame_table_format(frames_format)
     if video_model is not None:
@@ -55,8 +60,13 @@ def serve_cmd(
                         keep_videos=keep_videos, retention_days=retention_days, max_queue=max_queue,
                         max_video_bytes=int(max_video_mib * MiB), max_image_bytes=int(max_image_mib * MiB),
                         video_model=video_model, detector=detector, sample_fps=sample_fps,
-                        max_seconds=max_seconds, frames_format=frames_format)
+                        max_seconds=max_seconds, frames_format=frames_format, engine=engine,
+                        ray_address=ray_address)
     web_app = create_app(settings)
+    if engine == "ray":
+        from emoscope.web.ray_jobs import connect
+
+        connect(ray_address, workers)  # here, so a bad address is one error line, not a failed startup
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     console.print(f"emoscope serve: http://{shown}:{port}/login?token={web_app.state.settings.token}",
                   soft_wrap=True, markup=False, highlight=False)

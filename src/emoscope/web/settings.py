@@ -23,7 +23,10 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     token: str | None = Field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None,
                               description="API token; required when host is not loopback")
-    workers: int = Field(1, ge=1, le=64, description="video analyses running at once, one process each")
+    workers: int = Field(1, ge=1, le=64, description="video analyses running at once, one process (or Ray task) each")
+    engine: str = Field("local", pattern="^(local|ray)$", description="local (worker processes) | ray (Ray tasks)")
+    ray_address: str | None = Field(None, description="with engine ray: auto | ray://HOST:10001 (default: start "
+                                    "a local Ray)")
     max_queue: int = Field(8, ge=1, description="jobs waiting beyond the running ones; more answer 429")
     keep_videos: bool = Field(False, description="keep uploaded videos after analysis (default: delete)")
     retention_days: float | None = Field(None, gt=0, description="delete interviews older than this")
@@ -51,7 +54,9 @@ class Settings(BaseModel):
         return self.database_url or f"sqlite:///{(self.data_dir / 'emoscope.db').absolute()}"
 
     def check(self) -> Settings:
-        """Refuse a server reachable from other machines without a token."""
+        """Refuse a server reachable from other machines without a token, and a Ray address without Ray."""
+        if self.ray_address is not None and self.engine != "ray":
+            raise EmoscopeError("--address is for --engine ray")
         if self.token is None and not is_loopback(self.host):
             raise EmoscopeError(f"--host {self.host} is reachable from other machines: set --token "
                                 f"(or ${TOKEN_ENV})")

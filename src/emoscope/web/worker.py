@@ -1,51 +1,62 @@
-"""The process that runs video analyses for the web app: started by :class:`emoscope.web.jobs.JobRunner`,
-it loads each model once, then analyses one job at a time with :func:`emoscope.apps.analyze.analyze_video`
-and reports progress and the outcome over its own pipe (one writer per pipe, so killing this process
-to cancel a job can never leave a lock of a shared queue held)."""
+"""What runs a web job's analysis, whichever executor runs it: :class:`Progress` and :func:`outcome`,
+shared by the local worker processes (:func:`serve_jobs`, started by
+:class:`emoscope.web.jobs.LocalExecutor`) and the Ray tasks (:mod:`emoscope.web.ray_jobs`); both analyse
+with :func:`emoscope.apps.batch.video_result`, so they write the same files.
+
+A local worker loads each model once, then analyses one job at a time and reports progress and the
+outcome over its own pipe (one writer per pipe, so killing this process to cancel a job can never leave
+a lock of a shared queue held)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 PROGRESS_EVERY_S = 0.25
 
 
+class Progress:
+    """An analysis's ``on_progress``: keeps the latest (done, expected) and passes it to ``send`` at most
+    every :data:`PROGRESS_EVERY_S` (a database write per frame would be the bottleneck)."""
+
+    def __init__(self, send: Callable[[tuple[int, int]], None]):
+        self.send = send
+        self.counts = (0, 0)
+        self._last = 0.0
+
+    def __call__(self, done: int, expected: int) -> None:
+        self.counts, now = (done, expected), time.monotonic()
+        if now - self._last >= PROGRESS_EVERY_S:
+            self._last = now
+            self.send(self.counts)
+
+
+def outcome(row: dict, counts: tuple[int, int]) -> tuple[str, object]:
+    """A finished analysis's message: ("done", (frames, expected)) or ("failed", its one-line error)."""
+    return ("failed", row["error"]) if row["status"] == "error" else ("done", counts)
+
+
 def serve_jobs(conn: Connection) -> None:
-    """Receive task dicts until None; answer ("progress", (done, expected)) while running, then
-    ("done", (frames, expected)) or ("failed", message)."""
+    """Receive (BatchItem, BatchJob) pairs until None; answer ("progress", (done, expected)) while
+    running, then :func:`outcome`."""
     import signal
 
+    from emoscope.apps.batch import video_result
     from emoscope.errors import EmoscopeError
     from emoscope.runtime.predictor import load_predictor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on `emoscope serve` is the parent's to handle
     predictors: dict = {}
     while (task := conn.recv()) is not None:
+        item, job = task
         try:
-            if task["model"] not in predictors:
-                predictors[task["model"]] = load_predictor(task["model"], backend="fastest")
-            conn.send(("done", _analyze(task, predictors[task["model"]], conn)))
-        except EmoscopeError as exc:
+            if job.model not in predictors:
+                predictors[job.model] = load_predictor(job.model, backend=job.backend)
+            progress = Progress(lambda counts: conn.send(("progress", counts)))
+            result = video_result(item, job, predictors[job.model], on_progress=progress)
+            conn.send(outcome(result.row, progress.counts))
+        except EmoscopeError as exc:  # the model: video errors are in the result's row
             conn.send(("failed", str(exc)))
         except Exception as exc:  # noqa: BLE001 - reported in the job, the worker goes on
             conn.send(("failed", f"internal error: {type(exc).__name__}: {exc}"))
-
-
-def _analyze(task: dict, predictor, conn: Connection) -> tuple[int, int]:
-    from emoscope.apps.analyze import analyze_video
-    from emoscope.video.pipeline import AnalysisOptions
-
-    last, counts = 0.0, (0, 0)
-
-    def on_progress(done: int, expected: int) -> None:
-        nonlocal last, counts
-        counts, now = (done, expected), time.monotonic()
-        if now - last >= PROGRESS_EVERY_S:
-            last = now
-            conn.send(("progress", counts))
-
-    analyze_video(task["video"], predictor, task["out_dir"], AnalysisOptions(detector=task["detector"]),
-                  sample_fps=task["sample_fps"], max_seconds=task["max_seconds"], metadata=task["metadata"],
-                  frames_format=task["frames_format"], on_progress=on_progress, name=task["name"])
-    return counts
