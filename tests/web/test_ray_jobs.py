@@ -1,0 +1,153 @@
+"""The web app's jobs on Ray (`emoscope serve --engine ray`), on a Ray started on this machine for this
+module (``ray.init(num_cpus=2)``, stopped at the end): a job from queued through running (with progress)
+to done whose report is the local executor's, the bounded queue, cancelling a running Ray job and
+stopping the server during one (no partial file left), a killed Ray worker that is retried, and the
+command's one-line refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from emoscope.apps.batch import KILL_ONCE_ENV
+from emoscope.web.db import Job, JobState
+from helpers import run_emoscope
+from web.support import AUTH, SAMPLE, Server, start_server
+
+ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install 'emoscope[ray]')")
+
+TIMING = {"created", "seconds", "processing_fps"}  # the only report fields that differ between two runs
+SHORT = dict(max_seconds=2.0)  # 48 frames: long enough to see progress, short enough for CI
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """``serve(**settings)``: an app (SQLite) on a fresh data folder, stopped at the end of the test."""
+    clients = []
+
+    def make(**settings) -> Server:
+        client, config = start_server(tmp_path / str(len(clients)), None, **settings)
+        clients.append(client.__enter__())
+        return Server(client, config, config.data_dir)
+
+    yield make
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+def without_timing(value):
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def finished_upload(server: Server) -> tuple[dict, list[tuple[str, int]]]:
+    """Upload the sample; (the finished job, every (state, frames_done) seen on the way)."""
+    response = server.upload(server.create_candidate())
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job"]["id"]
+    seen = [(response.json()["job"]["state"], 0)]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = server.client.get(f"/v1/jobs/{job_id}", headers=AUTH).json()
+        seen.append((job["state"], job["frames_done"]))
+        if job["state"] not in ("queued", "running"):
+            return job, seen
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def outputs(server: Server, job: dict) -> tuple[dict, bytes, list[str]]:
+    """The served report (without timing), frame table and chart names of a job's interview."""
+    interview = f"/v1/interviews/{job['interview_id']}"
+    report = server.client.get(f"{interview}/report", headers=AUTH).json()
+    report["metadata"].pop("interview"), report["video"].pop("source")  # each server's own id and folder
+    return (without_timing(report), server.client.get(f"{interview}/frames", headers=AUTH).content,
+            server.client.get(f"{interview}/charts", headers=AUTH).json())
+
+
+@pytest.fixture(scope="module")
+def local_outputs(tmp_path_factory):
+    client, config = start_server(tmp_path_factory.mktemp("local"), None, **SHORT)
+    with client:
+        server = Server(client, config, config.data_dir)
+        job, _ = finished_upload(server)
+        assert job["state"] == "done", job
+        return outputs(server, job)
+
+
+def test_a_ray_job_runs_with_progress_and_serves_the_local_executors_report(local_ray, serve, local_outputs):
+    server = serve(engine="ray", **SHORT)
+    job, seen = finished_upload(server)
+    assert job["state"] == "done" and job["error"] is None and job["percent"] == 100.0, job
+    assert job["frames_done"] == job["frames_expected"] == 48
+    states = [state for state, _ in seen]
+    assert states[0] == "queued" and "running" in states and states[-1] == "done"
+    assert states == sorted(states, key=["queued", "running", "done"].index)  # never back
+    assert any(state == "running" and 0 < done < 48 for state, done in seen), seen  # progress on the way
+    assert outputs(server, job) == local_outputs
+    assert not any(path.endswith("upload.video") for path in server.files())  # as the local executor does
+
+
+def test_cancel_stop_and_the_bounded_queue_on_ray(local_ray, serve):
+    server = serve(engine="ray", workers=1, max_queue=1, max_seconds=None)
+    candidate_id = server.create_candidate()
+    first = server.upload(candidate_id).json()
+    server.wait(first["job"]["id"], states=("running",), until=lambda job: job["frames_done"] > 0)
+    second = server.upload(candidate_id).json()
+    time.sleep(0.5)  # a dispatcher that ignored --workers would have started it by now
+    assert server.client.get(f"/v1/jobs/{second['job']['id']}", headers=AUTH).json()["state"] == "queued"
+    assert server.upload(candidate_id).status_code == 429
+    for interview in (first, second):  # running, then queued
+        cancelled = server.client.post(f"/v1/jobs/{interview['job']['id']}/cancel", headers=AUTH)
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled", cancelled.text
+    assert server.files() == set()
+    time.sleep(1.0)  # a worker still alive after the cancel would write its next rows by now
+    assert server.files() == set()
+    # stopping the server: its running Ray job becomes interrupted, its files removed
+    third = server.upload(candidate_id).json()
+    server.wait(third["job"]["id"], states=("running",), until=lambda job: job["frames_done"] > 0)
+    server.client.__exit__(None, None, None)
+    with server.client.app.state.services.sessions() as session:
+        job = session.get(Job, third["job"]["id"])
+        assert job.state == JobState.interrupted and "server stopped" in job.error
+    assert server.files() == set()
+
+
+def test_a_killed_ray_worker_is_retried_and_the_job_still_finishes(local_ray, serve, local_outputs, tmp_path,
+                                                                   monkeypatch):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv(KILL_ONCE_ENV, str(marker))
+    server = serve(engine="ray", **SHORT)
+    job, _ = finished_upload(server)
+    assert marker.exists()  # the first attempt's worker did die (os._exit)
+    assert job["state"] == "done", job
+    assert outputs(server, job) == local_outputs
+
+
+def test_serve_refusals_for_the_engine_are_one_error_line(tmp_path):
+    code = ("import sys; sys.modules['ray'] = None; from emoscope.cli.main import main; "
+            "main(['serve', '--engine', 'ray', '--port', '0'])")
+    without_ray = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                                 cwd=tmp_path)
+    results = [without_ray] + [run_emoscope("serve", *args, cwd=tmp_path, timeout=60)
+                               for args in (["--engine", "spark"], ["--address", "auto"])]
+    messages = ["error: --engine ray needs Ray: pip install 'emoscope[ray]' (make install includes it)",
+                "unknown engine 'spark'", "--address is for --engine ray"]
+    for result, message in zip(results, messages):
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+        assert message in lines[0], lines
+    assert not any(tmp_path.iterdir())
