@@ -2,7 +2,7 @@
 module (``ray.init(num_cpus=2)``, stopped at the end): a job from queued through running (with progress)
 to done whose report is the local executor's, the bounded queue, cancelling a running Ray job and
 stopping the server during one (no partial file left), a killed Ray worker that is retried, and the
-command's one-line refusals."""
+command: on a Ray it starts itself, and its one-line refusals."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from emoscope.apps.batch import KILL_ONCE_ENV
 from emoscope.web.db import Job, JobState
 from helpers import run_emoscope
-from web.support import AUTH, SAMPLE, Server, start_server
+from web.support import AUTH, SAMPLE, Server, ServeProcess, start_server, wait_job
 
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install 'emoscope[ray]')")
 
@@ -135,6 +135,16 @@ def test_a_killed_ray_worker_is_retried_and_the_job_still_finishes(local_ray, se
     assert marker.exists()  # the first attempt's worker did die (os._exit)
     assert job["state"] == "done", job
     assert outputs(server, job) == local_outputs
+
+
+def test_the_command_starts_its_own_ray_and_stops_cleanly(tmp_path):
+    with ServeProcess(tmp_path / "data", "--engine", "ray", "--max-seconds", "1") as server, \
+            server.client() as client:
+        candidate_id = client.post("/v1/candidates", json={"name": "Ann Example"}).json()["id"]
+        response = client.post(f"/v1/candidates/{candidate_id}/interviews", data={"question": "q1"},
+                               files={"video": ("clip.mp4", SAMPLE.read_bytes(), "video/mp4")})
+        assert wait_job(client, response.json()["job"]["id"])["state"] == "done"
+        assert server.stop() == 0  # SIGTERM: a clean exit, not Ray's own handler's 15
 
 
 def test_serve_refusals_for_the_engine_are_one_error_line(tmp_path):

@@ -12,7 +12,8 @@ data folder must be on storage every node mounts at the same path).
 
 from __future__ import annotations
 
-import logging
+import signal
+import threading
 from dataclasses import replace
 from functools import partial
 from multiprocessing.connection import Connection, wait
@@ -22,8 +23,6 @@ from emoscope.apps.ray_engine import init_ray, require_ray, video_task, video_ta
 from emoscope.errors import EmoscopeError
 from emoscope.web.settings import Settings
 from emoscope.web.worker import Progress, outcome
-
-log = logging.getLogger("emoscope.web")
 
 CPUS_PER_JOB = 1
 POLL_S = 0.25  # how often running tasks and their progress are looked at
@@ -36,12 +35,17 @@ def connect(address: str | None, workers: int) -> bool:
     ray = require_ray()
     if ray.is_initialized():
         return False
+    previous = signal.getsignal(signal.SIGTERM)
     try:
         init_ray(ray, address, workers * CPUS_PER_JOB)
     except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError ... from ray.init
         lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         raise EmoscopeError(f"cannot {'connect to Ray at ' + address if address else 'start Ray'}: "
                             f"{lines[-1] if lines else type(exc).__name__}") from None
+    if threading.current_thread() is threading.main_thread():
+        # Ray's handler would exit 15 once uvicorn has shut down cleanly (uvicorn re-raises the signal);
+        # Ray stops at exit anyway
+        signal.signal(signal.SIGTERM, previous)
     return True
 
 
