@@ -96,3 +96,17 @@ def test_bench_pipeline_on_real_faces(data_root, tmp_path):
 def test_bench_pipeline_refuses_an_unknown_split(tmp_path):
     run = run_emoscope("bench", "pipeline", "--split", "train", "--out", tmp_path / "x.json")
     assert run.returncode == 2 and "error:" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.data
+def test_the_baseline_pipeline_differs_only_in_framing_and_tiles(data_root):
+    pytest.importorskip("mediapipe")
+    from emoscope.apps.fidelity import bench_pipeline
+    from emoscope.runtime.predictor import load_predictor
+
+    predictor = load_predictor("fer-fast")
+    current, baseline = (bench_pipeline(predictor, ["haar", "mediapipe"], faces=30, baseline=flag) for flag in (False, True))
+    assert (current["pipeline"], baseline["pipeline"]) == ("current", "baseline")
+    (haar_now, mediapipe_now), (haar_before, mediapipe_before) = current["rows"], baseline["rows"]
+    assert haar_now["found"] == haar_before["found"]  # Haar has no tile pass: the same faces, other crops
+    assert mediapipe_now["found"] >= mediapipe_before["found"]  # the tile pass only adds faces

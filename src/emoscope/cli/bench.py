@@ -144,6 +144,7 @@ def bench_pipeline_cmd(
     faces: int = typer.Option(600, min=10, max=10_000, help="FER2013 faces placed into frames"),
     split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest: fitting framings)"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="draws the faces and their placements"),
+    baseline: bool = typer.Option(False, help="the pipeline before per-detector framing and the tile pass, to compare"),
     out: Path = typer.Option(Path("runs/bench/pipeline.json")),
     readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers here"),
 ):
@@ -158,7 +159,7 @@ def bench_pipeline_cmd(
         check_choice(name, DETECTORS, "face detector")
     check_choice(split, ["test", "val"], "split")
     check_can_write_in(out.parent)
-    results = bench_pipeline(load_predictor(model), names, faces=faces, seed=seed, split=split)
+    results = bench_pipeline(load_predictor(model), names, faces=faces, seed=seed, split=split, baseline=baseline)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(results, indent=2))
     table = fidelity_table(results)
@@ -166,3 +167,45 @@ def bench_pipeline_cmd(
     console.print(f"written: {out}")
     if readme is not None:
         replace_between_markers(readme, "bench:pipeline", table)
+
+
+@app.command("robustness")
+def bench_robustness_cmd(
+    models: list[str] = typer.Argument(None, help="shipped names or bundle paths (default: every shipped whole-face "
+                                       "FER2013 expression model)"),
+    corruptions: list[str] = typer.Option(None, "--corruption", help="corruptions to apply (default: all)"),
+    faces: int = typer.Option(1000, min=10, max=10_000, help="FER2013 faces, a stratified sample of the split"),
+    split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest)"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="draws the faces and the corruptions' randomness"),
+    out: Path = typer.Option(Path("runs/bench/robustness.json"), help="JSON; a Markdown table is written beside it"),
+    readme: Optional[Path] = typer.Option(None,
+                                          help="also put the table between <!-- bench:robustness --> markers here"),
+):
+    """Accuracy under corruptions (blur, noise, JPEG, lighting, resolution, framing, rotation, occlusion) at
+    5 severities: clean, mean corrupted and relative drop per model."""
+    from emoscope.apps.bench import replace_between_markers
+    from emoscope.apps.robustness import SEVERITIES, bench_robustness, corruption_names, robustness_table
+    from emoscope.cli.options import progress
+    from emoscope.data.face_parts import is_part_model
+    from emoscope.runtime.predictor import list_pretrained, load_predictor
+
+    corruptions = corruption_names(corruptions)  # before minutes of loading and scoring
+    check_choice(split, ["test", "val"], "split")
+    names = models or [m for m in list_pretrained() if not (is_part_model(m) or m.endswith(".int8")
+                                                            or m.startswith(("ferplus", "asl-")))]
+    if not names:
+        raise EmoscopeError("no models to benchmark: none shipped and none given")
+    check_can_write_in(out.parent)
+    predictors = [load_predictor(name, backend="fastest") for name in names]
+    with progress() as bar:
+        task = bar.add_task("corrupting and scoring", total=len(corruptions) * len(SEVERITIES))
+        results = bench_robustness(predictors, faces=faces, seed=seed, split=split, corruptions=corruptions,
+                                   on_cell=lambda name, severity: bar.advance(task))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, json.dumps(results, indent=2))
+    table = robustness_table(results)
+    write_text_atomic(out.with_suffix(".md"), table)
+    console.print(table, soft_wrap=True)
+    console.print(f"written: {out} and {out.with_suffix('.md')}")
+    if readme is not None:
+        replace_between_markers(readme, "bench:robustness", table)
