@@ -39,6 +39,7 @@ ZERO_IS_MEANINGFUL = {
     ("serve", "--port"): "the system picks a free port",
     ("bench serve", "--videos"): "photos only",
     ("bench pipeline", "--seed"): "a seed like any other",
+    ("bench robustness", "--seed"): "a seed like any other",
 }
 
 # The largest value each capped option takes: probabilities and shares stop at 1; the others size
@@ -67,6 +68,8 @@ LARGEST_VALID = {
     ("bench serve", "--workers"): 64,
     ("bench pipeline", "--faces"): 10_000,
     ("bench pipeline", "--seed"): 2**32 - 1,
+    ("bench robustness", "--faces"): 10_000,
+    ("bench robustness", "--seed"): 2**32 - 1,
 }
 
 # The cheapest other arguments of each command. Each makes a run whose check is missing fail fast on
@@ -85,6 +88,7 @@ CHEAP_ARGS = {
     "serve": ["--host", "0.0.0.0"],  # refused without a token before it binds
     "bench serve": ["--video", "{sandbox}/empty.mp4"],
     "bench pipeline": ["--model", "{sandbox}/none.safetensors"],
+    "bench robustness": ["{sandbox}/none.safetensors"],
     "live": ["{sandbox}/empty.mp4"],
 }
 
