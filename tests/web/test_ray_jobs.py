@@ -1,18 +1,22 @@
 """The web app's jobs on Ray (`emoscope serve --engine ray`), on a Ray started on this machine for this
 module (``ray.init(num_cpus=2)``, stopped at the end): a job from queued through running (with progress)
 to done whose report is the local executor's, the bounded queue, cancelling a running Ray job and
-stopping the server during one (no partial file left), a killed Ray worker that is retried, and the
-command: on a Ray it starts itself, and its one-line refusals."""
+stopping the server during one (no partial file left), a killed Ray worker that is retried, a job
+whose retries are all used up, and the command: on a Ray it starts itself, and its one-line refusals."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from emoscope.apps.batch import KILL_ONCE_ENV
+from emoscope.apps.ray_engine import MAX_RETRIES
 from emoscope.web.db import Job, JobState
 from helpers import run_emoscope
 from web.support import AUTH, SAMPLE, Server, ServeProcess, start_server, wait_job
@@ -135,6 +139,34 @@ def test_a_killed_ray_worker_is_retried_and_the_job_still_finishes(local_ray, se
     assert marker.exists()  # the first attempt's worker did die (os._exit)
     assert job["state"] == "done", job
     assert outputs(server, job) == local_outputs
+
+
+def running_analyses() -> set[int]:
+    """The pids of Ray workers running a web job now (Ray titles them ``ray::<function>``)."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(b"ray::_analyse"):
+                found.add(int(cmdline.parent.name))
+        except OSError:
+            continue  # it ended meanwhile
+    return found
+
+
+def test_a_job_whose_ray_retries_are_used_up_fails_with_one_line(local_ray, serve):
+    server = serve(engine="ray", max_seconds=None)
+    job_id = server.upload(server.create_candidate()).json()["job"]["id"]
+    killed: set[int] = set()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(killed) <= MAX_RETRIES:
+        for pid in running_analyses() - killed:
+            os.kill(pid, signal.SIGKILL)  # every attempt's worker, as a node that keeps running out of memory
+            killed.add(pid)
+        time.sleep(0.1)
+    job = server.wait(job_id)
+    assert len(killed) == MAX_RETRIES + 1
+    assert job["state"] == "failed" and "Ray worker failed" in job["error"] and "\n" not in job["error"], job
+    assert server.files() == set()
 
 
 def test_the_command_starts_its_own_ray_and_stops_cleanly(tmp_path):

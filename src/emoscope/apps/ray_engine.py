@@ -175,10 +175,10 @@ def video_task_options(cpus: int) -> dict:
     return {"num_cpus": cpus, "memory": VIDEO_TASK_MEMORY, "max_retries": MAX_RETRIES}
 
 
-def worker_error(exc: BaseException) -> str:
-    """A Ray error (retries used up, an exception in the task) as one line."""
+def error_line(exc: BaseException) -> str:
+    """A Ray error (retries used up, an exception in the task, a failed ``ray.init``) as one line: its last."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return f"worker failed: {lines[-1] if lines else type(exc).__name__}"
+    return lines[-1] if lines else type(exc).__name__
 
 
 def run_video_job_on_ray(video: str | Path, job: BatchJob, address: str | None = None, name: str | None = None,
@@ -192,7 +192,7 @@ def run_video_job_on_ray(video: str | Path, job: BatchJob, address: str | None =
 
 
 def _error_result(item: BatchItem, exc: BaseException) -> ItemResult:
-    return ItemResult(summary_row(Path(item.path), error=worker_error(exc)))
+    return ItemResult(summary_row(Path(item.path), error=f"worker failed: {error_line(exc)}"))
 
 
 def _run_videos(ray, videos: list[BatchItem], job: BatchJob, workers: int, cpus: int, done) -> None:

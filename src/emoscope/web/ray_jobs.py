@@ -19,7 +19,7 @@ from functools import partial
 from multiprocessing.connection import Connection, wait
 
 from emoscope.apps.batch import KILL_ONCE_ENV, BatchItem, BatchJob
-from emoscope.apps.ray_engine import init_ray, require_ray, video_task, video_task_options, worker_error
+from emoscope.apps.ray_engine import error_line, init_ray, require_ray, video_task, video_task_options
 from emoscope.errors import EmoscopeError
 from emoscope.web.settings import Settings
 from emoscope.web.worker import Progress, outcome
@@ -39,9 +39,8 @@ def connect(address: str | None, workers: int) -> bool:
     try:
         init_ray(ray, address, workers * CPUS_PER_JOB)
     except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError ... from ray.init
-        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         raise EmoscopeError(f"cannot {'connect to Ray at ' + address if address else 'start Ray'}: "
-                            f"{lines[-1] if lines else type(exc).__name__}") from None
+                            f"{error_line(exc)}") from None
     if threading.current_thread() is threading.main_thread():
         # Ray's handler would exit 15 once uvicorn has shut down cleanly (uvicorn re-raises the signal);
         # Ray stops at exit anyway
@@ -99,7 +98,7 @@ class RayExecutor:
             try:
                 events.append((job_id, *outcome(*self.ray.get(ref))))
             except Exception as exc:  # noqa: BLE001 - ray.exceptions.RayError: retries used up, or the task raised
-                events.append((job_id, "failed", worker_error(exc)))
+                events.append((job_id, "failed", f"the analysis's Ray worker failed: {error_line(exc)}"))
         if not events:
             wait([wake], timeout=min(timeout, POLL_S))
         return events
