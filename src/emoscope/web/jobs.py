@@ -147,7 +147,11 @@ class JobRunner:
                     continue  # cancelled or deleted while waiting
                 job.state, job.started_at = JobState.running, utcnow()
                 item, batch_job = self._task(job)
-            self.executor.launch(job_id, item, batch_job)
+            try:
+                self.executor.launch(job_id, item, batch_job)
+            except Exception as exc:  # e.g. the Ray cluster went away: the job must not stay running
+                log.exception("could not start job %s", job_id)
+                self._end(job_id, JobState.failed, f"could not start the analysis: {type(exc).__name__}")
 
     def _task(self, job: Job) -> tuple[BatchItem, BatchJob]:
         """What any executor analyses for a job: the interview's video into its folder, named OUTPUT_NAME."""
