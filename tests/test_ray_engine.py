@@ -103,14 +103,6 @@ def test_a_killed_worker_is_retried_and_the_batch_completes(folder, local_out, l
     assert_same_outputs(local_out, out)
 
 
-def test_one_video_job_on_ray_for_a_job_runner(folder, local_out, local_ray, tmp_path):
-    from emoscope.apps.ray_engine import run_video_job_on_ray
-
-    result = run_video_job_on_ray(folder / "clip_b.mp4", BatchJob(out_dir=tmp_path, model="fer-fast"), name="b")
-    assert result.row["status"] == "ok" and result.row["report"] == str(tmp_path / "b.report.html")
-    assert (tmp_path / "b.frames.csv").read_bytes() == (local_out / "clip_b.frames.csv").read_bytes()
-
-
 def test_the_command_on_a_ray_it_starts_itself(folder, tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"path,candidate\n{folder / 'clip_a.mp4'},c-1\n{folder / 'still.jpg'},c-2\n")

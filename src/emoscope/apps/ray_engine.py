@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from emoscope.apps.analyze import default_name, summary_row
+from emoscope.apps.analyze import summary_row
 from emoscope.apps.batch import BatchItem, BatchJob, ItemCallback, ItemResult, image_results, video_result
 from emoscope.errors import EmoscopeError
 
@@ -179,16 +179,6 @@ def error_line(exc: BaseException) -> str:
     """A Ray error (retries used up, an exception in the task, a failed ``ray.init``) as one line: its last."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
-
-
-def run_video_job_on_ray(video: str | Path, job: BatchJob, address: str | None = None, name: str | None = None,
-                         metadata: dict | None = None) -> ItemResult:
-    """One video as one Ray task, for a job runner (e.g. the web app's) that hands its videos to a cluster:
-    the files :func:`~emoscope.apps.analyze.run_video_job` writes, and the video's summary row. Connect
-    once (``ray.init(address=...)``) and every call reuses that connection; without one, each call
-    starts and stops a Ray of its own."""
-    item = BatchItem(str(video), "video", name or default_name(video), metadata or {})
-    return run_ray([item], job, address=address, workers=1)[0]
 
 
 def _error_result(item: BatchItem, exc: BaseException) -> ItemResult:
