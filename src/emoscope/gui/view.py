@@ -6,6 +6,8 @@ engine's updates (the engine's threads never touch Tk, which is not thread-safe)
 
 from __future__ import annotations
 
+import signal
+import threading
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import filedialog, ttk
@@ -16,6 +18,7 @@ from emoscope.data.face_parts import PARTS
 from emoscope.gui.controller import AppController
 
 POLL_MS = 15
+CLOSE_CHECK_MS = 100  # how soon Ctrl+C or SIGTERM closes the window
 BAR_COLOUR = "#2e86de"
 PANIC_COLOURS = {"PANIC": "#e74c3c", "calm": "#27ae60", None: "#bdc3c7"}
 PART_SIDE = 72  # pixels a part crop is shown at
@@ -333,9 +336,23 @@ def run_app(source: str | None = None, model: str | None = None) -> None:
     if source is not None:
         controller.open(source if not source.isdigit() else int(source))
     app._after_action()
+    # Ctrl+C in the terminal and SIGTERM close the app like its Close button. The handler only flags
+    # the request: an exception raised from it would land in whatever Tk callback is running, which
+    # Tk prints as a traceback and then carries on.
+    close_requested = threading.Event()
+    previous = {sig: signal.signal(sig, lambda signum, frame: close_requested.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def watch_for_close() -> None:
+        if close_requested.is_set():
+            app.close()
+        elif not app.closed:
+            root.after(CLOSE_CHECK_MS, watch_for_close)
+
+    watch_for_close()
     try:
         root.mainloop()
-    except KeyboardInterrupt:
-        pass  # Ctrl+C in the terminal closes the app like its Close button
     finally:
         app.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
