@@ -46,7 +46,7 @@ class BaseDetector:
 
     ``tiles``: when the whole frame shows no face, look again in overlapping tiles. A detector whose
     input is a small fixed size (MediaPipe's 128x128) sees a face a sixth of the frame wide as
-    ~20 px and misses it; in a tile the same face is a third larger. Costs the tiles' passes on
+    ~20 px and misses it; in a tile it is about twice as large. Costs the tiles' passes on
     frames without faces only.
     """
 
