@@ -31,3 +31,16 @@ def run_emoscope(*args, cwd=None, env: dict | None = None, timeout: float = 600)
     """
     return subprocess.run([sys.executable, "-m", "emoscope", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+TIMING = {"created", "seconds", "processing_fps"}
+"""The only report fields that differ between two runs of the same analysis."""
+
+
+def without_timing(value):
+    """A report's JSON (dicts and lists) without its :data:`TIMING` fields, for comparing two runs."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value

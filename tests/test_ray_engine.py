@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from emoscope.apps.batch import KILL_ONCE_ENV, BatchJob, collect_items, run_batch
-from helpers import run_emoscope
+from helpers import run_emoscope, without_timing
 from test_batch_engine import make_batch_folder, media_root
 
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install 'emoscope[ray]')")
 
-TIMING = {"created", "seconds", "processing_fps"}  # the only fields that differ between two runs
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +44,6 @@ def ray_out(folder, local_ray, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ray") / "out"
     run_batch(collect_items(folder), BatchJob(out_dir=out, model="fer-fast"), engine="ray", workers=2)
     return out
-
-
-def without_timing(value):
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
 
 
 def summary(out: Path) -> list[dict]:

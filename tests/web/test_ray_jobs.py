@@ -18,12 +18,11 @@ import pytest
 from emoscope.apps.batch import KILL_ONCE_ENV
 from emoscope.apps.ray_engine import MAX_RETRIES
 from emoscope.web.db import Job, JobState
-from helpers import run_emoscope
+from helpers import run_emoscope, without_timing
 from web.support import AUTH, SAMPLE, Server, ServeProcess, start_server, wait_job
 
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install 'emoscope[ray]')")
 
-TIMING = {"created", "seconds", "processing_fps"}  # the only report fields that differ between two runs
 SHORT = dict(max_seconds=2.0)  # 48 frames: long enough to see progress, short enough for CI
 
 
@@ -47,14 +46,6 @@ def serve(tmp_path):
     yield make
     for client in reversed(clients):
         client.__exit__(None, None, None)
-
-
-def without_timing(value):
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
 
 
 def finished_upload(server: Server) -> tuple[dict, list[tuple[str, int]]]:

@@ -17,6 +17,21 @@ from emoscope.files import check_can_write_in, write_text_atomic
 app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_help=True)
 
 
+def publish(out: Path, results: dict, table: str, marker: str, readme: Path | None, markdown_beside: bool = True) -> None:
+    """A benchmark's JSON (and its Markdown table beside it), the table on the terminal, and the table
+    between the README's ``<!-- marker -->`` markers when ``readme`` is given."""
+    from emoscope.apps.bench import replace_between_markers
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, json.dumps(results, indent=2))
+    if markdown_beside:
+        write_text_atomic(out.with_suffix(".md"), table)
+    console.print(table, soft_wrap=True)
+    console.print(f"written: {out}" + (f" and {out.with_suffix('.md')}" if markdown_beside else ""))
+    if readme is not None:
+        replace_between_markers(readme, marker, table)
+
+
 @app.command("video")
 def bench_video_cmd(
     video: Path = typer.Argument(..., help="a video (e.g. a 640x360 clip)"),
@@ -71,8 +86,7 @@ def bench_classify_cmd(
     """Faces/s of each model in torch eager and ONNX Runtime (fp32, int8) at batch 1/32/256, with accuracy."""
     import tempfile
 
-    from emoscope.apps.bench import (bench_classifier, classifier_backends, markdown_table, replace_between_markers,
-                                     split_accuracy)
+    from emoscope.apps.bench import (bench_classifier, classifier_backends, markdown_table, split_accuracy)
     from emoscope.runtime.predictor import list_pretrained
 
     names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
@@ -85,14 +99,7 @@ def bench_classify_cmd(
             backends = classifier_backends(name, int8, Path(work))
             measured = {label: split_accuracy(p) for label, p in backends.items()} if accuracy else None
             rows += bench_classifier(backends, accuracy=measured)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps({"threads": os.cpu_count(), "rows": rows}, indent=2))
-    table = markdown_table(rows)
-    write_text_atomic(out.with_suffix(".md"), table)
-    console.print(table, soft_wrap=True)
-    console.print(f"written: {out} and {out.with_suffix('.md')}")
-    if readme is not None:
-        replace_between_markers(readme, "bench:classify", table)
+    publish(out, {"threads": os.cpu_count(), "rows": rows}, markdown_table(rows), "bench:classify", readme)
 
 
 @app.command("serve")
@@ -150,7 +157,6 @@ def bench_pipeline_cmd(
 ):
     """Pipeline fidelity: detection recall and accuracy of detect -> align -> crop -> model on FER2013
     faces placed into larger frames, against the same model on the original crops."""
-    from emoscope.apps.bench import replace_between_markers
     from emoscope.apps.fidelity import bench_pipeline, fidelity_table
     from emoscope.runtime.predictor import load_predictor
 
@@ -160,13 +166,7 @@ def bench_pipeline_cmd(
     check_choice(split, ["test", "val"], "split")
     check_can_write_in(out.parent)
     results = bench_pipeline(load_predictor(model), names, faces=faces, seed=seed, split=split, baseline=baseline)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps(results, indent=2))
-    table = fidelity_table(results)
-    console.print(table, soft_wrap=True)
-    console.print(f"written: {out}")
-    if readme is not None:
-        replace_between_markers(readme, "bench:pipeline", table)
+    publish(out, results, fidelity_table(results), "bench:pipeline", readme, markdown_beside=False)
 
 
 @app.command("robustness")
@@ -183,7 +183,6 @@ def bench_robustness_cmd(
 ):
     """Accuracy under corruptions (blur, noise, JPEG, lighting, resolution, framing, rotation, occlusion) at
     5 severities: clean, mean corrupted and relative drop per model."""
-    from emoscope.apps.bench import replace_between_markers
     from emoscope.apps.robustness import SEVERITIES, bench_robustness, corruption_names, robustness_table
     from emoscope.cli.options import progress
     from emoscope.data.face_parts import is_part_model
@@ -201,11 +200,4 @@ def bench_robustness_cmd(
         task = bar.add_task("corrupting and scoring", total=len(corruptions) * len(SEVERITIES))
         results = bench_robustness(predictors, faces=faces, seed=seed, split=split, corruptions=corruptions,
                                    on_cell=lambda name, severity: bar.advance(task))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps(results, indent=2))
-    table = robustness_table(results)
-    write_text_atomic(out.with_suffix(".md"), table)
-    console.print(table, soft_wrap=True)
-    console.print(f"written: {out} and {out.with_suffix('.md')}")
-    if readme is not None:
-        replace_between_markers(readme, "bench:robustness", table)
+    publish(out, results, robustness_table(results), "bench:robustness", readme)
