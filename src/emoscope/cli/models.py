@@ -11,6 +11,7 @@ from rich.table import Table
 
 from emoscope.cli.options import BACKEND_HELP, MODEL_HELP, TTA_HELP, check_choice, command_line, console
 from emoscope.errors import EmoscopeError
+from emoscope.evaluation.groups import MAX_BOOTSTRAP, MIN_BOOTSTRAP, MIN_GROUP_SIZE
 from emoscope.runtime.tta import TTA_MODES
 
 app = typer.Typer()
@@ -61,20 +62,28 @@ def evaluate_cmd(
     backend: str = typer.Option("auto", help=BACKEND_HELP),
     limit: Optional[int] = typer.Option(None, min=1, help="stratified subset of N images (quick checks)"),
     out: Path = typer.Option(Path("runs/eval"), help="folder for the JSON report and confusion matrix"),
+    groups: Optional[Path] = typer.Option(None, help="CSV of image id,group (user-supplied metadata): adds "
+                                          "per-group metrics with bootstrap intervals (docs/groups.md)"),
+    bootstrap: int = typer.Option(1000, min=MIN_BOOTSTRAP, max=MAX_BOOTSTRAP,
+                                  help="with --groups: bootstrap resamples per group"),
+    min_group: int = typer.Option(MIN_GROUP_SIZE, min=10, help="with --groups: fewest images a group may have"),
 ):
     """Accuracy, per-class P/R/F1, macro-F1, ROC-AUC, MAE and a confusion matrix on a named split."""
     import emoscope
     from emoscope.data import limit_per_split, load_dataset
     from emoscope.evaluation.evaluate import evaluate, write_report
+    from emoscope.evaluation.groups import read_groups_csv
     from emoscope.files import check_can_write_in
 
     check_choice(tta, TTA_MODES, "--tta")
     check_can_write_in(out)  # before the evaluation, not after it
+    group_of = read_groups_csv(groups) if groups is not None else None  # a bad file fails before the model loads
     predictor = emoscope.load(model, backend=backend)
     images = load_dataset(dataset, split=split)
     if limit is not None and limit < len(images):
         images = limit_per_split(images, limit, seed=0)
-    report = evaluate(predictor, images, split=f"{dataset}:{split}", tta=tta)
+    report = evaluate(predictor, images, split=f"{dataset}:{split}", tta=tta, groups=group_of,
+                      groups_source=str(groups), n_boot=bootstrap, min_group=min_group)
     report["command"] = command_line()
     paths = write_report(report, out, stem=f"{predictor.spec.name}_{Path(dataset).name}_{split}_{tta}")
     table = Table("class", "precision", "recall", "F1", "support")
@@ -85,7 +94,29 @@ def evaluate_cmd(
              for key in ("accuracy", "macro_f1", "roc_auc_macro_ovr")}
     console.print(f"{report['model']} on {report['split']} ({report['n']} images, tta {tta}): accuracy "
                   f"{shown['accuracy']}, macro-F1 {shown['macro_f1']}, ROC-AUC {shown['roc_auc_macro_ovr']}")
+    if "groups" in report:
+        _print_groups(report["groups"])
     console.print(f"report: {paths['json']}  confusion matrix: {paths['confusion']}")
+
+
+def _print_groups(section: dict) -> None:
+    """A row per group (n, accuracy and macro-F1 with their intervals), then the largest gaps."""
+    from emoscope.evaluation.groups import gap_sentence
+
+    def shown(metric: dict) -> str:
+        return "n/a" if metric["value"] is None else f"{metric['value']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
+
+    level = f"{section['confidence']:.0%}"
+    table = Table("group", "n", f"accuracy [{level} CI]", f"macro-F1 [{level} CI]")
+    for name, row in section["groups"].items():
+        table.add_row(name, str(row["n"]), shown(row["accuracy"]), shown(row["macro_f1"]))
+    console.print(table)
+    for gap in section["largest_gaps"].values():
+        console.print(gap_sentence(gap), markup=False)
+    left_out = section["images_without_group"]
+    console.print(f"{section['images_with_group']} images in {len(section['groups'])} groups"
+                  f"{f', {left_out} without a group (left out)' if left_out else ''}; {section['n_boot']} "
+                  "bootstrap resamples per group", markup=False)
 
 
 @app.command("export")

@@ -34,6 +34,11 @@ def train_cmd(
     drop_rate: Optional[float] = typer.Option(None, min=0, max=1, help="dropout before the classifier (ablation)"),
     no_batch_norm: bool = typer.Option(False, "--no-batch-norm", help="replace batch norm by identity (ablation)"),
     out_dir: Optional[str] = typer.Option(None),
+    init_from: Optional[str] = typer.Option(None, help="start from a shipped model or .safetensors bundle "
+                                            "(same architecture), e.g. fer-best"),
+    groups_file: Optional[str] = typer.Option(None, "--groups-train", help="CSV of image id,group (user-supplied "
+                                              "metadata); with --group, train and validate on one group"),
+    group: Optional[str] = typer.Option(None, help="the group of --groups-train to fine-tune on"),
     folds: int = typer.Option(0, min=0, help="stratified k-fold cross-validation over the training split"),
     resume: bool = typer.Option(False, help="continue the run in <out-dir>/<name> from its last checkpoint"),
     set_: list[str] = typer.Option([], "--set", help="any option as key=value, e.g. augment.mixup=0.2"),
@@ -48,7 +53,8 @@ def train_cmd(
 
     flags = {"name": name, "model": model, "dataset": dataset, "label_set": label_set, "epochs": epochs,
              "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler, "limit": limit,
-             "val_limit": val_limit, "img_size": img_size, "precision": precision, "seed": seed, "out_dir": out_dir}
+             "val_limit": val_limit, "img_size": img_size, "precision": precision, "seed": seed, "out_dir": out_dir,
+             "init_from": init_from, "groups_file": groups_file, "group": group}
     overrides = {k: v for k, v in flags.items() if v is not None}
     model_kwargs = {k: v for k, v in (("drop_rate", drop_rate), ("batch_norm", False if no_batch_norm else None))
                     if v is not None}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from emoscope.data.imageset import ImageSet
 from emoscope.errors import DataError, EmoscopeError
+from emoscope.evaluation.groups import MIN_GROUP_SIZE, assign_groups, check_group_sizes, evaluate_groups
 from emoscope.evaluation.metrics import classification_metrics, undefined_as_none
+from emoscope.files import write_text_atomic
 from emoscope.runtime.predictor import Predictor
 
 
@@ -25,16 +28,34 @@ def align_labels(images: ImageSet, predictor: Predictor) -> ImageSet:
     )
 
 
-def evaluate(predictor: Predictor, images: ImageSet, split: str, tta: str = "none") -> dict:
+def evaluate(predictor: Predictor, images: ImageSet, split: str, tta: str = "none", *,
+             groups: Mapping[str, str] | None = None, groups_source: str = "groups file", n_boot: int = 1000,
+             min_group: int = MIN_GROUP_SIZE) -> dict:
     """Metrics of ``predictor`` on ``images`` (the split is named in the result); ``None`` for a metric
-    the split leaves undefined, such as ROC-AUC on a split with one class."""
+    the split leaves undefined, such as ROC-AUC on a split with one class.
+
+    ``groups`` (image id -> group, :func:`~emoscope.evaluation.groups.read_groups_csv`) adds a
+    ``groups`` section: :func:`~emoscope.evaluation.groups.evaluate_groups` on the images that have a
+    group, with ``n_boot`` resamples; group sizes are checked before anything is predicted."""
     images = align_labels(images, predictor)
     if len(images) == 0:
         raise DataError(f"{images.source}: split {split} has no images to evaluate on")
+    assignment = None
+    if groups is not None:
+        assignment = assign_groups(images, groups, groups_source)
+        check_group_sizes(assignment.sizes(), min_group)  # before minutes of prediction
     start = time.perf_counter()
     probs = predictor.predict_proba(images.images, tta=tta)
     seconds = time.perf_counter() - start
-    metrics = classification_metrics(images.labels, probs, list(predictor.spec.classes))
+    classes = list(predictor.spec.classes)
+    metrics = classification_metrics(images.labels, probs, classes)
+    if assignment is not None:
+        metrics["groups"] = {
+            "file": groups_source,
+            **assignment.summary(),
+            **evaluate_groups(images.labels[assignment.index], probs[assignment.index], assignment.groups,
+                              classes, n_boot=n_boot, min_size=min_group),
+        }
     return undefined_as_none({
         "model": predictor.spec.name,
         "architecture": predictor.spec.architecture,
@@ -55,7 +76,7 @@ def write_report(report: dict, out_dir: str | Path, stem: str = "eval") -> dict[
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"{stem}.json"
-    json_path.write_text(json.dumps(undefined_as_none(report), indent=1, allow_nan=False))
+    write_text_atomic(json_path, json.dumps(undefined_as_none(report), indent=1, allow_nan=False))
     cm_path = plot_confusion(
         report["confusion_matrix"], list(report["per_class"]), out / f"{stem}_confusion.png",
         title=f"{report['model']} on {report['split']} (acc {report['accuracy']:.3f})",

@@ -62,6 +62,10 @@ class TrainConfig(BaseModel):
     init_from: str | None = Field(
         None, description="start from a shipped model name or .safetensors bundle (same architecture); "
         "classifier rows are carried over by class name")
+    groups_file: str | None = Field(
+        None, description="CSV of image id,group (user-supplied metadata, docs/groups.md); with `group`, "
+        "train and validate on that group's images only")
+    group: str | None = Field(None, description="the group of `groups_file` to train on (a group-specific fine-tune)")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 on a CPU that has it, AMP on CUDA")
@@ -72,6 +76,16 @@ class TrainConfig(BaseModel):
     monitor: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
     panic_classes: list[str] = Field(default_factory=lambda: ["fear"])
     out_dir: str = "runs"
+
+    @model_validator(mode="after")
+    def _group_needs_its_file(self) -> TrainConfig:
+        # EmoscopeError, not ValueError: pydantic passes it through as one line (as in the check below)
+        if (self.groups_file is None) != (self.group is None):
+            raise EmoscopeError("a group-specific run needs both groups_file and group "
+                                "(train --groups-train GROUPS.csv --group G)")
+        if self.group is not None and not self.group.strip():
+            raise EmoscopeError("group is empty")
+        return self
 
     @model_validator(mode="after")
     def _architecture_accepts_options(self) -> TrainConfig:

@@ -8,6 +8,7 @@ from emoscope.data import limit_per_split, load_dataset
 from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import get_label_set, panic_label_set, panic_targets
 from emoscope.errors import DataError
+from emoscope.evaluation.groups import read_groups_csv, select_group
 from emoscope.training.config import TrainConfig
 
 
@@ -32,6 +33,7 @@ class DataModule:
     def __init__(self, config: TrainConfig):
         self.config = config
         self._splits: dict[str, ImageSet] = {}
+        self._groups: dict[str, str] | None = None
 
     def split(self, name: str, limit: int | None = None) -> ImageSet:
         key = f"{name}:{limit}"
@@ -40,10 +42,18 @@ class DataModule:
             images = relabel(load_dataset(cfg.dataset, split=name), cfg.label_set, tuple(cfg.panic_classes))
             if len(images) == 0:
                 raise DataError(f"{cfg.dataset}: split {name!r} has no images for label set {cfg.label_set!r}")
+            if cfg.groups_file is not None:  # a group-specific run: only that group's images, before --limit
+                images = select_group(images, self.group_of(), cfg.group, source=cfg.groups_file)
             if limit is not None and limit < len(images):
                 images = limit_per_split(images, limit, seed=cfg.seed)
             self._splits[key] = images
         return self._splits[key]
+
+    def group_of(self) -> dict[str, str]:
+        """The run's groups file (image id -> group), read once."""
+        if self._groups is None:
+            self._groups = read_groups_csv(self.config.groups_file)
+        return self._groups
 
     def train(self) -> ImageSet:
         return self.split(self.config.train_split, self.config.limit)
