@@ -53,6 +53,8 @@ def analyze_cmd(
     crowd_level: float = typer.Option(0.3, help="share of visible faces in panic that raises an alert"),
     webhook: Optional[str] = typer.Option(None, help="POST each alert as JSON to this URL (never blocks the video)"),
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
+    routes: Optional[Path] = typer.Option(None, help="choose the model by --meta group=G from this routes file "
+                                          "(group -> model, plus a default), e.g. configs/group-routes.toml"),
     resume: bool = typer.Option(False, help="skip videos whose finished report in --out is of the same file "
                                 "(SHA-256) and settings"),
     engine: str = typer.Option("local", help="local (this process) | ray (Ray workers; the `ray` extra)"),
@@ -72,6 +74,12 @@ def analyze_cmd(
 
     # Every option is checked here, before a model or a video is opened.
     metadata = parse_key_values(meta, "--meta")
+    if routes is not None:
+        from emoscope.runtime.routing import routed_model
+
+        if model is not None:
+            raise EmoscopeError("--model and --routes both choose the model; pass one")
+        model, metadata = routed_model(routes, metadata)  # recorded in each report's metadata
     if frames != "none":
         check_frame_table_format(frames)
     check_choice(detector, DETECTORS, "face detector")
@@ -95,6 +103,10 @@ def analyze_cmd(
         if engine == "ray":
             require_ray()  # the install hint before anything is read
         items = collect_items(source)
+        if routes is not None and any(item.metadata.get("group", metadata.get("group")) != metadata.get("group")
+                                      for item in items):
+            raise EmoscopeError("--routes picks one model per run from --meta group=G; this manifest gives its "
+                                "rows their own groups: run one manifest per group")
         ensure_writable_folder(out)
         job = BatchJob(out_dir=out, model=model or default_model(VIDEO_MODELS), backend=backend, options=options,
                        report_options=report_options, sample_fps=fps, max_seconds=max_seconds,

@@ -141,7 +141,7 @@ def evaluate_groups(
         f1 = np.array([metrics["per_class"][c]["f1"] for c in classes])
         boot_acc, boot_f1, boot_recall = _bootstrap(y, p, k, present, n_boot, rng)
         report[name] = {
-            "n": int(len(rows)),
+            "n": len(rows),
             "class_counts": {c: int(counts[i]) for i, c in enumerate(classes)},
             "accuracy": _interval(metrics["accuracy"], boot_acc),
             "macro_f1": _interval(float(f1[present].mean()), boot_f1),
