@@ -57,6 +57,7 @@ LARGEST_VALID = {
     ("train", "--img-size"): 512,
     ("models", "--classes"): 1000,
     ("train", "--batch-size"): 2**16,
+    ("evaluate", "--bootstrap"): 100_000,
     ("train", "--seed"): 2**32 - 1,
     ("panic cv", "--threads"): 1024,
     ("bench video", "--long-minutes"): 24 * 60,

@@ -314,4 +314,4 @@ def select_group(images: ImageSet, mapping: Mapping[str, str], group: str, sourc
     if chosen.size == 0:
         raise DataError(f"{source}: no image of {images.source} is in group {group!r}")
     picked = assignment.images.subset(chosen)
-    return replace(picked, source=f"{picked.source} [group {group}]")
+    return replace(picked, source=f"{picked.source}, group {group}")
