@@ -355,14 +355,16 @@ def test_evaluate_groups_bad_inputs_are_one_line(grouped, tmp_path):
     assert not list(tmp_path.glob("*.json"))
 
 
-def test_train_on_one_group(grouped):
+def test_train_on_one_group_from_a_trained_model(grouped):
     out = grouped["root"] / "runs"
     run = run_emoscope("train", "--model", "fer_fast_net", "--set", "model_kwargs.width=0.25", "--dataset",
                        grouped["csv"], "--groups-train", grouped["groups"], "--group", "b", "--epochs", "1",
-                       "--batch-size", "20", "--out-dir", out, "--name", "b-only", "--set", "threads=1")
+                       "--batch-size", "20", "--out-dir", out, "--name", "b-only", "--set", "threads=1",
+                       "--init-from", grouped["bundle"])
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     text = " ".join(run.stdout.split())
     assert "on 40 images of fer.csv [Training], group b, validating on 20" in text, text
+    assert "warm start from tiny.safetensors" in text, text
     config = json.loads((out / "b-only" / "config.json").read_text())
     assert config["group"] == "b" and config["groups_file"] == str(grouped["groups"])
     code, _, err = in_process("train", "--model", "fer_fast_net", "--dataset", grouped["csv"], "--groups-train",
