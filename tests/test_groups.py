@@ -137,6 +137,8 @@ def test_a_group_below_the_minimum_is_refused_naming_it_its_size_and_the_minimum
         evaluate_groups(labels, probs, ["all"] * 300, CLASSES)
     with pytest.raises(DataError, match="300 labels, 300 probability rows and 2 groups"):
         evaluate_groups(labels, probs, ["a", "b"], CLASSES)
+    with pytest.raises(DataError, match="image 1 \\(and 0 more\\) has no group"):
+        evaluate_groups(labels, probs, ["a", None, *groups[2:]], CLASSES)
     with pytest.raises(EmoscopeError, match="bootstrap resamples"):
         evaluate_groups(labels, probs, groups, CLASSES, n_boot=10)
 

@@ -101,6 +101,8 @@ def evaluate_cmd(
 
 def _print_groups(section: dict) -> None:
     """A row per group (n, accuracy and macro-F1 with their intervals), then the largest gaps."""
+    from rich.text import Text
+
     from emoscope.evaluation.groups import gap_sentence
 
     def shown(metric: dict) -> str:
@@ -109,7 +111,7 @@ def _print_groups(section: dict) -> None:
     level = f"{section['confidence']:.0%}"
     table = Table("group", "n", f"accuracy [{level} CI]", f"macro-F1 [{level} CI]")
     for name, row in section["groups"].items():
-        table.add_row(name, str(row["n"]), shown(row["accuracy"]), shown(row["macro_f1"]))
+        table.add_row(Text(name), str(row["n"]), shown(row["accuracy"]), shown(row["macro_f1"]))  # a name is no markup
     console.print(table)
     for gap in section["largest_gaps"].values():
         console.print(gap_sentence(gap), markup=False)

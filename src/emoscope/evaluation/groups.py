@@ -113,6 +113,10 @@ def evaluate_groups(
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
+    missing = [i for i, g in enumerate(groups) if g is None]
+    if missing:
+        raise DataError(f"image {missing[0]} (and {len(missing) - 1} more) has no group; leave images "
+                        "without a group out of a group comparison")
     groups = np.asarray([str(g) for g in groups], dtype=object)
     k = len(classes)
     if probs.ndim != 2 or probs.shape[1] != k:
