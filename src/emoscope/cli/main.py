@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from typer._click.exceptions import NoArgsIsHelpError
 
-from emoscope.cli import analyze, bench, gesture, gui, models, panic, predict, serve, train
+from emoscope.cli import analyze, bench, gesture, gui, models, panic, predict, replicate, serve, train
 from emoscope.cli.options import warn
 from emoscope.errors import EXIT_OUTPUT_FAILED, EmoscopeError
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (models, train, analyze, predict, gesture, serve, gui):
+for module in (models, train, analyze, predict, gesture, serve, gui, replicate):
     app.add_typer(module.app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(panic.app, name="panic")

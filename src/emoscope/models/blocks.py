@@ -66,6 +66,11 @@ def resnet_stem(in_chans: int, out_ch: int, img_size: int, norm: NormLayer) -> n
     return nn.Sequential(ConvBNAct(in_chans, out_ch, 7, 2, norm=norm), nn.MaxPool2d(3, 2, 1))
 
 
+def scale_cfg(cfg: Sequence[int | str], width: float) -> tuple[int | str, ...]:
+    """A VGG-style config with every conv's channels times ``width`` (pools kept)."""
+    return tuple(item if item == "M" else make_divisible(int(item) * width) for item in cfg)
+
+
 def vgg_features(cfg: Sequence[int | str], in_chans: int, norm: NormLayer) -> nn.Sequential:
     """VGG-style stack: an int is a 3x3 conv-norm-ReLU with that many channels, "M" a 2x2 max-pool."""
     layers: list[nn.Module] = []

@@ -16,6 +16,7 @@ from emoscope.models.blocks import (
     is_small_input,
     norm_layer,
     resnet_stem,
+    scale_cfg,
     vgg_features,
 )
 from emoscope.models.registry import register_model
@@ -59,6 +60,27 @@ def baseline_cnn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **
     return BaselineCNN(num_classes, in_chans, img_size, **kwargs)
 
 
+def _pooled_dense_cnn(cfg, num_classes: int, in_chans: int, img_size: int, drop_rate: float, batch_norm: bool,
+                      dense: tuple[int, int]) -> nn.Module:
+    """VGG-style conv stack, pooled to 2x2, then two dense layers with dropout."""
+    last = int(cfg[-2] if cfg[-1] == "M" else cfg[-1])
+    model = SequentialClassifier(
+        vgg_features(cfg, in_chans, norm_layer(batch_norm)),
+        # Pooled to 2x2 (48 px leaves 3x3) so the dense layers keep their size from 32 px up.
+        grid_pool(img_size, 16, 2),
+        nn.Flatten(1),
+        nn.Linear(last * 4, dense[0]),
+        nn.ReLU(),
+        nn.Dropout(drop_rate),
+        nn.Linear(dense[0], dense[1]),
+        nn.ReLU(),
+        nn.Dropout(drop_rate),
+        nn.Linear(dense[1], num_classes),
+    )
+    init_weights(model)
+    return model
+
+
 @register_model(classifier="9")
 def simple_cnn5(
     num_classes: int = 7,
@@ -66,23 +88,29 @@ def simple_cnn5(
     img_size: int = 48,
     drop_rate: float = 0.5,
     batch_norm: bool = True,
+    width: float = 1.0,
 ) -> nn.Module:
-    """Real-time FER study's plain CNN: 5 conv-BN-ReLU layers with max-pools, two dense layers + dropout."""
-    model = SequentialClassifier(
-        vgg_features((32, 64, "M", 128, "M", 256, "M", 512, "M"), in_chans, norm_layer(batch_norm)),
-        # Pooled to 2x2 (48 px leaves 3x3) so the dense layers keep their size from 32 px up.
-        grid_pool(img_size, 16, 2),
-        nn.Flatten(1),
-        nn.Linear(512 * 4, 256),
-        nn.ReLU(),
-        nn.Dropout(drop_rate),
-        nn.Linear(256, 128),
-        nn.ReLU(),
-        nn.Dropout(drop_rate),
-        nn.Linear(128, num_classes),
-    )
-    init_weights(model)
-    return model
+    """Real-time FER study's plain CNN: 5 conv-BN-ReLU layers with max-pools, two dense layers + dropout.
+
+    ``width`` scales the convs' channels (the study's net at 180 px costs ~4.8 GFLOPs)."""
+    cfg = scale_cfg((32, 64, "M", 128, "M", 256, "M", 512, "M"), width)
+    return _pooled_dense_cnn(cfg, num_classes, in_chans, img_size, drop_rate, batch_norm, (256, 128))
+
+
+@register_model(classifier="9")
+def cnn11(
+    num_classes: int = 7,
+    in_chans: int = 1,
+    img_size: int = 48,
+    drop_rate: float = 0.5,
+    batch_norm: bool = True,
+    width: float = 1.0,
+) -> nn.Module:
+    """Interview study's 11-block CNN: 11 conv-BN-ReLU blocks in four pooled stages (2-2-3-4), two dense layers.
+
+    The study names the block count only; the stage layout follows VGG. ``width`` scales the convs."""
+    cfg = scale_cfg((64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, 512, "M"), width)
+    return _pooled_dense_cnn(cfg, num_classes, in_chans, img_size, drop_rate, batch_norm, (512, 256))
 
 
 class FerFastNet(ClassifierModel):

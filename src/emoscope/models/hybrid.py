@@ -13,6 +13,7 @@ from emoscope.models.blocks import (
     MLPHead,
     NormLayer,
     init_weights,
+    make_divisible,
     norm_layer,
 )
 from emoscope.models.mobilenet import mobilenetv2
@@ -24,14 +25,14 @@ class AttentionCNN(nn.Module):
     """Small conv branch with CBAM after every stage (it attends to eyes, brows, mouth); returns pooled
     features, like the other branches."""
 
-    def __init__(self, in_chans: int, norm: NormLayer, widths: tuple[int, ...] = (32, 64, 128)):
+    def __init__(self, in_chans: int, norm: NormLayer, widths: tuple[int, ...] = (32, 64, 128), cbam: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         ch = in_chans
         for i, width in enumerate(widths):
             if i > 0:
                 layers.append(nn.MaxPool2d(2))
-            layers += [ConvBNAct(ch, width, 3, norm=norm), CBAM(width)]
+            layers += [ConvBNAct(ch, width, 3, norm=norm), CBAM(width) if cbam else nn.Identity()]
             ch = width
         self.features = nn.Sequential(*layers)
         self.num_features = ch
@@ -41,9 +42,16 @@ class AttentionCNN(nn.Module):
         return self.head.pre_logits(self.features(x))
 
 
+BRANCHES = ("resnet50", "mobilenetv2", "attention")
+
+
 class HybridFusion(ClassifierModel):
     """Each branch is built with ``num_classes=0`` (no classifier weights) and gives its pooled
-    features; the concatenation is projected by a two-layer MLP with dropout."""
+    features; the concatenation is projected by a two-layer MLP with dropout.
+
+    The fusion study's ablations are options: ``branches`` (a subset of :data:`BRANCHES`), ``cbam``,
+    ``batch_norm`` and ``drop_rate``; ``width`` scales every branch (the full hybrid costs ~6 GFLOPs
+    at 48 px, so CPU-scale studies train a width-reduced one, named as such)."""
 
     def __init__(
         self,
@@ -53,14 +61,26 @@ class HybridFusion(ClassifierModel):
         drop_rate: float = 0.5,
         batch_norm: bool = True,
         hidden: int = 512,
+        width: float = 1.0,
+        branches: tuple[str, ...] = BRANCHES,
+        cbam: bool = True,
     ):
         super().__init__()
+        unknown = set(branches) - set(BRANCHES)
+        if unknown or not branches:
+            raise ValueError(f"branches must be a non-empty subset of {', '.join(BRANCHES)}; got {list(branches)}")
         backbone_args = dict(
             num_classes=0, in_chans=in_chans, img_size=img_size, drop_rate=0.0, batch_norm=batch_norm
         )
-        attention = AttentionCNN(in_chans, norm_layer(batch_norm))
-        init_weights(attention)
-        self.branches = nn.ModuleList([resnet50(**backbone_args), mobilenetv2(**backbone_args), attention])
+        builders = {
+            "resnet50": lambda: resnet50(**backbone_args, width=width),
+            "mobilenetv2": lambda: mobilenetv2(**backbone_args, width_mult=width),
+            "attention": lambda: AttentionCNN(
+                in_chans, norm_layer(batch_norm), tuple(make_divisible(c * width) for c in (32, 64, 128)), cbam),
+        }
+        self.branches = nn.ModuleList([builders[name]() for name in BRANCHES if name in branches])
+        if "attention" in branches:
+            init_weights(self.branches[-1])
         self.head = MLPHead(
             nn.Dropout(drop_rate),
             nn.Linear(sum(b.num_features for b in self.branches), hidden),

@@ -51,8 +51,9 @@ class ResidualMaskingNet(ResNet):
         img_size: int = 48,
         drop_rate: float = 0.0,
         batch_norm: bool = True,
+        width: float = 1.0,
     ):
-        super().__init__(BasicBlock, (3, 4, 6, 3), num_classes, in_chans, img_size, drop_rate, batch_norm)
+        super().__init__(BasicBlock, (3, 4, 6, 3), num_classes, in_chans, img_size, drop_rate, batch_norm, width)
         norm = norm_layer(batch_norm)
         self.masks = nn.ModuleList(
             MaskingBlock(stage[-1].out_channels, depth, norm)

@@ -12,6 +12,7 @@ from emoscope.models.blocks import (
     grid_pool,
     init_weights,
     norm_layer,
+    scale_cfg,
     vgg_features,
 )
 from emoscope.models.registry import register_model
@@ -95,12 +96,16 @@ def vgg19_bn(
     img_size: int = 48,
     drop_rate: float = 0.5,
     batch_norm: bool = True,
+    width: float = 1.0,
 ) -> nn.Module:
-    """VGG-19 with batch norm (Simonyan & Zisserman 2015, cfg E), global-pool 512->classes head."""
+    """VGG-19 with batch norm (Simonyan & Zisserman 2015, cfg E), global-pool 512->classes head.
+
+    ``width`` scales every conv's channels (a width-reduced VGG-19 for CPU-scale studies)."""
+    cfg = scale_cfg(_VGG19_CFG, width)
     model = PooledVGG(
-        vgg_features(_VGG19_CFG, in_chans, norm_layer(batch_norm)),
+        vgg_features(cfg, in_chans, norm_layer(batch_norm)),
         # The 4096-wide FC layers of the ImageNet model would add ~120M params for no gain on faces.
-        ClassifierHead(512, num_classes, drop_rate),
+        ClassifierHead(int(cfg[-2]), num_classes, drop_rate),
     )
     init_weights(model)
     return model

@@ -1,0 +1,38 @@
+"""`emoscope replicate STUDY`: one of the five studies' protocols, its JSON result and its page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from emoscope.cli.options import check_choice, console, progress
+
+app = typer.Typer()
+DEFAULT_PAGES = Path("docs/replication")
+QUICK_PAGES = Path("runs/replication/pages")
+
+
+@app.command("replicate")
+def replicate_cmd(
+    study: str = typer.Argument(..., help="panic | hybrid | thesis | realtime | interview | all"),
+    scale: str = typer.Option("cpu", help="quick (smoke run) | cpu (this machine, a few hours in all) | full "
+                              "(the paper's protocol: a GPU or a long CPU run)"),
+    out: Optional[Path] = typer.Option(None, help="pages and JSON (default docs/replication; "
+                                       "runs/replication/pages for quick)"),
+    work_dir: Path = typer.Option(Path("runs/replication"), help="checkpoints and per-unit results (resumable)"),
+):
+    """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
+    from emoscope.replication import STUDIES
+    from emoscope.replication.protocol import SCALES
+    from emoscope.replication.study import run_study
+
+    check_choice(scale, SCALES, "--scale")
+    names = list(STUDIES) if study == "all" else [check_choice(study, [*STUDIES, "all"], "study")]
+    out = out or (QUICK_PAGES if scale == "quick" else DEFAULT_PAGES)
+    for name in names:
+        with progress() as bars:
+            result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print)
+        learned = sum(arm["learned"] for arm in result["arms"])
+        console.print(f"{name}: {learned}/{len(result['arms'])} arms learned; page {out / (name + '.md')}")

@@ -1,0 +1,209 @@
+"""The pieces every study's protocol is built from: arms (the models a study compares), the data
+protocol (k-fold over a pool, or FER2013's train / PublicTest / PrivateTest holdout), and one resumable
+unit of work per arm and fold: train, then evaluate on data the run never selected on.
+
+Within a k-fold unit the model is selected (best epoch, decision threshold) on an inner validation
+split of the training folds, never on the held-out fold, so the fold's score is a test score.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from emoscope.data.imageset import ImageSet
+from emoscope.errors import DataError, EmoscopeError
+from emoscope.files import write_text_atomic
+from emoscope.training.config import TrainConfig
+
+Scale = Literal["quick", "cpu", "full"]
+SCALES: tuple[Scale, ...] = ("quick", "cpu", "full")
+TARGET_RECALL = 0.9
+"""The recall the binary arms' decision threshold is chosen for, on the inner validation split."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One model a study compares: its name on the page, what it is at this scale, what the paper
+    trained, and the training options (:class:`TrainConfig` fields) that build it."""
+
+    name: str
+    label: str
+    paper: str
+    train: dict
+    group: str = "main"
+    """``main`` for the compared models, ``ablation`` for a study's ablations (own table)."""
+    units: int | None = None
+    """Run only the first N units (folds): a cheaper ablation at ``cpu`` scale, stated on the page."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a study's data is divided.
+
+    ``kfold``: stratified ``folds``-fold CV over ``pool_splits`` of ``dataset`` (a stratified
+    ``pool_limit`` subset where given); each unit trains on its training folds minus ``inner_val`` and
+    is tested on its held-out fold. ``holdout``: train on ``train`` (``train_limit`` subset), select on
+    ``val``, test on ``test``: FER2013's Training / PublicTest / PrivateTest.
+    """
+
+    kind: Literal["kfold", "holdout"]
+    label_set: str = "fer2013"
+    dataset: str = "fer2013"
+    folds: int = 0
+    pool_splits: tuple[str, ...] = ("train", "val", "test")
+    pool_limit: int | None = None
+    inner_val: float = 0.1
+    train_limit: int | None = None
+    val_limit: int | None = None
+    test_limit: int | None = None
+    """A stratified subset of the test split: for smoke runs only (the page says so)."""
+    seed: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "kfold":
+            pool = f"a stratified {self.pool_limit:,}-image subset of" if self.pool_limit else "all of"
+            return (f"stratified {self.folds}-fold cross-validation over {pool} {self.dataset} "
+                    f"({' + '.join(self.pool_splits)}), label set `{self.label_set}`; in each fold "
+                    f"{self.inner_val:.0%} of the training folds is held back to choose the epoch"
+                    f" (and a binary model's threshold), and the held-out fold is only tested on")
+        limit = f"a stratified {self.train_limit:,}-image subset of " if self.train_limit else ""
+        test = f" ({self.test_limit:,} images)" if self.test_limit else ""
+        return (f"train on {limit}{self.dataset} Training, choose the epoch on PublicTest"
+                f"{f' ({self.val_limit:,} images)' if self.val_limit else ''}, test on PrivateTest{test}; label set "
+                f"`{self.label_set}`")
+
+
+@dataclass(frozen=True)
+class Split:
+    """The three image sets of one unit."""
+
+    name: str
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    test_split: str
+
+
+def _relabelled(protocol: Protocol, split: str | None) -> ImageSet:
+    from emoscope.data import load_dataset
+    from emoscope.training.datamodule import relabel
+
+    return relabel(load_dataset(protocol.dataset, split=split), protocol.label_set)
+
+
+def concatenate(sets: list[ImageSet], source: str) -> ImageSet:
+    """One image set of several splits; ``meta["rows"]`` (the source rows) is kept where every split has it."""
+    if len({s.label_set.classes for s in sets}) != 1:
+        raise DataError(f"{source}: the splits have different label sets")
+    meta = {"rows": np.concatenate([s.meta["rows"] for s in sets])} if all("rows" in s.meta for s in sets) else {}
+    return ImageSet(np.concatenate([s.images for s in sets]), np.concatenate([s.labels for s in sets]),
+                    sets[0].label_set, source, meta=meta)
+
+
+def splits_of(protocol: Protocol) -> list[Split]:
+    """The units of ``protocol``: one per fold, or the one holdout split."""
+    from emoscope.data import limit_per_split, stratified_kfold, stratified_sample, stratified_split
+
+    if protocol.kind == "holdout":
+        train = _relabelled(protocol, "train")
+        if protocol.train_limit and protocol.train_limit < len(train):
+            train = limit_per_split(train, protocol.train_limit, seed=protocol.seed)
+        val = _relabelled(protocol, "val")
+        if protocol.val_limit and protocol.val_limit < len(val):
+            val = limit_per_split(val, protocol.val_limit, seed=protocol.seed)
+        test = _relabelled(protocol, "test")
+        if protocol.test_limit and protocol.test_limit < len(test):
+            test = limit_per_split(test, protocol.test_limit, seed=protocol.seed)
+        return [Split("holdout", train, val, test, f"{protocol.dataset}:test")]
+    parts = [_relabelled(protocol, split) for split in protocol.pool_splits]
+    pool = concatenate(parts, f"{protocol.dataset} [{'+'.join(protocol.pool_splits)}]")
+    if protocol.pool_limit and protocol.pool_limit < len(pool):
+        pool = pool.subset(stratified_sample(pool.labels, protocol.pool_limit, seed=protocol.seed))
+    units = []
+    for fold, (train_idx, test_idx) in enumerate(stratified_kfold(pool.labels, protocol.folds, seed=protocol.seed), 1):
+        rest = pool.subset(train_idx)
+        fit_idx, val_idx = stratified_split(rest.labels, protocol.inner_val, seed=protocol.seed + fold)
+        units.append(Split(f"fold{fold}", rest.subset(fit_idx), rest.subset(val_idx), pool.subset(test_idx),
+                           f"held-out fold {fold}"))
+    return units
+
+
+def unit_config(arm: Arm, protocol: Protocol, study: str, scale: str, unit: str, work_dir: Path) -> TrainConfig:
+    options = {"label_set": protocol.label_set, "seed": protocol.seed, **arm.train,
+               "name": f"{study}/{scale}/{arm.name}/{unit}", "out_dir": str(work_dir), "dataset": protocol.dataset}
+    return TrainConfig.validated(options, source=f"study {study}, arm {arm.name}")
+
+
+def binary_points(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> dict:
+    """A binary arm's test metrics at the default 0.5 and at the threshold the validation split chose
+    for :data:`TARGET_RECALL`."""
+    from emoscope.apps.panic import binary_metrics_at, choose_threshold
+
+    threshold = choose_threshold(y_val, p_val, TARGET_RECALL)
+    return {"target_recall": TARGET_RECALL, "default": binary_metrics_at(y_test, p_test, 0.5),
+            "chosen": {**binary_metrics_at(y_test, p_test, threshold),
+                       "val_recall": binary_metrics_at(y_val, p_val, threshold)["recall"]}}
+
+
+def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str, work_dir: Path,
+             progress=None) -> dict:
+    """Train ``arm`` on one split (resuming its checkpoint), then test it; the result is kept in
+    ``<run dir>/unit.json`` and reused while the training options are unchanged."""
+    from emoscope.evaluation.metrics import classification_metrics, undefined_as_none
+    from emoscope.runtime.predictor import load_predictor
+    from emoscope.training.trainer import CHECKPOINT, Trainer
+
+    cfg = unit_config(arm, protocol, study, scale, split.name, work_dir)
+    result_path = cfg.run_dir / "unit.json"
+    options = json.loads(cfg.model_dump_json())
+    if result_path.is_file():
+        kept = json.loads(result_path.read_text())
+        if kept.get("config") == options:
+            return kept
+        raise EmoscopeError(f"{result_path}: made with other training options; remove {cfg.run_dir} to redo it")
+    start = time.perf_counter()
+    trainer = Trainer(cfg, split.train, split.val, progress=progress)
+    fit = trainer.fit(resume=(cfg.run_dir / CHECKPOINT).exists())
+    history = json.loads((cfg.run_dir / "history.json").read_text())
+    predictor = load_predictor(fit.best_bundle, backend="torch")
+    classes = list(predictor.classes)
+    p_test = predictor.predict_proba(split.test.images)
+    test = classification_metrics(split.test.labels, p_test, classes)
+    data = {"arm": arm.name, "unit": split.name, "config": options, "classes": classes,
+            "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+            "test_split": split.test_split, "best_epoch": fit.best_epoch, "epochs": cfg.epochs,
+            "seconds": time.perf_counter() - start, "history": history,
+            "train_images_per_s": float(np.median([row["train_images_per_s"] for row in history])),
+            "val": {k: fit.best_metrics[k] for k in ("accuracy", "macro_f1")}, "test": test,
+            "bundle": str(fit.best_bundle)}
+    if len(classes) == 2:
+        p_val = predictor.predict_proba(split.val.images)[:, 1]
+        data["binary"] = binary_points(split.val.labels, p_val, split.test.labels, p_test[:, 1])
+    data = undefined_as_none(data)
+    write_text_atomic(result_path, json.dumps(data, indent=1, allow_nan=False))
+    return data
+
+
+def measure_cost(arm: Arm, protocol: Protocol, bundle: str | None, images: np.ndarray) -> dict:
+    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up) of the arm as trained."""
+    import torch
+
+    from emoscope.models.registry import count_mflops, count_params
+    from emoscope.runtime.predictor import load_predictor
+
+    predictor = load_predictor(bundle, backend="torch")
+    model, spec = predictor.model, predictor.spec
+    sample = np.resize(images, (512, *images.shape[1:]))
+    with torch.inference_mode():
+        predictor.predict_proba(sample[:256])
+        start = time.perf_counter()
+        predictor.predict_proba(sample)
+        seconds = time.perf_counter() - start
+    return {"params": count_params(model), "mflops": count_mflops(model, spec.in_chans, spec.img_size),
+            "faces_per_s": len(sample) / seconds, "threads": torch.get_num_threads()}

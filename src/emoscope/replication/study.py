@@ -1,0 +1,178 @@
+"""A study: its claims, its plan at each scale (protocol and arms), and the run that turns the plan into
+one JSON result, from which its page is written."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoscope.errors import EmoscopeError
+from emoscope.files import write_text_atomic
+from emoscope.replication.protocol import Arm, Protocol, Scale, Split, measure_cost, run_unit, splits_of
+
+LEARNED_MARGIN = 0.05
+"""An arm has learned when its mean test ROC-AUC is at least this far above chance (0.5) and its mean
+macro-F1 is above what uniform guessing scores on the same test labels."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A number the paper reports, and where ours is read from (an arm and a metric of its summary)."""
+
+    what: str
+    paper: str
+    protocol: str
+    arm: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    protocol: Protocol
+    arms: list[Arm]
+    note: str = ""
+    """What this scale changes from the paper, in a sentence or two."""
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    title: str
+    source: str
+    claims: tuple[Claim, ...]
+    plan: Callable[[Scale], Plan]
+    differences: str
+    """Markdown: why our numbers may differ from the paper's (split, data, pretraining, leakage)."""
+    extra: Callable[[dict, list[Split], Scale], dict] | None = None
+    """Study-specific measurements after training, given the result so far; stored under ``extra``."""
+    extra_markdown: Callable[[dict], str] | None = None
+
+
+def flat_metrics(unit: dict) -> dict[str, float | None]:
+    """One unit's headline test metrics under flat names (binary arms add their operating points)."""
+    test = unit["test"]
+    binary = "binary" in unit
+    row = {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"],
+           "roc_auc": test["roc_auc"] if binary else test["roc_auc_macro_ovr"]}
+    if binary:
+        row["pr_auc"] = test["pr_auc"]
+        for point in ("default", "chosen"):
+            for metric in ("precision", "recall", "f1", "mae"):
+                row[f"{point}_{metric}"] = unit["binary"][point][metric]
+        row["chosen_threshold"] = unit["binary"]["chosen"]["threshold"]
+    return row
+
+
+def mean_std(values: list[float | None]) -> dict:
+    known = np.array([v for v in values if v is not None], dtype=np.float64)
+    if not len(known):
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(known.mean()), "std": float(known.std(ddof=1)) if len(known) > 1 else 0.0,
+            "n": int(len(known))}
+
+
+def chance_levels(confusion: np.ndarray) -> dict:
+    """What a model that learned nothing scores on these test labels: always the majority class
+    (accuracy), uniform guessing (macro-F1), and 0.5 ROC-AUC."""
+    support = confusion.sum(axis=1).astype(np.float64)
+    prevalence = support / support.sum()
+    k = len(support)
+    f1 = 2 * prevalence / k / (prevalence + 1 / k)
+    return {"accuracy": float(prevalence.max()), "macro_f1": float(f1.mean()), "roc_auc": 0.5}
+
+
+def summarise_arm(arm: Arm, units: list[dict]) -> dict:
+    rows = [flat_metrics(u) for u in units]
+    confusion = np.sum([np.array(u["test"]["confusion_matrix"]) for u in units], axis=0)
+    classes = units[0]["classes"]
+    per_class = {c: {m: mean_std([u["test"]["per_class"][c][m] for u in units])["mean"]
+                     for m in ("precision", "recall", "f1")} for c in classes}
+    summary = {name: mean_std([r[name] for r in rows]) for name in rows[0]}
+    chance = chance_levels(confusion)
+    auc, f1 = summary["roc_auc"]["mean"], summary["macro_f1"]["mean"]
+    learned = auc is not None and auc >= chance["roc_auc"] + LEARNED_MARGIN and f1 > chance["macro_f1"]
+    return {"name": arm.name, "label": arm.label, "paper": arm.paper, "group": arm.group, "classes": classes,
+            "summary": summary, "per_unit": [{"unit": u["unit"], "best_epoch": u["best_epoch"], **r}
+                                             for u, r in zip(units, rows, strict=True)],
+            "per_class": per_class, "confusion": confusion.tolist(), "chance": chance, "learned": learned,
+            "train_seconds": float(sum(u["seconds"] for u in units)),
+            "train_images_per_s": float(np.median([u["train_images_per_s"] for u in units])),
+            "n_train": [u["n_train"] for u in units], "n_test": [u["n_test"] for u in units],
+            "epochs": units[0]["epochs"], "config": units[0]["config"]}
+
+
+def paper_cost(arm: Arm) -> dict:
+    """Parameters and MFLOPs of the paper's network (the arm at ``full`` scale), without training it."""
+    import torch
+
+    from emoscope.models.registry import count_mflops, count_params, create_model
+
+    options = arm.train
+    size, chans = options.get("img_size", 48), options.get("in_chans", 1)
+    with torch.random.fork_rng():
+        model = create_model(options["model"], num_classes=2, in_chans=chans, img_size=size,
+                             **options.get("model_kwargs", {}))
+    return {"model": options["model"], "model_kwargs": options.get("model_kwargs", {}), "img_size": size,
+            "params": count_params(model), "mflops": count_mflops(model, chans, size)}
+
+
+def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: Path) -> dict[str, str]:
+    """The first unit's training curves and the confusion matrix summed over units, as PNGs."""
+    from emoscope.evaluation.plots import plot_confusion, plot_curves
+
+    stem = f"{study}-{scale}-{arm['name']}"
+    curves = plot_curves(units[0]["history"], images_dir / f"{stem}-curves.png",
+                         title=f"{arm['label']}: {units[0]['unit']} (inner validation)")
+    confusion = plot_confusion(arm["confusion"], arm["classes"], images_dir / f"{stem}-confusion.png",
+                               title=f"{arm['label']}: test, summed over {len(units)} unit(s)")
+    return {"curves": f"images/{curves.name}", "confusion": f"images/{confusion.name}"}
+
+
+def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
+              say: Callable[[str], None] = print) -> dict:
+    """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page."""
+    from emoscope.replication.page import render_page, write_summary
+
+    plan = study.plan(scale)
+    splits = splits_of(plan.protocol)
+    say(f"{study.name} at scale {scale}: {len(plan.arms)} arm(s) x {len(splits)} unit(s); "
+        f"{plan.protocol.describe()}")
+    arms, images_dir = [], out_dir / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    for arm in plan.arms:
+        units = []
+        for split in splits[: arm.units]:
+            unit = run_unit(arm, plan.protocol, split, study.name, scale, work_dir, progress)
+            units.append(unit)
+            say(f"{study.name}/{arm.name}/{split.name}: test accuracy {unit['test']['accuracy']:.4f}, "
+                f"macro-F1 {unit['test']['macro_f1']:.4f} ({unit['seconds']:.0f} s)")
+        summary = summarise_arm(arm, units)
+        summary["cost"] = measure_cost(arm, plan.protocol, units[0]["bundle"], splits[0].test.images)
+        summary["figures"] = plot_arm(study.name, scale, summary, units, images_dir)
+        arms.append(summary)
+    result = {
+        "study": study.name, "title": study.title, "source": study.source, "scale": scale,
+        "command": f"emoscope replicate {study.name} --scale {scale}",
+        "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__}, "note": plan.note,
+        "claims": [claim.__dict__ for claim in study.claims], "differences": study.differences,
+        "learned_margin": LEARNED_MARGIN, "arms": arms, "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
+        "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
+    }
+    if study.extra is not None:
+        result["extra"] = study.extra(result, splits, scale)
+    write_text_atomic(out_dir / f"{study.name}.json", json.dumps(result, indent=1, allow_nan=False))
+    write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
+    write_summary(out_dir)
+    return result
+
+
+def read_result(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EmoscopeError(f"{path}: not a replication result ({type(exc).__name__})") from None

@@ -1,0 +1,147 @@
+"""`emoscope replicate`: every study at quick scale, resumable units, protocols that never select on the
+test data, and pages that are written from their JSON only (the committed ones included)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoscope.replication import STUDIES
+from emoscope.replication.page import render_page
+from emoscope.replication.protocol import Protocol, splits_of
+from emoscope.replication.study import chance_levels, run_study
+from tests.helpers import run_emoscope
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "docs" / "replication"
+
+
+@pytest.fixture(scope="module")
+def quick_runs(data_root, tmp_path_factory) -> tuple[Path, Path, dict]:
+    """Every study at quick scale, once for this module: (pages folder, work folder, results)."""
+    out, work = tmp_path_factory.mktemp("pages"), tmp_path_factory.mktemp("work")
+    results = {name: run_study(study, "quick", out, work, say=lambda line: None) for name, study in STUDIES.items()}
+    return out, work, results
+
+
+def test_every_study_writes_its_page_json_and_the_summary(quick_runs):
+    out, _, results = quick_runs
+    assert set(results) == {"panic", "hybrid", "thesis", "realtime", "interview"}
+    for name, result in results.items():
+        page = (out / f"{name}.md").read_text()
+        assert page == render_page(json.loads((out / f"{name}.json").read_text()))
+        assert f"emoscope replicate {name} --scale quick" in page
+        assert result["arms"] and all(arm["per_unit"] for arm in result["arms"])
+        for claim in result["claims"]:
+            assert claim["arm"] in {arm["name"] for arm in result["arms"]}, f"{name}: a claim names no arm"
+    summary = (out / "README.md").read_text()
+    assert all(f"({name}.md)" in summary for name in results)
+
+
+def test_each_study_measures_what_its_paper_reports(quick_runs):
+    _, _, results = quick_runs
+    panic_arm = results["panic"]["arms"][0]
+    assert {"default_recall", "chosen_recall", "chosen_precision", "default_mae"} <= set(panic_arm["summary"])
+    assert len(panic_arm["per_unit"]) == 2  # folds
+    hybrid = {arm["name"]: arm for arm in results["hybrid"]["arms"]}
+    assert {"no_dropout", "no_batchnorm", "no_cbam", "no_resnet", "no_mobilenet", "no_attention_cnn"} <= set(hybrid)
+    assert hybrid["no_mobilenet"]["group"] == "ablation"
+    assert hybrid["hybrid"]["cost"]["params"] > hybrid["no_mobilenet"]["cost"]["params"]
+    assert (Path(results["hybrid"]["arms"][0]["figures"]["curves"]).name.endswith("curves.png"))
+    realtime = {arm["name"]: arm for arm in results["realtime"]["arms"]}
+    assert realtime["cnn5_48"]["classes"] == ["angry", "disgust", "happy", "neutral", "surprise"]
+    assert realtime["cnn5_64"]["config"]["in_chans"] == 3 and realtime["cnn5_64"]["config"]["img_size"] == 64
+    photos = results["thesis"]["extra"]["photos"]
+    assert any(row["plain_faces"] for row in photos), "MTCNN found no face in the shared face photos"
+    groups = results["interview"]["extra"]["arms"]["cnn11"]["groups"]
+    assert set(groups) == {"dark", "medium", "bright"}
+    paper = {arm["name"]: arm for arm in results["thesis"]["paper_arms"]}
+    assert paper["wide_resnet50_2"]["params"] > 60e6  # the real network's size, not the reduced one's
+
+
+def test_a_second_run_reuses_every_unit(quick_runs, monkeypatch):
+    out, work, results = quick_runs
+    from emoscope.training import trainer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished unit was trained again")
+
+    monkeypatch.setattr(trainer.Trainer, "fit", refuse)
+    again = run_study(STUDIES["panic"], "quick", out, work, say=lambda line: None)
+    assert again["arms"][0]["per_unit"] == results["panic"]["arms"][0]["per_unit"]
+
+
+def test_a_unit_made_with_other_options_is_not_reused(quick_runs, tmp_path):
+    from emoscope.errors import EmoscopeError
+    from emoscope.replication.protocol import unit_config
+
+    _, work, _ = quick_runs
+    study = STUDIES["panic"]
+    plan = study.plan("quick")
+    arm = plan.arms[0]
+    unit = unit_config(arm, plan.protocol, "panic", "quick", "fold1", work).run_dir / "unit.json"
+    kept = json.loads(unit.read_text())
+    kept["config"]["lr"] = 123.0
+    unit.write_text(json.dumps(kept))
+    with pytest.raises(EmoscopeError, match="other training options"):
+        run_study(study, "quick", tmp_path, work, say=lambda line: None)
+
+
+def test_kfold_units_never_select_or_train_on_their_test_fold(data_root):
+    units = splits_of(Protocol("kfold", label_set="panic", folds=3, pool_limit=600))
+    tested = np.concatenate([u.test.meta["rows"] for u in units])
+    assert len(tested) == len(set(tested)) == 600  # every pool image is tested exactly once
+    for unit in units:
+        train, val, test = (set(s.meta["rows"]) for s in (unit.train, unit.val, unit.test))
+        assert not (train & val or train & test or val & test)
+        assert len(train) + len(val) + len(test) == 600
+
+
+def test_holdout_units_are_training_publictest_privatetest(data_root):
+    (unit,) = splits_of(Protocol("holdout", train_limit=200, val_limit=100, test_limit=100))
+    assert ("Training" in unit.train.source and "PublicTest" in unit.val.source
+            and "PrivateTest" in unit.test.source and unit.test_split == "fer2013:test")
+    assert not set(unit.train.meta["rows"]) & set(unit.test.meta["rows"])
+
+
+def test_pages_are_written_from_the_json_only(quick_runs):
+    out, _, _ = quick_runs
+    result = json.loads((out / "thesis.json").read_text())
+    changed = copy.deepcopy(result)
+    changed["arms"][0]["summary"]["accuracy"]["mean"] = 0.987654
+    changed["arms"][0]["summary"]["accuracy"]["std"] = 0.0123
+    assert "0.988 ± 0.012" in render_page(changed) and "0.988 ± 0.012" not in render_page(result)
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_committed_pages_match_their_json(name):
+    json_path = COMMITTED / f"{name}.json"
+    if not json_path.is_file():
+        pytest.skip(f"{json_path} not committed yet")
+    result = json.loads(json_path.read_text())
+    assert (COMMITTED / f"{name}.md").read_text() == render_page(result), f"edit {name}.json's run, not its page"
+    assert result["scale"] in ("cpu", "full")
+    for arm in result["arms"]:
+        for figure in arm["figures"].values():
+            assert (COMMITTED / figure).is_file()
+
+
+def test_chance_levels():
+    balanced = np.array([[5, 5], [5, 5]])
+    assert chance_levels(balanced) == {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc": 0.5}
+    skewed = chance_levels(np.array([[90, 0], [10, 0]]))
+    assert skewed["accuracy"] == 0.9 and skewed["macro_f1"] < 0.5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["replicate", "nosuch"], "unknown study 'nosuch'"),
+    (["replicate", "panic", "--scale", "huge"], "unknown --scale 'huge'"),
+])
+def test_bad_arguments_are_one_line(args, message):
+    done = run_emoscope(*args)
+    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
