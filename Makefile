@@ -7,7 +7,7 @@ EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install system-packages test test-fast demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-panic clean
+.PHONY: install system-packages test test-fast demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-panic replicate replicate-full clean
 
 install: $(STAMP) system-packages
 
@@ -195,6 +195,14 @@ reproduce-panic: $(STAMP)
 	$(EMOSCOPE) panic summary runs/panic/panic-baseline_cnn runs/panic/panic-mobilenetv2 runs/panic/panic-resnet18 \
 		--point runs/panic/panic-fast-operating-point.json --point runs/panic/fer-fast-operating-point.json \
 		--out docs/panic-results.md
+
+# Issue 17: the five studies' protocols at cpu scale (docs/replication/; about 1.5 h on 2 cores, resumable:
+# rerun to continue), or at the papers' scale (a GPU or days of CPU).
+replicate: $(STAMP)
+	$(EMOSCOPE) replicate all --scale cpu
+
+replicate-full: $(STAMP)
+	$(EMOSCOPE) replicate all --scale full
 
 # Issue 16's part models (about 25 min on one core; needs ../shared/data): one small net per facial part,
 # trained on FER2013 Training faces cut to that part by emoscope.data.face_parts' fixed template (datasets

@@ -14,7 +14,7 @@ from emoscope.replication import STUDIES
 from emoscope.replication.page import render_page
 from emoscope.replication.protocol import Protocol, splits_of
 from emoscope.replication.study import chance_levels, run_study
-from tests.helpers import run_emoscope
+from helpers import run_emoscope
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "docs" / "replication"
@@ -54,7 +54,7 @@ def test_each_study_measures_what_its_paper_reports(quick_runs):
     assert (Path(results["hybrid"]["arms"][0]["figures"]["curves"]).name.endswith("curves.png"))
     realtime = {arm["name"]: arm for arm in results["realtime"]["arms"]}
     assert realtime["cnn5_48"]["classes"] == ["angry", "disgust", "happy", "neutral", "surprise"]
-    assert realtime["cnn5_64"]["config"]["in_chans"] == 3 and realtime["cnn5_64"]["config"]["img_size"] == 64
+    assert realtime["cnn5_large"]["config"]["in_chans"] == 3 and realtime["cnn5_large"]["config"]["img_size"] == 64
     photos = results["thesis"]["extra"]["photos"]
     assert any(row["plain_faces"] for row in photos), "MTCNN found no face in the shared face photos"
     groups = results["interview"]["extra"]["arms"]["cnn11"]["groups"]

@@ -84,6 +84,14 @@ def paper_table(result: dict) -> str:
                    f"trained at {result['scale']} scale: params / MFLOPs"], rows)
 
 
+def warm_start_line(arm: dict) -> str:
+    warm = arm.get("warm_start")
+    if not warm:
+        return ""
+    return (f" Warm start: {warm['n_train']:,} Training faces, {warm['epochs']} epoch(s) (best {warm['best_epoch']}), "
+            f"7-expression accuracy {warm['accuracy']:.4f} on {warm['test_split']}, {warm['seconds']:.0f} s.")
+
+
 def render_page(result: dict) -> str:
     """The study's page; a pure function of its JSON result (tests check the committed pages match)."""
     from emoscope.replication import STUDIES
@@ -115,7 +123,7 @@ def render_page(result: dict) -> str:
         figures = arm["figures"]
         parts += [f"\n### {arm['name']}: {arm['label']}\n",
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
-                  f"{arm['epochs']} epoch(s) at {arm['train_images_per_s']:.0f} images/s.\n\n",
+                  f"{arm['epochs']} epoch(s) at {arm['train_images_per_s']:.0f} images/s.", warm_start_line(arm), "\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),
                   f"\n![curves]({figures['curves']}) ![confusion]({figures['confusion']})\n"]
     return "\n".join(parts)

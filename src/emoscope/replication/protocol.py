@@ -8,6 +8,7 @@ split of the training folds, never on the held-out fold, so the fold's score is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from emoscope.training.config import TrainConfig
 
 Scale = Literal["quick", "cpu", "full"]
 SCALES: tuple[Scale, ...] = ("quick", "cpu", "full")
+PANIC_OPTIONS = ("class_weights", "monitor", "panic_classes")
+"""Options of a binary arm that its 7-expression warm start does not take."""
 TARGET_RECALL = 0.9
 """The recall the binary arms' decision threshold is chosen for, on the inner validation split."""
 
@@ -63,15 +66,26 @@ class Protocol:
     val_limit: int | None = None
     test_limit: int | None = None
     """A stratified subset of the test split: for smoke runs only (the page says so)."""
+    pretrain: dict | None = None
+    """Training options of a warm start made once per arm: the 7 expressions on FER2013 Training (epoch
+    chosen on a held-out tenth of it). Only for a k-fold pool without Training, so no fold's test image
+    was seen by the warm start."""
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.pretrain is not None and "train" in self.pool_splits:
+            raise ValueError("a warm start from FER2013 Training needs a pool without Training")
 
     def describe(self) -> str:
         if self.kind == "kfold":
             pool = f"a stratified {self.pool_limit:,}-image subset of" if self.pool_limit else "all of"
+            warm = (f"; every arm starts from its own 7-expression model trained on {self.dataset} Training "
+                    f"({self.pretrain['epochs']} epochs, epoch chosen on a held-out tenth of Training), which "
+                    f"never saw a pool image" if self.pretrain else "")
             return (f"stratified {self.folds}-fold cross-validation over {pool} {self.dataset} "
                     f"({' + '.join(self.pool_splits)}), label set `{self.label_set}`; in each fold "
                     f"{self.inner_val:.0%} of the training folds is held back to choose the epoch"
-                    f" (and a binary model's threshold), and the held-out fold is only tested on")
+                    f" (and a binary model's threshold), and the held-out fold is only tested on{warm}")
         limit = f"a stratified {self.train_limit:,}-image subset of " if self.train_limit else ""
         test = f" ({self.test_limit:,} images)" if self.test_limit else ""
         return (f"train on {limit}{self.dataset} Training, choose the epoch on PublicTest"
@@ -134,6 +148,29 @@ def splits_of(protocol: Protocol) -> list[Split]:
     return units
 
 
+def pretrain_split(protocol: Protocol) -> Split:
+    """Training (``limit`` images of it where the warm-start options say) divided 90/10 for a warm start:
+    the tenth chooses its epoch and is its test."""
+    from emoscope.data import limit_per_split, stratified_split
+
+    training = _relabelled(dataclasses.replace(protocol, label_set="fer2013"), "train")
+    limit = protocol.pretrain.get("limit")
+    if limit and limit < len(training):
+        training = limit_per_split(training, limit, seed=protocol.seed)
+    fit_idx, val_idx = stratified_split(training.labels, 0.1, seed=protocol.seed)
+    val = training.subset(val_idx)
+    return Split("pretrain", training.subset(fit_idx), val, val, f"{protocol.dataset}:train (held-out tenth)")
+
+
+def pretrained(arm: Arm, protocol: Protocol, study: str, scale: str, work_dir: Path, progress=None) -> tuple[Arm, dict]:
+    """The arm started from its warm-start model (trained first if not yet done), and that run's result."""
+    pre_protocol = dataclasses.replace(protocol, label_set="fer2013", pretrain=None, pool_splits=())
+    options = {key: value for key, value in arm.train.items() if key not in PANIC_OPTIONS}
+    pre_arm = dataclasses.replace(arm, train={**options, **protocol.pretrain})
+    unit = run_unit(pre_arm, pre_protocol, pretrain_split(protocol), study, scale, work_dir, progress)
+    return dataclasses.replace(arm, train={**arm.train, "init_from": unit["bundle"]}), unit
+
+
 def unit_config(arm: Arm, protocol: Protocol, study: str, scale: str, unit: str, work_dir: Path) -> TrainConfig:
     options = {"label_set": protocol.label_set, "seed": protocol.seed, **arm.train,
                "name": f"{study}/{scale}/{arm.name}/{unit}", "out_dir": str(work_dir), "dataset": protocol.dataset}
@@ -190,8 +227,9 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     return data
 
 
-def measure_cost(arm: Arm, protocol: Protocol, bundle: str | None, images: np.ndarray) -> dict:
-    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up) of the arm as trained."""
+def measure_cost(bundle: str, images: np.ndarray, count: int = 512) -> dict:
+    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up) of the arm as trained,
+    timed on ``count`` faces."""
     import torch
 
     from emoscope.models.registry import count_mflops, count_params
@@ -199,9 +237,9 @@ def measure_cost(arm: Arm, protocol: Protocol, bundle: str | None, images: np.nd
 
     predictor = load_predictor(bundle, backend="torch")
     model, spec = predictor.model, predictor.spec
-    sample = np.resize(images, (512, *images.shape[1:]))
+    sample = np.resize(images, (count, *images.shape[1:]))
     with torch.inference_mode():
-        predictor.predict_proba(sample[:256])
+        predictor.predict_proba(sample[:32])
         start = time.perf_counter()
         predictor.predict_proba(sample)
         seconds = time.perf_counter() - start

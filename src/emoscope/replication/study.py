@@ -13,7 +13,16 @@ import numpy as np
 
 from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
-from emoscope.replication.protocol import Arm, Protocol, Scale, Split, measure_cost, run_unit, splits_of
+from emoscope.replication.protocol import (
+    Arm,
+    Protocol,
+    Scale,
+    Split,
+    measure_cost,
+    pretrained,
+    run_unit,
+    splits_of,
+)
 
 LEARNED_MARGIN = 0.05
 """An arm has learned when its mean test ROC-AUC is at least this far above chance (0.5) and its mean
@@ -114,11 +123,12 @@ def paper_cost(arm: Arm) -> dict:
 
     options = arm.train
     size, chans = options.get("img_size", 48), options.get("in_chans", 1)
-    with torch.random.fork_rng():
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
         model = create_model(options["model"], num_classes=2, in_chans=chans, img_size=size,
                              **options.get("model_kwargs", {}))
+        mflops = count_mflops(model, chans, size)
     return {"model": options["model"], "model_kwargs": options.get("model_kwargs", {}), "img_size": size,
-            "params": count_params(model), "mflops": count_mflops(model, chans, size)}
+            "params": count_params(model), "mflops": mflops}
 
 
 def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: Path) -> dict[str, str]:
@@ -145,6 +155,11 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     arms, images_dir = [], out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     for arm in plan.arms:
+        warm_start = None
+        if plan.protocol.pretrain is not None:
+            arm, warm_start = pretrained(arm, plan.protocol, study.name, scale, work_dir, progress)
+            say(f"{study.name}/{arm.name}/pretrain: 7-expression accuracy {warm_start['test']['accuracy']:.4f} "
+                f"on the held-out tenth of Training ({warm_start['seconds']:.0f} s)")
         units = []
         for split in splits[: arm.units]:
             unit = run_unit(arm, plan.protocol, split, study.name, scale, work_dir, progress)
@@ -152,8 +167,13 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
             say(f"{study.name}/{arm.name}/{split.name}: test accuracy {unit['test']['accuracy']:.4f}, "
                 f"macro-F1 {unit['test']['macro_f1']:.4f} ({unit['seconds']:.0f} s)")
         summary = summarise_arm(arm, units)
-        summary["cost"] = measure_cost(arm, plan.protocol, units[0]["bundle"], splits[0].test.images)
+        summary["cost"] = measure_cost(units[0]["bundle"], splits[0].test.images, 64 if scale == "quick" else 512)
         summary["figures"] = plot_arm(study.name, scale, summary, units, images_dir)
+        if warm_start is not None:
+            summary["warm_start"] = {key: warm_start[key] for key in ("n_train", "n_val", "epochs", "best_epoch",
+                                                                       "seconds", "test_split")}
+            summary["warm_start"]["accuracy"] = warm_start["test"]["accuracy"]
+            summary["train_seconds"] += warm_start["seconds"]
         arms.append(summary)
     result = {
         "study": study.name, "title": study.title, "source": study.source, "scale": scale,
