@@ -130,6 +130,14 @@ def test_committed_pages_match_their_json(name):
             assert (COMMITTED / figure).is_file()
 
 
+def test_the_committed_summary_matches_the_committed_json():
+    from emoscope.replication.page import render_summary
+
+    if not (COMMITTED / "README.md").is_file():
+        pytest.skip("no committed replication summary yet")
+    assert (COMMITTED / "README.md").read_text() == render_summary(COMMITTED)
+
+
 def test_chance_levels():
     balanced = np.array([[5, 5], [5, 5]])
     assert chance_levels(balanced) == {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc": 0.5}

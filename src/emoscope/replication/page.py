@@ -129,28 +129,41 @@ def render_page(result: dict) -> str:
     return "\n".join(parts)
 
 
-def write_summary(out_dir: Path) -> Path:
-    """``README.md`` beside the studies' pages: one row per claim, from every ``<study>.json`` there."""
+def render_summary(out_dir: Path) -> str:
+    """The summary page: one row per claim, from every ``<study>.json`` in ``out_dir``."""
     from emoscope.replication import STUDIES
 
     rows, needs_full = [], []
     for name in STUDIES:
         path = out_dir / f"{name}.json"
         if not path.is_file():
-            rows.append([f"{name}", "not run yet", "", "", "", ""])
+            rows.append([name, "not run yet", "", "", "", "", "", ""])
             continue
         result = json.loads(path.read_text())
         arms = {a["name"]: a for a in result["arms"]}
         for claim in result["claims"]:
             arm = arms.get(claim["arm"])
+            if arm is None:
+                rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"], "not run", "", "", "",
+                             result["scale"]])
+                continue
             rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"],
-                         _pm(metric_of(arm, claim["metric"])) if arm else "not run", result["scale"],
-                         ("yes" if arm["learned"] else "**no**") if arm else ""])
+                         _pm(metric_of(arm, claim["metric"])), arm["label"],
+                         f"{_pm(arm['summary']['roc_auc'])} (0.5)",
+                         f"{_pm(arm['summary']['macro_f1'])} ({arm['chance']['macro_f1']:.3f})",
+                         result["scale"] + ("" if arm["learned"] else ", **did not learn**")])
         if result["scale"] != "full":
             needs_full.append(f"`emoscope replicate {name} --scale full`")
     text = ("# Replication of the five studies\n\nWritten by `emoscope replicate` from the studies' JSON files; "
-            "each page gives the protocol, the command and why the numbers differ.\n\n"
-            + _table(["study", "claim", "paper", "ours", "scale", "learned"], rows))
+            "each page gives the protocol, the command and why the numbers differ. ROC-AUC and macro-F1 are "
+            "test means, with what a model that learned nothing scores in brackets.\n\n"
+            + _table(["study", "claim", "paper", "ours", "model trained", "ROC-AUC (chance)", "macro-F1 (chance)",
+                      "scale"], rows))
     if needs_full:
-        text += ("\nStill to run at the paper's scale (a GPU, or a long CPU run): " + ", ".join(needs_full) + ".\n")
-    return write_text_atomic(out_dir / "README.md", text)
+        text += "\nStill to run at the paper's scale (a GPU, or a long CPU run): " + ", ".join(needs_full) + ".\n"
+    return text
+
+
+def write_summary(out_dir: Path) -> Path:
+    """``README.md`` beside the studies' pages (:func:`render_summary`)."""
+    return write_text_atomic(out_dir / "README.md", render_summary(out_dir))
