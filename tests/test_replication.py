@@ -138,6 +138,15 @@ def test_the_committed_summary_matches_the_committed_json():
     assert (COMMITTED / "README.md").read_text() == render_summary(COMMITTED)
 
 
+def test_a_damaged_result_is_one_clear_error(tmp_path):
+    from emoscope.errors import EmoscopeError
+    from emoscope.replication.page import render_summary
+
+    (tmp_path / "panic.json").write_text('{"study": "panic", "arms": [')
+    with pytest.raises(EmoscopeError, match="panic.json: not a replication result"):
+        render_summary(tmp_path)
+
+
 def test_chance_levels():
     balanced = np.array([[5, 5], [5, 5]])
     assert chance_levels(balanced) == {"accuracy": 0.5, "macro_f1": 0.5, "roc_auc": 0.5}

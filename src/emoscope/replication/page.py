@@ -132,6 +132,7 @@ def render_page(result: dict) -> str:
 def render_summary(out_dir: Path) -> str:
     """The summary page: one row per claim, from every ``<study>.json`` in ``out_dir``."""
     from emoscope.replication import STUDIES
+    from emoscope.replication.study import read_result
 
     rows, needs_full = [], []
     for name in STUDIES:
@@ -139,7 +140,7 @@ def render_summary(out_dir: Path) -> str:
         if not path.is_file():
             rows.append([name, "not run yet", "", "", "", "", "", ""])
             continue
-        result = json.loads(path.read_text())
+        result = read_result(path)
         arms = {a["name"]: a for a in result["arms"]}
         for claim in result["claims"]:
             arm = arms.get(claim["arm"])
