@@ -180,7 +180,8 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         "command": f"emoscope replicate {study.name} --scale {scale}",
         "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__}, "note": plan.note,
         "claims": [claim.__dict__ for claim in study.claims], "differences": study.differences,
-        "learned_margin": LEARNED_MARGIN, "arms": arms, "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
+        "learned_margin": LEARNED_MARGIN, "arms": arms,
+        "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
     }
     if study.extra is not None:
