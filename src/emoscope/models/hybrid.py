@@ -37,6 +37,7 @@ class AttentionCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.num_features = ch
         self.head = ClassifierHead(ch, 0)
+        init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.head.pre_logits(self.features(x))
@@ -79,8 +80,6 @@ class HybridFusion(ClassifierModel):
                 in_chans, norm_layer(batch_norm), tuple(make_divisible(c * width) for c in (32, 64, 128)), cbam),
         }
         self.branches = nn.ModuleList([builders[name]() for name in BRANCHES if name in branches])
-        if "attention" in branches:
-            init_weights(self.branches[-1])
         self.head = MLPHead(
             nn.Dropout(drop_rate),
             nn.Linear(sum(b.num_features for b in self.branches), hidden),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.replication.protocol import Arm, Protocol, Scale, Split
+from emoscope.replication.protocol import Arm, Protocol, Scale, Split, trained_bundle
 from emoscope.replication.study import Claim, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine", "batch_size": 64}
@@ -51,8 +51,7 @@ def group_evaluation(result: dict, splits: list[Split], scale: Scale) -> dict:
     groups = lighting_groups(test.images)
     out = {"grouping": "lighting tercile of the face's mean brightness (PrivateTest)", "arms": {}}
     for arm in result["arms"]:
-        bundle = f"{arm['config']['out_dir']}/{arm['config']['name']}/best.safetensors"
-        predictor = load_predictor(bundle, backend="torch")
+        predictor = load_predictor(trained_bundle(arm), backend="torch")
         probs = predictor.predict_proba(test.images)
         out["arms"][arm["name"]] = evaluate_groups(test.labels, probs, groups, list(predictor.classes),
                                                    n_boot=200 if scale == "quick" else 1000,
@@ -61,6 +60,8 @@ def group_evaluation(result: dict, splits: list[Split], scale: Scale) -> dict:
 
 
 def groups_markdown(extra: dict) -> str:
+    from emoscope.evaluation.groups import gap_sentence
+
     lines = [f"## Accuracy per group: {extra['grouping']}\n",
              "| arm | group | n | accuracy (95% CI) | macro-F1 (95% CI) |", "|---|---|---|---|---|"]
     gaps = []
@@ -69,11 +70,7 @@ def groups_markdown(extra: dict) -> str:
             acc, f1 = g["accuracy"], g["macro_f1"]
             lines.append(f"| {arm} | {name} | {g['n']} | {acc['value']:.3f} ({acc['low']:.3f}-{acc['high']:.3f}) | "
                          f"{f1['value']:.3f} ({f1['low']:.3f}-{f1['high']:.3f}) |")
-        gap = report["largest_gaps"]["accuracy"]
-        verdict = ("their 95% intervals overlap, so this gap may be noise" if gap["intervals_overlap"]
-                   else "their 95% intervals do not overlap")
-        gaps.append(f"- {arm}: largest accuracy gap {gap['value']:.3f}, between {gap['between'][0]} and "
-                    f"{gap['between'][1]}; {verdict}.")
+        gaps.append(f"- {arm}: {gap_sentence(report['largest_gaps']['accuracy'])}.")
     return ("\n".join(lines) + "\n\n" + "\n".join(gaps) + "\n\nemoscope does not infer race, ethnicity or gender "
             "from a face: such guesses are often wrong, encode stereotypes and expose people to harm. The study's "
             "routing of faces to per-ethnicity models is done here only with groups a user supplies "

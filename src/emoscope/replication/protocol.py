@@ -120,20 +120,21 @@ def concatenate(sets: list[ImageSet], source: str) -> ImageSet:
                     sets[0].label_set, source, meta=meta)
 
 
+def _limited(images: ImageSet, limit: int | None, seed: int) -> ImageSet:
+    """A stratified ``limit``-image subset of ``images``, or all of them."""
+    from emoscope.data import limit_per_split
+
+    return limit_per_split(images, limit, seed=seed) if limit and limit < len(images) else images
+
+
 def splits_of(protocol: Protocol) -> list[Split]:
     """The units of ``protocol``: one per fold, or the one holdout split."""
-    from emoscope.data import limit_per_split, stratified_kfold, stratified_sample, stratified_split
+    from emoscope.data import stratified_kfold, stratified_sample, stratified_split
 
     if protocol.kind == "holdout":
-        train = _relabelled(protocol, "train")
-        if protocol.train_limit and protocol.train_limit < len(train):
-            train = limit_per_split(train, protocol.train_limit, seed=protocol.seed)
-        val = _relabelled(protocol, "val")
-        if protocol.val_limit and protocol.val_limit < len(val):
-            val = limit_per_split(val, protocol.val_limit, seed=protocol.seed)
-        test = _relabelled(protocol, "test")
-        if protocol.test_limit and protocol.test_limit < len(test):
-            test = limit_per_split(test, protocol.test_limit, seed=protocol.seed)
+        train, val, test = (_limited(_relabelled(protocol, split), limit, protocol.seed) for split, limit in
+                            (("train", protocol.train_limit), ("val", protocol.val_limit),
+                             ("test", protocol.test_limit)))
         return [Split("holdout", train, val, test, f"{protocol.dataset}:test")]
     parts = [_relabelled(protocol, split) for split in protocol.pool_splits]
     pool = concatenate(parts, f"{protocol.dataset} [{'+'.join(protocol.pool_splits)}]")
@@ -151,12 +152,10 @@ def splits_of(protocol: Protocol) -> list[Split]:
 def pretrain_split(protocol: Protocol) -> Split:
     """Training (``limit`` images of it where the warm-start options say) divided 90/10 for a warm start:
     the tenth chooses its epoch and is its test."""
-    from emoscope.data import limit_per_split, stratified_split
+    from emoscope.data import stratified_split
 
-    training = _relabelled(dataclasses.replace(protocol, label_set="fer2013"), "train")
-    limit = protocol.pretrain.get("limit")
-    if limit and limit < len(training):
-        training = limit_per_split(training, limit, seed=protocol.seed)
+    training = _limited(_relabelled(dataclasses.replace(protocol, label_set="fer2013"), "train"),
+                        protocol.pretrain.get("limit"), protocol.seed)
     fit_idx, val_idx = stratified_split(training.labels, 0.1, seed=protocol.seed)
     val = training.subset(val_idx)
     return Split("pretrain", training.subset(fit_idx), val, val, f"{protocol.dataset}:train (held-out tenth)")
@@ -164,7 +163,7 @@ def pretrain_split(protocol: Protocol) -> Split:
 
 def pretrained(arm: Arm, protocol: Protocol, study: str, scale: str, work_dir: Path, progress=None) -> tuple[Arm, dict]:
     """The arm started from its warm-start model (trained first if not yet done), and that run's result."""
-    pre_protocol = dataclasses.replace(protocol, label_set="fer2013", pretrain=None, pool_splits=())
+    pre_protocol = dataclasses.replace(protocol, label_set="fer2013", pretrain=None)
     options = {key: value for key, value in arm.train.items() if key not in PANIC_OPTIONS}
     pre_arm = dataclasses.replace(arm, train={**options, **protocol.pretrain})
     unit = run_unit(pre_arm, pre_protocol, pretrain_split(protocol), study, scale, work_dir, progress)
@@ -207,7 +206,7 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     start = time.perf_counter()
     trainer = Trainer(cfg, split.train, split.val, progress=progress)
     fit = trainer.fit(resume=(cfg.run_dir / CHECKPOINT).exists())
-    history = json.loads((cfg.run_dir / "history.json").read_text())
+    history = fit.history  # every epoch, also those before a resume
     predictor = load_predictor(fit.best_bundle, backend="torch")
     classes = list(predictor.classes)
     p_test = predictor.predict_proba(split.test.images)
@@ -225,6 +224,13 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     data = undefined_as_none(data)
     write_text_atomic(result_path, json.dumps(data, indent=1, allow_nan=False))
     return data
+
+
+def trained_bundle(arm: dict) -> Path:
+    """The model bundle of an arm's first unit, from the training options its summary keeps."""
+    from emoscope.training.trainer import BEST_BUNDLE
+
+    return Path(arm["config"]["out_dir"]) / arm["config"]["name"] / BEST_BUNDLE
 
 
 def measure_cost(bundle: str, images: np.ndarray, count: int = 512) -> dict:

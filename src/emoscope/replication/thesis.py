@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from emoscope.replication.protocol import Arm, Protocol, Scale, Split
+from emoscope.replication.protocol import Arm, Protocol, Scale, Split, trained_bundle
 from emoscope.replication.study import Claim, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "plateau", "batch_size": 64}
@@ -67,8 +67,7 @@ def real_image_pipeline(result: dict, splits: list[Split], scale: Scale) -> dict
 
     media = data_root() / "media"
     baseline = next(a for a in result["arms"] if a["name"] == "baseline_cnn")
-    predictor = load_predictor(f"{baseline['config']['out_dir']}/{baseline['config']['name']}/best.safetensors",
-                               backend="torch")
+    predictor = load_predictor(trained_bundle(baseline), backend="torch")
     detector = create_detector("mtcnn")
     clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8))
     rows = []
