@@ -163,7 +163,7 @@ def test_a_job_from_upload_to_report_json_html_frames_and_charts(make_server):
     response = server.upload(candidate_id, question="q3")
     assert response.status_code == 202
     interview = response.json()
-    assert interview["job"]["state"] in ("queued", "running") and interview["job"]["model"] == "fer-fast"
+    assert interview["job"]["state"] in ("queued", "running") and interview["job"]["model"] == "fer-default"
     job = server.wait(interview["job"]["id"])
     assert job["state"] == "done" and job["error"] is None and job["percent"] == 100.0
     assert job["frames_done"] == job["frames_expected"] > 0
@@ -314,7 +314,7 @@ def test_images_analyze_faces_and_bad_photos(make_server, data_root):
 
 def test_models_lists_the_shipped_names(make_server):
     models = make_server().client.get("/v1/models", headers=AUTH).json()
-    assert models["video_default"] == "fer-fast" and models["image_default"] == "fer-default"
+    assert models["video_default"] == "fer-default" and models["image_default"] == "fer-default"
     assert {"fer-fast", "fer-default"} <= set(models["models"])
 
 

@@ -107,8 +107,9 @@ def list_pretrained() -> list[str]:
     return sorted({p.stem for p in WEIGHTS_DIR.iterdir() if p.suffix in (".safetensors", ".onnx")})
 
 
-VIDEO_MODELS = ("fer-fast", "fer-default")
-"""Shipped models in the order video analysis prefers them: real-time speed first."""
+VIDEO_MODELS = ("fer-default", "fer-fast")
+"""Shipped models in the order video analysis prefers them: the most accurate one whose emotion-only loop
+keeps 250 frames/s on the sample clip (`emoscope bench video --model M`; see the README's Speed section)."""
 IMAGE_MODELS = ("fer-default", "fer-fast")
 """Photos need no real-time speed: the most accurate first."""
 
