@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from emoscope.cli.options import BACKEND_HELP, DETECTOR_HELP, DETECTORS, check_choice, positive
+from emoscope.cli.options import BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, check_choice, positive
 from emoscope.errors import EmoscopeError
 
 app = typer.Typer()
@@ -28,7 +28,7 @@ def gui_cmd(
 def live_cmd(
     source: str = typer.Argument(..., metavar="VIDEO|WEBCAM", help="a video file or a webcam index"),
     out: Optional[Path] = typer.Option(None, help="write the annotated frames to this MP4"),
-    model: Optional[str] = typer.Option(None, help="shipped name, .safetensors or .onnx (default: the video default, fer-default)"),
+    model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
     backend: str = typer.Option("fastest", help=BACKEND_HELP),
     detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
     max_seconds: Optional[float] = typer.Option(None, callback=positive, help="stop after this much video"),

@@ -32,7 +32,7 @@ class Settings(BaseModel):
     retention_days: float | None = Field(None, gt=0, description="delete interviews older than this")
     max_video_bytes: int = Field(2048 * MiB, ge=1)
     max_image_bytes: int = Field(20 * MiB, ge=1)
-    video_model: str | None = Field(None, description="default model for videos (default: the video default, fer-default)")
+    video_model: str | None = Field(None, description="default model for videos (default: the same as `emoscope analyze`)")
     image_model: str | None = Field(None, description="default model for photos (default: most accurate shipped)")
     detector: str = "mediapipe"
     sample_fps: float | None = Field(None, gt=0, description="analyse about this many frames per second")
