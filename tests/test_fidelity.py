@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from emoscope.apps.fidelity import MATCH_IOU, matching_face, place_face, placed_faces
+from emoscope.apps.fidelity import MATCH_IOU, matching_face, place_face, placed_faces, truth_detection
 from emoscope.faces import Detections, crop_faces
 from emoscope.faces.align import square_crop
 from emoscope.faces.detections import CropFraming
@@ -40,6 +40,22 @@ def test_the_true_square_turned_back_is_the_original_face(background):
         shifted = resize(square_crop(placed.frame[:, :, 0], ((x1 + x2) / 2 + side / 4, (y1 + y2) / 2), side,
                                      -placed.angle), 48)
         assert np.abs(shifted.astype(int) - face)[inner].mean() > 12  # the check above can fail
+
+
+@pytest.mark.parametrize("background", ["plain", "cluttered"])
+def test_the_truth_row_crops_the_original_face_through_the_products_own_path(background):
+    """A perfect detector's box and eyes, cropped and levelled by crop_faces, give back the face:
+    so the truth row's gap is resampling alone, and its eye line has the right sign."""
+    face = _face(1)
+    for seed in range(5):
+        placed = place_face(face, np.random.default_rng(seed), background)
+        crop = crop_faces(placed.frame, truth_detection(placed), GRAY48)[0]
+        inner = np.s_[8:40, 8:40]
+        assert np.abs(crop.astype(int) - face)[inner].mean() < 4
+        turned_wrong = replace(placed, angle=-placed.angle)
+        if abs(placed.angle) > 5:  # eyes tilted the other way: the crop is turned by twice the angle
+            wrong = crop_faces(placed.frame, truth_detection(turned_wrong), GRAY48)[0]
+            assert np.abs(wrong.astype(int) - face)[inner].mean() > 8
 
 
 def test_placements_repeat_with_the_seed():
@@ -82,11 +98,12 @@ def test_every_detector_stamps_its_framing_on_what_it_finds():
 def test_bench_pipeline_on_real_faces(data_root, tmp_path):
     """A few PrivateTest faces through Haar (fast): the row's numbers are consistent with each other."""
     out = tmp_path / "pipeline.json"
-    run = run_emoscope("bench", "pipeline", "--model", "fer-fast", "--detector", "haar", "--faces", "40",
-                       "--out", out)
+    run = run_emoscope("bench", "pipeline", "--model", "fer-fast", "--detector", "truth", "--detector", "haar",
+                       "--faces", "40", "--out", out)
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(out.read_text())
-    (row,) = results["rows"]
+    truth, row = results["rows"]
+    assert truth["detector"] == "truth" and truth["found"] == 40 and abs(truth["gap_points"]) <= 10
     assert results["split"] == "fer2013:test" and results["faces"] == row["faces"] == 40
     assert 0 < row["found"] <= 40 and row["recall"] == round(row["found"] / 40, 4)
     assert row["gap_points"] == round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)

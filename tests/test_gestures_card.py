@@ -82,3 +82,20 @@ def test_card_lists_tta_results_and_target_and_refuses_unrelated_tta_reports(bun
     (tmp_path / "broken.card.json").write_text("{")
     with pytest.raises(EmoscopeError, match="not a model card"):
         read_card(tmp_path / "broken.card.json")
+
+
+def test_card_shows_the_selection_split_and_refuses_a_report_of_another_split(bundle_and_report, tmp_path):
+    from emoscope.evaluation.card import read_card
+
+    bundle, report_path, report = bundle_and_report
+    images = synthetic_imageset(40, 28, LABELS, seed=7)
+    on_holdout = evaluate(emoscope.load(str(bundle)), images, split="synthetic:holdout")
+    holdout_path = write_report(on_holdout, tmp_path / "eval", stem="tiny_holdout")["json"]
+    paths = write_card(bundle, report_path, selection_report_path=holdout_path)
+    chosen = read_card(paths["json"]).on_selection_split
+    assert (chosen.split, chosen.images, chosen.accuracy) == ("synthetic:holdout", 40, on_holdout["accuracy"])
+    assert ("On `synthetic:holdout` (40 images), the split the epoch was chosen on, so not a clean test number"
+            in paths["markdown"].read_text())
+    assert read_card(write_card(bundle, report_path)["json"]).on_selection_split is None
+    with pytest.raises(EmoscopeError, match="on its selection split synthetic:holdout"):
+        write_card(bundle, report_path, selection_report_path=report_path)  # the test split is not the selection split

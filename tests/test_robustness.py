@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from emoscope.apps.robustness import CORRUPTIONS, SEVERITIES, SEVERITY_PARAMETERS, corruption_rng
+from emoscope.apps.robustness import (CORRUPTIONS, SEVERITIES, SEVERITY_PARAMETERS, before_after, before_after_table,
+                                       corruption_rng)
 from emoscope.errors import EmoscopeError
 
 from helpers import run_emoscope
@@ -135,12 +136,46 @@ def test_a_tiny_real_run_writes_consistent_json_and_tables(data_root, tmp_path):
     text = readme.read_text()
     assert table in text and "old" not in text and text.startswith("before\n") and text.endswith("after\n")
 
+    # Compared with itself (same model, faces and corruptions) every change is zero.
+    again = tmp_path / "again.json"
+    run = run_emoscope("bench", "robustness", "fer-fast", "--faces", "40", "--corruption", "gaussian_noise",
+                       "--corruption", "rotation", "--out", again, "--before", out, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (compared,) = json.loads(again.read_text())["before"]["models"]
+    assert compared == {"model": "fer-fast", "clean_before": row["clean"], "clean_after": row["clean"],
+                        "clean_change_points": 0.0, "mean_corrupted_before": row["mean_corrupted"],
+                        "mean_corrupted_after": row["mean_corrupted"], "mean_corrupted_change_points": 0.0}
+    assert "| fer-fast | " in again.with_suffix(".md").read_text().split("Before (robustness.json)")[1]
+
+
+def _run(models, faces=500, seed=0):
+    return {"dataset": "fer2013", "split": "fer2013:test", "faces": faces, "seed": seed, "severities": [1, 2, 3, 4, 5],
+            "corruptions": {"jpeg": {}}, "models": [{"model": name, "clean": clean, "mean_corrupted": corrupted}
+                                                    for name, clean, corrupted in models]}
+
+
+def test_before_after_matches_models_by_name_in_points():
+    rows = before_after(_run([("fer-fast", 0.686, 0.5501), ("fer-best", 0.712, 0.5619)]),
+                        _run([("fer-fast", 0.690, 0.6012), ("fer-new", 0.7, 0.6)]))
+    assert rows == [{"model": "fer-fast", "clean_before": 0.686, "clean_after": 0.690, "clean_change_points": 0.4,
+                     "mean_corrupted_before": 0.5501, "mean_corrupted_after": 0.6012,
+                     "mean_corrupted_change_points": 5.11}]
+    assert "| fer-fast | 0.6860 | 0.6900 | +0.40 | 0.5501 | 0.6012 | +5.11 |" in before_after_table(rows)
+
+
+def test_before_after_refuses_runs_that_do_not_compare():
+    with pytest.raises(EmoscopeError, match="differs in 'faces'"):
+        before_after(_run([("fer-fast", 0.6, 0.5)], faces=400), _run([("fer-fast", 0.6, 0.5)]))
+    with pytest.raises(EmoscopeError, match="shares no model"):
+        before_after(_run([("fer-best", 0.6, 0.5)]), _run([("fer-fast", 0.6, 0.5)]))
+
 
 @pytest.mark.parametrize("args, says", [
     (["--corruption", "fog"], "unknown corruption 'fog'"),
     (["--split", "train"], "unknown split 'train'"),
     (["ferplus-fast"], "ferplus-fast: a ferplus model"),
-], ids=["corruption", "split", "ferplus-model"])
+    (["--before", "missing.json"], "missing.json: cannot read the robustness run"),
+], ids=["corruption", "split", "ferplus-model", "before"])
 def test_bad_input_is_one_error_line_and_exit_2(args, says, tmp_path):
     run = run_emoscope("bench", "robustness", *args, "--out", tmp_path / "r.json", cwd=tmp_path, timeout=60)
     lines = run.stderr.strip().splitlines()

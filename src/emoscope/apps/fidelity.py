@@ -10,6 +10,7 @@ what the pipeline costs. The frames are made from a seed, so every run sees the 
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,6 +25,9 @@ SIDE_BINS = (96, 160, 224, 289)
 """Face sides (px) the recall is also reported by."""
 MAX_ROTATION = 15.0
 BACKGROUNDS = ("plain", "cluttered")
+TRUTH = "truth"
+"""The row of a perfect detector: each face's true square and roll, so its gap is what placing a face
+into a frame and cropping it back out costs (resampling), apart from any detector's errors."""
 MATCH_IOU = 0.3
 """A detection counts as the face when its box overlaps the true square this much (detectors frame
 faces tighter or looser than FER2013's crops, so a strict IoU would miss correct detections)."""
@@ -114,6 +118,17 @@ def framing_error(box: np.ndarray, truth: np.ndarray) -> tuple[float, float, flo
             float(((box[1] + box[3]) - (truth[1] + truth[3])) / 2 / truth_side))
 
 
+def truth_detection(face: PlacedFace) -> Detections:
+    """The placed face as a perfect detector reports it: its true square framed 1:1, and eyes on a
+    line at its true roll (the crop levels them, undoing the placement's rotation)."""
+    centre = (face.truth[:2] + face.truth[2:]) / 2
+    angle = math.radians(face.angle)
+    # A counter-clockwise turn on screen (y down) tilts the eye line to (cos, -sin).
+    half_eyes = (face.truth[2] - face.truth[0]) / 4 * np.array([math.cos(angle), -math.sin(angle)])
+    keypoints = np.stack([centre - half_eyes, centre + half_eyes, centre, centre, centre])
+    return Detections(face.truth[None], np.ones(1), keypoints[None], framing=CropFraming(scale=1.0))
+
+
 def placed_faces(faces: np.ndarray, seed: int) -> list[PlacedFace]:
     """Every face placed once, half on plain backgrounds and half on cluttered ones."""
     rng = np.random.default_rng(seed)
@@ -126,12 +141,12 @@ def run_detector(name: str, placed: list[PlacedFace], predictor, labels: np.ndar
     same faces, and how it frames faces (medians). ``baseline``: the pipeline as it was before
     per-detector framing and the tile pass (every crop 1.2x the box, one pass per frame)."""
     found, predicted, framing = [], [], []
-    with create_detector(name, **({"tiles": False} if baseline else {})) as detector:
+    with (nullcontext() if name == TRUTH else create_detector(name, **({"tiles": False} if baseline else {}))) as detector:
         for index, face in enumerate(placed):
-            match = matching_face(detector.detect(face.frame), face.truth)
+            match = truth_detection(face) if name == TRUTH else matching_face(detector.detect(face.frame), face.truth)
             if len(match) == 0:
                 continue
-            if baseline:
+            if baseline and name != TRUTH:
                 match = replace(match, framing=CropFraming())
             crop = crop_faces(face.frame, match, predictor.spec)[0]
             found.append(index)

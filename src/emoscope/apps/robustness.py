@@ -12,9 +12,11 @@ amount and the same seed gives the same corrupted faces.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -337,4 +339,52 @@ def robustness_table(results: dict) -> str:
     for name, about in results["corruptions"].items():
         cells = " | ".join(f"{np.mean(row['corrupted'][name]):.4f}" for row in models)
         lines.append(f"| {name}: {about['description']} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+COMPARABLE_KEYS = ("dataset", "split", "faces", "seed", "severities", "corruptions")
+"""What two robustness runs must share for their numbers to be compared model by model."""
+
+
+def read_robustness_run(path: Path) -> dict:
+    """An earlier ``emoscope bench robustness`` JSON, checked for what a comparison needs."""
+    try:
+        run = json.loads(path.read_text())
+    except OSError as exc:
+        raise EmoscopeError(f"{path}: cannot read the robustness run ({exc.strerror})") from None
+    except json.JSONDecodeError:
+        raise EmoscopeError(f"{path}: not a JSON robustness run") from None
+    missing = [key for key in (*COMPARABLE_KEYS, "models") if not isinstance(run, dict) or key not in run]
+    if missing:
+        raise EmoscopeError(f"{path}: not an `emoscope bench robustness` run (missing {', '.join(missing)})")
+    return run
+
+
+def before_after(before: dict, after: dict) -> list[dict]:
+    """Clean and mean corrupted accuracy of each model in both runs (matched by name), before and after,
+    with the change in points. Refuses runs over different faces, seeds or corruptions."""
+    for key in COMPARABLE_KEYS:
+        if before.get(key) != after.get(key):
+            raise EmoscopeError(f"the before run differs in {key!r} ({before.get(key)!r} vs {after.get(key)!r}): "
+                                "rerun it with the same --faces, --seed, --split and corruptions")
+    earlier = {row["model"]: row for row in before["models"]}
+    rows = []
+    for row in after["models"]:
+        if row["model"] in earlier:
+            old = earlier[row["model"]]
+            rows.append({"model": row["model"], "clean_before": old["clean"], "clean_after": row["clean"],
+                         "clean_change_points": round(100 * (row["clean"] - old["clean"]), 2),
+                         "mean_corrupted_before": old["mean_corrupted"], "mean_corrupted_after": row["mean_corrupted"],
+                         "mean_corrupted_change_points": round(100 * (row["mean_corrupted"] - old["mean_corrupted"]), 2)})
+    if not rows:
+        raise EmoscopeError("the before run shares no model name with this one")
+    return rows
+
+
+def before_after_table(rows: list[dict]) -> str:
+    lines = ["| model | clean before | clean after | change (points) | mean corrupted before | "
+             "mean corrupted after | change (points) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['clean_before']:.4f} | {r['clean_after']:.4f} | {r['clean_change_points']:+.2f} | "
+              f"{r['mean_corrupted_before']:.4f} | {r['mean_corrupted_after']:.4f} | "
+              f"{r['mean_corrupted_change_points']:+.2f} |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -147,7 +147,8 @@ def bench_batch_cmd(
 @app.command("pipeline")
 def bench_pipeline_cmd(
     model: str = typer.Option("fer-best", help="the expression model the crops are scored with"),
-    detectors: list[str] = typer.Option(None, "--detector", help=f"detectors to score (default: all; {DETECTOR_HELP})"),
+    detectors: list[str] = typer.Option(None, "--detector", help=f"detectors to score (default: all; {DETECTOR_HELP}; "
+                                        "truth = each face's true square and roll, the resampling cost alone)"),
     faces: int = typer.Option(600, min=10, max=10_000, help="FER2013 faces placed into frames"),
     split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest: fitting framings)"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="draws the faces and their placements"),
@@ -157,12 +158,12 @@ def bench_pipeline_cmd(
 ):
     """Pipeline fidelity: detection recall and accuracy of detect -> align -> crop -> model on FER2013
     faces placed into larger frames, against the same model on the original crops."""
-    from emoscope.apps.fidelity import bench_pipeline, fidelity_table
+    from emoscope.apps.fidelity import TRUTH, bench_pipeline, fidelity_table
     from emoscope.runtime.predictor import load_predictor
 
-    names = detectors or DETECTORS
+    names = detectors or [TRUTH, *DETECTORS]
     for name in names:
-        check_choice(name, DETECTORS, "face detector")
+        check_choice(name, [TRUTH, *DETECTORS], "face detector")
     check_choice(split, ["test", "val"], "split")
     check_can_write_in(out.parent)
     results = bench_pipeline(load_predictor(model), names, faces=faces, seed=seed, split=split, baseline=baseline)
@@ -180,15 +181,19 @@ def bench_robustness_cmd(
     out: Path = typer.Option(Path("runs/bench/robustness.json"), help="JSON; a Markdown table is written beside it"),
     readme: Optional[Path] = typer.Option(None,
                                           help="also put the table between <!-- bench:robustness --> markers here"),
+    before: Optional[Path] = typer.Option(None, help="an earlier run's JSON (same faces, seed and corruptions): "
+                                          "add a before/after table for the models in both"),
 ):
     """Accuracy under corruptions (blur, noise, JPEG, lighting, resolution, framing, rotation, occlusion) at
     5 severities: clean, mean corrupted and relative drop per model."""
-    from emoscope.apps.robustness import SEVERITIES, bench_robustness, corruption_names, robustness_table
+    from emoscope.apps.robustness import (SEVERITIES, before_after, before_after_table, bench_robustness,
+                                          corruption_names, read_robustness_run, robustness_table)
     from emoscope.cli.options import progress
     from emoscope.data.face_parts import is_part_model
     from emoscope.runtime.predictor import list_pretrained, load_predictor
 
     corruptions = corruption_names(corruptions)  # before minutes of loading and scoring
+    earlier = read_robustness_run(before) if before is not None else None
     check_choice(split, ["test", "val"], "split")
     names = models or [m for m in list_pretrained() if not (is_part_model(m) or m.endswith(".int8")
                                                             or m.startswith(("ferplus", "asl-")))]
@@ -200,4 +205,9 @@ def bench_robustness_cmd(
         task = bar.add_task("corrupting and scoring", total=len(corruptions) * len(SEVERITIES))
         results = bench_robustness(predictors, faces=faces, seed=seed, split=split, corruptions=corruptions,
                                    on_cell=lambda name, severity: bar.advance(task))
-    publish(out, results, robustness_table(results), "bench:robustness", readme)
+    table = robustness_table(results)
+    if earlier is not None:
+        results["before"] = {"source": str(before), "models": before_after(earlier, results)}
+        table += f"\nBefore ({before.name}) and after, on the same faces and corruptions:\n\n"
+        table += before_after_table(results["before"]["models"])
+    publish(out, results, table, "bench:robustness", readme)

@@ -211,9 +211,11 @@ def card_cmd(
     tta_report: list[Path] = typer.Option([], help="an `emoscope evaluate --tta ...` report of the same model and "
                                           "split; repeatable"),
     target: str = typer.Option("", help="the goal the model was trained for (e.g. an issue's accuracy target)"),
+    selection_report: Optional[Path] = typer.Option(None, help="an `emoscope evaluate` report of the same model on "
+                                                    "the split its epoch was chosen on (e.g. FER2013 PublicTest)"),
 ):
     """Write a model card (<name>.md, <name>.card.json, confusion PNG) next to a weights bundle."""
     from emoscope.evaluation.card import write_card
 
-    paths = write_card(bundle, report, config, weakness, reproduce, tta_report, target)
+    paths = write_card(bundle, report, config, weakness, reproduce, tta_report, target, selection_report)
     console.print("model card: " + ", ".join(str(p) for p in paths.values()), soft_wrap=True)

@@ -33,6 +33,13 @@ class TtaResult(BaseModel):
     macro_f1: float
 
 
+class SplitResult(BaseModel):
+    split: str
+    images: int
+    accuracy: float
+    macro_f1: float
+
+
 class ModelCard(BaseModel):
     """What a model is, how it was made and how well it does on a named split."""
 
@@ -58,6 +65,9 @@ class ModelCard(BaseModel):
     macro_f1: float
     per_class: list[ClassRow]
     tta: dict[str, TtaResult] = Field(default_factory=dict, description="the same split with test-time augmentation")
+    on_selection_split: SplitResult | None = Field(
+        None, description="the shipped model on the split its epoch was chosen on (single view): comparable "
+        "with results published on that split, but not a clean test number")
     target: str = Field("", description="the goal the model was trained for")
     confusion_png: str
     weaknesses: list[str]
@@ -101,9 +111,24 @@ def _tta_results(report: dict, tta_reports: list[dict]) -> dict[str, TtaResult]:
     return results
 
 
+def _selection_result(report: dict, selection_report: dict | None, selection: dict) -> SplitResult | None:
+    """The selection split's single-view numbers, from a report of the same model on that split."""
+    if selection_report is None:
+        return None
+    chosen_on = selection.get("split")
+    if (selection_report.get("model") != report.get("model") or selection_report.get("split") != chosen_on
+            or selection_report.get("tta", "none") != "none"):
+        raise EmoscopeError(f"a --selection-report must evaluate {report['model']} on its selection split "
+                            f"{chosen_on} in a single view (got {selection_report['model']} on "
+                            f"{selection_report['split']}, tta {selection_report.get('tta', 'none')})")
+    return SplitResult(split=selection_report["split"], images=int(selection_report.get("n", 0)),
+                       accuracy=selection_report["accuracy"], macro_f1=selection_report["macro_f1"])
+
+
 def build_card(bundle: str | Path, report: dict, config: str | Path | None = None,
                weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "",
-               tta_reports: list[dict] | tuple[dict, ...] = (), target: str = "") -> ModelCard:
+               tta_reports: list[dict] | tuple[dict, ...] = (), target: str = "",
+               selection_report: dict | None = None) -> ModelCard:
     from emoscope.models.registry import count_mflops, count_params
 
     bundle = Path(bundle)
@@ -130,6 +155,7 @@ def build_card(bundle: str | Path, report: dict, config: str | Path | None = Non
         per_class=[ClassRow(name=name, **{k: row[k] for k in ("recall", "precision", "f1", "support")})
                    for name, row in report["per_class"].items()],
         tta=_tta_results(report, list(tta_reports)), target=target,
+        on_selection_split=_selection_result(report, selection_report, selection),
         confusion_png=f"{bundle.stem}_confusion.png", weaknesses=list(weaknesses),
     )
 
@@ -143,6 +169,10 @@ def render_markdown(card: ModelCard) -> str:
     if tta:
         tta = "\n\nWith test-time augmentation (softmax averaged over the views; same images):" + tta
     target = f"\n| target | {card.target} |" if card.target else ""
+    chosen = card.on_selection_split
+    on_selection = (f"\n\nOn `{chosen.split}` ({chosen.images} images), the split the epoch was chosen on, so not a "
+                    f"clean test number but the one to compare with results published on that split: accuracy "
+                    f"**{chosen.accuracy:.4f}**, macro-F1 {chosen.macro_f1:.4f} (single view)." if chosen else "")
     everything = f"All steps: `{card.reproduce_command}`; the training and evaluation commands:\n\n" \
         if card.reproduce_command else ""
     return f"""# Model card: {card.name}
@@ -164,7 +194,7 @@ def render_markdown(card: ModelCard) -> str:
 
 ## Results on `{card.test_split}`
 
-accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}** (single view){tta}
+accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}** (single view){tta}{on_selection}
 
 | class | recall | precision | F1 | support |
 | --- | --- | --- | --- | --- |
@@ -193,14 +223,16 @@ Recipe:
 
 def write_card(bundle: str | Path, report_path: str | Path, config: str | Path | None = None,
                weaknesses: list[str] | tuple[str, ...] = (), reproduce: str = "",
-               tta_report_paths: list[str | Path] | tuple[str | Path, ...] = (), target: str = "") -> dict[str, Path]:
+               tta_report_paths: list[str | Path] | tuple[str | Path, ...] = (), target: str = "",
+               selection_report_path: str | Path | None = None) -> dict[str, Path]:
     """``<name>.md``, ``<name>.card.json`` and ``<name>_confusion.png`` next to ``bundle``."""
     from emoscope.evaluation.plots import plot_confusion
 
     bundle = Path(bundle)
     report = read_report(report_path)
     card = build_card(bundle, report, config, weaknesses, reproduce,
-                      [read_report(path) for path in tta_report_paths], target)
+                      [read_report(path) for path in tta_report_paths], target,
+                      read_report(selection_report_path) if selection_report_path is not None else None)
     paths = {"markdown": bundle.with_suffix(".md"), "json": bundle.with_suffix(".card.json"),
              "confusion": bundle.parent / card.confusion_png}
     plot_confusion(report["confusion_matrix"], card.classes, paths["confusion"],

@@ -79,6 +79,177 @@ class ColorJitter(nn.Module):
         return ((x - mean) * factor + mean + offset).clamp(0, 1)
 
 
+def _chosen(n: int, p: float, gen: torch.Generator, device) -> torch.Tensor:
+    """A ``(n, 1, 1, 1)`` mask of the images a transform applied with probability ``p`` changes."""
+    return (torch.rand(n, generator=gen, device=device) < p).view(n, 1, 1, 1)
+
+
+class RandomGamma(nn.Module):
+    """A gamma curve with exponent ``exp(u)``, ``u`` uniform in ``[-log_range, log_range]``, on every image."""
+
+    def __init__(self, log_range: float):
+        super().__init__()
+        self.log_range = log_range
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        exponent = torch.exp(_uniform(x.shape[0], -self.log_range, self.log_range, gen, x.device))
+        return x.clamp_min(1e-4) ** exponent.view(-1, 1, 1, 1).to(x.dtype)
+
+
+class RandomDarken(nn.Module):
+    """Under-exposure: pixels scaled by a factor log-uniform in ``[floor, 1]``."""
+
+    def __init__(self, p: float, floor: float = 0.12):
+        super().__init__()
+        self.p, self.floor = p, floor
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n = x.shape[0]
+        scale = torch.exp(_uniform(n, math.log(self.floor), 0.0, gen, x.device)).view(n, 1, 1, 1)
+        return torch.where(_chosen(n, self.p, gen, x.device), x * scale, x)
+
+
+class RandomOccluder(nn.Module):
+    """A flat-shaded blob of up to four overlapping ellipses (a hand, a strap, a frame, hair)
+    somewhere on the face, with anti-aliased edges."""
+
+    BLOBS = 4
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n, _, h, w = x.shape
+        dev, k = x.device, self.BLOBS
+
+        def draw(*shape, low=0.0, high=1.0):
+            return torch.rand(*shape, generator=gen, device=dev) * (high - low) + low
+
+        anchor = draw(n, 1, 2, low=0.15, high=0.85)
+        centres = anchor + draw(n, k, 2, low=-0.15, high=0.15)  # fractions of the side
+        axes = draw(n, k, 2, low=0.04, high=0.22)
+        angles = draw(n, k, low=0, high=math.pi)
+        present = torch.cat([torch.ones(n, 1, device=dev, dtype=torch.bool), draw(n, k - 1) < 0.6], 1)
+        ys = (torch.arange(h, device=dev, dtype=x.dtype) + 0.5) / h
+        xs = (torch.arange(w, device=dev, dtype=x.dtype) + 0.5) / w
+        dx = xs[None, None, None, :] - centres[..., 0, None, None]
+        dy = ys[None, None, :, None] - centres[..., 1, None, None]
+        cos, sin = torch.cos(angles)[..., None, None], torch.sin(angles)[..., None, None]
+        u = (dx * cos + dy * sin) / axes[..., 0, None, None]
+        v = (-dx * sin + dy * cos) / axes[..., 1, None, None]
+        # about one pixel of soft edge: the radius falls from 1 to 0 coverage over ~1/minor-axis px
+        edge = (axes.min(-1).values * min(h, w))[..., None, None]
+        coverage = ((1 - torch.sqrt(u * u + v * v)) * edge + 0.5).clamp(0, 1) * present[..., None, None]
+        mask = coverage.amax(1, keepdim=True) * _chosen(n, self.p, gen, dev)
+        shade = draw(n, 1, 1, 1)
+        return x * (1 - mask) + shade * mask
+
+
+class RandomBlur(nn.Module):
+    """Gaussian blur with sigma uniform in ``[min_sigma, max_sigma]`` pixels, separable, reflect-padded."""
+
+    def __init__(self, p: float, max_sigma: float, min_sigma: float = 0.3):
+        super().__init__()
+        self.p, self.max_sigma, self.min_sigma = p, max_sigma, min_sigma
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n, c, h, w = x.shape
+        radius = max(1, math.ceil(3 * self.max_sigma))
+        sigma = _uniform(n, self.min_sigma, self.max_sigma, gen, x.device)
+        taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        kernel = torch.exp(-(taps[None] ** 2) / (2 * sigma[:, None].to(x.dtype) ** 2))
+        kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)
+        # one group per image and channel: every image gets its own kernel in a single conv call
+        flat = F.pad(x.reshape(1, n * c, h, w), (radius,) * 4, mode="reflect")
+        flat = F.conv2d(flat, kernel[:, None, None, :], groups=n * c)
+        flat = F.conv2d(flat, kernel[:, None, :, None], groups=n * c)
+        return torch.where(_chosen(n, self.p, gen, x.device), flat.reshape(n, c, h, w), x)
+
+
+class RandomLowResolution(nn.Module):
+    """Downscaled (area) to a side uniform in ``[min_side, side)``, then upscaled back (bilinear)."""
+
+    def __init__(self, p: float, min_side: int):
+        super().__init__()
+        self.p, self.min_side = p, min_side
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n, _, h, w = x.shape
+        top = min(h, w)
+        if self.min_side >= top:
+            return x
+        sides = torch.randint(self.min_side, top, (n,), generator=gen, device=x.device)
+        chosen = _chosen(n, self.p, gen, x.device).view(n)
+        out = x.clone()
+        for side in sides[chosen].unique().tolist():  # one resize pair per distinct side
+            rows = chosen & (sides == side)
+            small = F.interpolate(x[rows], size=(round(side * h / top), round(side * w / top)), mode="area")
+            out[rows] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        return out
+
+
+class RandomNoise(nn.Module):
+    """Sensor noise with a std uniform in ``(0, max_std]``: Gaussian for half the chosen images,
+    shot-noise-like (std growing with the square root of brightness) for the other half."""
+
+    def __init__(self, p: float, max_std: float):
+        super().__init__()
+        self.p, self.max_std = p, max_std
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n, dev = x.shape[0], x.device
+        std = _uniform(n, 0.0, self.max_std, gen, dev).view(n, 1, 1, 1).to(x.dtype)
+        shot = (torch.rand(n, generator=gen, device=dev) < 0.5).view(n, 1, 1, 1)
+        std = torch.where(shot, std * torch.sqrt(x.clamp_min(0) * 2), std)  # equal std at mid-grey
+        noise = torch.randn(x.shape, generator=gen, device=dev, dtype=x.dtype) * std
+        return torch.where(_chosen(n, self.p, gen, dev), (x + noise).clamp(0, 1), x)
+
+
+def _dct_matrix(size: int = 8) -> torch.Tensor:
+    """The orthonormal DCT-II matrix: JPEG's 8x8 transform (its 1/4 C(u) C(v) scaling is orthonormal)."""
+    k = torch.arange(size, dtype=torch.float64)
+    matrix = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * size)) * math.sqrt(2 / size)
+    matrix[0] /= math.sqrt(2)
+    return matrix.float()
+
+
+# The JPEG standard's luminance quantisation table (ITU T.81, Annex K), scaled by quality as libjpeg does.
+_JPEG_LUMA = torch.tensor([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55],
+    [14, 13, 16, 24, 40, 57, 69, 56], [14, 17, 22, 29, 51, 87, 80, 62],
+    [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]], dtype=torch.float32)
+
+
+class RandomJPEG(nn.Module):
+    """Grey-scale JPEG compression, vectorised: 8x8 block DCT, quantisation by the standard luminance
+    table at a quality uniform in ``[min_quality, max_quality]``, inverse DCT, rounding to 8 bits.
+    (The entropy coding that JPEG adds is lossless, so this is the codec's whole loss.)"""
+
+    def __init__(self, p: float, min_quality: int, max_quality: int = 75):
+        super().__init__()
+        self.p, self.min_quality, self.max_quality = p, min_quality, max_quality
+        self.register_buffer("dct", _dct_matrix(), persistent=False)
+        self.register_buffer("luma", _JPEG_LUMA.clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        n, c, h, w = x.shape
+        dev = x.device
+        quality = torch.randint(self.min_quality, self.max_quality + 1, (n,), generator=gen, device=dev).float()
+        scale = torch.where(quality < 50, 5000 / quality, 200 - 2 * quality)
+        table = ((self.luma.to(dev)[None] * scale[:, None, None] + 50) // 100).clamp(1, 255)
+        ph, pw = -h % 8, -w % 8  # whole blocks: pad as the encoder does, by repeating the edge
+        levels = F.pad(x.float(), (0, pw, 0, ph), mode="replicate") * 255 - 128
+        blocks = levels.reshape(n, c, (h + ph) // 8, 8, (w + pw) // 8, 8).transpose(3, 4)
+        dct = self.dct.to(dev)
+        table = table.view(n, 1, 1, 1, 8, 8)
+        coefficients = torch.round(dct @ blocks @ dct.T / table) * table
+        restored = (dct.T @ coefficients @ dct).transpose(3, 4).reshape(n, c, h + ph, w + pw)
+        restored = (torch.round(restored + 128).clamp(0, 255) / 255)[..., :h, :w].to(x.dtype)
+        return torch.where(_chosen(n, self.p, gen, dev), restored, x)
+
+
 class RandomErasing(nn.Module):
     """Zhong et al.'s random erasing: a rectangle of 2-33% of the area filled with noise."""
 
@@ -153,6 +324,22 @@ class BatchAugment(nn.Module):
             steps.append(RandomAffine(cfg.rotate, cfg.scale, cfg.shift, cfg.hflip))
         if cfg.brightness or cfg.contrast:
             steps.append(ColorJitter(cfg.brightness, cfg.contrast))
+        # Camera degradations, in the order a picture suffers them: exposure, what is in front of the
+        # face, optics, sensor resolution and noise, compression.
+        if cfg.gamma:
+            steps.append(RandomGamma(cfg.gamma))
+        if cfg.darken:
+            steps.append(RandomDarken(cfg.darken))
+        if cfg.occlude:
+            steps.append(RandomOccluder(cfg.occlude))
+        if cfg.blur:
+            steps.append(RandomBlur(cfg.blur, cfg.blur_sigma))
+        if cfg.lowres:
+            steps.append(RandomLowResolution(cfg.lowres, cfg.lowres_side))
+        if cfg.noise:
+            steps.append(RandomNoise(cfg.noise, cfg.noise_std))
+        if cfg.jpeg:
+            steps.append(RandomJPEG(cfg.jpeg, cfg.jpeg_quality))
         if cfg.erasing:
             steps.append(RandomErasing(cfg.erasing))
         self.steps = nn.ModuleList(steps)

@@ -25,6 +25,20 @@ class AugmentConfig(BaseModel):
     brightness: float = Field(0.2, ge=0, lt=1, description="max additive brightness change (fraction of range)")
     contrast: float = Field(0.2, ge=0, lt=1, description="max relative contrast change")
     erasing: float = Field(0.25, ge=0, le=1, description="probability of random erasing")
+    # Camera degradations for robust training (issue 18); all off by default so older recipes
+    # reproduce. Their parameters are drawn from continuous ranges, unlike the benchmark's fixed
+    # severities (apps.robustness.SEVERITY_PARAMETERS).
+    gamma: float = Field(0.0, ge=0, le=3, description="max |log gamma| of a gamma curve on every image")
+    darken: float = Field(0.0, ge=0, le=1, description="probability of under-exposure (scale 0.12-1)")
+    occlude: float = Field(0.0, ge=0, le=1, description="probability of a flat blob occluding part of the face")
+    blur: float = Field(0.0, ge=0, le=1, description="probability of a Gaussian blur")
+    blur_sigma: float = Field(2.5, gt=0.3, le=8, description="max blur sigma, pixels")
+    lowres: float = Field(0.0, ge=0, le=1, description="probability of a downscale-upscale round trip")
+    lowres_side: int = Field(8, ge=2, description="smallest side the image is downscaled to, pixels")
+    noise: float = Field(0.0, ge=0, le=1, description="probability of sensor noise")
+    noise_std: float = Field(0.16, gt=0, le=1, description="max noise std, fraction of the pixel range")
+    jpeg: float = Field(0.0, ge=0, le=1, description="probability of JPEG compression")
+    jpeg_quality: int = Field(5, ge=1, le=75, description="lowest JPEG quality (drawn up to 75)")
     mixup: float = Field(0.0, ge=0, description="mixup Beta(alpha, alpha); 0 = off")
     cutmix: float = Field(0.0, ge=0, description="cutmix Beta(alpha, alpha); 0 = off")
 
