@@ -98,21 +98,31 @@ def test_every_detector_stamps_its_framing_on_what_it_finds():
 def test_bench_pipeline_on_real_faces(data_root, tmp_path):
     """A few PrivateTest faces through Haar (fast): the row's numbers are consistent with each other."""
     out = tmp_path / "pipeline.json"
-    run = run_emoscope("bench", "pipeline", "--model", "fer-fast", "--detector", "truth", "--detector", "haar",
-                       "--faces", "40", "--out", out)
+    run = run_emoscope("bench", "pipeline", "--model", "fer-fast", "--model", "fer5", "--detector", "truth",
+                       "--detector", "haar", "--faces", "40", "--out", out)
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(out.read_text())
-    truth, row = results["rows"]
+    assert results["models"] == ["fer-fast", "fer5"] and set(results["accuracy_original_all"]) == {"fer-fast", "fer5"}
+    truth, truth_fer5, row, row_fer5 = results["rows"]
+    assert [r["model"] for r in results["rows"]] == ["fer-fast", "fer5", "fer-fast", "fer5"]
     assert truth["detector"] == "truth" and truth["found"] == 40 and abs(truth["gap_points"]) <= 10
     assert results["split"] == "fer2013:test" and results["faces"] == row["faces"] == 40
     assert 0 < row["found"] <= 40 and row["recall"] == round(row["found"] / 40, 4)
     assert row["gap_points"] == round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)
-    assert "| haar |" in run.stdout
+    # one detection pass serves every model: the same faces found, scored differently
+    assert row_fer5["found"] == row["found"] and row_fer5["fitted_framing"] == row["fitted_framing"]
+    assert "| haar |" in run.stdout and "| fer5 |" in run.stdout
 
 
-def test_bench_pipeline_refuses_an_unknown_split(tmp_path):
-    run = run_emoscope("bench", "pipeline", "--split", "train", "--out", tmp_path / "x.json")
-    assert run.returncode == 2 and "error:" in run.stderr and "Traceback" not in run.stderr
+@pytest.mark.parametrize("args, says", [
+    (["--split", "train"], "unknown split 'train'"),
+    (["--model", "ferplus-fast", "--detector", "truth"], "ferplus-fast: a ferplus model; the pipeline bench"),
+], ids=["split", "ferplus-model"])
+def test_bench_pipeline_refuses_what_it_cannot_measure(args, says, tmp_path):
+    run = run_emoscope("bench", "pipeline", *args, "--faces", "10", "--out", tmp_path / "x.json")
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and says in lines[0], run.stderr
+    assert not (tmp_path / "x.json").exists()
 
 
 @pytest.mark.data
@@ -122,7 +132,7 @@ def test_the_baseline_pipeline_differs_only_in_framing_and_tiles(data_root):
     from emoscope.runtime.predictor import load_predictor
 
     predictor = load_predictor("fer-fast")
-    current, baseline = (bench_pipeline(predictor, ["haar", "mediapipe"], faces=30, baseline=flag) for flag in (False, True))
+    current, baseline = (bench_pipeline([predictor], ["haar", "mediapipe"], faces=30, baseline=flag) for flag in (False, True))
     assert (current["pipeline"], baseline["pipeline"]) == ("current", "baseline")
     (haar_now, mediapipe_now), (haar_before, mediapipe_before) = current["rows"], baseline["rows"]
     assert haar_now["found"] == haar_before["found"]  # Haar has no tile pass: the same faces, other crops

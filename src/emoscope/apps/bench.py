@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.errors import DataError
+from emoscope.errors import DataError, EmoscopeError
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.results import FrameResult
 from emoscope.video.sinks import VideoWriterSink
@@ -181,6 +181,13 @@ def evaluation_dataset(spec) -> str:
     return part_dataset(spec.name) or EVALUATION_DATASET.get(spec.label_set, "fer2013")
 
 
+def check_fer2013_model(predictor, bench: str) -> None:
+    """Refuse, in one line, a model the ``bench`` benchmark cannot score on FER2013 faces."""
+    if evaluation_dataset(predictor.spec) != "fer2013":
+        raise EmoscopeError(f"{predictor.spec.name}: a {predictor.spec.label_set} model; the {bench} bench "
+                            "measures whole-face FER2013 expression models (7 classes or fer5)")
+
+
 def classifier_backends(name: str, int8: bool, work_dir: Path) -> dict:
     """torch, ONNX fp32 and (optionally) ONNX int8 predictors of one model; exports what is missing
     into ``work_dir`` (int8 calibration uses 512 training-split faces)."""
@@ -223,8 +230,6 @@ def replace_between_markers(path: Path, marker: str, content: str) -> None:
     start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
     text = path.read_text(encoding="utf-8")
     if start not in text or end not in text:
-        from emoscope.errors import EmoscopeError
-
         raise EmoscopeError(f"{path}: no {start} ... {end} markers to put the table between")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)

@@ -272,27 +272,20 @@ def _accuracy(predictor, images) -> float:
     return float((predictor.predict_proba(images.images).argmax(axis=1) == images.labels).mean())
 
 
-def _check_measurable(predictor) -> None:
-    from emoscope.apps.bench import evaluation_dataset
-
-    if evaluation_dataset(predictor.spec) != "fer2013":
-        raise EmoscopeError(f"{predictor.spec.name}: a {predictor.spec.label_set} model; the robustness bench "
-                            "measures whole-face FER2013 expression models (7 classes or fer5)")
-
-
 def bench_robustness(predictors: Sequence, faces: int = 1000, seed: int = 0, split: str = "test",
                      corruptions: Sequence[str] | None = None,
                      on_cell: Callable[[str, int], None] | None = None) -> dict:
     """Clean and corrupted accuracy of each predictor on the same ``faces`` FER2013 faces of ``split``
     (a stratified sample; a 5-class model is scored on those of its classes). ``on_cell`` is told
     each (corruption, severity) once all models are scored on it."""
+    from emoscope.apps.bench import check_fer2013_model
     from emoscope.data import load_dataset
     from emoscope.data.splits import stratified_sample
     from emoscope.evaluation.evaluate import align_labels
 
     names = corruption_names(corruptions)
     for predictor in predictors:
-        _check_measurable(predictor)
+        check_fer2013_model(predictor, "robustness")
     dataset = load_dataset("fer2013", split=split)
     chosen = dataset.subset(stratified_sample(dataset.labels, min(faces, len(dataset)), seed=seed))
     aligned = [align_labels(chosen, predictor) for predictor in predictors]

@@ -146,7 +146,8 @@ def bench_batch_cmd(
 
 @app.command("pipeline")
 def bench_pipeline_cmd(
-    model: str = typer.Option("fer-best", help="the expression model the crops are scored with"),
+    models: list[str] = typer.Option(None, "--model", help="expression models the crops are scored with, each on "
+                                     "the same detections (repeatable; default: fer-best)"),
     detectors: list[str] = typer.Option(None, "--detector", help=f"detectors to score (default: all; {DETECTOR_HELP}; "
                                         "truth = each face's true square and roll, the resampling cost alone)"),
     faces: int = typer.Option(600, min=10, max=10_000, help="FER2013 faces placed into frames"),
@@ -166,7 +167,8 @@ def bench_pipeline_cmd(
         check_choice(name, [TRUTH, *DETECTORS], "face detector")
     check_choice(split, ["test", "val"], "split")
     check_can_write_in(out.parent)
-    results = bench_pipeline(load_predictor(model), names, faces=faces, seed=seed, split=split, baseline=baseline)
+    predictors = [load_predictor(model) for model in models or ["fer-best"]]
+    results = bench_pipeline(predictors, names, faces=faces, seed=seed, split=split, baseline=baseline)
     publish(out, results, fidelity_table(results), "bench:pipeline", readme, markdown_beside=False)
 
 
