@@ -68,8 +68,8 @@ reproduce-asl-gesture: $(STAMP)
 # The expression models of issue 4 (need ../shared/data). Each one: train from configs/<name>.toml
 # (select the epoch on PublicTest), ship it with its ONNX export (<name>_SHIP: e.g. --half for fp16
 # weights), evaluate the shipped file on the test split (FER2013 PrivateTest; FER+ majority labels for
-# ferplus) without and with test-time augmentation and on the selection split (PublicTest), and write its model card with <name>_TARGET and
-# <name>_WEAKNESSES. $(1) is the name, $(2) the dataset whose test split measures it.
+# ferplus) without and with test-time augmentation and on the selection split (PublicTest), and write
+# its model card with <name>_TARGET and <name>_WEAKNESSES. $(1) is the name, $(2) the dataset whose test split measures it.
 WEIGHTS := src/emoscope/weights
 # The TTA modes a card reports: <name>_TTA, else both (ten-crop costs ten passes: too slow for big ensembles).
 tta_modes = $(or $($(1)_TTA),hflip tencrop)
@@ -77,6 +77,9 @@ tta_modes = $(or $($(1)_TTA),hflip tencrop)
 run_of = $(or $($(1)_RUN),$(1))
 define ship_expression_model
 	$(EMOSCOPE) ship runs/$(call run_of,$(1))/best.safetensors --name $(1) $($(1)_SHIP)
+	$(call card_expression_model,$(1),$(2))
+endef
+define card_expression_model
 	for tta in none $(call tta_modes,$(1)); do \
 		$(EMOSCOPE) evaluate $(WEIGHTS)/$(1).safetensors --dataset $(2) --split test --tta $$tta --out runs/$(1)/eval || exit 1; \
 	done
@@ -87,9 +90,12 @@ define ship_expression_model
 		$(foreach tta,$(call tta_modes,$(1)),--tta-report runs/$(1)/eval/$(1)_$(2)_test_$(tta).json) \
 		--target "$($(1)_TARGET)" $($(1)_WEAKNESSES)
 endef
-# `make ship-<name>` ships runs/<name>/best.safetensors (or <name>_RUN's) trained elsewhere (e.g. fetched from a GPU).
+# `make ship-<name>` ships runs/<name>/best.safetensors (or <name>_RUN's) trained elsewhere (e.g. fetched from a GPU);
+# `make card-<name>` re-evaluates the shipped <name> and rewrites its card.
 ship-%: $(STAMP)
 	$(call ship_expression_model,$*,$(or $($*_DATA),fer2013))
+card-%: $(STAMP)
+	$(call card_expression_model,$*,$(or $($*_DATA),fer2013))
 
 # The 7-bit packs the GPU runs train on (`emoscope pack`): Training and PublicTest, never PrivateTest.
 .pack/%-7bit.emopack: | $(STAMP)

@@ -99,3 +99,12 @@ def test_card_shows_the_selection_split_and_refuses_a_report_of_another_split(bu
     assert read_card(write_card(bundle, report_path)["json"]).on_selection_split is None
     with pytest.raises(EmoscopeError, match="on its selection split synthetic:holdout"):
         write_card(bundle, report_path, selection_report_path=report_path)  # the test split is not the selection split
+
+
+def test_a_pack_trained_model_was_chosen_on_the_packs_copy_of_the_split():
+    from emoscope.evaluation.card import _same_split
+
+    assert _same_split("fer2013:val", "fer2013:val")
+    assert _same_split("fer2013:val", ".pack/fer2013-7bit.emopack:val")
+    assert not _same_split("fer2013:test", ".pack/fer2013-7bit.emopack:val")
+    assert not _same_split("fer2013:test", "fer2013:val")

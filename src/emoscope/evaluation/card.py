@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from emoscope.data.pack import PACK_SUFFIX
 from emoscope.errors import EmoscopeError
 from emoscope.runtime.bundle import load_bundle
 from emoscope.runtime.config_file import read_config_file
@@ -111,12 +112,21 @@ def _tta_results(report: dict, tta_reports: list[dict]) -> dict[str, TtaResult]:
     return results
 
 
+def _same_split(evaluated: str | None, chosen_on: str) -> bool:
+    """Whether an evaluation's split is the one an epoch was chosen on. A model trained from a pack
+    (``emoscope pack DATASET``) was chosen on the pack's copy of the split of the same name."""
+    if evaluated == chosen_on:
+        return True
+    source, _, split = chosen_on.rpartition(":")
+    return source.endswith(PACK_SUFFIX) and str(evaluated).rpartition(":")[2] == split
+
+
 def _selection_result(report: dict, selection_report: dict | None, selection: dict) -> SplitResult | None:
     """The selection split's single-view numbers, from a report of the same model on that split."""
     if selection_report is None:
         return None
-    chosen_on = selection.get("split")
-    if (selection_report.get("model") != report.get("model") or selection_report.get("split") != chosen_on
+    chosen_on = str(selection.get("split"))
+    if (selection_report.get("model") != report.get("model") or not _same_split(selection_report.get("split"), chosen_on)
             or selection_report.get("tta", "none") != "none"):
         raise EmoscopeError(f"a --selection-report must evaluate {report['model']} on its selection split "
                             f"{chosen_on} in a single view (got {selection_report['model']} on "
