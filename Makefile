@@ -179,7 +179,7 @@ fer-default_TARGET := >= 71% PrivateTest accuracy, TTA allowed; trains on this C
 fer-default_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Fear and disgust have the lowest recall (see the table); disgust has only 436 training images (1.5%)." \
 	--weakness "Below its 71% target even with ten-crop TTA: a 0.77M-parameter network sized to train within 2.5 h on 2 CPU cores." \
-	--weakness "The shipped run's schedule was shortened while it ran (75 then 55 planned epochs, cosine; 45 from epoch 27) and its thread count changed, so make reproduce-fer-default, which trains 45 epochs straight, gives close but not identical numbers."
+	--weakness "Stage 1's schedule was shortened while it ran (75 then 55 planned epochs, cosine; 45 from epoch 27) and its thread count changed, and stage 2 started from its fp16-rounded shipped weights, so make reproduce-fer-default, which trains stage 1 for 45 epochs straight, gives close but not identical numbers."
 reproduce-fer-default: $(STAMP) .pack/fer2013-ensemble.emopack
 	$(call reproduce_robust_model,fer-default)
 

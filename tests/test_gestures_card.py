@@ -85,7 +85,7 @@ def test_card_lists_tta_results_and_target_and_refuses_unrelated_tta_reports(bun
 
 
 def test_card_shows_the_selection_split_and_refuses_a_report_of_another_split(bundle_and_report, tmp_path):
-    from emoscope.evaluation.card import read_card
+    from emoscope.evaluation.card import cards_table, read_card
 
     bundle, report_path, report = bundle_and_report
     images = synthetic_imageset(40, 28, LABELS, seed=7)
@@ -96,6 +96,8 @@ def test_card_shows_the_selection_split_and_refuses_a_report_of_another_split(bu
     assert (chosen.split, chosen.images, chosen.accuracy) == ("synthetic:holdout", 40, on_holdout["accuracy"])
     assert ("On `synthetic:holdout` (40 images), the split the epoch was chosen on, so not a clean test number"
             in paths["markdown"].read_text())
+    assert f"| synthetic:holdout: {on_holdout['accuracy']:.4f}, {on_holdout['macro_f1']:.4f} |" in cards_table(
+        [read_card(paths["json"])])
     assert read_card(write_card(bundle, report_path)["json"]).on_selection_split is None
     with pytest.raises(EmoscopeError, match="on its selection split synthetic:holdout"):
         write_card(bundle, report_path, selection_report_path=report_path)  # the test split is not the selection split

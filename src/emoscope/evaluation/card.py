@@ -265,12 +265,15 @@ def read_card(path: str | Path) -> ModelCard:
 
 def cards_table(cards: list[ModelCard]) -> str:
     """One Markdown row per card: test accuracy with and without TTA, size and compute, target."""
-    lines = ["| model | classes | test split | accuracy | best TTA | macro-F1 | params | MFLOPs | target |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | classes | test split | accuracy | best TTA | macro-F1 | selection split: accuracy, macro-F1 "
+             "| params | MFLOPs | target |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for card in cards:
         best = card.best_tta
         tta = f"{best[1].accuracy:.4f} ({best[0]})" if best else "-"
+        chosen = card.on_selection_split
+        selection = f"{chosen.split}: {chosen.accuracy:.4f}, {chosen.macro_f1:.4f}" if chosen else "-"
         lines.append(f"| [{card.name}](src/emoscope/weights/{card.name}.md) | {len(card.classes)} | {card.test_split} "
-                     f"({card.test_images}) | {card.accuracy:.4f} | {tta} | {card.macro_f1:.4f} | "
+                     f"({card.test_images}) | {card.accuracy:.4f} | {tta} | {card.macro_f1:.4f} | {selection} | "
                      f"{card.params / 1e6:.2f}M | {card.mflops:.1f} | {card.target or '-'} |")
     return "\n".join(lines) + "\n"
