@@ -28,6 +28,7 @@ def test_ensemble_bundle_and_onnx_give_the_mean_of_member_probabilities(tmp_path
     onnx = export_onnx(model, spec, tmp_path / "both.onnx")
     np.testing.assert_allclose(emoscope.load(str(onnx), backend="onnx").predict_proba(faces), expected, atol=1e-5)
     assert spec.metrics["members"] == "a, b" and spec.classes == ["angry", "happy", "neutral"]
+    assert spec.metrics["split"] == "tiny:val"  # the members' shared selection split is the ensemble's
 
 
 def test_members_must_share_labels_and_input(tmp_path):

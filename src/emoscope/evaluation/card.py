@@ -180,7 +180,8 @@ def render_markdown(card: ModelCard) -> str:
         tta = "\n\nWith test-time augmentation (softmax averaged over the views; same images):" + tta
     target = f"\n| target | {card.target} |" if card.target else ""
     chosen = card.on_selection_split
-    on_selection = (f"\n\nOn `{chosen.split}` ({chosen.images} images), the split the epoch was chosen on, so not a "
+    chosen_what = "its members' epochs were" if "members" in card.selection else "the epoch was"
+    on_selection = (f"\n\nOn `{chosen.split}` ({chosen.images} images), the split {chosen_what} chosen on, so not a "
                     f"clean test number but the one to compare with results published on that split: accuracy "
                     f"**{chosen.accuracy:.4f}**, macro-F1 {chosen.macro_f1:.4f} (single view)." if chosen else "")
     everything = f"All steps: `{card.reproduce_command}`; the training and evaluation commands:\n\n" \

@@ -30,10 +30,13 @@ def build_ensemble(members: list[str | Path], name: str, command: str = ""):
                          img_size=first.img_size, members=layout)
     for slot, (member, _) in zip(model.members, loaded):
         slot.load_state_dict(member.state_dict())
+    splits = sorted({s.metrics.get("split", "?") for _, s in loaded})
+    metrics = {"members": ", ".join(s.name for _, s in loaded),
+               "selection": "none: the mean of its members' probabilities, each selected on its own "
+                            f"validation split ({', '.join(splits)})"}
+    if len(splits) == 1 and splits[0] != "?":
+        metrics["split"] = splits[0]  # the members' shared selection split is the ensemble's
     spec = first.model_copy(update={
         "name": name, "architecture": "ensemble", "arch_kwargs": {"members": layout}, "command": command,
-        "metrics": {"members": ", ".join(s.name for _, s in loaded),
-                    "selection": "none: the mean of its members' probabilities, each selected on its own "
-                                 f"validation split ({', '.join(sorted({s.metrics.get('split', '?') for _, s in loaded}))})"},
-    })
+        "metrics": metrics})
     return model.eval(), spec

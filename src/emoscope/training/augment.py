@@ -138,7 +138,7 @@ class RandomOccluder(nn.Module):
         cos, sin = torch.cos(angles)[..., None, None], torch.sin(angles)[..., None, None]
         u = (dx * cos + dy * sin) / axes[..., 0, None, None]
         v = (-dx * sin + dy * cos) / axes[..., 1, None, None]
-        # about one pixel of soft edge: the radius falls from 1 to 0 coverage over ~1/minor-axis px
+        # (1 - r) times the minor semi-axis in pixels is about the distance inside the edge: a 1-pixel soft edge
         edge = (axes.min(-1).values * min(h, w))[..., None, None]
         coverage = ((1 - torch.sqrt(u * u + v * v)) * edge + 0.5).clamp(0, 1) * present[..., None, None]
         mask = coverage.amax(1, keepdim=True) * _chosen(n, self.p, gen, dev)
