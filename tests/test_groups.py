@@ -277,7 +277,8 @@ def test_a_darkened_group_of_real_faces_is_reported_as_the_worse_one(data_root):
     images = limit_per_split(load_dataset("fer2013", split="test"), 400, seed=0)
     dark = np.arange(len(images)) % 2 == 1
     pixels = images.images.copy()
-    pixels[dark] = (pixels[dark] * 0.15).astype(np.uint8)  # strongly underexposed
+    # strongly underexposed: below the 0.12 floor of the robust models' under-exposure training
+    pixels[dark] = (pixels[dark] * 0.05).astype(np.uint8)
     model = emoscope.load("fer-fast")
     probs = model.predict_proba(pixels)
     report = evaluate_groups(images.labels, probs, np.where(dark, "dark", "original"), list(model.spec.classes))

@@ -72,6 +72,8 @@ def test_upload_the_sample_and_read_its_report_in_a_browser(browser, tmp_path):
         page.wait_for_selector("table.summary")
         summary = page.text_content("table.summary")
         assert all(name in summary for name in INTERVAL_NAMES)
+        # the page is ready before its images are: wait until every chart has loaded (or failed to)
+        page.wait_for_function("() => [...document.querySelectorAll('.charts img')].every(img => img.complete)")
         charts = page.eval_on_selector_all(".charts img", "imgs => imgs.map(img => img.naturalWidth)")
         assert len(charts) == 3 and all(width > 100 for width in charts)
         embedded = page.frame_locator("iframe.report")
