@@ -5,13 +5,14 @@ renamed into place only when complete (a rename within a folder is atomic)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from emoscope.errors import OutputError
+from emoscope.errors import EmoscopeError, OutputError
 
 
 def write_failed(path: Path, exc: OSError) -> OutputError:
@@ -92,3 +93,19 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json_output(path: str | Path, what: str, command: str, keys) -> dict:
+    """The JSON file ``command`` wrote (``what`` names it in messages), checked for ``keys``; a missing,
+    unreadable or foreign file is one error line."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise EmoscopeError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    except json.JSONDecodeError:
+        raise EmoscopeError(f"{path}: not a JSON {what}") from None
+    missing = [key for key in keys if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise EmoscopeError(f"{path}: not an `{command}` {what.split()[-1]} (missing {', '.join(missing)})")
+    return data

@@ -12,7 +12,6 @@ amount and the same seed gives the same corrupted faces.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ import numpy as np
 
 from emoscope.data.face_parts import PART_BOXES
 from emoscope.errors import EmoscopeError
+from emoscope.files import read_json_output
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
@@ -341,16 +341,7 @@ COMPARABLE_KEYS = ("dataset", "split", "faces", "seed", "severities", "corruptio
 
 def read_robustness_run(path: Path) -> dict:
     """An earlier ``emoscope bench robustness`` JSON, checked for what a comparison needs."""
-    try:
-        run = json.loads(path.read_text())
-    except OSError as exc:
-        raise EmoscopeError(f"{path}: cannot read the robustness run ({exc.strerror})") from None
-    except json.JSONDecodeError:
-        raise EmoscopeError(f"{path}: not a JSON robustness run") from None
-    missing = [key for key in (*COMPARABLE_KEYS, "models") if not isinstance(run, dict) or key not in run]
-    if missing:
-        raise EmoscopeError(f"{path}: not an `emoscope bench robustness` run (missing {', '.join(missing)})")
-    return run
+    return read_json_output(path, "robustness run", "emoscope bench robustness", (*COMPARABLE_KEYS, "models"))
 
 
 def before_after(before: dict, after: dict) -> list[dict]:

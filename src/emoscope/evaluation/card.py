@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from emoscope.data.pack import PACK_SUFFIX
 from emoscope.errors import EmoscopeError
+from emoscope.files import read_json_output
 from emoscope.runtime.bundle import load_bundle
 from emoscope.runtime.config_file import read_config_file
 
@@ -80,17 +81,7 @@ class ModelCard(BaseModel):
 
 def read_report(path: str | Path) -> dict:
     """An ``emoscope evaluate`` JSON report, checked for the fields a card needs."""
-    path = Path(path)
-    try:
-        report = json.loads(path.read_text())
-    except OSError as exc:
-        raise EmoscopeError(f"{path}: cannot read the evaluation report ({exc.strerror})") from None
-    except json.JSONDecodeError:
-        raise EmoscopeError(f"{path}: not a JSON evaluation report") from None
-    missing = [key for key in REPORT_KEYS if not isinstance(report, dict) or key not in report]
-    if missing:
-        raise EmoscopeError(f"{path}: not an `emoscope evaluate` report (missing {', '.join(missing)})")
-    return report
+    return read_json_output(path, "evaluation report", "emoscope evaluate", REPORT_KEYS)
 
 
 def _recipe(config: str | Path | None, fallback: dict) -> dict:
