@@ -84,6 +84,19 @@ def test_crops_follow_the_detectors_framing():
     assert len(box.select([0]).scaled(2.0).clipped(400, 400)) == 1
 
 
+def test_framing_views_are_consecutive_zooms_of_each_faces_square():
+    from emoscope.faces import mean_over_views
+
+    image = np.random.default_rng(1).integers(0, 256, (200, 200), dtype=np.uint8)
+    faces = Detections([[50, 50, 150, 150], [20, 30, 60, 70]], [1.0, 0.9], framing=CropFraming(scale=1.0))
+    crops = crop_faces(image, faces, GRAY48, align=False, zooms=(1.0, 0.9, 1.1))
+    assert len(crops) == 6
+    for crop, (centre, side) in zip(crops, [((100, 100), s) for s in (100, 90, 110)] + [((40, 50), s) for s in (40, 36, 44)]):
+        assert np.array_equal(crop, resize(square_crop(image, centre, side), 48))
+    probs = np.arange(6 * 2, dtype=np.float32).reshape(6, 2)
+    assert mean_over_views(probs, 3).tolist() == [[2, 3], [8, 9]]
+
+
 def test_every_detector_stamps_its_framing_on_what_it_finds():
     pytest.importorskip("mediapipe")
     from emoscope.faces import create_detector, list_detectors
@@ -112,6 +125,21 @@ def test_bench_pipeline_on_real_faces(data_root, tmp_path):
     # one detection pass serves every model: the same faces found, scored differently
     assert row_fer5["found"] == row["found"] and row_fer5["fitted_framing"] == row["fitted_framing"]
     assert "| haar |" in run.stdout and "| fer5 |" in run.stdout
+    assert results["framing_views"] == [1.0] and "one crop per face" in run.stdout
+
+
+@pytest.mark.data
+def test_bench_pipeline_with_framing_views(data_root, tmp_path):
+    """The same faces and detections as one view; only accuracy on found faces may change."""
+    from emoscope.apps.fidelity import bench_pipeline
+    from emoscope.runtime.predictor import load_predictor
+
+    predictor = load_predictor("fer-fast")
+    one, three = (bench_pipeline([predictor], ["truth", "haar"], faces=40, framing_views=flag) for flag in (False, True))
+    assert one["framing_views"] == [1.0] and three["framing_views"] == [1.0, 0.9, 1.1]
+    for single, viewed in zip(one["rows"], three["rows"]):
+        assert single["found"] == viewed["found"] and single["accuracy_original_found"] == viewed["accuracy_original_found"]
+    assert any(s["accuracy_found"] != v["accuracy_found"] for s, v in zip(one["rows"], three["rows"]))
 
 
 @pytest.mark.parametrize("args, says", [

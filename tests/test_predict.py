@@ -66,6 +66,28 @@ def test_faces_of_a_chunk_share_one_classifier_call(bundle, media):
     assert face.probabilities[face.label] == pytest.approx(max(face.probabilities.values()), abs=1e-4)
 
 
+def test_framing_views_average_three_crops_of_each_face_in_the_same_call(media):
+    """Each face's probabilities are the mean of the model on its 0.9, 1.0 and 1.1x crops, and
+    the report says the views were used (a resumed log made without them is not reused)."""
+    from emoscope.faces import FRAMING_VIEWS, crop_faces
+
+    predictor = CountingPredictor(emoscope.load("fer-fast"))
+    path = media / "multi_face.jpg"
+    image = cv2.imread(str(path))
+    with create_detector("mediapipe-full") as detector:
+        (viewed, _), = iter_predictions([path], predictor, detector, framing_views=True)
+        detections = detector.detect(image)
+    assert predictor.calls == 1 and len(viewed.faces) == len(detections) == 5
+    per_zoom = [predictor.inner.predict_proba(crop_faces(image, detections, predictor.spec, zooms=(zoom,)))
+                for zoom in FRAMING_VIEWS]
+    expected = np.mean(per_zoom, axis=0)
+    got = np.array([list(face.probabilities.values()) for face in viewed.faces])
+    assert np.abs(got - expected).max() < 1e-3
+    assert np.abs(per_zoom[1] - per_zoom[2]).max() > 0.01  # the zooms do give the model other crops
+    report = predict_images([path], predictor.inner, framing_views=True)
+    assert report.framing_views and report.images[0].faces == viewed.faces
+
+
 def test_library_report_keeps_errors_per_file(bundle, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     paths = [write_gray(tmp_path / "plain.png"), tmp_path / "broken.png"]

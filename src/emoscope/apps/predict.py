@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, read_image
+from emoscope.faces import FRAMING_VIEWS, MAX_PIXELS, create_detector, crop_faces, mean_over_views, read_image
 from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
 
@@ -45,6 +45,7 @@ class PredictReport(BaseModel):
     tta: str
     align: bool
     clahe: bool
+    framing_views: bool = False
     images: list[ImagePrediction]
 
     @property
@@ -68,32 +69,35 @@ def find_images(target: Path) -> list[Path]:
 
 
 def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "none", align: bool = True,
-                     clahe: bool = False, chunk_size: int = 16,
-                     max_pixels: int = MAX_PIXELS) -> Iterator[tuple[ImagePrediction, np.ndarray | None]]:
+                     clahe: bool = False, chunk_size: int = 16, max_pixels: int = MAX_PIXELS,
+                     framing_views: bool = False) -> Iterator[tuple[ImagePrediction, np.ndarray | None]]:
     """``(prediction, image)`` per path in order; ``image`` is the decoded BGR image, None on error.
 
-    Memory holds one chunk of images at a time.
+    Memory holds one chunk of images at a time. ``framing_views``: each face's probabilities are
+    the mean over crops at :data:`~emoscope.faces.FRAMING_VIEWS` zooms (3x the model's work).
     """
     classes = list(predictor.classes)
+    zooms = FRAMING_VIEWS if framing_views else (1.0,)
     for start in range(0, len(paths), chunk_size):
         chunk = []  # (prediction, image, detections, crops) per path
         for path in paths[start : start + chunk_size]:
             try:
                 image = read_image(path, max_pixels)
                 detections = detector.detect(image)
-                crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe)
+                crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe, zooms=zooms)
             except EmoscopeError as exc:
                 chunk.append((ImagePrediction(path=str(path), error=str(exc)), None, None, []))
                 continue
             height, width = image.shape[:2]
             chunk.append((ImagePrediction(path=str(path), width=width, height=height), image, detections, crops))
         crops = [crop for *_, image_crops in chunk for crop in image_crops]
-        probs = predictor.predict_proba(crops, tta=tta) if crops else np.zeros((0, len(classes)), np.float32)
+        probs = (mean_over_views(predictor.predict_proba(crops, tta=tta), len(zooms)) if crops
+                 else np.zeros((0, len(classes)), np.float32))
         offset = 0
-        for prediction, image, detections, image_crops in chunk:
+        for prediction, image, detections, _ in chunk:
             if detections is not None:  # None: the file could not be read; its error is recorded
-                prediction.faces = face_predictions(detections, probs[offset : offset + len(image_crops)], classes)
-            offset += len(image_crops)
+                prediction.faces = face_predictions(detections, probs[offset : offset + len(detections)], classes)
+                offset += len(detections)
             yield prediction, image
 
 
@@ -106,16 +110,19 @@ def face_predictions(detections, probs: np.ndarray, classes: Sequence[str]) -> l
 
 
 def predict_faces(image: np.ndarray, predictor, detector, tta: str = "none", align: bool = True,
-                  clahe: bool = False) -> list[FacePrediction]:
-    """Every face of one decoded image (gray, BGR or BGRA), with a ready ``detector`` instance."""
+                  clahe: bool = False, framing_views: bool = False) -> list[FacePrediction]:
+    """Every face of one decoded image (gray, BGR or BGRA), with a ready ``detector`` instance
+    (``framing_views``: see :func:`iter_predictions`)."""
+    zooms = FRAMING_VIEWS if framing_views else (1.0,)
     detections = detector.detect(image)
-    crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe)
-    probs = predictor.predict_proba(crops, tta=tta) if crops else np.zeros((0, len(predictor.classes)), np.float32)
+    crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe, zooms=zooms)
+    probs = (mean_over_views(predictor.predict_proba(crops, tta=tta), len(zooms)) if crops
+             else np.zeros((0, len(predictor.classes)), np.float32))
     return face_predictions(detections, probs, list(predictor.classes))
 
 
 def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-full", tta: str = "none",
-                   align: bool = True, clahe: bool = False, chunk_size: int = 16,
+                   align: bool = True, clahe: bool = False, framing_views: bool = False, chunk_size: int = 16,
                    on_image: Callable[[ImagePrediction, np.ndarray | None], None] | None = None,
                    log: PredictionLog | None = None) -> PredictReport:
     """The library entry point: a :class:`PredictReport` for image files, errors included per file.
@@ -124,13 +131,14 @@ def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-
     ``log`` records each result as it is made and supplies those of an interrupted run.
     """
     settings = {"model": predictor.spec.name, "classes": list(predictor.classes), "detector": detector, "tta": tta,
-                "align": align, "clahe": clahe}
+                "align": align, "clahe": clahe, "framing_views": framing_views}
     if log is not None:
         log.start(settings)
     done = {str(path): log.finished(path) for path in paths} if log is not None else {}
     todo = [path for path in paths if done.get(str(path)) is None]
     with create_detector(detector) as face_detector:
-        for prediction, image in iter_predictions(todo, predictor, face_detector, tta, align, clahe, chunk_size):
+        for prediction, image in iter_predictions(todo, predictor, face_detector, tta, align, clahe, chunk_size,
+                                                  framing_views=framing_views):
             if log is not None:
                 log.record(prediction)
             if on_image is not None:

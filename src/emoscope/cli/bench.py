@@ -154,8 +154,11 @@ def bench_pipeline_cmd(
     split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest: fitting framings)"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="draws the faces and their placements"),
     baseline: bool = typer.Option(False, help="the pipeline before per-detector framing and the tile pass, to compare"),
+    framing_views: bool = typer.Option(False, help="score each found face as `emoscope predict --framing-views` "
+                                       "does (mean over crops at 0.9, 1.0, 1.1x its framing)"),
     out: Path = typer.Option(Path("runs/bench/pipeline.json")),
-    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers here"),
+    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers "
+                                          "(<!-- bench:pipeline-framing-views --> with --framing-views) here"),
 ):
     """Pipeline fidelity: detection recall and accuracy of detect -> align -> crop -> model on FER2013
     faces placed into larger frames, against the same model on the original crops."""
@@ -168,8 +171,10 @@ def bench_pipeline_cmd(
     check_choice(split, ["test", "val"], "split")
     check_can_write_in(out.parent)
     predictors = [load_predictor(model) for model in models or ["fer-best"]]
-    results = bench_pipeline(predictors, names, faces=faces, seed=seed, split=split, baseline=baseline)
-    publish(out, results, fidelity_table(results), "bench:pipeline", readme, markdown_beside=False)
+    results = bench_pipeline(predictors, names, faces=faces, seed=seed, split=split, baseline=baseline,
+                             framing_views=framing_views)
+    marker = "bench:pipeline-framing-views" if framing_views else "bench:pipeline"
+    publish(out, results, fidelity_table(results), marker, readme, markdown_beside=False)
 
 
 @app.command("robustness")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,6 +16,12 @@ CLAHE_CLIP = 2.0
 CLAHE_TILES = 4
 """CLAHE runs on the final crop (e.g. 48x48), so 4x4 tiles are about one facial feature each,
 whatever the face's size in the photo."""
+FRAMING_VIEWS = (1.0, 0.9, 1.1)
+"""Zooms of the detector's framing that framing views average the model over. A detector's square
+scatters about the face the models were trained on (on PublicTest placements, 10-90% of MediaPipe's
+sides are 0.83-1.26x the truth's) and a model loses most where the crop is too loose, so averaging
+over a tighter and a looser crop, cut from the image itself, recovers part of that
+(`emoscope bench pipeline --framing-views`)."""
 
 
 def eye_roll_degrees(keypoints: np.ndarray) -> float:
@@ -59,11 +66,12 @@ def _equalise(crop: np.ndarray, clahe) -> np.ndarray:
 
 
 def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, align: bool = True,
-               clahe: bool = False) -> list[np.ndarray]:
-    """One uint8 crop per detection, ready for ``Predictor.predict_proba``: ``spec.img_size`` square,
-    framed as the detector's :class:`~emoscope.faces.detections.CropFraming` says the models were
-    trained on, gray (HxW) for a 1-channel model, else BGR; eyes levelled when ``align`` and
-    keypoints exist; ``clahe`` adds contrast-limited histogram equalisation."""
+               clahe: bool = False, zooms: Sequence[float] = (1.0,)) -> list[np.ndarray]:
+    """One uint8 crop per detection and zoom, ready for ``Predictor.predict_proba``: ``spec.img_size``
+    square, framed as the detector's :class:`~emoscope.faces.detections.CropFraming` says the models
+    were trained on, its side times each of ``zooms`` (a face's crops are consecutive, see
+    :func:`mean_over_views`); gray (HxW) for a 1-channel model, else BGR; eyes levelled when
+    ``align`` and keypoints exist; ``clahe`` adds contrast-limited histogram equalisation."""
     import cv2
 
     if len(detections) == 0:
@@ -75,6 +83,13 @@ def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, a
     for index, box in enumerate(detections.boxes):
         roll = eye_roll_degrees(detections.keypoints[index]) if use_roll else 0.0
         cx, cy, side = detections.framing.square(box)
-        crop = resize(square_crop(image, (cx, cy), side, roll, gray=spec.in_chans == 1), spec.img_size)
-        crops.append(_equalise(crop, equaliser) if equaliser is not None else crop)
+        for zoom in zooms:
+            crop = resize(square_crop(image, (cx, cy), side * zoom, roll, gray=spec.in_chans == 1), spec.img_size)
+            crops.append(_equalise(crop, equaliser) if equaliser is not None else crop)
     return crops
+
+
+def mean_over_views(probs: np.ndarray, views: int) -> np.ndarray:
+    """One row per face from the rows of its ``views`` consecutive crops (:func:`crop_faces` with
+    that many zooms): the mean of their probabilities."""
+    return probs.reshape(-1, views, probs.shape[-1]).mean(axis=1)
