@@ -3,7 +3,8 @@ a single output. The files were made before the video loop became cues and sinks
 purpose only by the report's ``completeness`` section, the video's SHA-256 and the report options
 (issue 20), by the per-detector crop framing (issue 18: the probabilities, nothing else), by the video
 default becoming fer-default (issue 18: the model's name and the probabilities), and by fer-default's
-robust fine-tune (issue 18: the probabilities, so some labels and episodes)."""
+robust fine-tune (issue 18: the probabilities, so some labels and episodes), and by the framing-views
+option (issue 18: one more report option, off)."""
 
 import json
 import re

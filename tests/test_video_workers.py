@@ -53,3 +53,34 @@ def test_two_detector_workers_match_one(full):
         analyzer.close()
     assert len(outputs[0]) > 50 and sum(len(faces) for _, faces in outputs[0]) > 50
     assert outputs[0] == outputs[1]
+
+
+def test_framing_views_classify_the_same_faces_from_three_crops_each():
+    """The video loop with framing views: the same detections and tracks, each face's probabilities the
+    mean over its three zooms, and the crop it keeps is the 1.0x one."""
+    pytest.importorskip("mediapipe")
+    import numpy as np
+
+    from emoscope.faces import FRAMING_VIEWS, crop_faces
+
+    predictor = emoscope.load("fer-fast")
+    runs = {}
+    for views in (False, True):
+        analyzer = FrameAnalyzer(predictor, AnalysisOptions(blinks=False, gaze=False, touches=False, framing_views=views))
+        with VideoSource(SAMPLE, max_seconds=1) as source:
+            runs[views] = [(r.frame, r.faces) for r in analyzer.run(source)]
+        analyzer.close()
+    assert len(runs[True]) == len(runs[False]) > 10
+    changed = 0
+    for (frame, single), (_, viewed) in zip(runs[False], runs[True]):
+        assert [(f.track_id, f.box.tolist()) for f in single] == [(f.track_id, f.box.tolist()) for f in viewed]
+        for one, three in zip(single, viewed):
+            assert np.array_equal(one.crop, three.crop)
+            changed += not np.allclose(one.probs, three.probs, atol=1e-3)
+    assert changed > 0
+    # one face checked against the mean of the model on its three crops
+    frame, (face, *_) = runs[True][0]
+    with emoscope.faces.create_detector("mediapipe") as detector:
+        detections = detector.detect(frame.image)
+    crops = crop_faces(frame.image, detections.select([0]), predictor.spec, zooms=FRAMING_VIEWS)
+    assert np.abs(predictor.predict_proba(crops).mean(0) - face.probs).max() < 1e-3

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues
 from emoscope.data.labels import PANIC_CLASSES
-from emoscope.faces import Detections, create_detector, crop_faces, list_detectors
+from emoscope.faces import FRAMING_VIEWS, Detections, create_detector, crop_faces, list_detectors, mean_over_views
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
@@ -40,6 +40,8 @@ class AnalysisOptions(BaseModel):
                                 "thread (one MediaPipe detector keeps about one core busy)")
     align: bool = Field(True, description="rotate crops so the eyes are level")
     clahe: bool = Field(False, description="CLAHE contrast enhancement of crops")
+    framing_views: bool = Field(False, description="classify each face as the mean over crops at 0.9, 1.0 and "
+                                "1.1x its framing (3x the classifier's work; narrows what detector framing costs)")
     batch_frames: int = Field(16, ge=1, description="frames whose faces are classified in one batch")
     ema_alpha: float = Field(0.3, gt=0, le=1, description="weight of the newest frame in the EMA")
     blinks: bool = True
@@ -76,7 +78,7 @@ class _Perceived:
     frame: Frame
     boxes: np.ndarray
     scores: np.ndarray
-    crops: list[np.ndarray]
+    crops: list[np.ndarray]  # each face's crops, one per zoom of the framing views (the first: 1.0x)
     meshes: list[np.ndarray | None]  # each face's face-mesh landmarks, None when not found
     hands: np.ndarray  # (N, 21, 2) hand landmarks
 
@@ -92,6 +94,7 @@ class FrameAnalyzer:
         self.predictor = predictor
         self.options = options or AnalysisOptions()
         self.classes = list(predictor.classes)
+        self._zooms = FRAMING_VIEWS if self.options.framing_views else (1.0,)
         self.cues = create_cues(self.options, self.classes) if cues is None else cues
         self._active = [cue for cue in self.cues if cue.enabled]
         needs = set().union(*(cue.needs for cue in self._active))
@@ -151,7 +154,7 @@ class FrameAnalyzer:
         """On a detector's thread: cropping is per-frame work too, and OpenCV releases the GIL."""
         detections = detector.detect(image)
         return detections, crop_faces(image, detections, self.predictor.spec, align=self.options.align,
-                                      clahe=self.options.clahe)
+                                      clahe=self.options.clahe, zooms=self._zooms)
 
     def _perceive(self, frame: Frame, detecting: Future, mesh_pending: Future | None) -> _Perceived:
         from emoscope.video.landmarks import match_to_boxes
@@ -186,11 +189,12 @@ class FrameAnalyzer:
     # -- stage 2: one classifier call per window, then tracking and cues in order --------------
     def _finish(self, window: list[_Perceived]) -> Iterator[FrameResult]:
         crops = [crop for item in window for crop in item.crops]
-        probs = self.predictor.predict_proba(crops) if crops else np.zeros((0, len(self.classes)), np.float32)
+        probs = (mean_over_views(self.predictor.predict_proba(crops), len(self._zooms)) if crops
+                 else np.zeros((0, len(self.classes)), np.float32))
         offset = 0
         for item in window:
-            frame_probs = probs[offset : offset + len(item.crops)]
-            offset += len(item.crops)
+            frame_probs = probs[offset : offset + len(item.boxes)]
+            offset += len(item.boxes)
             yield self._track(item, frame_probs)
 
     def _track(self, item: _Perceived, probs: np.ndarray) -> FrameResult:
@@ -202,7 +206,7 @@ class FrameAnalyzer:
             track_id = int(track_id)
             smoothed = self.smoother.update(track_id, probs[i])
             face = FaceResult(track_id, item.boxes[i], float(item.scores[i]), probs[i], smoothed,
-                              self.classes[int(np.argmax(smoothed))], crop=item.crops[i])
+                              self.classes[int(np.argmax(smoothed))], crop=item.crops[i * len(self._zooms)])
             seen = FaceObservation(track_id, frame.time, item.boxes[i], smoothed, item.meshes[i], item.hands)
             for cue in self._active:
                 face.data.update(cue.update(seen))
