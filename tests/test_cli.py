@@ -162,6 +162,10 @@ def test_bench_video_on_a_one_frame_clip(bundle, frame, tmp_path):
                 "--long-minutes", "0.01", "--out", out)
     results = json.loads(out.read_text())
     assert results["emotion_only"]["frames"] == 1 and results["memory"]["frames_analysed"] == 6
+    assert results["framing_views"] is False
+    emoscope_ok("bench", "video", one_frame, "--model", bundle, "--repeats", "1", "--max-frames", "1",
+                "--framing-views", "--out", out)
+    assert json.loads(out.read_text())["framing_views"] is True
 
 
 def test_bench_classify(bundle, tmp_path):

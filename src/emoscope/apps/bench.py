@@ -72,14 +72,17 @@ def _median_run(measure, repeats: int) -> dict:
 
 
 def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames: int | None = None,
-                repeats: int = 5) -> dict:
+                repeats: int = 5, framing_views: bool = False) -> dict:
+    """Frames/s of the batched loops (``framing_views``: with three crops per face, see
+    :class:`~emoscope.video.pipeline.AnalysisOptions`) and of the per-face loop (always one crop)."""
     with VideoSource(video) as source:
         info = source.info
-    emotion_only = AnalysisOptions(detector=detector, blinks=False, gaze=False, touches=False)
-    full = AnalysisOptions(detector=detector)
+    emotion_only = AnalysisOptions(detector=detector, blinks=False, gaze=False, touches=False, framing_views=framing_views)
+    full = AnalysisOptions(detector=detector, framing_views=framing_views)
     results = {
         "video": str(video), "width": info.width, "height": info.height, "video_fps": info.fps,
         "model": predictor.spec.name, "backend": type(predictor).__name__, "detector": detector,
+        "framing_views": framing_views,
         "emotion_only": _median_run(lambda: time_pipeline(video, predictor, emotion_only, max_frames), repeats),
         "full_report": _median_run(lambda: time_pipeline(video, predictor, full, max_frames), repeats),
         "naive_per_face_loop": _median_run(lambda: time_naive_loop(video, predictor, detector, max_frames), repeats),
@@ -247,7 +250,8 @@ def video_table(results: dict) -> str:
         {"pipeline": "per-face loop, one classifier call per face (how fer/deepface loop)",
          "frames/s (median of runs)": results["naive_per_face_loop"]["fps"]},
     ]
-    text = f"Clip: {clip}, model {results['model']} ({results['backend']}), detector {results['detector']}.\n\n"
+    views = ", framing views in the batched loops" if results.get("framing_views") else ""
+    text = f"Clip: {clip}, model {results['model']} ({results['backend']}), detector {results['detector']}{views}.\n\n"
     text += markdown_table(rows)
     if "memory" in results:
         m = results["memory"]

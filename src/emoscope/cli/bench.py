@@ -40,6 +40,7 @@ def bench_video_cmd(
     detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
     max_frames: Optional[int] = typer.Option(None, min=1, help="stop each run after this many frames"),
     repeats: int = typer.Option(5, min=1, help="runs per pipeline; the median is reported"),
+    framing_views: bool = typer.Option(False, help="the batched loops as `analyze --framing-views` runs them"),
     # Capped: the synthetic video is written to disk, minutes x fps frames of it.
     long_minutes: float = typer.Option(0, min=0, max=24 * 60,
                                        help="also analyse a synthetic video this long and track memory"),
@@ -57,7 +58,7 @@ def bench_video_cmd(
     check_choice(detector, DETECTORS, "face detector")
     check_can_write_in(out.parent)  # before minutes of benchmarking, not after
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    results = bench_video(video, predictor, detector, max_frames, repeats)
+    results = bench_video(video, predictor, detector, max_frames, repeats, framing_views)
     out.parent.mkdir(parents=True, exist_ok=True)
     if long_minutes > 0:
         long_video = write_long_video(out.parent / "long.mp4", video, long_minutes * 60, long_fps)
