@@ -122,6 +122,10 @@ def test_bench_pipeline_on_real_faces(data_root, tmp_path):
     assert results["split"] == "fer2013:test" and results["faces"] == row["faces"] == 40
     assert 0 < row["found"] <= 40 and row["recall"] == round(row["found"] / 40, 4)
     assert row["gap_points"] == round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)
+    # a perfect detector's crops do not scatter; Haar's do, and it has no eyes to level
+    assert truth["framing_spread"] == {"side_ratio_p10_p90": [1.0, 1.0], "roll_error_p10_p90": [0.0, 0.0]}
+    low, high = row["framing_spread"]["side_ratio_p10_p90"]
+    assert 0.5 < low < high < 2 and row["framing_spread"]["roll_error_p10_p90"] is None
     # one detection pass serves every model: the same faces found, scored differently
     assert row_fer5["found"] == row["found"] and row_fer5["fitted_framing"] == row["fitted_framing"]
     assert "| haar |" in run.stdout and "| fer5 |" in run.stdout

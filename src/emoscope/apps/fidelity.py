@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emoscope.faces import FRAMING_VIEWS, create_detector, crop_faces, mean_over_views
+from emoscope.faces.align import eye_roll_degrees
 from emoscope.faces.detections import CropFraming, Detections
 
 FRAME_SIZE = (640, 480)
@@ -118,6 +119,21 @@ def framing_error(box: np.ndarray, truth: np.ndarray) -> tuple[float, float, flo
             float(((box[1] + box[3]) - (truth[1] + truth[3])) / 2 / truth_side))
 
 
+def framing_spread(faces: list[PlacedFace], matches: list[Detections]) -> dict:
+    """How far single crops scatter about the true square, as the 10th and 90th percentiles of the
+    crop's side over the true side and of the eye line's error against the true roll (degrees;
+    None for a detector without keypoints)."""
+    sides = [match.framing.square(match.boxes[0])[2] / (face.truth[2] - face.truth[0]) for face, match in zip(faces, matches)]
+    spread = {"side_ratio_p10_p90": [round(float(v), 3) for v in np.percentile(sides, [10, 90])]}
+    if matches[0].keypoints is not None:
+        # the crop levels the eye line; the true roll is the placement's turn, -angle in eye_roll_degrees' terms
+        rolls = [eye_roll_degrees(match.keypoints[0]) + face.angle for face, match in zip(faces, matches)]
+        spread["roll_error_p10_p90"] = [round(float(v), 1) + 0.0 for v in np.percentile(rolls, [10, 90])]  # no -0.0
+    else:
+        spread["roll_error_p10_p90"] = None
+    return spread
+
+
 def truth_detection(face: PlacedFace) -> Detections:
     """The placed face as a perfect detector reports it: its true square framed 1:1, and eyes on a
     line at its true roll (the crop levels them, undoing the placement's rotation)."""
@@ -169,6 +185,7 @@ def run_detector(name: str, placed: list[PlacedFace], predictors: list, labels: 
         # The CropFraming that would put this detector's median crop on the true square (in box sides).
         shared["fitted_framing"] = {"scale": round(float(scale), 3), "dx": round(float(-dx * scale), 3),
                                     "dy": round(float(-dy * scale), 3)}
+        shared["framing_spread"] = framing_spread([placed[i] for i in found], matches)
     rows = []
     for predictor, classes, original in zip(predictors, labels, original_probs):
         row = {"model": predictor.spec.name, **shared}
