@@ -18,10 +18,10 @@ CLAHE_TILES = 4
 whatever the face's size in the photo."""
 FRAMING_VIEWS = (1.0, 0.9, 1.1)
 """Zooms of the detector's framing that framing views average the model over. A detector's square
-scatters about the face the models were trained on (on PublicTest placements, 10-90% of MediaPipe's
-sides are 0.83-1.26x the truth's) and a model loses most where the crop is too loose, so averaging
-over a tighter and a looser crop, cut from the image itself, recovers part of that
-(`emoscope bench pipeline --framing-views`)."""
+scatters about the face the models were trained on (`emoscope bench pipeline` reports the spread:
+the middle 80% of MediaPipe's sides are 0.84-1.25x the true side on PrivateTest placements), so
+averaging over a tighter and a looser crop, cut from the image itself, makes a face's prediction
+depend less on where in that scatter its square fell (`emoscope bench pipeline --framing-views`)."""
 
 
 def eye_roll_degrees(keypoints: np.ndarray) -> float:
