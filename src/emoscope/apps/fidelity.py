@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emoscope.faces import FRAMING_VIEWS, create_detector, crop_faces, mean_over_views
+from emoscope.faces import create_detector, crop_faces, framing_zooms, mean_over_views
 from emoscope.faces.align import eye_roll_degrees
 from emoscope.faces.detections import CropFraming, Detections
 
@@ -160,7 +160,7 @@ def run_detector(name: str, placed: list[PlacedFace], predictors: list, labels: 
     before per-detector framing and the tile pass (every crop 1.2x the box, one pass per frame).
     ``framing_views``: each face scored by the mean over crops at :data:`~emoscope.faces.FRAMING_VIEWS`
     zooms of its framing, as ``emoscope predict --framing-views`` does."""
-    zooms = FRAMING_VIEWS if framing_views else (1.0,)
+    zooms = framing_zooms(framing_views)
     found, matches = [], []
     with (nullcontext() if name == TRUTH else create_detector(name, **({"tiles": False} if baseline else {}))) as detector:
         for index, face in enumerate(placed):
@@ -223,7 +223,7 @@ def bench_pipeline(predictors: list, detectors: list[str], faces: int = 600, see
             for row in run_detector(name, placed, predictors, labels, original_probs, baseline, framing_views)]
     return {"models": [predictor.spec.name for predictor in predictors], "split": f"fer2013:{split}",
             "faces": len(placed), "seed": seed, "pipeline": "baseline" if baseline else "current",
-            "framing_views": list(FRAMING_VIEWS) if framing_views else [1.0],
+            "framing_views": list(framing_zooms(framing_views)),
             "accuracy_original_all": {predictor.spec.name: round(float((probs.argmax(1) == classes)[classes >= 0].mean()), 4)
                                       for predictor, classes, probs in zip(predictors, labels, original_probs)},
             "frame_size": list(FRAME_SIZE), "scales": list(SCALES), "max_rotation_degrees": MAX_ROTATION,

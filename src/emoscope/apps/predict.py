@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces import FRAMING_VIEWS, MAX_PIXELS, create_detector, crop_faces, mean_over_views, read_image
+from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, framing_zooms, mean_over_views, read_image
 from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
 
@@ -77,7 +77,7 @@ def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "non
     the mean over crops at :data:`~emoscope.faces.FRAMING_VIEWS` zooms (3x the model's work).
     """
     classes = list(predictor.classes)
-    zooms = FRAMING_VIEWS if framing_views else (1.0,)
+    zooms = framing_zooms(framing_views)
     for start in range(0, len(paths), chunk_size):
         chunk = []  # (prediction, image, detections, crops) per path
         for path in paths[start : start + chunk_size]:
@@ -113,7 +113,7 @@ def predict_faces(image: np.ndarray, predictor, detector, tta: str = "none", ali
                   clahe: bool = False, framing_views: bool = False) -> list[FacePrediction]:
     """Every face of one decoded image (gray, BGR or BGRA), with a ready ``detector`` instance
     (``framing_views``: see :func:`iter_predictions`)."""
-    zooms = FRAMING_VIEWS if framing_views else (1.0,)
+    zooms = framing_zooms(framing_views)
     detections = detector.detect(image)
     crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe, zooms=zooms)
     probs = (mean_over_views(predictor.predict_proba(crops, tta=tta), len(zooms)) if crops

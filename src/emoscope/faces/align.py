@@ -89,6 +89,11 @@ def crop_faces(image_bgr: np.ndarray, detections: Detections, spec: ModelSpec, a
     return crops
 
 
+def framing_zooms(framing_views: bool) -> tuple[float, ...]:
+    """The ``zooms`` for :func:`crop_faces`: :data:`FRAMING_VIEWS` with framing views, else one crop."""
+    return FRAMING_VIEWS if framing_views else (1.0,)
+
+
 def mean_over_views(probs: np.ndarray, views: int) -> np.ndarray:
     """One row per face from the rows of its ``views`` consecutive crops (:func:`crop_faces` with
     that many zooms): the mean of their probabilities."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues
 from emoscope.data.labels import PANIC_CLASSES
-from emoscope.faces import FRAMING_VIEWS, Detections, create_detector, crop_faces, list_detectors, mean_over_views
+from emoscope.faces import Detections, create_detector, crop_faces, framing_zooms, list_detectors, mean_over_views
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
@@ -94,7 +94,7 @@ class FrameAnalyzer:
         self.predictor = predictor
         self.options = options or AnalysisOptions()
         self.classes = list(predictor.classes)
-        self._zooms = FRAMING_VIEWS if self.options.framing_views else (1.0,)
+        self._zooms = framing_zooms(self.options.framing_views)
         self.cues = create_cues(self.options, self.classes) if cues is None else cues
         self._active = [cue for cue in self.cues if cue.enabled]
         needs = set().union(*(cue.needs for cue in self._active))
