@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emoscope.faces import create_detector, crop_faces, framing_zooms, mean_over_views
+from emoscope.faces import classify_views, create_detector, crop_faces, framing_zooms
 from emoscope.faces.align import eye_roll_degrees
 from emoscope.faces.detections import CropFraming, Detections
 
@@ -193,7 +193,7 @@ def run_detector(name: str, placed: list[PlacedFace], predictors: list, labels: 
         if scored:
             crops = [crop for i, match in scored
                      for crop in crop_faces(placed[i].frame, match, predictor.spec, zooms=zooms)]
-            probs = mean_over_views(predictor.predict_proba(crops), len(zooms))
+            probs = classify_views(predictor, crops, len(zooms))
             kept = np.array([i for i, _ in scored])
             truth = classes[kept]
             row["accuracy_found"] = round(float((probs.argmax(1) == truth).mean()), 4)

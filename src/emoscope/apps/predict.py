@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces import MAX_PIXELS, create_detector, crop_faces, framing_zooms, mean_over_views, read_image
+from emoscope.faces import MAX_PIXELS, classify_views, create_detector, crop_faces, framing_zooms, read_image
 from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
 
@@ -91,20 +91,13 @@ def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "non
             height, width = image.shape[:2]
             chunk.append((ImagePrediction(path=str(path), width=width, height=height), image, detections, crops))
         crops = [crop for *_, image_crops in chunk for crop in image_crops]
-        probs = face_probabilities(predictor, crops, len(zooms), tta)
+        probs = classify_views(predictor, crops, len(zooms), tta=tta)
         offset = 0
         for prediction, image, detections, _ in chunk:
             if detections is not None:  # None: the file could not be read; its error is recorded
                 prediction.faces = face_predictions(detections, probs[offset : offset + len(detections)], classes)
                 offset += len(detections)
             yield prediction, image
-
-
-def face_probabilities(predictor, crops: list[np.ndarray], views: int, tta: str) -> np.ndarray:
-    """One row of probabilities per face from its ``views`` consecutive crops (no model call without crops)."""
-    if not crops:
-        return np.zeros((0, len(predictor.classes)), np.float32)
-    return mean_over_views(predictor.predict_proba(crops, tta=tta), views)
 
 
 def face_predictions(detections, probs: np.ndarray, classes: Sequence[str]) -> list[FacePrediction]:
@@ -122,7 +115,7 @@ def predict_faces(image: np.ndarray, predictor, detector, tta: str = "none", ali
     zooms = framing_zooms(framing_views)
     detections = detector.detect(image)
     crops = crop_faces(image, detections, predictor.spec, align=align, clahe=clahe, zooms=zooms)
-    probs = face_probabilities(predictor, crops, len(zooms), tta)
+    probs = classify_views(predictor, crops, len(zooms), tta=tta)
     return face_predictions(detections, probs, list(predictor.classes))
 
 

@@ -98,3 +98,11 @@ def mean_over_views(probs: np.ndarray, views: int) -> np.ndarray:
     """One row per face from the rows of its ``views`` consecutive crops (:func:`crop_faces` with
     that many zooms): the mean of their probabilities."""
     return probs.reshape(-1, views, probs.shape[-1]).mean(axis=1)
+
+
+def classify_views(predictor, crops: list[np.ndarray], views: int, **predict_options) -> np.ndarray:
+    """One row of ``predictor``'s probabilities per face from its ``views`` consecutive crops
+    (``predict_options`` go to ``predict_proba``, e.g. ``tta``); no model call when there are no crops."""
+    if not crops:
+        return np.zeros((0, len(predictor.classes)), np.float32)
+    return mean_over_views(predictor.predict_proba(crops, **predict_options), views)

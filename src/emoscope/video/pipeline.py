@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues
 from emoscope.data.labels import PANIC_CLASSES
-from emoscope.faces import Detections, create_detector, crop_faces, framing_zooms, list_detectors, mean_over_views
+from emoscope.faces import Detections, classify_views, create_detector, crop_faces, framing_zooms, list_detectors
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
 from emoscope.video.tracking import EmaSmoother, FaceTracker
@@ -189,8 +189,7 @@ class FrameAnalyzer:
     # -- stage 2: one classifier call per window, then tracking and cues in order --------------
     def _finish(self, window: list[_Perceived]) -> Iterator[FrameResult]:
         crops = [crop for item in window for crop in item.crops]
-        probs = (mean_over_views(self.predictor.predict_proba(crops), len(self._zooms)) if crops
-                 else np.zeros((0, len(self.classes)), np.float32))
+        probs = classify_views(self.predictor, crops, len(self._zooms))
         offset = 0
         for item in window:
             frame_probs = probs[offset : offset + len(item.boxes)]
