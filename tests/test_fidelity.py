@@ -122,6 +122,7 @@ def test_bench_pipeline_on_real_faces(data_root, tmp_path):
     assert results["split"] == "fer2013:test" and results["faces"] == row["faces"] == 40
     assert 0 < row["found"] <= 40 and row["recall"] == round(row["found"] / 40, 4)
     assert row["gap_points"] == round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)
+    assert 0 < row["gap_ci95_points"] < 100 and f"{row['gap_points']:+.2f} ± {row['gap_ci95_points']:.2f}" in run.stdout
     # a perfect detector's crops do not scatter; Haar's do, and it has no eyes to level
     assert truth["framing_spread"] == {"side_ratio_p10_p90": [1.0, 1.0], "roll_error_p10_p90": [0.0, 0.0]}
     low, high = row["framing_spread"]["side_ratio_p10_p90"]
@@ -169,3 +170,18 @@ def test_the_baseline_pipeline_differs_only_in_framing_and_tiles(data_root):
     (haar_now, mediapipe_now), (haar_before, mediapipe_before) = current["rows"], baseline["rows"]
     assert haar_now["found"] == haar_before["found"]  # Haar has no tile pass: the same faces, other crops
     assert mediapipe_now["found"] >= mediapipe_before["found"]  # the tile pass only adds faces
+
+
+def test_gap_interval_counts_only_faces_the_two_scorings_disagree_on():
+    from emoscope.apps.fidelity import gap_half_width
+
+    agree = np.ones(400, bool)
+    assert gap_half_width(agree, agree) == 0.0
+    # 40 of 400 faces flip one way and 20 the other: the paired difference's normal interval
+    pipeline, original = agree.copy(), agree.copy()
+    pipeline[:40] = False
+    original[40:60] = False
+    diff = pipeline.astype(float) - original
+    expected = 100 * 1.96 * diff.std(ddof=1) / np.sqrt(400)
+    assert gap_half_width(pipeline, original) == round(expected, 2) and 2 < expected < 5
+    assert gap_half_width(agree[:1], agree[:1]) is None
