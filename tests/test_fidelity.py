@@ -147,6 +147,24 @@ def test_bench_pipeline_with_framing_views(data_root, tmp_path):
     assert any(s["accuracy_found"] != v["accuracy_found"] for s, v in zip(one["rows"], three["rows"]))
 
 
+@pytest.mark.data
+def test_bench_pipeline_splits_the_gap_of_a_detector_with_eyes(data_root):
+    """MediaPipe has eyes: its gap also with the true roll and with the true square; Haar has none."""
+    pytest.importorskip("mediapipe")
+    from emoscope.apps.fidelity import bench_pipeline
+    from emoscope.runtime.predictor import load_predictor
+
+    results = bench_pipeline([load_predictor("fer-fast")], ["truth", "haar", "mediapipe"], faces=30)
+    truth, haar, mediapipe = results["rows"]
+    for row in (truth, haar):
+        assert "gap_true_roll_points" not in row and "gap_true_square_points" not in row
+    assert mediapipe["found"] > 15
+    for key in ("gap_true_roll_points", "gap_true_square_points"):
+        # one face more or less right moves a gap in steps of 100 / found points
+        steps = mediapipe[key] * mediapipe["found"] / 100
+        assert -100 <= mediapipe[key] <= 100 and abs(steps - round(steps)) < 0.05, (key, mediapipe[key])
+
+
 @pytest.mark.parametrize("args, says", [
     (["--split", "train"], "unknown split 'train'"),
     (["--model", "ferplus-fast", "--detector", "truth"], "ferplus-fast: a ferplus model; the pipeline bench"),

@@ -171,7 +171,10 @@ def run_detector(name: str, placed: list[PlacedFace], predictors: list, labels: 
     is not one of its classes (such faces are not scored). ``baseline``: the pipeline as it was
     before per-detector framing and the tile pass (every crop 1.2x the box, one pass per frame).
     ``framing_views``: each face scored by the mean over crops at :data:`~emoscope.faces.FRAMING_VIEWS`
-    zooms of its framing, as ``emoscope predict --framing-views`` does."""
+    zooms of its framing, as ``emoscope predict --framing-views`` does. For a detector with eyes,
+    ``gap_true_roll_points`` is the gap with its squares but each face's true roll, and
+    ``gap_true_square_points`` with the true squares levelled by its eye line: which of the two
+    costs the accuracy."""
     zooms = framing_zooms(framing_views)
     found, matches = [], []
     with (nullcontext() if name == TRUTH else create_detector(name, **({"tiles": False} if baseline else {}))) as detector:
@@ -198,21 +201,31 @@ def run_detector(name: str, placed: list[PlacedFace], predictors: list, labels: 
         shared["fitted_framing"] = {"scale": round(float(scale), 3), "dx": round(float(-dx * scale), 3),
                                     "dy": round(float(-dy * scale), 3)}
         shared["framing_spread"] = framing_spread([placed[i] for i in found], matches)
+    has_eyes = name != TRUTH and bool(matches) and matches[0].keypoints is not None
     rows = []
     for predictor, classes, original in zip(predictors, labels, original_probs):
         row = {"model": predictor.spec.name, **shared}
         scored = [(i, match) for i, match in zip(found, matches) if classes[i] >= 0]
         if scored:
-            crops = [crop for i, match in scored
-                     for crop in crop_faces(placed[i].frame, match, predictor.spec, zooms=zooms)]
-            probs = classify_views(predictor, crops, len(zooms))
             kept = np.array([i for i, _ in scored])
             truth = classes[kept]
-            correct, correct_original = probs.argmax(1) == truth, original[kept].argmax(1) == truth
+
+            def correct_on(detections: list[Detections]) -> np.ndarray:
+                crops = [crop for i, faces in zip(kept, detections)
+                         for crop in crop_faces(placed[i].frame, faces, predictor.spec, zooms=zooms)]
+                return classify_views(predictor, crops, len(zooms)).argmax(1) == truth
+
+            correct, correct_original = correct_on([match for _, match in scored]), original[kept].argmax(1) == truth
             row["accuracy_found"] = round(float(correct.mean()), 4)
             row["accuracy_original_found"] = round(float(correct_original.mean()), 4)
             row["gap_points"] = round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)
             row["gap_ci95_points"] = gap_half_width(correct, correct_original)
+            if has_eyes:
+                perfect = [truth_detection(placed[i]) for i in kept]
+                for key, detections in (
+                        ("gap_true_roll_points", [replace(m, keypoints=p.keypoints) for (_, m), p in zip(scored, perfect)]),
+                        ("gap_true_square_points", [replace(p, keypoints=m.keypoints) for (_, m), p in zip(scored, perfect)])):
+                    row[key] = round(100 * float(correct_on(detections).mean() - correct_original.mean()), 2)
         rows.append(row)
     return rows
 
