@@ -215,17 +215,18 @@ def run_detector(name: str, placed: list[PlacedFace], predictors: list, labels: 
                          for crop in crop_faces(placed[i].frame, faces, predictor.spec, zooms=zooms)]
                 return classify_views(predictor, crops, len(zooms)).argmax(1) == truth
 
-            correct, correct_original = correct_on([match for _, match in scored]), original[kept].argmax(1) == truth
+            detected = [match for _, match in scored]
+            correct, correct_original = correct_on(detected), original[kept].argmax(1) == truth
             row["accuracy_found"] = round(float(correct.mean()), 4)
             row["accuracy_original_found"] = round(float(correct_original.mean()), 4)
             row["gap_points"] = round(100 * (row["accuracy_found"] - row["accuracy_original_found"]), 2)
             row["gap_ci95_points"] = gap_half_width(correct, correct_original)
             if has_eyes:
                 perfect = [truth_detection(placed[i]) for i in kept]
-                for key, detections in (
-                        ("gap_true_roll_points", [replace(m, keypoints=p.keypoints) for (_, m), p in zip(scored, perfect)]),
-                        ("gap_true_square_points", [replace(p, keypoints=m.keypoints) for (_, m), p in zip(scored, perfect)])):
-                    row[key] = round(100 * float(correct_on(detections).mean() - correct_original.mean()), 2)
+                true_roll = [replace(found_face, keypoints=p.keypoints) for found_face, p in zip(detected, perfect)]
+                true_square = [replace(p, keypoints=found_face.keypoints) for found_face, p in zip(detected, perfect)]
+                for key, variant in (("gap_true_roll_points", true_roll), ("gap_true_square_points", true_square)):
+                    row[key] = round(100 * float(correct_on(variant).mean() - correct_original.mean()), 2)
         rows.append(row)
     return rows
 
