@@ -18,6 +18,7 @@ from pathlib import Path
 from emoscope.errors import EmoscopeError
 
 CONFIG_SUFFIXES = (".json", ".toml", ".yaml", ".yml")
+EXTENDS_KEY = "extends"
 
 
 def _load_yaml(text: str):
@@ -29,9 +30,6 @@ def _load_yaml(text: str):
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise ValueError(f"{getattr(exc, 'problem', None) or exc}{where}") from None
-
-
-EXTENDS_KEY = "extends"
 
 
 def _merged(base: dict, override: dict) -> dict:
@@ -49,8 +47,9 @@ def read_config_file(path: str | Path) -> dict:
 
 
 def _read_extending(path: Path, chain: tuple[Path, ...]) -> dict:
-    if path.resolve() in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, path.resolve()))
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise EmoscopeError(f"{path}: config extends itself ({cycle})")
     data = _read_one(path)
     bases = data.pop(EXTENDS_KEY, [])
@@ -63,7 +62,7 @@ def _read_extending(path: Path, chain: tuple[Path, ...]) -> dict:
         base_path = path.parent / base
         if not base_path.is_file():
             raise EmoscopeError(f"{path}: extends {base}, which is not a file ({base_path})")
-        merged = _merged(merged, _read_extending(base_path, (*chain, path.resolve())))
+        merged = _merged(merged, _read_extending(base_path, (*chain, resolved)))
     return _merged(merged, data)
 
 
