@@ -1,4 +1,8 @@
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +12,7 @@ from emoscope.errors import EmoscopeError, ModelError
 from emoscope.models.registry import create_model
 from emoscope.training.augment import BatchAugment, RandomCropPad
 from emoscope.training.config import AugmentConfig, TrainConfig
-from emoscope.training.trainer import CHECKPOINT, Trainer
+from emoscope.training.trainer import CHECKPOINT, Trainer, channels_last_safe
 from helpers import synthetic_imageset
 
 TIMING_KEYS = {"train_seconds", "train_images_per_s", "epoch_seconds"}
@@ -56,6 +60,31 @@ def test_training_learns_and_writes_outputs(tmp_path):
     for name in ("best.safetensors", CHECKPOINT, "history.csv", "history.json", "config.json"):
         assert (run / name).exists(), name
     assert len(json.loads((run / "history.json").read_text())) == 4
+
+
+def test_narrow_strided_1x1_convolutions_train_in_nchw_on_cpu(tmp_path):
+    """oneDNN#6035: NHWC 1x1 stride-2 backward with < 16 input channels corrupts the heap; the trainer
+    must leave such models in NCHW. In a child process, since the corruption kills the interpreter."""
+    cpu = torch.device("cpu")
+    assert not channels_last_safe(create_model("resnet18", num_classes=2, in_chans=1, width=0.125), cpu)
+    assert channels_last_safe(create_model("resnet18", num_classes=2, in_chans=1), cpu)
+    assert channels_last_safe(create_model("fer_fast_net", num_classes=7, in_chans=1), cpu)
+    script = textwrap.dedent(f"""
+        import torch
+        from emoscope.training.config import TrainConfig
+        from emoscope.training.trainer import Trainer
+        from helpers import synthetic_imageset
+        for precision in ("fp32", "bf16"):
+            cfg = TrainConfig(name=precision, model="resnet18", model_kwargs={{"width": 0.125}}, epochs=1,
+                              batch_size=64, img_size=48, precision=precision, out_dir={str(tmp_path)!r}, threads=2)
+            trainer = Trainer(cfg, synthetic_imageset(640, size=48), synthetic_imageset(64, size=48, seed=1))
+            assert trainer.memory_format == torch.contiguous_format
+            trainer.fit()
+        print("trained")
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                           cwd=Path(__file__).parent)
+    assert child.returncode == 0 and "trained" in child.stdout, child.stderr[-2000:]
 
 
 def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):

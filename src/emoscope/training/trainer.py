@@ -52,6 +52,24 @@ def bf16_supported(device: torch.device) -> bool:
         return False
 
 
+ONEDNN_IC_BLOCK = 16
+"""oneDNN's AVX-512 1x1 convolutions work on blocks of this many input channels."""
+
+
+def channels_last_safe(model: torch.nn.Module, device: torch.device) -> bool:
+    """Whether the model can train in NHWC on ``device``.
+
+    oneDNN's 1x1 backward-weights kernel with an NHWC input and a stride above 1 writes past its
+    workspace when a group has fewer input channels than its block (uxlfoundation/oneDNN#6035): heap
+    corruption, a crash several steps later, or wrong weight gradients. Width-reduced ResNet shortcuts
+    (8 -> 16 channels, stride 2) hit it; NCHW takes another kernel.
+    """
+    if device.type != "cpu":
+        return True
+    return not any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1
+                   and m.in_channels // m.groups < ONEDNN_IC_BLOCK for m in model.modules())
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63 - 1)
 
@@ -138,7 +156,8 @@ class Trainer:
         self.model = self.model.to(self.device)
         # NHWC tensors: oneDNN convolutions run 20-70% faster on CPU with them (measured on this 2-core
         # machine), and cuDNN's tensor-core kernels take them without transposes.
-        self.memory_format = torch.channels_last
+        self.memory_format = (torch.channels_last if channels_last_safe(self.model, self.device)
+                              else torch.contiguous_format)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels once
         self.model = self.model.to(memory_format=self.memory_format)
