@@ -82,7 +82,7 @@ def test_narrow_strided_1x1_convolutions_train_in_nchw_on_cpu(tmp_path):
             trainer.fit()
         print("trained")
     """)
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
                            cwd=Path(__file__).parent)
     assert child.returncode == 0 and "trained" in child.stdout, child.stderr[-2000:]
 
