@@ -2,6 +2,7 @@
 the one way tests run the `emoscope` command line."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -31,6 +32,16 @@ def run_emoscope(*args, cwd=None, env: dict | None = None, timeout: float = 600)
     """
     return subprocess.run([sys.executable, "-m", "emoscope", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def default_ctrl_c() -> None:
+    """``preexec_fn`` for a child a test will send SIGINT: Ctrl+C's default action in the child.
+
+    A suite started in the background (``nohup make test &``, a build server) runs with SIGINT ignored,
+    every child inherits that, and Python then installs no KeyboardInterrupt handler: the SIGINT the
+    test sends would be lost.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 TIMING = {"created", "seconds", "processing_fps"}

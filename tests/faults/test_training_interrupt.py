@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import run_emoscope
+from helpers import default_ctrl_c, run_emoscope
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -25,7 +25,7 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(tmp_path, fer2013_c
             "--name", "run", "--set", "threads=1")
     run_dir = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "emoscope", *map(str, args), "--epochs", "50"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
     deadline = time.monotonic() + 180
     while not (run_dir / "history.json").is_file():  # a first epoch is done and checkpointed
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_emoscope
+from helpers import default_ctrl_c, run_emoscope
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "WolfgangLanger_Pexels.mp4"
@@ -139,7 +139,7 @@ def test_an_interrupted_run_keeps_what_finished_and_marks_what_did_not(tmp_path,
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "emoscope", "analyze", str(folder), "--out", str(out),
                                 "--annotate", "--frames", "parquet"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
     deadline = time.monotonic() + 120
     while not (out / ".b_long.annotated.partial.mp4").exists():  # the second video is being written
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

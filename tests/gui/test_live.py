@@ -8,7 +8,7 @@ import sys
 import time
 
 import cv2
-from helpers import run_emoscope
+from helpers import default_ctrl_c, run_emoscope
 
 from emoscope.video.source import VideoSource
 
@@ -41,7 +41,8 @@ def test_live_writes_the_annotated_video_and_a_line_per_second(tmp_path):
 def test_ctrl_c_ends_live_cleanly_and_keeps_what_was_recorded(tmp_path):
     out = tmp_path / "annotated.mp4"
     process = subprocess.Popen([sys.executable, "-m", "emoscope", "live", str(SAMPLE_CLIP), "--realtime",
-                                "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_ctrl_c)
     deadline = time.monotonic() + 60
     while not process.stdout.readline().lstrip()[:1].isdigit():  # the first per-second summary
         assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
