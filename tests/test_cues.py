@@ -67,10 +67,16 @@ def test_switched_off_cues_keep_their_columns_and_say_not_measured(tmp_path):
     video = write_video(tmp_path / "v.mp4", [("bright", 2)])
     output, _ = analyze(video, tmp_path)
     header = output.frames_path.read_text().splitlines()[0].split(",")
-    assert header[-7:] == ["ear", "blink", "gaze", "hand_on_face", "touching", "panic", "panic_active"]
+    assert header[header.index("ear"):] == [
+        "ear", "blink", "gaze", "hand_on_face", "touching", "panic", "panic_active",
+        "eye_closure", "lids_shut", "blink_duration", "long_closure", "hand_speed", "hands_moving", "hand_burst",
+        "yaw", "pitch", "roll", "looking_away", "nod", "shake", "brow_raise", "mouth_open", "lip_pull", "eye_open"]
     page = output.html_path.read_text()
     assert "<td>blinks</td><td>not measured</td>" in page and "<td>panic</td><td>not scored</td>" in page
-    assert not OPTIONS.blinks and [cue.name for cue in registered_cues()] == ["blinks", "gaze", "touches", "panic"]
+    # blink kinematics follow the blink cue's switch
+    assert "<td>blink kinematics</td><td>not measured</td>" in page
+    assert not OPTIONS.blinks and [cue.name for cue in registered_cues()] == [
+        "blinks", "gaze", "touches", "panic", "blink_kinematics", "hand_movement", "head_pose", "face_movement"]
 
 
 def test_a_cue_name_is_registered_once():

@@ -46,7 +46,7 @@ def analyze_cmd(
     touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
     annotate: bool = typer.Option(False, help="also write an annotated MP4"),
     framing_views: bool = typer.Option(False, help="classify each face as the mean over crops at 0.9, 1.0 and "
-                                       "1.1x its framing (3x the classifier's work; README: pipeline fidelity)"),
+                                       "1.1x its framing (3x the classifier's work; docs/accuracy.md)"),
     frames: str = typer.Option("csv", help=f"per-frame table: {FRAMES_HELP}"),
     min_episode_s: float = typer.Option(0.5, "--min-episode",
                                         help="seconds an expression must last to count as an episode"),
@@ -217,12 +217,25 @@ def _analyze_batch(items, job, engine: str, address: str | None, workers: int | 
 
 @app.command("validate-cues")
 def validate_cues_cmd(
-    labels: Path = typer.Argument(..., help="frame labels JSON, e.g. tests/fixtures/labels/WolfgangLanger_Pexels.json"),
+    labels: Optional[Path] = typer.Argument(None, help="frame labels JSON of blinks and touches, e.g. "
+                                         "tests/fixtures/labels/WolfgangLanger_Pexels.json"),
+    events: Optional[Path] = typer.Option(None, "--events", help="labelled events CSV (blinks with their start, end "
+                                       "and shut frames, long closures, nods, shakes, looking away), e.g. "
+                                       "tests/fixtures/cue_labels/events.csv"),
 ):
-    """Score blink and face-touch detection against frame labels of a real clip (prints JSON)."""
-    from emoscope.apps.validate_cues import validate_clip
+    """Score the cues against frame labels of real clips (prints JSON): blink and face-touch
+    detection (LABELS), blink duration error and event precision/recall (--events)."""
+    from emoscope.apps.validate_cues import validate_clip, validate_events
     from emoscope.data import data_root
 
-    if not labels.is_file():
-        raise EmoscopeError(f"{labels}: no such labels file")
-    console.print_json(json.dumps(validate_clip(labels, data_root())))
+    if labels is None and events is None:
+        raise EmoscopeError("give a labels JSON, --events CSV, or both")
+    for path in (labels, events):
+        if path is not None and not path.is_file():
+            raise EmoscopeError(f"{path}: no such labels file")
+    scores = {}
+    if labels is not None:
+        scores = validate_clip(labels, data_root())
+    if events is not None:
+        scores = scores | {"events": validate_events(events, data_root())}
+    console.print_json(json.dumps(scores))

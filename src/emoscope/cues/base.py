@@ -14,7 +14,7 @@ and its report section (``None``: "not measured"), and tables keep one shape acr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +38,18 @@ class FaceObservation:
     hands: np.ndarray  # (N, 21, 2) hand landmarks in the frame; empty when hands are not tracked
 
 
+@dataclass(frozen=True)
+class CueTimeline:
+    """A cue's chart: lines over time, one per name in ``values`` (each as long as ``times``)."""
+
+    title: str
+    unit: str
+    times: np.ndarray
+    values: dict[str, np.ndarray]
+    bands: tuple[float, ...] = ()  # y values drawn as dashed lines (thresholds)
+    spans: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (start, end) of events, shaded
+
+
 class CueSummary:
     """Accumulates one person's values of one cue over the video, then gives its report section."""
 
@@ -48,6 +60,10 @@ class CueSummary:
         """The person's report section (a pydantic model, a dict or None); the last frame lasts ``frame_dt``."""
         raise NotImplementedError
 
+    def timeline(self) -> CueTimeline | None:
+        """Series for a chart of the person's values over time in the HTML report (None: no chart)."""
+        return None
+
 
 class Cue:
     """Base class of the cue protocol. ``options`` is the loop's options object (attributes are read
@@ -55,6 +71,9 @@ class Cue:
 
     name: ClassVar[str]
     """Registry name; also the boolean attribute of the options that switches the cue on (absent: on)."""
+    switch: ClassVar[str | None] = None
+    """The options attribute that switches it on instead of :attr:`name`: a cue that refines another
+    cue's measurement, or shares its costly perception, follows that cue's switch."""
     columns: ClassVar[tuple[tuple[str, str], ...]] = ()
     """(name, kind) of the frame-table columns it fills from the values :meth:`update` returns."""
     needs: ClassVar[frozenset[str]] = frozenset()
@@ -66,7 +85,7 @@ class Cue:
     not_measured: ClassVar[str] = "not measured"
 
     def __init__(self, options, classes: Sequence[str]):
-        self.enabled = bool(getattr(options, self.name, True))
+        self.enabled = bool(getattr(options, self.switch or self.name, True))
         self.tracks: dict[int, Any] = {}  # per-track state (a detector, a debouncer), dropped by forget
 
     def update(self, face: FaceObservation) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from emoscope.cues.base import Cue, CueSummary
+from emoscope.cues.base import Cue, CueSummary, CueTimeline
 from emoscope.data.labels import canonical_name
 from emoscope.report.schema import (
     AnalysisModel, CompletenessModel, EpisodeModel, IntervalModel, PersonReport, Report, ResponseModel,
@@ -166,6 +166,11 @@ class ReportBuilder:
             ),
             **sections,
         )
+
+    def cue_timelines(self, track_id: int) -> list[CueTimeline]:
+        """The charts the person's cue summaries offer (e.g. the head-pose timeline)."""
+        timelines = (summary.timeline() for summary in self.people[track_id].cues)
+        return [timeline for timeline in timelines if timeline is not None]
 
     def series(self, track_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(times, smoothed probabilities) of one person, for charts."""

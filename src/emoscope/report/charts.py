@@ -1,4 +1,5 @@
-"""Report charts (matplotlib, Agg): emotion shares, emotion per interval, per-person timeline."""
+"""Report charts (matplotlib, Agg): emotion shares, emotion per interval, per-person timeline, cue timelines
+(head pose)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoscope.cues.base import CueTimeline
 from emoscope.report.schema import PersonReport
 
 # One fixed colour per emotion so every chart and report reads the same way.
@@ -83,6 +85,29 @@ def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, c
     ax.set_ylabel("probability")
     ax.set_title(f"person {person.track_id}: expression timeline")
     ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def cue_timeline_chart(person: PersonReport, timeline: CueTimeline, path: Path, max_points: int = 2000) -> Path:
+    """A cue's series over time (e.g. yaw, pitch and roll), its thresholds dashed and its events
+    (e.g. nods, shakes, looking away) shaded."""
+    plt = _pyplot()
+    stride = max(1, len(timeline.times) // max_points)
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for name, values in timeline.values.items():
+        ax.plot(timeline.times[::stride], values[::stride], label=name, linewidth=1.1)
+    for level in timeline.bands:
+        ax.axhline(level, color="grey", linestyle="--", linewidth=0.7)
+    for (name, spans), colour in zip(timeline.spans.items(), ("black", "tab:green", "tab:red", "tab:purple")):
+        for i, (start, end) in enumerate(spans):
+            ax.axvspan(start, end, color=colour, alpha=0.12, label=name if i == 0 else None)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(timeline.unit)
+    ax.set_title(f"person {person.track_id}: {timeline.title}")
+    ax.legend(fontsize=7, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -76,7 +76,7 @@ class ReportSink(Sink):
         write_text_atomic(self.json_path, self.report.model_dump_json(indent=2))
 
     def _write_html(self) -> None:
-        from emoscope.report.charts import interval_chart, pie_chart, timeline_chart
+        from emoscope.report.charts import cue_timeline_chart, interval_chart, pie_chart, timeline_chart
         from emoscope.report.html import write_html
 
         charts: dict[int, list[Path]] = {}
@@ -86,6 +86,9 @@ class ReportSink(Sink):
             drawings = {"timeline": lambda path: timeline_chart(person, times, probs, self.builder.classes, path),
                         "shares": lambda path: pie_chart(person, path),
                         "intervals": lambda path: interval_chart(person, path)}
+            for timeline in self.builder.cue_timelines(person.track_id):
+                drawings[timeline.title.replace(" ", "_")] = (
+                    lambda path, timeline=timeline: cue_timeline_chart(person, timeline, path))
             charts[person.track_id] = []
             for name, draw in drawings.items():
                 path = prefix.with_name(f"{prefix.name}.{name}.png")
