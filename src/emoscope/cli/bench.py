@@ -1,4 +1,4 @@
-"""`emoscope bench video` and `emoscope bench classify`: throughput, written as JSON (and README tables)."""
+"""`emoscope bench ...`: speed, accuracy through the pipeline, robustness; written as JSON (and tables in docs/)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from emoscope.files import check_can_write_in, write_text_atomic
 app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_help=True)
 
 
-def publish(out: Path, results: dict, table: str, marker: str, readme: Path | None, markdown_beside: bool = True) -> None:
+def publish(out: Path, results: dict, table: str, marker: str, doc: Path | None, markdown_beside: bool = True) -> None:
     """A benchmark's JSON (and its Markdown table beside it), the table on the terminal, and the table
-    between the README's ``<!-- marker -->`` markers when ``readme`` is given."""
+    between a Markdown page's ``<!-- marker -->`` markers when ``doc`` is given."""
     from emoscope.apps.bench import replace_between_markers
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -28,8 +28,8 @@ def publish(out: Path, results: dict, table: str, marker: str, readme: Path | No
         write_text_atomic(out.with_suffix(".md"), table)
     console.print(table, soft_wrap=True)
     console.print(f"written: {out}" + (f" and {out.with_suffix('.md')}" if markdown_beside else ""))
-    if readme is not None:
-        replace_between_markers(readme, marker, table)
+    if doc is not None:
+        replace_between_markers(doc, marker, table)
 
 
 @app.command("video")
@@ -46,7 +46,8 @@ def bench_video_cmd(
                                        help="also analyse a synthetic video this long and track memory"),
     long_fps: float = typer.Option(10, max=240, callback=positive, help="frame rate of the synthetic long video"),
     out: Path = typer.Option(Path("runs/bench/video.json")),
-    readme: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:video --> markers here"),
+    doc: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:video --> markers here "
+                                       "(docs/speed.md)"),
 ):
     """Frames/s of the emotion-only and full-report loops vs a per-face loop; optional memory run."""
     from emoscope.apps.bench import bench_memory, bench_video, replace_between_markers, video_table, write_long_video
@@ -72,8 +73,8 @@ def bench_video_cmd(
         console.print(f"memory: {memory['frames_analysed']} frames, peak RSS {memory['peak_rss_mb']} MB, "
                       f"growth over the second half {memory['rss_growth_second_half_mb']} MB")
     console.print(f"written: {out}")
-    if readme is not None:
-        replace_between_markers(readme, "bench:video", video_table(results))
+    if doc is not None:
+        replace_between_markers(doc, "bench:video", video_table(results))
 
 
 @app.command("classify")
@@ -82,7 +83,8 @@ def bench_classify_cmd(
     int8: bool = typer.Option(True, help="also time an int8 ONNX model (quantised here when not shipped)"),
     accuracy: bool = typer.Option(True, help="measure each backend's accuracy on the test split (needs the data)"),
     out: Path = typer.Option(Path("runs/bench/classify.json"), help="JSON; a Markdown table is written beside it"),
-    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:classify --> markers here"),
+    doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:classify --> markers "
+                                       "here (docs/speed.md)"),
 ):
     """Faces/s of each model in torch eager and ONNX Runtime (fp32, int8) at batch 1/32/256, with accuracy."""
     import tempfile
@@ -100,7 +102,7 @@ def bench_classify_cmd(
             backends = classifier_backends(name, int8, Path(work))
             measured = {label: split_accuracy(p) for label, p in backends.items()} if accuracy else None
             rows += bench_classifier(backends, accuracy=measured)
-    publish(out, {"threads": os.cpu_count(), "rows": rows}, markdown_table(rows), "bench:classify", readme)
+    publish(out, {"threads": os.cpu_count(), "rows": rows}, markdown_table(rows), "bench:classify", doc)
 
 
 @app.command("serve")
@@ -158,8 +160,9 @@ def bench_pipeline_cmd(
     framing_views: bool = typer.Option(False, help="score each found face as `emoscope predict --framing-views` "
                                        "does (mean over crops at 0.9, 1.0, 1.1x its framing)"),
     out: Path = typer.Option(Path("runs/bench/pipeline.json")),
-    readme: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers "
-                                          "(<!-- bench:pipeline-framing-views --> with --framing-views) here"),
+    doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:pipeline --> markers "
+                                       "(<!-- bench:pipeline-framing-views --> with --framing-views) here "
+                                       "(docs/accuracy.md)"),
 ):
     """Pipeline fidelity: detection recall and accuracy of detect -> align -> crop -> model on FER2013
     faces placed into larger frames, against the same model on the original crops."""
@@ -175,7 +178,7 @@ def bench_pipeline_cmd(
     results = bench_pipeline(predictors, names, faces=faces, seed=seed, split=split, baseline=baseline,
                              framing_views=framing_views)
     marker = "bench:pipeline-framing-views" if framing_views else "bench:pipeline"
-    publish(out, results, fidelity_table(results), marker, readme, markdown_beside=False)
+    publish(out, results, fidelity_table(results), marker, doc, markdown_beside=False)
 
 
 @app.command("robustness")
@@ -187,8 +190,8 @@ def bench_robustness_cmd(
     split: str = typer.Option("test", help="test (PrivateTest: the reported numbers) | val (PublicTest)"),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="draws the faces and the corruptions' randomness"),
     out: Path = typer.Option(Path("runs/bench/robustness.json"), help="JSON; a Markdown table is written beside it"),
-    readme: Optional[Path] = typer.Option(None,
-                                          help="also put the table between <!-- bench:robustness --> markers here"),
+    doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:robustness --> markers "
+                                       "here (docs/robustness.md)"),
     before: Optional[Path] = typer.Option(None, help="an earlier run's JSON (same faces, seed and corruptions): "
                                           "add a before/after table for the models in both"),
 ):
@@ -218,4 +221,98 @@ def bench_robustness_cmd(
         results["before"] = {"source": str(before), "models": before_after(earlier, results)}
         table += f"\nBefore ({before.name}) and after, on the same faces and corruptions:\n\n"
         table += before_after_table(results["before"]["models"])
-    publish(out, results, table, "bench:robustness", readme)
+    publish(out, results, table, "bench:robustness", doc)
+
+
+@app.command("gestures")
+def bench_gestures_cmd(
+    photo_set: Path = typer.Argument(..., help="real hand photos: a folder or .tar.gz with a manifest.csv (path, "
+                                     "label A/F/L/V/other, person), e.g. ../shared/data/hands/asl_massey_aflv.tar.gz"),
+    part: str = typer.Option("both", help="dev (people developed on) | measure (people only measured on) | both"),
+    out: Path = typer.Option(Path("runs/bench/gestures.json"), help="JSON; a Markdown table is written beside it"),
+    doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:gestures --> markers here"),
+):
+    """Gestures on real photos of hands: per letter the share recognised, per other shape the share taken
+    for a letter, in five views (as photographed, mirrored, tilted +-30 degrees, small), by the landmark
+    model and by the rules, split by person into the part developed on and the part only measured on."""
+    from emoscope.apps.hand_photo_bench import markdown, read_photos, readings_json, summarise
+    from emoscope.cli.options import progress
+    from emoscope.data.hand_photos import MASSEY_MEASURE_PEOPLE, load_hand_photos
+
+    check_choice(part, ["dev", "measure", "both"], "part")
+    check_can_write_in(out.parent)
+    parts = ["dev", "measure"] if part == "both" else [part]
+    results = {"photo_set": str(photo_set), "measure_people": list(MASSEY_MEASURE_PEOPLE), "parts": {}}
+    table = f"Real photos from `{photo_set.name}`, split by person (measured only: people " \
+            f"{', '.join(MASSEY_MEASURE_PEOPLE)}); `emoscope bench gestures {photo_set.name} --part {part}`.\n\n"
+    for name in parts:
+        photos = load_hand_photos(photo_set, part=name)
+        with progress() as bar:
+            task = bar.add_task(f"reading the {name} part", total=len(photos))
+            readings = read_photos(photos, progress=lambda done: bar.update(task, completed=done))
+        summary = summarise(readings)
+        results["parts"][name] = {"summary": summary, "readings": readings_json(readings)}
+        table += markdown(summary, {"dev": "Part developed on", "measure": "Part only measured on"}[name]) + "\n"
+    publish(out, results, table, "bench:gestures", doc)
+
+
+@app.command("faces")
+def bench_faces_cmd(
+    photo_set: Path = typer.Argument(..., help="real face photos: a folder or .tar.gz with a manifest.csv (path, "
+                                     "label, identity[, source_family]), e.g. "
+                                     "../shared/data/faces_wild/faces_muxspace_wild_7expr.tar.gz"),
+    models: list[str] = typer.Option(None, "--model", help="shipped names or bundle paths (default: every shipped "
+                                     "7-expression model)"),
+    part: str = typer.Option("both", help="dev (people developed on) | measure (people only measured on) | both"),
+    detector: str = typer.Option("mediapipe-full", help=f"the pipeline's face detector, as in predict ({DETECTOR_HELP})"),
+    framing_views: bool = typer.Option(False, help="score each found face as `emoscope predict --framing-views` does"),
+    tta: str = typer.Option("none", help="test-time augmentation of our models' crops (none | hflip | tencrop)"),
+    peers: bool = typer.Option(True, help="also run the peer packages (requirements/peers.txt) on the same photos"),
+    peers_python: Path = typer.Option(Path("runs/peers-venv/bin/python"), help="the python of the peers' own venv"),
+    bootstrap: int = typer.Option(2000, min=100, max=100_000, help="resamples of people for the 95% intervals"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="seeds the resampling"),
+    out: Path = typer.Option(Path("runs/bench/faces.json"), help="JSON; a Markdown table is written beside it"),
+    doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:faces --> markers here "
+                                       "(bench:faces-<settings> with --framing-views, --tta or another detector)"),
+):
+    """Expressions on real face photos: each 7-expression model through the predict pipeline (detect, align,
+    crop) and on the photos as given crops, beside the peer packages, split by person into the part developed
+    on and the part only measured on; accuracy and macro-F1 with subject-bootstrap intervals, recall per class,
+    accuracy per source family."""
+    from emoscope.apps.faces_bench import PEERS, ROUTES, bench_faces, check_seven_classes, faces_table
+    from emoscope.cli.options import progress
+    from emoscope.data.face_photos import MEASURE_SHARE, load_face_photos
+    from emoscope.runtime.predictor import list_pretrained, load_predictor
+    from emoscope.runtime.tta import TTA_MODES
+
+    check_choice(part, ["dev", "measure", "both"], "part")
+    check_choice(detector, DETECTORS, "face detector")
+    check_choice(tta, TTA_MODES, "--tta")
+    check_can_write_in(out.parent)
+    if doc is not None and not doc.is_file():
+        raise EmoscopeError(f"{doc}: no such file to put the table in")
+    names = models or [m for m in list_pretrained() if m.startswith(("fer-", "ferplus"))
+                       and not m.endswith(".int8") and m != "fer-panic"]
+    predictors = [load_predictor(name, backend="fastest") for name in names]
+    for predictor in predictors:
+        check_seven_classes(predictor)
+    parts = {name: load_face_photos(photo_set, part=name) for name in (["dev", "measure"] if part == "both" else [part])}
+    with progress() as bar:
+        task = bar.add_task("reading", total=None)
+        results = bench_faces(parts, predictors, detector, framing_views, tta, PEERS if peers else (),
+                              peers_python=peers_python, samples=bootstrap, seed=seed,
+                              progress=lambda what, done, total: bar.update(task, description=what, completed=done,
+                                                                            total=total))
+    settings = [*([] if detector == "mediapipe-full" else [detector]), *(["framing-views"] if framing_views else []),
+                *([tta] if tta != "none" else [])]
+    options = {"--model": models or [], "--part": [part] if part != "both" else [],
+               "--detector": [detector] if detector != "mediapipe-full" else [], "--tta": [tta] if tta != "none" else [],
+               "--bootstrap": [str(bootstrap)] if bootstrap != 2000 else [], "--seed": [str(seed)] if seed else []}
+    command = " ".join(["emoscope bench faces", str(photo_set), *[f"{option} {value}" for option, values in
+                                                                   options.items() for value in values],
+                        *(["--framing-views"] if framing_views else []), *([] if peers else ["--no-peers"])])
+    results = {"set": photo_set.name, "command": command,
+               "split": f"by identity: rarest class first, people in SHA-256 order of their name, each to the "
+                        f"measure-only part while it holds under {MEASURE_SHARE:.0%} of that class's photos placed "
+                        "so far (emoscope.data.face_photos.split_by_identity)", "routes": list(ROUTES), **results}
+    publish(out, results, faces_table(results), "-".join(["bench:faces", *settings]), doc)
