@@ -139,6 +139,10 @@ def test_an_unknown_part_or_a_missing_set_is_refused(photo_set, tmp_path):
         load_face_photos(photo_set, part="test")
     with pytest.raises(DataError, match="no such face-photo set"):
         load_face_photos(tmp_path / "nowhere")
+    not_an_archive = tmp_path / "faces.tar.gz"
+    not_an_archive.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="not a readable folder or tar archive"):
+        load_face_photos(not_an_archive)
 
 
 # --- scores ---------------------------------------------------------------------------------------------------------

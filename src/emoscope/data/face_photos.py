@@ -16,13 +16,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import tarfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from emoscope.data.hand_photos import _members as set_members
 from emoscope.data.labels import FER7
 from emoscope.errors import DataError
 
@@ -50,6 +51,22 @@ class FacePhoto:
         if image is None:
             raise DataError(f"{self.path}: not a readable image")
         return image
+
+
+def set_members(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(path relative to the set's folder, bytes) for every file of a folder or of a .tar.gz of one folder."""
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                yield path.relative_to(source).as_posix(), path.read_bytes()
+        return
+    try:
+        with tarfile.open(source, "r:*") as archive:
+            for member in archive:
+                if member.isfile():
+                    yield member.name.split("/", 1)[-1], archive.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{source}: not a readable folder or tar archive ({exc})") from None
 
 
 def _identity_order(identity: str) -> str:
