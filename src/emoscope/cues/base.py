@@ -46,7 +46,6 @@ class CueTimeline:
     unit: str
     times: np.ndarray
     values: dict[str, np.ndarray]
-    bands: tuple[float, ...] = ()  # y values drawn as dashed lines (thresholds)
     spans: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (start, end) of events, shaded
 
 

@@ -142,7 +142,7 @@ class BlinkKinematics(Cue):
         track = self.tracks.setdefault(face.track_id, _EyeTrack())
         detector = track.detector
         detector.update(ear, face.time)
-        level = detector.open_level
+        level = detector.level
         values: dict = {}
         if track.closure is not None and not detector.eyes_closed:
             record = closure_kinematics(track.closure, face.time, ear, detector.depth_ratio)

@@ -50,6 +50,7 @@ class BlinkDetector:
         self._closed_since: float | None = None
         self._deep = False
         self.blink_times: list[float] = []
+        self.level: float | None = None  # the open level at the latest frame (None in the warm-up)
 
     @property
     def open_level(self) -> float | None:
@@ -67,7 +68,7 @@ class BlinkDetector:
         self._recent.append((time, ear))
         while time - self._recent[0][0] > self.window_s:
             self._recent.popleft()
-        level = self.open_level
+        level = self.level = self.open_level
         if level is None or ear >= self.closed_ratio * level:
             blink = (self._closed_frames >= self.min_closed_frames and self._deep
                      and time - self._closed_since <= self.max_closed_s)

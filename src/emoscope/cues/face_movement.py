@@ -32,15 +32,18 @@ MEASURES = {
     "lip_pull": ((61, 291),),
     "eye_open": ((159, 145), (386, 374)),
 }
+_PAIRS = np.array([EYE_CORNERS] + [pair for pairs in MEASURES.values() for pair in pairs])
+_OWNER = np.array([i for i, pairs in enumerate(MEASURES.values()) for _ in pairs])  # the measure of each pair
 
 
 def face_measures(mesh: np.ndarray) -> dict[str, float] | None:
     """Each measure of one face's ``(478, 2)`` landmarks, in eye-corner distances."""
-    scale = float(np.linalg.norm(mesh[EYE_CORNERS[0]] - mesh[EYE_CORNERS[1]]))
+    distances = np.linalg.norm(mesh[_PAIRS[:, 0]] - mesh[_PAIRS[:, 1]], axis=1)
+    scale, distances = float(distances[0]), distances[1:]
     if scale <= 0:
         return None
-    return {name: float(np.mean([np.linalg.norm(mesh[a] - mesh[b]) for a, b in pairs])) / scale
-            for name, pairs in MEASURES.items()}
+    means = np.bincount(_OWNER, weights=distances) / np.bincount(_OWNER)
+    return dict(zip(MEASURES, (means / scale).tolist()))
 
 
 class MeasureModel(BaseModel):

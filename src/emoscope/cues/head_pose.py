@@ -2,19 +2,23 @@
 much the head moves.
 
 Pose: six face-mesh points (nose tip, chin, outer eye corners, mouth corners) fitted to a generic
-3-D face (the widely used six-point model, in millimetre-like units) with OpenCV's ``solvePnP``
-under a near-orthographic camera (focal length 20 face widths, centred on the face), so the angles
-do not depend on the unknown lens or on where the face is in the frame. As seen in the video:
-yaw > 0 when the face turns towards the image's right, pitch > 0 when it tilts up, roll > 0 when
-it tilts clockwise. A generic face is not the subject's: expect an offset of a few degrees per
-person (chiefly in pitch), not a drift.
+3-D face (the widely used six-point model, in millimetre-like units) by an affine camera (a scaled
+orthographic view: the angles do not depend on the unknown lens or on where the face is in the
+frame). As seen in the video: yaw > 0 when the face turns towards the image's right, pitch > 0
+when it tilts up, roll > 0 when it tilts clockwise. A generic face is not the subject's: expect an
+offset per person of up to about 20 degrees in pitch (less in yaw), and a pitch that moves a few
+degrees with the mouth (the mouth corners and chin are two of the points). (OpenCV's iterative
+``solvePnP`` with the same points was tried first: on a frontal face it flipped between two
+mirror fits of about +-22 degrees of yaw.)
 
 Nods and shakes: the pitch (nods) or yaw (shakes) series, a 3-frame median against mesh jitter,
 cut into swings at its turning points; a turning point counts once the angle has come back from
 it by ``swing`` degrees (6 for pitch, 8 for yaw). A nod / shake is two opposite swings (there and
 back) within ``gesture_s`` (1.2 s); swings chained without a pause are one event.
 
-Looking away: |yaw| over 30 degrees or |pitch| over 20 degrees, as an episode (3 frames to start,
+Looking away: yaw more than 30 degrees or pitch more than 20 degrees from the person's usual head
+direction (the median of their last minute, sampled every 3rd frame; this also absorbs the
+generic face's offset and a camera above or beside the screen), as an episode (3 frames to start,
 5 to end, like face touching). Head movement: the degrees of all swings of yaw and pitch of at
 least the nod threshold, per minute of measured time (jitter below it is not movement).
 """
@@ -24,7 +28,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -42,29 +45,28 @@ POSE_POINTS = {
 }
 _MESH_INDEX = list(POSE_POINTS)
 _MODEL = np.array(list(POSE_POINTS.values()), dtype=np.float64)
-FOCAL_FACE_WIDTHS = 20.0
+_FIT = np.linalg.pinv(_MODEL - _MODEL.mean(axis=0))  # least squares of the affine camera, solved once
 
 LOOK_AWAY_YAW, LOOK_AWAY_PITCH = 30.0, 20.0
+USUAL_FRAMES, USUAL_EVERY = 600, 3  # the usual direction: the median of every 3rd frame of the last 600 such
 NOD_SWING, SHAKE_SWING, GESTURE_S = 6.0, 8.0, 1.2
 
 
 def head_pose(mesh: np.ndarray) -> tuple[float, float, float] | None:
-    """(yaw, pitch, roll) degrees of one face's ``(478, 2)`` landmarks; None when the fit fails."""
+    """(yaw, pitch, roll) degrees of one face's ``(478, 2)`` landmarks; None when they are degenerate.
+
+    An affine camera fitted by least squares maps the generic face onto the six points; each of its
+    two rows, scaled to unit length, is a row of the rotation (so a face wider or longer than the
+    generic one reads as a scale, not as a turn), made orthonormal by the nearest such matrix."""
     image = mesh[_MESH_INDEX].astype(np.float64)
-    width = float(np.linalg.norm(image[3] - image[2]))
-    if width <= 0:
+    camera = (_FIT @ (image - image.mean(axis=0))).T
+    lengths = np.linalg.norm(camera, axis=1, keepdims=True)
+    if not np.all(lengths > 1e-9):
         return None
-    centre = image.mean(axis=0)
-    focal = FOCAL_FACE_WIDTHS * width
-    camera = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]], dtype=np.float64)
-    # start from a frontal face at the distance its size says, so the iteration finds the face in front
-    guess_t = np.array([[0.0], [0.0], [focal * 450.0 / width]])
-    ok, rvec, _ = cv2.solvePnP(_MODEL, image, camera, None, np.zeros((3, 1)), guess_t, True,
-                               flags=cv2.SOLVEPNP_ITERATIVE)
-    if not ok:
-        return None
-    rotation, _ = cv2.Rodrigues(rvec)
-    return euler_angles(rotation)
+    u, _, vt = np.linalg.svd(camera / lengths, full_matrices=False)
+    rows = u @ vt
+    (a1, a2, a3), (b1, b2, b3) = rows
+    return euler_angles(np.array([rows[0], rows[1], [a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1]]))
 
 
 def euler_angles(rotation: np.ndarray) -> tuple[float, float, float]:
@@ -117,6 +119,9 @@ class _HeadTrack:
         "pitch": TurningPoints(NOD_SWING), "yaw": TurningPoints(NOD_SWING)})
     event_end: dict[str, float] = field(default_factory=lambda: {"nod": -np.inf, "shake": -np.inf})
     away: Debouncer = field(default_factory=lambda: Debouncer(3, 5))
+    usual: np.ndarray = field(default_factory=lambda: np.zeros((USUAL_FRAMES, 2)))  # (yaw, pitch) ring buffer
+    usual_pose: np.ndarray | None = None  # the median of the samples in it
+    frames: int = 0
 
 
 class HeadPoseModel(BaseModel):
@@ -129,7 +134,8 @@ class HeadPoseModel(BaseModel):
     nods: list[tuple[float, float]] = Field(description="(start, end) seconds")
     shakes: list[tuple[float, float]] = Field(description="(start, end) seconds")
     looking_away_seconds: float
-    looking_away_share: float = Field(description="of the measured time: |yaw| > 30 or |pitch| > 20 degrees")
+    looking_away_share: float = Field(description="of the measured time: yaw over 30 or pitch over 20 degrees "
+                                      "from the person's usual direction")
     looking_away: list[tuple[float, float]] = Field(description="(start, end) seconds of episodes")
     measured_seconds: float
 
@@ -178,7 +184,6 @@ class _HeadSummary(CueSummary):
         angles = np.array(self.angles)
         return CueTimeline("head pose", "degrees", np.array(self.times),
                            {"yaw": angles[:, 0], "pitch": angles[:, 1], "roll": angles[:, 2]},
-                           bands=(-LOOK_AWAY_YAW, -LOOK_AWAY_PITCH, LOOK_AWAY_PITCH, LOOK_AWAY_YAW),
                            spans={"looking away": [(a, b) for a, b in self.away.episodes],
                                   "nods": [tuple(e) for e in self.events["nod"]],
                                   "shakes": [tuple(e) for e in self.events["shake"]]})
@@ -204,14 +209,20 @@ class HeadPose(Cue):
         events, swing = [], 0.0
         for axis, angle, kind in (("pitch", pitch, "nod"), ("yaw", yaw, "shake")):
             track.recent[axis].append(angle)
-            smooth = float(np.median(track.recent[axis]))
+            smooth = sorted(track.recent[axis])[len(track.recent[axis]) // 2]  # the median of up to 3
             confirmed = track.swings[axis].update(face.time, smooth)
             if confirmed and confirmed[0] is not None and face.time - confirmed[0][0] <= GESTURE_S:
                 events.append((kind, (confirmed[0][0], face.time)))
             moved = track.moves[axis].update(face.time, smooth)
             if moved and moved[0] is not None:
                 swing += abs(moved[1][1] - moved[0][1])
-        away = abs(yaw) > LOOK_AWAY_YAW or abs(pitch) > LOOK_AWAY_PITCH
+        if track.frames % USUAL_EVERY == 0:
+            samples = track.frames // USUAL_EVERY
+            track.usual[samples % USUAL_FRAMES] = yaw, pitch
+            track.usual_pose = np.median(track.usual[: samples + 1], axis=0)
+        track.frames += 1
+        usual_yaw, usual_pitch = track.usual_pose
+        away = abs(yaw - usual_yaw) > LOOK_AWAY_YAW or abs(pitch - usual_pitch) > LOOK_AWAY_PITCH
         started = track.away.update(away, face.time)
         flags = {}
         for kind, (start, end) in events:

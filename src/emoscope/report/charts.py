@@ -92,15 +92,13 @@ def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, c
 
 
 def cue_timeline_chart(person: PersonReport, timeline: CueTimeline, path: Path, max_points: int = 2000) -> Path:
-    """A cue's series over time (e.g. yaw, pitch and roll), its thresholds dashed and its events
-    (e.g. nods, shakes, looking away) shaded."""
+    """A cue's series over time (e.g. yaw, pitch and roll) with its events (e.g. nods, shakes,
+    looking away) shaded."""
     plt = _pyplot()
     stride = max(1, len(timeline.times) // max_points)
     fig, ax = plt.subplots(figsize=(10, 3.2))
     for name, values in timeline.values.items():
         ax.plot(timeline.times[::stride], values[::stride], label=name, linewidth=1.1)
-    for level in timeline.bands:
-        ax.axhline(level, color="grey", linestyle="--", linewidth=0.7)
     for (name, spans), colour in zip(timeline.spans.items(), ("black", "tab:green", "tab:red", "tab:purple")):
         for i, (start, end) in enumerate(spans):
             ax.axvspan(start, end, color=colour, alpha=0.12, label=name if i == 0 else None)
