@@ -273,7 +273,7 @@ def bench_faces_cmd(
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="seeds the resampling"),
     out: Path = typer.Option(Path("runs/bench/faces.json"), help="JSON; a Markdown table is written beside it"),
     doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:faces --> markers here "
-                                       "(bench:faces-<settings> with --framing-views, --tta or another detector)"),
+                                       "(bench:faces-<part>-<detector>-framing-views-<tta> where not the defaults)"),
 ):
     """Expressions on real face photos: each 7-expression model through the predict pipeline (detect, align,
     crop) and on the photos as given crops, beside the peer packages, split by person into the part developed
@@ -303,7 +303,8 @@ def bench_faces_cmd(
                               peers_python=peers_python, samples=bootstrap, seed=seed,
                               progress=lambda what, done, total: bar.update(task, description=what, completed=done,
                                                                             total=total))
-    settings = [*([] if detector == "mediapipe-full" else [detector]), *(["framing-views"] if framing_views else []),
+    settings = [*([part] if part != "both" else []), *([] if detector == "mediapipe-full" else [detector]),
+                *(["framing-views"] if framing_views else []),
                 *([tta] if tta != "none" else [])]
     options = {"--model": models or [], "--part": [part] if part != "both" else [],
                "--detector": [detector] if detector != "mediapipe-full" else [], "--tta": [tta] if tta != "none" else [],
