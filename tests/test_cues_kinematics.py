@@ -207,3 +207,15 @@ def test_blink_duration_error_is_in_frames():
     scores = score_blink_kinematics([(11, 13)], shut, labels)
     assert scores["duration_error_frames"] == [-1] and scores["start_error_frames"] == [1]
     assert scores["shut_error_frames"] == [1]
+
+
+def test_the_new_cues_follow_the_switches_of_the_cues_whose_perception_they_use():
+    from emoscope.cues import create_cues
+
+    def enabled(**switches):
+        return {cue.name for cue in create_cues(AnalysisOptions(**switches), ["neutral"]) if cue.enabled}
+
+    # the emotion-only loop runs neither the face mesh nor the hand tracker
+    assert enabled(blinks=False, gaze=False, touches=False) == set()
+    assert enabled(blinks=False, touches=False) == {"gaze", "head_pose", "face_movement"}
+    assert "blink_kinematics" not in enabled(blinks=False) and "hand_movement" not in enabled(touches=False)

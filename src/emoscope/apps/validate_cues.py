@@ -256,10 +256,12 @@ def validate_events(labels_path: Path, data_root: Path) -> dict:
                                         "recall": tp / counts["labelled"] if counts["labelled"] else None}
     summary["look_away_frames"] = _frame_scores(np.concatenate(look_frames["active"]),
                                                 np.concatenate(look_frames["truth"]))
+    def mean_of(values: list[int], absolute: bool = True) -> float | None:
+        return float(np.mean(np.abs(values) if absolute else values)) if values else None
+
+    durations = errors["duration_error_frames"]
     summary["blink_duration_error_frames"] = {
-        "mean_absolute": float(np.mean(np.abs(errors["duration_error_frames"]))) if errors["duration_error_frames"] else None,
-        "mean_signed": float(np.mean(errors["duration_error_frames"])) if errors["duration_error_frames"] else None,
-        "start_mean_absolute": float(np.mean(np.abs(errors["start_error_frames"]))) if errors["start_error_frames"] else None,
-        "shut_mean_absolute": float(np.mean(np.abs(errors["shut_error_frames"]))) if errors["shut_error_frames"] else None,
-        "blinks": len(errors["duration_error_frames"])}
+        "mean_absolute": mean_of(durations), "mean_signed": mean_of(durations, absolute=False),
+        "start_mean_absolute": mean_of(errors["start_error_frames"]),
+        "shut_mean_absolute": mean_of(errors["shut_error_frames"]), "blinks": len(durations)}
     return {"labels": str(labels_path), "clips": clips, "all_clips": summary}

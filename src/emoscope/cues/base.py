@@ -70,9 +70,10 @@ class Cue:
 
     name: ClassVar[str]
     """Registry name; also the boolean attribute of the options that switches the cue on (absent: on)."""
-    switch: ClassVar[str | None] = None
-    """The options attribute that switches it on instead of :attr:`name`: a cue that refines another
-    cue's measurement, or shares its costly perception, follows that cue's switch."""
+    switch: ClassVar[tuple[str, ...]] = ()
+    """Options attributes that switch it on instead of :attr:`name` (on when any of them is): a cue
+    that refines another cue's measurement, or rides on perception other cues pay for, follows their
+    switches, so switching those cues off still switches that perception off."""
     columns: ClassVar[tuple[tuple[str, str], ...]] = ()
     """(name, kind) of the frame-table columns it fills from the values :meth:`update` returns."""
     needs: ClassVar[frozenset[str]] = frozenset()
@@ -84,7 +85,7 @@ class Cue:
     not_measured: ClassVar[str] = "not measured"
 
     def __init__(self, options, classes: Sequence[str]):
-        self.enabled = bool(getattr(options, self.switch or self.name, True))
+        self.enabled = any(bool(getattr(options, name, True)) for name in self.switch or (self.name,))
         self.tracks: dict[int, Any] = {}  # per-track state (a detector, a debouncer), dropped by forget
 
     def update(self, face: FaceObservation) -> dict[str, Any]:

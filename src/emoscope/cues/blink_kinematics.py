@@ -128,7 +128,7 @@ class BlinkKinematics(Cue):
     blink's duration on the frame it ends and whether a long closure is under way."""
 
     name = "blink_kinematics"
-    switch = "blinks"  # ``--no-blinks`` switches off the blink cue and its detail alike
+    switch = ("blinks",)  # ``--no-blinks`` switches off the blink cue and its detail alike
     columns = (("eye_closure", "value"), ("lids_shut", "flag"), ("blink_duration", "value"),
                ("long_closure", "flag"))
     needs = frozenset({MESH})

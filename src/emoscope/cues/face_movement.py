@@ -89,6 +89,7 @@ class FaceMovement(Cue):
     """Brow raise, mouth opening, lip-corner pull and eye opening per face and frame."""
 
     name = "face_movement"
+    switch = ("blinks", "gaze")  # on whenever the face mesh runs for them (0.1 ms a face on top)
     columns = tuple((name, "value") for name in MEASURES)
     needs = frozenset({MESH})
     report_key = "face_movement"

@@ -104,7 +104,7 @@ class HandMovement(Cue):
     """Per frame: the hands' speed in face widths per second, whether they move, and movement bursts."""
 
     name = "hand_movement"
-    switch = "touches"  # the hand tracker is shared with face touching; ``--no-touches`` stops both
+    switch = ("touches",)  # the hand tracker is shared with face touching; ``--no-touches`` stops both
     columns = (("hand_speed", "value"), ("hands_moving", "flag"), ("hand_burst", "flag"))
     needs = frozenset({HANDS})
     report_key = "hand_movement"

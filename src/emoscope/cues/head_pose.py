@@ -17,7 +17,7 @@ it by ``swing`` degrees (6 for pitch, 8 for yaw). A nod / shake is two opposite 
 back) within ``gesture_s`` (1.2 s); swings chained without a pause are one event.
 
 Looking away: yaw more than 30 degrees or pitch more than 20 degrees from the person's usual head
-direction (the median of their last minute, sampled every 3rd frame; this also absorbs the
+direction (the median of every 3rd of their last 1,800 frames, a minute at 30 frames/s; this also absorbs the
 generic face's offset and a camera above or beside the screen), as an episode (3 frames to start,
 5 to end, like face touching). Head movement: the degrees of all swings of yaw and pitch of at
 least the nod threshold, per minute of measured time (jitter below it is not movement).
@@ -194,6 +194,7 @@ class HeadPose(Cue):
     """Yaw, pitch and roll per face and frame; nods, shakes and looking away as events."""
 
     name = "head_pose"
+    switch = ("blinks", "gaze")  # on whenever the face mesh runs for them (0.3 ms a face on top)
     columns = (("yaw", "value"), ("pitch", "value"), ("roll", "value"), ("looking_away", "flag"),
                ("nod", "flag"), ("shake", "flag"))
     needs = frozenset({MESH})
