@@ -49,7 +49,7 @@ def test_options_are_checked_in_one_line():
 
 
 def hand(letter):
-    return HandResult(None, {}, {}, {}, letter, 0.9)
+    return HandResult(None, {}, {}, {}, {}, letter, 0.9)
 
 
 @pytest.mark.parametrize(("letters", "label"), [

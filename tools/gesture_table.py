@@ -4,6 +4,7 @@ tables between ``<!-- MARKER -->`` and ``<!-- /MARKER -->`` in a Markdown file.
     python tools/gesture_table.py --readme docs/gestures.md            # the current rules
     python tools/gesture_table.py --count 400 --seed 0                 # print only
     python tools/gesture_table.py --rules-at bdd2411 --readme docs/gestures.md --marker gestures:before
+    python tools/gesture_table.py --model --readme docs/gestures.md --marker gestures:model
 
 Deterministic: the same count and seed give the same hands and the same table.
 """
@@ -18,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 from emoscope.apps.bench import replace_between_markers
-from emoscope.gestures.landmark_bench import Judge, landmark_letter, markdown, read_generated
+from emoscope.gestures.landmark_bench import Judge, landmark_letter, markdown, model_letter, read_generated
+from emoscope.gestures.landmark_model import LandmarkModel
 
 RULES = "src/emoscope/gestures/landmarks.py"
 
@@ -41,9 +43,11 @@ def main() -> None:
     parser.add_argument("--readme", type=Path, help="Markdown file to put the tables in")
     parser.add_argument("--marker", default="gestures:table", help="the markers' name in that file")
     parser.add_argument("--rules-at", metavar="REVISION", help="judge with the rules of this git commit")
+    parser.add_argument("--model", action="store_true", help="judge with the shipped landmark model, not the rules")
     args = parser.parse_args()
-    judge = rules_at(args.rules_at) if args.rules_at else landmark_letter
-    rules = f" --rules-at {args.rules_at}" if args.rules_at else ""
+    judge = rules_at(args.rules_at) if args.rules_at else model_letter(LandmarkModel.load()) if args.model \
+        else landmark_letter
+    rules = f" --rules-at {args.rules_at}" if args.rules_at else " --model" if args.model else ""
     table = (f"{args.count} generated hands per shape (seed {args.seed}), a quarter per hand and facing, from "
              f"`python tools/gesture_table.py --count {args.count} --seed {args.seed}{rules}`.\n\n"
              + markdown(read_generated(args.count, args.seed, judge)))

@@ -20,7 +20,7 @@ def gesture_cmd(
     speak: bool = typer.Option(False, "--speak", help="say each new gesture's phrase aloud (espeak-ng)"),
     speak_to: Optional[Path] = typer.Option(None, "--speak-to", help="also write the spoken phrases to this WAV"),
     hold: int = typer.Option(5, min=1, help="frames a gesture must hold before it counts (video, webcam)"),
-    route: str = typer.Option("combined", help="combined | landmarks (geometry rules) | crop (model only)"),
+    route: str = typer.Option("combined", help="combined | landmarks (landmark model) | rules (geometry rules) | crop (crop model only)"),
     crop: bool = typer.Option(False, "--crop", help="the image is already a hand crop, like Sign MNIST's 28x28"),
     phrase: list[str] = typer.Option([], help="what to say, GESTURE=TEXT (e.g. victory='We won'); repeatable"),
     annotate: Optional[Path] = typer.Option(None, help="write the labelled image (.png/.jpg) or video (.mp4) here"),

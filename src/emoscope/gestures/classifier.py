@@ -1,18 +1,19 @@
-"""One gesture decision per hand from whichever view is reliable for the input: the
-Sign-MNIST-trained crop model or the landmark-geometry rules.
+"""One gesture decision per hand from whichever view is reliable for the input: the landmark model
+on camera hands, the Sign-MNIST-trained crop model on ready Sign-MNIST-style crops.
 
-The crop model reads crops framed like Sign MNIST at 99.7% but camera photos are another domain:
-on real photos it agreed with the landmarks on almost none and was right on under 1 in 10, so
-there a vote from it only adds doubt. The combined route therefore lets the crop model vote only
-on ready Sign-MNIST-style crops (``--crop``, a Sign MNIST CSV), where there are no landmarks, and
-leaves camera hands to the rules, which were checked on generated hands in every rotation, both
-hands, palm or back (``docs/gestures.md``). The answer is ``unknown`` rather than a forced letter
-whenever the deciding view's evidence is thin.
+On camera hands the decision is the landmark model's (:mod:`emoscope.gestures.landmark_model`, fitted
+on real people's hands): it reads the real photos measured in ``docs/gestures.md`` where the hand-set
+rules missed most V's and A's. The rules' scores are still computed for every hand, as the
+explanation shown beside the verdict and as the ``rules`` route. The crop model reads crops framed
+like Sign MNIST at 99.7% but was right on under 1 in 10 real photos, so it votes only on ready crops
+(``--crop``, a Sign MNIST CSV), where there are no landmarks. The answer is ``unknown`` rather than a
+forced letter whenever the deciding view's evidence is thin.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -22,6 +23,8 @@ from emoscope.data.sign_mnist import GESTURE_LETTERS
 from emoscope.errors import EmoscopeError
 from emoscope.faces.hands import Hand, HandDetector
 from emoscope.gestures.crop import hand_crop
+from emoscope.gestures.landmark_model import SHIPPED as SHIPPED_LANDMARK_MODEL
+from emoscope.gestures.landmark_model import LandmarkModel
 from emoscope.gestures.landmarks import hand_shape
 from emoscope.gestures.vocabulary import GESTURE_OF_LETTER, NO_HAND, UNKNOWN
 
@@ -30,7 +33,7 @@ MIN_IMAGE_SIDE = 64
 """Below this MediaPipe finds no hands, so :func:`require_hand_sized` refuses such input with a
 hint rather than reporting "no hand"."""
 
-Route = Literal["combined", "landmarks", "crop"]
+Route = Literal["combined", "landmarks", "rules", "crop"]
 
 
 class GestureOptions(BaseModel):
@@ -39,7 +42,8 @@ class GestureOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     route: Route = Field("combined", description="combined (each view where it is reliable) | landmarks "
-                         "(geometry only) | crop (model only, even on camera hands)")
+                         "(the landmark model only) | rules (the hand-set geometry rules only) | crop (the "
+                         "crop model only, even on camera hands)")
     accept: float = Field(0.5, gt=0, le=1, description="the deciding view's score for a letter must reach this")
     max_hands: int = Field(2, ge=1, le=4)
     min_hand_confidence: float = Field(0.5, ge=0, le=1)
@@ -61,6 +65,7 @@ class HandResult:
     hand: Hand | None  # None when the input was already a hand crop (no landmarks)
     crop_probs: dict[str, float]  # the crop model's probabilities (A, F, L, V, other); empty when unused
     rule_scores: dict[str, float]  # the geometry rules' scores (A, F, L, V); empty when unused
+    landmark_probs: dict[str, float]  # the landmark model's probabilities (A, F, L, V, other); empty when unused
     scores: dict[str, float]  # the deciding view's score per letter
     letter: str | None  # the accepted letter, or None
     confidence: float  # the best letter's combined score
@@ -94,19 +99,25 @@ class GestureFrame:
         return ""
 
 
-def decide(crop_probs: dict[str, float], rule_scores: dict[str, float], options: GestureOptions
-           ) -> tuple[dict[str, float], str | None, float]:
+def decide(crop_probs: dict[str, float], rule_scores: dict[str, float], options: GestureOptions,
+           landmark_probs: dict[str, float] | None = None) -> tuple[dict[str, float], str | None, float]:
     """Score per letter, the accepted letter (or None) and its score.
 
     The crop model decides on the crop route and on a crop without landmarks (no ``rule_scores``);
-    otherwise the rules do, so the combined route is never worse than the landmark route on camera
-    hands, and a confident crop model cannot force a letter the geometry rejects.
+    the rules on the rules route or when no landmark model ran; otherwise the landmark model. So the
+    combined route equals the landmark route on camera hands, and a confident crop model cannot force
+    a letter the landmarks reject.
     """
-    by_crop = options.route == "crop" or not rule_scores
-    scores = {letter: crop_probs[letter] for letter in GESTURE_LETTERS} if by_crop else dict(rule_scores)
+    if options.route == "crop" or not rule_scores:
+        probabilities = crop_probs
+    elif options.route == "rules" or not landmark_probs:
+        probabilities = None
+    else:
+        probabilities = landmark_probs
+    scores = dict(rule_scores) if probabilities is None else {letter: probabilities[letter] for letter in GESTURE_LETTERS}
     best = max(scores, key=scores.get)
     accepted = best if scores[best] >= options.accept else None
-    if by_crop and crop_probs.get("other", 0.0) >= scores[best]:
+    if probabilities is not None and probabilities.get("other", 0.0) >= scores[best]:
         accepted = None  # the model's own "none of the four" wins a tie
     return scores, accepted, float(scores[best])
 
@@ -123,10 +134,13 @@ class GestureClassifier:
     """Hands in a BGR frame -> a :class:`GestureFrame`. ``still`` images detect hands afresh; video
     frames (``still=False``) let MediaPipe track them."""
 
-    def __init__(self, options: GestureOptions | None = None, model: str = DEFAULT_MODEL, still: bool = True):
+    def __init__(self, options: GestureOptions | None = None, model: str = DEFAULT_MODEL, still: bool = True,
+                 landmark_model: str | Path = SHIPPED_LANDMARK_MODEL):
         self.options = options or GestureOptions()
         self.predictor = None
-        if self.options.route != "landmarks":
+        self.landmark_model = LandmarkModel.load(landmark_model) if self.options.route in ("combined", "landmarks") \
+            else None
+        if self.options.route in ("combined", "crop"):
             from emoscope.runtime.predictor import load_predictor
 
             self.predictor = load_predictor(model)
@@ -143,12 +157,12 @@ class GestureClassifier:
 
     def classify_crops(self, crops: list[np.ndarray]) -> list[HandResult]:
         """Hand crops already framed like Sign MNIST (e.g. its own 28x28 images): the model alone."""
-        if self.predictor is None:
-            raise EmoscopeError("hand crops carry no landmarks: use the crop or combined route, not landmarks")
+        if self.options.route in ("landmarks", "rules"):
+            raise EmoscopeError("hand crops carry no landmarks: use the crop or combined route, not landmarks or rules")
         results = []
         for probs in self._crop_probs(crops) if len(crops) else []:
             scores, letter, confidence = decide(probs, {}, self.options)
-            results.append(HandResult(None, probs, {}, scores, letter, confidence))
+            results.append(HandResult(None, probs, {}, {}, scores, letter, confidence))
         return results
 
     def classify(self, image_bgr: np.ndarray, index: int = 0, time: float = 0.0) -> GestureFrame:
@@ -162,8 +176,9 @@ class GestureClassifier:
         results = []
         for hand, probs in zip(hands, crop_probs):
             rules = hand_shape(hand.landmarks).letter_scores()
-            scores, letter, confidence = decide(probs, rules, self.options)
-            results.append(HandResult(hand, probs, rules, scores, letter, confidence))
+            landmark_probs = self.landmark_model.probabilities(hand.landmarks) if self.landmark_model else {}
+            scores, letter, confidence = decide(probs, rules, self.options, landmark_probs)
+            results.append(HandResult(hand, probs, rules, landmark_probs, scores, letter, confidence))
         return GestureFrame(index, time, results)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""How well the landmark rules read generated hands: per letter, the share recognised; per look-alike,
+"""How well the landmark rules (or the landmark model) read generated hands: per letter, the share recognised; per look-alike,
 the share taken for one of the four letters; both split by hand (right/left) and facing (palm/back).
 ``tools/gesture_table.py`` writes the result into ``docs/gestures.md``."""
 
@@ -12,15 +12,23 @@ import numpy as np
 
 from emoscope.gestures.classifier import GestureOptions, decide
 from emoscope.gestures.kinematics import FACINGS, HANDS, LETTER_SIGNS, SIGNS, generate
+from emoscope.gestures.landmark_model import LandmarkModel
 from emoscope.gestures.landmarks import hand_shape
 
 Judge = Callable[[np.ndarray], "str | None"]
 
 
 def landmark_letter(landmarks: np.ndarray, shape_of: Callable = hand_shape) -> str | None:
-    """The landmark route's verdict on one hand: a letter or None (unknown). ``shape_of`` swaps in
+    """The rules route's verdict on one hand: a letter or None (unknown). ``shape_of`` swaps in
     other rules (an earlier commit's, for the before/after table)."""
-    return decide({}, shape_of(landmarks).letter_scores(), GestureOptions(route="landmarks"))[1]
+    return decide({}, shape_of(landmarks).letter_scores(), GestureOptions(route="rules"))[1]
+
+
+def model_letter(model: LandmarkModel) -> Judge:
+    """The landmark model's verdict (the combined route on a camera hand)."""
+    options = GestureOptions(route="landmarks")
+    return lambda landmarks: decide({}, hand_shape(landmarks).letter_scores(), options,
+                                    model.probabilities(landmarks))[1]
 
 
 @dataclass(frozen=True)

@@ -32,15 +32,15 @@ def ramp(value: float, low: float, high: float) -> float:
     return float(np.clip((value - low) / (high - low), 0.0, 1.0))
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
+def unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(_unit(a), _unit(b)))
+    return float(np.dot(unit(a), unit(b)))
 
 
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(_cos(a, b), -1.0, 1.0))))
 
 
@@ -80,12 +80,16 @@ class HandShape:
         }
 
 
-def _check_points(points: np.ndarray) -> np.ndarray:
+def checked_points(points: np.ndarray) -> np.ndarray:
+    """``(21, 3)`` float64 landmarks (a ``(21, 2)`` input gets zero depth); a one-line error for anything
+    else, or for a hand whose wrist and middle knuckle coincide (no palm to measure against)."""
     points = np.asarray(points, dtype=np.float64)
     if points.shape == (21, 2):
         points = np.concatenate([points, np.zeros((21, 1))], axis=1)
     if points.shape != (21, 3) or not np.isfinite(points).all():
         raise EmoscopeError(f"expected 21 finite hand landmarks as (21, 2) or (21, 3), got shape {points.shape}")
+    if np.linalg.norm(points[9] - points[WRIST]) < 1e-6:
+        raise EmoscopeError("hand landmarks are degenerate (wrist and knuckles coincide)")
     return points
 
 
@@ -97,21 +101,19 @@ def hand_shape(points: np.ndarray) -> HandShape:
     between the ranges real joints take for each state, with a margin for depth (``z``) being
     compressed and noisy in MediaPipe's output; ``docs/gestures.md`` shows them on generated hands.
     """
-    p = _check_points(points)
+    p = checked_points(points)
     wrist = p[WRIST]
     palm_axis = p[9] - wrist  # wrist to middle knuckle: "up" for the hand
     palm = float(np.linalg.norm(palm_axis))
-    if palm < 1e-6:
-        raise EmoscopeError("hand landmarks are degenerate (wrist and knuckles coincide)")
 
     extended, folded, knuckle_bent = {}, {}, {}
     for name in LONG_FINGERS:
         mcp, pip, _, tip = (p[i] for i in FINGER_JOINTS[name])
-        pointing = _angle_deg(tip - mcp, palm_axis)  # 0 along the palm; a fist's fingertips point back
+        pointing = angle_deg(tip - mcp, palm_axis)  # 0 along the palm; a fist's fingertips point back
         straight = _cos(pip - mcp, tip - pip)  # 1 when the finger is a straight line
         extended[name] = min(ramp(pointing, 50, 38), ramp(straight, 0.5, 0.75))
         folded[name] = ramp(pointing, 50, 65)
-        knuckle_bent[name] = ramp(_angle_deg(pip - mcp, palm_axis), 30, 45)
+        knuckle_bent[name] = ramp(angle_deg(pip - mcp, palm_axis), 30, 45)
 
     thumb_tip = p[4]
     # Where the thumb tip sits along the knuckle line: 0 at the index knuckle, 1 at the little finger's.
@@ -122,7 +124,7 @@ def hand_shape(points: np.ndarray) -> HandShape:
     # The gap between the index and middle fingers' middle joints: a T's thumb tip is at it (or, in
     # S, past it towards the little finger); an A's stays on the index side, some way off.
     gap = (p[6] + p[10]) / 2
-    past_gap = float(np.dot(thumb_tip - gap, _unit(knuckles))) - float(np.linalg.norm(thumb_tip - gap))
+    past_gap = float(np.dot(thumb_tip - gap, unit(knuckles))) - float(np.linalg.norm(thumb_tip - gap))
 
     index_dir, middle_dir = p[8] - p[5], p[12] - p[9]
     tip_gap = np.linalg.norm(p[8] - p[12]) / palm
@@ -131,7 +133,7 @@ def hand_shape(points: np.ndarray) -> HandShape:
         folded=folded,
         knuckle_bent=knuckle_bent,
         thumb_index_touch=ramp(np.linalg.norm(thumb_tip - p[8]) / palm, 0.4, 0.2),
-        index_middle_spread=min(ramp(_angle_deg(index_dir, middle_dir), 10, 14), ramp(tip_gap, 0.43, 0.51)),
+        index_middle_spread=min(ramp(angle_deg(index_dir, middle_dir), 10, 14), ramp(tip_gap, 0.43, 0.51)),
         thumb_across_palm=ramp(across, 0.2, 0.35),
         thumb_between_fingers=ramp(past_gap / palm, -0.21, -0.16),
     )

@@ -119,6 +119,8 @@ def describe(result: FrameResult) -> str:
     for number, hand in enumerate(frame.hands, 1):
         best = max(hand.scores, key=hand.scores.get)
         evidence = [f"{best} {hand.scores[best]:.2f}"]
+        if hand.landmark_probs:
+            evidence.append(f"landmarks {hand.landmark_probs[best]:.2f} (other {hand.landmark_probs['other']:.2f})")
         if hand.rule_scores:
             evidence.append(f"rules {hand.rule_scores[best]:.2f}")
         if hand.crop_probs:

@@ -1,0 +1,89 @@
+"""Labelled photos of real hands (a folder or a ``.tar.gz`` of one, with a ``manifest.csv``), split by
+person into a part to develop on and a part only measured on.
+
+The manifest needs ``path`` (relative to the folder), ``label`` (A, F, L, V or other) and the person
+(``person``, or ``hand_id`` as in the Massey set ``../shared/data/hands/asl_massey_aflv``). Near-
+duplicate shots of one person must never straddle the split, so it is made by person, never by image.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoscope.data.sign_mnist import GESTURE_LETTERS
+from emoscope.errors import DataError
+
+HAND_LABELS = (*GESTURE_LETTERS, "other")
+MASSEY_MEASURE_PEOPLE = ("3", "4", "5")
+"""The Massey set's people 1 and 2 were photographed under all five lightings (50 photos per letter):
+they are developed on. People 3, 4 and 5 (20 photos per letter, 3 lightings) are only measured on."""
+PERSON_COLUMNS = ("person", "hand_id")
+PARTS = ("dev", "measure", "all")
+
+
+@dataclass(frozen=True)
+class HandPhoto:
+    path: str  # as the manifest names it
+    label: str
+    person: str
+    image_bytes: bytes
+
+    def image(self) -> np.ndarray:
+        """The photo as BGR; a one-line :class:`DataError` if it does not decode."""
+        import cv2
+
+        image = cv2.imdecode(np.frombuffer(self.image_bytes, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"{self.path}: not a readable image")
+        return image
+
+
+def _members(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(path relative to the set's folder, bytes) for every file of a folder or a .tar.gz of one folder."""
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                yield path.relative_to(source).as_posix(), path.read_bytes()
+        return
+    try:
+        with tarfile.open(source, "r:*") as archive:
+            for member in archive:
+                if member.isfile():
+                    inner = member.name.split("/", 1)[1] if "/" in member.name else member.name
+                    yield inner, archive.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{source}: not a readable folder or tar archive ({exc})") from None
+
+
+def load_hand_photos(source: str | Path, part: str = "all",
+                     measure_people: tuple[str, ...] = MASSEY_MEASURE_PEOPLE) -> list[HandPhoto]:
+    """The photos of ``part``: ``dev`` (people not in ``measure_people``), ``measure`` or ``all``."""
+    source = Path(source)
+    if part not in PARTS:
+        raise DataError(f"unknown part {part!r} (choose {', '.join(PARTS)})")
+    if not source.exists():
+        raise DataError(f"{source}: no such hand-photo set (a folder or .tar.gz with a manifest.csv)")
+    files = dict(_members(source))
+    if "manifest.csv" not in files:
+        raise DataError(f"{source}: no manifest.csv (columns path, label, person)")
+    rows = list(csv.DictReader(io.StringIO(files["manifest.csv"].decode("utf-8"))))
+    person_column = next((c for c in PERSON_COLUMNS if rows and c in rows[0]), None)
+    if not rows or "path" not in rows[0] or "label" not in rows[0] or person_column is None:
+        raise DataError(f"{source}: manifest.csv needs columns path, label and person (or hand_id)")
+    photos = []
+    for row in rows:
+        if row["label"] not in HAND_LABELS:
+            raise DataError(f"{source}: {row['path']}: label {row['label']!r} is not one of {', '.join(HAND_LABELS)}")
+        if row["path"] not in files:
+            raise DataError(f"{source}: manifest names {row['path']}, which is not in the set")
+        measured = row[person_column] in measure_people
+        if part == "all" or (part == "measure") == measured:
+            photos.append(HandPhoto(row["path"], row["label"], row[person_column], files[row["path"]]))
+    return photos
