@@ -44,6 +44,8 @@ def analyze_cmd(
     blinks: bool = typer.Option(True, help="count blinks (face mesh)"),
     gaze: bool = typer.Option(True, help="measure gaze direction (face mesh iris)"),
     touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
+    blendshapes: bool = typer.Option(False, help="52 facial blendshape scores per face and frame (face mesh; "
+                                     "docs/blendshapes.md)"),
     annotate: bool = typer.Option(False, help="also write an annotated MP4"),
     framing_views: bool = typer.Option(False, help="classify each face as the mean over crops at 0.9, 1.0 and "
                                        "1.1x its framing (3x the classifier's work; docs/accuracy.md)"),
@@ -86,7 +88,8 @@ def analyze_cmd(
         check_frame_table_format(frames)
     check_choice(detector, DETECTORS, "face detector")
     options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches, panic=panic,
-                              panic_threshold=panic_threshold, crowd_level=crowd_level, framing_views=framing_views)
+                              panic_threshold=panic_threshold, crowd_level=crowd_level, framing_views=framing_views,
+                              blendshapes=blendshapes)
     report_options = ReportOptions(min_episode_s=min_episode_s)
     check_choice(engine, ENGINES, "engine")
     if engine != "ray" and (address is not None or workers is not None):

@@ -58,6 +58,8 @@ class AnalysisOptions(BaseModel):
     panic_enter_frames: int = Field(5, ge=1, description="frames above the threshold that start an episode")
     panic_exit_frames: int = Field(10, ge=1, description="frames below it that end an episode")
     crowd_level: float = Field(0.3, gt=0, le=1, description="share of visible faces in panic that raises an alert")
+    blendshapes: bool = Field(False, description="52 blendshape scores per face and frame from the face mesh "
+                              "(emoscope.cues.blendshapes)")
     max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
