@@ -142,8 +142,8 @@ fer-fast_RUN := fer-fast-robust
 fer-fast_TARGET := >= 68% PrivateTest accuracy and >= 10,000 faces/s (issue 4)
 fer-fast_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Fear and disgust have the lowest recall (see the table): disgust has only 436 training images (1.5%), and fear is mostly confused with sad and angry." \
-	--weakness "Below both targets (see the results above and the README's speed table): a 0.2M-parameter model chosen for speed; at 27 MFLOPs per face, 10,000 faces/s needs more than the fp32 peak of 2 AVX2 cores." \
-	--weakness "Stage 2, the robust fine-tune (README: robustness), cost 0.6 point on PrivateTest against stage 1 (0.6682) while PublicTest, the selection split, stayed level (0.6531, now 0.6534); in exchange its mean accuracy under the robustness benchmark's corruptions rose by 6.9 points."
+	--weakness "Below both targets (see the results above and docs/speed.md): a 0.2M-parameter model chosen for speed; at 27 MFLOPs per face, 10,000 faces/s needs more than the fp32 peak of 2 AVX2 cores." \
+	--weakness "Stage 2, the robust fine-tune (docs/robustness.md), cost 0.6 point on PrivateTest against stage 1 (0.6682) while PublicTest, the selection split, stayed level (0.6531, now 0.6534); in exchange its mean accuracy under the robustness benchmark's corruptions rose by 6.9 points."
 reproduce-fer-fast: $(STAMP) .pack/fer2013-ensemble.emopack
 	$(call reproduce_robust_model,fer-fast)
 
@@ -179,7 +179,7 @@ fer5_TARGET := 5 classes for the real-time study's protocol (issue 4 sets no acc
 fer5_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Disgust has the lowest recall (see the table): 436 of its 19,782 training images (2.2%); angry takes most of the misses." \
 	--weakness "Faces showing fear or sadness are outside its classes and get one of the five anyway, and the test split above leaves them out (2,467 of 3,589 PrivateTest faces); use fer-default where those can occur." \
-	--weakness "Stage 2, the robust fine-tune (README: robustness), raised PublicTest, the selection split, from 0.8020 to 0.8070 but cost 0.9 point on PrivateTest (stage 1: 0.8225) and 3.5 points of PrivateTest macro-F1 (0.7543); in exchange its mean accuracy under the robustness benchmark's corruptions rose (README)."
+	--weakness "Stage 2, the robust fine-tune (docs/robustness.md), raised PublicTest, the selection split, from 0.8020 to 0.8070 but cost 0.9 point on PrivateTest (stage 1: 0.8225) and 3.5 points of PrivateTest macro-F1 (0.7543); in exchange its mean accuracy under the robustness benchmark's corruptions rose (docs/robustness.md)."
 reproduce-fer5: $(STAMP) runs/fer-fast/best.safetensors
 	$(call reproduce_robust_model,fer5)
 
@@ -190,7 +190,7 @@ fer-default_SHIP := --half
 fer-default_TARGET := >= 71% PrivateTest accuracy, TTA allowed; trains on this CPU in <= 2.5 h (issue 4)
 fer-default_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Fear and sad have the lowest recall (see the table); disgust, with only 436 training images (1.5%), is next." \
-	--weakness "Below its 71% target even with ten-crop TTA: a 0.77M-parameter network sized to train within 2.5 h on 2 CPU cores. Stage 2, the robust fine-tune (README: robustness), raised single-view PrivateTest from 0.6787 to 0.6868 and the mean accuracy under the benchmark's corruptions by 6.3 points, but ten-crop now adds less (0.6921, stage 1 0.6977)." \
+	--weakness "Below its 71% target even with ten-crop TTA: a 0.77M-parameter network sized to train within 2.5 h on 2 CPU cores. Stage 2, the robust fine-tune (docs/robustness.md), raised single-view PrivateTest from 0.6787 to 0.6868 and the mean accuracy under the benchmark's corruptions by 6.3 points, but ten-crop now adds less (0.6921, stage 1 0.6977)." \
 	--weakness "Stage 1's schedule was shortened while it ran (75 then 55 planned epochs, cosine; 45 from epoch 27) and its thread count changed, and stage 2 started from its fp16-rounded shipped weights, so make reproduce-fer-default, which trains stage 1 for 45 epochs straight, gives close but not identical numbers."
 reproduce-fer-default: $(STAMP) .pack/fer2013-ensemble.emopack
 	$(call reproduce_robust_model,fer-default)
@@ -206,7 +206,7 @@ fer-best_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Fear and sad have the lowest recall (see the table): fear is mostly taken for sad and angry, sad for neutral and fear; disgust, with 436 training images (1.5%), is small but recalled better." \
 	--weakness "Below its 74% target (single view; ten-crop closes about a third of the gap): 82 epochs were what a 15-minute GPU lease allowed beside five other runs; the published 73% VGG trained 300." \
 	--weakness "Stage 1 was trained on a GPU from pixels rounded to 7 bits (at most one grey level off; what fitted the lease's 64 MiB); make reproduce-fer-best repeats the recipe, not the bits: GPU kernels are not deterministic. Stage 2 started from stage 1's fp16-rounded shipped weights." \
-	--weakness "Stage 2, the robust fine-tune (README: robustness), kept PublicTest, the selection split, level (0.7033 before, 0.7027 now) and raised single-view PrivateTest from 0.7088 to 0.7113, but TTA now adds less (hflip 0.7169, stage 1 0.7230; ten-crop 0.7222, stage 1 0.7250)." \
+	--weakness "Stage 2, the robust fine-tune (docs/robustness.md), kept PublicTest, the selection split, level (0.7033 before, 0.7027 now) and raised single-view PrivateTest from 0.7088 to 0.7113, but TTA now adds less (hflip 0.7169, stage 1 0.7230; ten-crop 0.7222, stage 1 0.7250)." \
 	--weakness "A 6.0M-parameter VGG: about 35x fer-fast's compute per face; use fer-fast for real-time video."
 reproduce-fer-best: $(STAMP) .pack/fer2013-7bit.emopack .pack/fer2013-ensemble.emopack
 	$(call reproduce_robust_model,fer-best)
@@ -222,7 +222,7 @@ fer-ensemble_TARGET := >= 76% PrivateTest accuracy (issue 4)
 fer-ensemble_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Below its 76% target: two seeds of one recipe trained for 80-82 epochs within a 15-minute GPU lease; the published 75-77% ensembles combine longer-trained, different architectures." \
 	--weakness "Costs both members' compute (about 70x fer-fast per face); its card reports flip TTA only, since ten-crop takes 20 passes of a VGG." \
-	--weakness "Its members' robust stage 2 (README: robustness) cost about a point of clean accuracy: PrivateTest 0.7247 before, hflip 0.7325; PublicTest, the selection split, 0.7158 before. Both members were distilled from the same teacher, so they agree more and averaging them adds less (0.4 point over fer-best, 1.6 before)."
+	--weakness "Its members' robust stage 2 (docs/robustness.md) cost about a point of clean accuracy: PrivateTest 0.7247 before, hflip 0.7325; PublicTest, the selection split, 0.7158 before. Both members were distilled from the same teacher, so they agree more and averaging them adds less (0.4 point over fer-best, 1.6 before)."
 reproduce-fer-ensemble: $(STAMP) .pack/fer2013-7bit.emopack .pack/fer2013-ensemble.emopack
 	rm -rf runs/fer-ensemble runs/fer-best-seed2 runs/fer-best-seed2-robust
 	$(EMOSCOPE) train configs/fer-best.toml --name fer-best-seed2 --seed 2 --epochs 80

@@ -1,5 +1,5 @@
-"""The packages of src/emoscope import only from the layers below them, in the order the README's
-layout section states (every ``emoscope.X`` import, including those inside functions)."""
+"""The packages of src/emoscope import only from the layers below them, in the order docs/architecture.md
+states (every ``emoscope.X`` import, including those inside functions)."""
 
 import ast
 import re
@@ -10,8 +10,8 @@ SRC = REPO / "src" / "emoscope"
 
 
 def stated_layers() -> list[str]:
-    layout = (REPO / "README.md").read_text().split("## Layout", 1)[1]
-    line = next(line for line in layout.splitlines() if " → " in line)
+    page = (REPO / "docs" / "architecture.md").read_text()
+    line = next(line for line in page.splitlines() if " → " in line)
     return [re.sub(r"/|\.py", "", name.strip(" `")) for layer in line.split("→") for name in layer.split(",")]
 
 

@@ -115,11 +115,11 @@ def test_rotation_at_severity_5_stays_within_30_degrees_about_the_centre():
 
 @pytest.mark.data
 def test_a_tiny_real_run_writes_consistent_json_and_tables(data_root, tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("before\n<!-- bench:robustness -->\nold\n<!-- /bench:robustness -->\nafter\n")
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- bench:robustness -->\nold\n<!-- /bench:robustness -->\nafter\n")
     out = tmp_path / "robustness.json"
     run = run_emoscope("bench", "robustness", "fer-fast", "--faces", "40", "--corruption", "gaussian_noise",
-                       "--corruption", "rotation", "--out", out, "--readme", readme, timeout=120)
+                       "--corruption", "rotation", "--out", out, "--doc", page, timeout=120)
     assert run.returncode == 0, run.stderr
     results = json.loads(out.read_text())
     assert results["faces"] == 40 and results["split"] == "fer2013:test" and list(results["corruptions"]) == [
@@ -133,7 +133,7 @@ def test_a_tiny_real_run_writes_consistent_json_and_tables(data_root, tmp_path):
     assert row["worst_corruption"] == list(results["corruptions"])[int(cells.mean(axis=1).argmin())]
     table = out.with_suffix(".md").read_text()
     assert f"| fer-fast | 40 | {row['clean']:.4f} | {row['mean_corrupted']:.4f} |" in table
-    text = readme.read_text()
+    text = page.read_text()
     assert table in text and "old" not in text and text.startswith("before\n") and text.endswith("after\n")
 
     # Compared with itself (same model, faces and corruptions) every change is zero.

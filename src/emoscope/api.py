@@ -45,7 +45,7 @@ def predict_image(image: str | Path | np.ndarray, model=None, detector: str = "m
     and probabilities. ``model``: a shipped name, a bundle or ONNX path, or a loaded predictor
     (default: the most accurate shipped photo model). ``framing_views``: average the model over
     crops at 0.9, 1.0 and 1.1x the detector's framing (3x the model's work; it narrows what
-    detector framing costs, see the README's pipeline fidelity section)."""
+    detector framing costs, see docs/accuracy.md, framing views)."""
     from emoscope.faces import create_detector, read_image
 
     predictor = _predictor(model, IMAGE_MODELS, backend)

@@ -229,7 +229,7 @@ def split_accuracy(predictor) -> float:
 
 def replace_between_markers(path: Path, marker: str, content: str) -> None:
     """Put ``content`` between ``<!-- marker -->`` and ``<!-- /marker -->`` in a Markdown file, so
-    tables in the README come from benchmark output, not from typing."""
+    tables in the docs come from benchmark output, not from typing."""
     start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
     text = path.read_text(encoding="utf-8")
     if start not in text or end not in text:
@@ -240,7 +240,7 @@ def replace_between_markers(path: Path, marker: str, content: str) -> None:
 
 
 def video_table(results: dict) -> str:
-    """The README's video table from ``bench_video`` (and ``bench_memory``) results."""
+    """docs/speed.md's video table from ``bench_video`` (and ``bench_memory``) results."""
     clip = f"{Path(results['video']).name} ({results['width']}x{results['height']})"
     rows = [
         {"pipeline": "emotions only (detect, crop, classify in batches, track, smooth)",

@@ -259,7 +259,7 @@ def bench_pipeline(predictors: list, detectors: list[str], faces: int = 600, see
 
 
 def fidelity_table(results: dict) -> str:
-    """The README's Markdown table of :func:`bench_pipeline` results."""
+    """docs/accuracy.md's Markdown table of :func:`bench_pipeline` results."""
     originals = ", ".join(f"{name} {accuracy:.4f}" for name, accuracy in results["accuracy_original_all"].items())
     views = results.get("framing_views", [1.0])
     scoring = (f"pipeline crops scored as the mean over {len(views)} framing views ({', '.join(f'{v:g}x' for v in views)}) "

@@ -37,7 +37,7 @@ MAX_RETRIES = 3
 
 VIDEO_TASK_MEMORY = 1536 * 2**20
 """Memory reserved per video task: the full report (face mesh, hands, ONNX model, decoder) peaks at
-about 0.6 GB whatever the video's length (README "Speed": 612 MB over a 60-minute video); the rest is
+about 0.6 GB whatever the video's length (docs/speed.md: 625 MB over a 60-minute video); the rest is
 headroom for large frames (4K decodes at 25 MB a frame)."""
 
 IMAGE_ACTOR_MEMORY = 1024 * 2**20

@@ -314,7 +314,7 @@ def bench_robustness(predictors: Sequence, faces: int = 1000, seed: int = 0, spl
 
 
 def robustness_table(results: dict) -> str:
-    """The README's Markdown tables: one row per model, then each corruption (mean over its
+    """docs/robustness.md's Markdown tables: one row per model, then each corruption (mean over its
     severities) across the models."""
     models = results["models"]
     lines = [f"{results['faces']} {results['split']} faces (stratified, seed {results['seed']}), "

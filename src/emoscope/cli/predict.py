@@ -31,7 +31,7 @@ def predict_cmd(
     no_align: bool = typer.Option(False, "--no-align", help="do not rotate the crops to level the eyes"),
     framing_views: bool = typer.Option(False, help="average the model over crops at 0.9, 1.0 and 1.1x the "
                                        "detector's framing: 3x the model's work, narrows what the detector's "
-                                       "framing costs (README: pipeline fidelity)"),
+                                       "framing costs (docs/accuracy.md)"),
     resume: bool = typer.Option(False, help="with --out: reuse the results an interrupted run logged for "
                                 "unchanged images"),
 ):

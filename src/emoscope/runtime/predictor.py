@@ -109,7 +109,7 @@ def list_pretrained() -> list[str]:
 
 VIDEO_MODELS = ("fer-default", "fer-fast")
 """Shipped models in the order video analysis prefers them: the most accurate one whose emotion-only loop
-keeps 250 frames/s on the sample clip (`emoscope bench video --model M`; see the README's Speed section)."""
+keeps 250 frames/s on the sample clip (`emoscope bench video --model M`; see docs/speed.md)."""
 IMAGE_MODELS = ("fer-default", "fer-fast")
 """Photos need no real-time speed: the most accurate first."""
 
