@@ -57,7 +57,8 @@ class PeerUnavailable(Exception):
 def to_fer7(probs: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     """``(N, 7)`` in FER2013 order from probabilities over ``classes`` (names in any common spelling);
     classes outside the seven are dropped. Rows of NaN (no face) stay NaN."""
-    columns = [FER7.classes.index(canonical_name(n)) if canonical_name(n) in FER7.classes else -1 for n in classes]
+    names = [canonical_name(name) for name in classes]
+    columns = [FER7.classes.index(name) if name in FER7.classes else -1 for name in names]
     out = np.zeros((len(probs), len(FER7)), np.float64)
     for column, target in enumerate(columns):
         if target >= 0:
@@ -80,8 +81,8 @@ def read_pipeline(photos: Sequence[FacePhoto], predictors: Sequence, detector: s
             image = photo.image()
             detections = face_detector.detect(image)
             if len(detections):
-                areas = (detections.boxes[:, 2] - detections.boxes[:, 0]) * (detections.boxes[:, 3] - detections.boxes[:, 1])
-                biggest = detections.select([int(np.argmax(areas))])
+                boxes = detections.boxes
+                biggest = detections.select([int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))])
                 found[index] = True
                 for predictor in predictors:
                     crops[predictor.spec.name] += crop_faces(image, biggest, predictor.spec, zooms=zooms)
@@ -233,7 +234,8 @@ def score_part(photos: Sequence[FacePhoto], readings: dict[tuple[str, str], np.n
         row = {"source": source, "route": route, **score(truth, guess, identities, weights), "by_family": {}}
         for family in sorted(set(families)):
             mine = families == family
-            row["by_family"][family] = {"photos": int(mine.sum()), "accuracy": round(float((guess[mine] == truth[mine]).mean()), 4),
+            row["by_family"][family] = {"photos": int(mine.sum()),
+                                        "accuracy": round(float((guess[mine] == truth[mine]).mean()), 4),
                                         "found": round(float((guess[mine] >= 0).mean()), 4)}
         rows.append(row)
     return {"photos": len(photos), "people": people,
@@ -255,9 +257,11 @@ def add_gaps_to_best_peer(part: dict, readings: dict[tuple[str, str], np.ndarray
             continue
         best = max(peers, key=lambda row: row["accuracy"])["source"]
         best_guess = predicted(readings[(best, route)])
+        models = {source: probs for (source, model_route), probs in readings.items()
+                  if model_route == route and source not in peer_names}
         part["gaps_to_best_peer"][route] = {"peer": best, "models": {
             source: paired_gap(truth, predicted(probs), best_guess, identities, weights)
-            for (source, model_route), probs in readings.items() if model_route == route and source not in peer_names}}
+            for source, probs in models.items()}}
 
 
 PART_TITLES = {"dev": "Development part (tuned on)", "measure": "Measure-only part (never tuned on)"}
@@ -280,8 +284,8 @@ def faces_table(results: dict) -> str:
         counts = ", ".join(f"{c} {n}" for c, n in part["class_counts"].items())
         families = sorted(part["family_counts"])
         lines += [f"**{PART_TITLES[name]}**: {part['photos']} photos of {part['people']} people ({counts}).", "",
-                  "| model | route | found | accuracy [95% CI] | macro-F1 [95% CI] | "
-                  + " | ".join(FER7.classes) + " | " + " | ".join(f"{f} ({part['family_counts'][f]})" for f in families) + " |",
+                  "| model | route | found | accuracy [95% CI] | macro-F1 [95% CI] | " + " | ".join(FER7.classes)
+                  + " | " + " | ".join(f"{f} ({part['family_counts'][f]})" for f in families) + " |",
                   "| --- " * (5 + len(FER7) + len(families)) + "|"]
         for row in part["rows"]:
             recall = " | ".join("-" if row["recall"][c] is None else f"{row['recall'][c]:.2f}" for c in FER7.classes)
