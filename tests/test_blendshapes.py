@@ -16,7 +16,8 @@ import pytest
 from emoscope.cues import create_cues
 from emoscope.cues.blendshapes import COLUMNS, BlendshapesModel
 from emoscope.errors import ModelError
-from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BUNDLE, BlendshapeNetwork, bundle_bytes
+from emoscope.faces.blendshapes import (BLENDSHAPE_NAMES, BUNDLE, BlendshapeNetwork, BlendshapeReader, BundleMesh,
+                                        bundle_bytes)
 from emoscope.video.pipeline import AnalysisOptions
 from emoscope.video.sinks import FrameTable
 
@@ -53,6 +54,33 @@ def test_the_columns_are_in_the_table_only_when_switched_on():
     assert [name for name, _ in on.columns if name.startswith("bs_")] == [f"bs_{n}" for n in BLENDSHAPE_NAMES]
     assert "bs_mouthSmileLeft" in dict(on.columns) and len(BLENDSHAPE_NAMES) == 52
     assert not any(name.startswith("bs_") for name, _ in off.columns)
+
+
+def sample_frame(seconds: float):
+    import cv2
+
+    video = cv2.VideoCapture(str(SAMPLE))
+    video.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
+    ok, frame = video.read()
+    assert ok
+    return frame
+
+
+def test_a_photo_gives_one_face_and_the_bundle_mesh_lands_on_it():
+    pytest.importorskip("mediapipe")
+    pytest.importorskip("ai_edge_litert")
+    photo = sample_frame(12.5)  # smiling
+    with BlendshapeReader(bundle_mesh=False) as legacy:
+        (face,) = legacy(photo)
+    refined = BundleMesh()(photo, face.landmarks)
+    eye_distance = np.linalg.norm(face.landmarks[263] - face.landmarks[33])
+    assert np.linalg.norm(refined - face.landmarks, axis=1).mean() < 0.1 * eye_distance
+    assert np.linalg.norm(refined - face.landmarks[::-1], axis=1).mean() > 0.5 * eye_distance  # not any face shape
+    with BlendshapeReader() as reader:
+        (scored,) = reader(photo)
+        assert reader(np.zeros((240, 320, 3), np.uint8)) == []
+    np.testing.assert_allclose(scored.landmarks, refined, atol=1e-3)
+    assert scored.as_dict()["mouthSmileLeft"] > 0.5 and scored.as_dict()["mouthSmileRight"] > 0.5
 
 
 @pytest.fixture(scope="module")

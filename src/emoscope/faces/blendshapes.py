@@ -8,11 +8,13 @@ load; a missing or different file is one :class:`~emoscope.errors.ModelError` li
 
 :class:`BlendshapeNetwork` runs the blendshape network with LiteRT (``ai-edge-litert``) on a face
 mesh emoscope already has: the video loop's, so the ``blendshapes`` cue costs one small network per
-face and frame. :class:`BlendshapeReader` does the same on photos (image mode) or a video's frames
-(video mode, tracked). The mesh is MediaPipe 0.10.21's Face Mesh (``mp.solutions``), an older model
-than the bundle's own mesh, which the network was trained with: MediaPipe 0.10.21's Tasks API, which
-would run the bundle whole, cannot start with protobuf 6 (its graph config is refused), so the
-bundle's detector and mesh are not run yet (docs/blendshapes.md).
+face and frame. That mesh is MediaPipe 0.10.21's Face Mesh (``mp.solutions``), an older model than
+the bundle's own mesh, which the network was trained with (the cue sees the mesh, not the frame).
+:class:`BundleMesh` runs the bundle's mesh on the region the older mesh found, and
+:class:`BlendshapeReader` gives the scores of photos (image mode) or a video's frames (video mode,
+tracked) from it. The bundle's face detector is not run: the older mesh's own finds the faces.
+(MediaPipe 0.10.21's Tasks API, which would run the bundle whole, does not start with protobuf 6: its
+graph config is refused.) docs/blendshapes.md measures the difference the mesh makes.
 
 The scores are not FACS-coded action units (docs/blendshapes.md lists rough correspondences).
 """
@@ -80,17 +82,21 @@ def scores_by_name(scores: np.ndarray) -> dict[str, float]:
     return dict(zip(BLENDSHAPE_NAMES, map(float, scores)))
 
 
+def _interpreter(model: bytes, threads: int):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise EmoscopeError("blendshapes need ai-edge-litert: pip install 'emoscope[video]'") from None
+    interpreter = Interpreter(model_content=model, num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 class BlendshapeNetwork:
     """The bundle's blendshape network alone: one face's 478 mesh points in pixels -> 52 scores."""
 
     def __init__(self, path: Path = BUNDLE, threads: int = 1):
-        network = bundle_member("face_blendshapes.tflite", path)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise EmoscopeError("blendshapes need ai-edge-litert: pip install 'emoscope[video]'") from None
-        self._interpreter = Interpreter(model_content=network, num_threads=threads)
-        self._interpreter.allocate_tensors()
+        self._interpreter = _interpreter(bundle_member("face_blendshapes.tflite", path), threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
 
@@ -100,6 +106,39 @@ class BlendshapeNetwork:
         self._interpreter.set_tensor(self._input, points)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output).astype(np.float32)
+
+
+class BundleMesh:
+    """The bundle's own 478-point face mesh (the model the blendshape network was trained with), on the
+    face region a mesh emoscope already has gives: as MediaPipe tracks a face, that mesh's extent turned
+    upright by the eye line (points 33 to 263), a square 1.5x its longer side, resampled to 256 x 256."""
+
+    SIZE = 256
+    SCALE = 1.5
+
+    def __init__(self, path: Path = BUNDLE, threads: int = 1):
+        self._interpreter = _interpreter(bundle_member("face_landmarks_detector.tflite", path), threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]  # (1, 1, 1, 478 * 3) crop pixels
+
+    def __call__(self, image_bgr: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+        """``(478, 2)`` points in pixels for the face ``mesh`` (``(478, 2+)`` pixels) marks in the frame."""
+        import cv2
+
+        eye_line = mesh[263, :2] - mesh[33, :2]
+        angle = -np.arctan2(eye_line[1], eye_line[0])
+        upright = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        turned = mesh[:, :2] @ upright.T
+        low, high = turned.min(axis=0), turned.max(axis=0)
+        centre = ((low + high) / 2) @ upright  # back in the frame (upright is orthonormal)
+        to_crop = self.SIZE / (self.SCALE * float((high - low).max())) * upright
+        affine = np.hstack([to_crop, (self.SIZE / 2 - to_crop @ centre)[:, None]]).astype(np.float32)
+        crop = cv2.warpAffine(image_bgr, affine, (self.SIZE, self.SIZE), flags=cv2.INTER_LINEAR)
+        pixels = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255  # the model reads [0, 1]
+        self._interpreter.set_tensor(self._input, pixels)
+        self._interpreter.invoke()
+        points = self._interpreter.get_tensor(self._output).reshape(478, 3)[:, :2]
+        return ((points - self.SIZE / 2) @ np.linalg.inv(to_crop).T + centre).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -119,16 +158,20 @@ class FaceBlendshapes:
 
 
 class BlendshapeReader:
-    """Blendshape scores of every face in BGR frames: MediaPipe's face mesh, then :class:`BlendshapeNetwork`.
+    """Blendshape scores of every face in BGR frames: MediaPipe's face mesh finds the faces, the bundle's
+    mesh (:class:`BundleMesh`; ``bundle_mesh=False``: MediaPipe's own) places the points, and
+    :class:`BlendshapeNetwork` scores them.
 
     ``video=False``: each call is a separate photo (the mesh's detector runs on each). ``video=True``:
     frames of one video in order; the mesh is tracked from frame to frame, which skips the detector
     while a face stays in view. Use one instance per video and ``close`` it (or use ``with``)."""
 
-    def __init__(self, video: bool = False, max_faces: int = 4, min_confidence: float = 0.5, path: Path = BUNDLE):
+    def __init__(self, video: bool = False, max_faces: int = 4, min_confidence: float = 0.5,
+                 bundle_mesh: bool = True, path: Path = BUNDLE):
         from emoscope.faces.mediapipe_solutions import SolutionRunner
 
         self.network = BlendshapeNetwork(path)
+        self.bundle_mesh = BundleMesh(path) if bundle_mesh else None
         self._mesh = SolutionRunner(lambda mp: mp.solutions.face_mesh.FaceMesh(
             static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
             min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence),
@@ -139,6 +182,8 @@ class BlendshapeReader:
 
         h, w = image_bgr.shape[:2]
         meshes = [landmark_pixels(face, w, h)[:, :2] for face in self._mesh.process(image_bgr).multi_face_landmarks or ()]
+        if self.bundle_mesh is not None:
+            meshes = [self.bundle_mesh(image_bgr, mesh) for mesh in meshes]
         return [FaceBlendshapes(mesh, self.network(mesh)) for mesh in meshes]
 
     def close(self) -> None:
