@@ -167,33 +167,34 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _clip_detections(video_path: Path, frames: int) -> dict:
-    """What the cues found in a clip, in frames: blinks with their shut frames, long closures,
-    nods, shakes and the frames looking away (the first face of each frame: one person per clip)."""
-    frame_of: dict[float, int] = {}
-    records, gestures = [], defaultdict(list)
-    shut, away, long_closure = (np.zeros(frames, dtype=bool) for _ in range(3))
+    """What the cues found in a clip, in frames: the blink-kinematics and head-pose cues' own report
+    sections (blinks, long closures, nods, shakes) and the frames with the lids shut and looking
+    away (the first face of each frame: one person per clip)."""
+    from emoscope.cues.blink_kinematics import BlinkKinematics
+    from emoscope.cues.head_pose import HeadPose
+    from emoscope.video.pipeline import AnalysisOptions
+
+    eyes, head = (cue(AnalysisOptions(), ConstantPredictor.classes).summarizer() for cue in (BlinkKinematics, HeadPose))
+    times = np.full(frames, np.inf)
+    shut, away = np.zeros(frames, dtype=bool), np.zeros(frames, dtype=bool)
     for result in _run_clip(video_path, frames):
-        frame_of[round(result.time, 6)] = result.index
-        if not result.faces:
-            continue
-        data = result.faces[0].data
-        shut[result.index] = bool(data.get("lids_shut"))
-        away[result.index] = bool(data.get("looking_away"))
-        long_closure[result.index] = bool(data.get("long_closure"))
-        if data.get("closure_record") is not None:
-            records.append((data["closure_record"], result.index))
-        for kind, (start, _) in data.get("head_events", []):
-            spans = gestures[kind]
-            first = frame_of[round(start, 6)]
-            if spans and first <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], result.index)  # the same gesture going on
-            else:
-                spans.append((first, result.index))
-    blinks, closures = [], []
-    for record, reopened in records:
-        span = (frame_of[round(record.start, 6)], reopened - 1)
-        (closures if record.duration > 0.5 else blinks).append(span)
-    return {"blinks": blinks, "long_closures": closures, "shut": shut, "away": away, "gestures": gestures}
+        times[result.index] = result.time
+        if result.faces:
+            data = result.faces[0].data
+            shut[result.index], away[result.index] = bool(data.get("lids_shut")), bool(data.get("looking_away"))
+            eyes.add(result.time, data)
+            head.add(result.time, data)
+    frame_dt = float(np.median(np.diff(times[np.isfinite(times)])))
+    frame = lambda time: int(np.searchsorted(times, time - frame_dt / 2))  # noqa: E731  (the frame at a time)
+    blinks = eyes.section(frame_dt)
+    pose = head.section(frame_dt)
+    return {
+        # a closure lasts until the frame the eyes are open again, exclusive
+        "blinks": [(frame(b.start), frame(b.start + b.duration) - 1) for b in blinks.per_blink],
+        "long_closures": [(frame(start), frame(start + duration) - 1) for start, duration in blinks.long_closures],
+        "gestures": {"nod": [(frame(a), frame(b)) for a, b in pose.nods],
+                     "shake": [(frame(a), frame(b)) for a, b in pose.shakes]},
+        "shut": shut, "away": away}
 
 
 def score_blink_kinematics(blinks: list[tuple[int, int]], shut: np.ndarray, labels: pd.DataFrame) -> dict:
