@@ -343,5 +343,5 @@ def test_an_old_database_is_upgraded_not_recreated(tmp_path, database_url):
                                         token="test-token"))) as client:
         assert [c["name"] for c in client.get("/v1/candidates", headers=AUTH).json()] == ["From 0001"]
     engine = make_engine(url)
-    assert migrations.current_revision(engine) == "0002"
+    assert migrations.current_revision(engine) == "0003"
     engine.dispose()

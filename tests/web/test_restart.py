@@ -1,6 +1,6 @@
 """`emoscope serve` as a process: a finished report survives a restart, and a job running when the
-server is killed (SIGKILL, workers too) is reported interrupted after the next start, its partial
-files and video removed, never left "running"."""
+server is killed (SIGKILL, workers too) is queued again at the next start with its uploaded video and
+finishes, its partial files replaced, never left "running"."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def upload(client, candidate_id: str) -> dict:
     return response.json()
 
 
-def test_reports_survive_a_restart_and_a_killed_job_becomes_interrupted(tmp_path):
+def test_reports_survive_a_restart_and_a_killed_job_is_queued_again(tmp_path):
     data = tmp_path / "data"
     server = ServeProcess(data, "--max-seconds", "1").start()
     with server.client() as client:
@@ -31,13 +31,18 @@ def test_reports_survive_a_restart_and_a_killed_job_becomes_interrupted(tmp_path
         wait_job(client, running["job"]["id"], states=("running",), until=lambda job: job["frames_done"] > 0)
         server.kill()
 
-    with ServeProcess(data) as server, server.client() as client:
-        job = client.get(f"/v1/jobs/{running['job']['id']}").json()
-        assert job["state"] == "interrupted" and "server stopped" in job["error"], job
-        assert client.get(f"/v1/interviews/{running['id']}/report").status_code == 409
+    folder = data / "candidates" / candidate_id / running["id"]
+    assert (folder / "upload.video").is_file()  # the killed job's video waits for the next start
+    with ServeProcess(data, "--max-seconds", "1") as server, server.client() as client:
+        job = wait_job(client, running["job"]["id"])
+        assert job["state"] == "done" and job["error"] is None, job
+        assert client.get(f"/v1/interviews/{running['id']}/report").status_code == 200
         assert client.get(f"/v1/interviews/{finished['id']}/report").json() == report
-        folder = data / "candidates" / candidate_id / running["id"]
-        assert not any(folder.iterdir())  # neither the video nor a partial table is left
+        assert len(client.get("/v1/jobs").json()) == 2  # re-run, not duplicated
+    # its outputs are this run's (one report, no leftover from the killed run), its video gone once done
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(
+        p.name for p in (data / "candidates" / candidate_id / finished["id"]).iterdir() if not p.name.startswith("."))
+    assert not (folder / "upload.video").exists() and not list((data / "tmp").iterdir())
 
 
 def test_a_worker_that_dies_fails_its_job_and_a_fresh_one_takes_the_next(tmp_path):

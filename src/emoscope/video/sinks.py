@@ -214,7 +214,9 @@ def frame_table_sink(path_stem: Path, table: FrameTable, fmt: str) -> FrameTable
 class VideoWriterSink(FileSink):
     """Writes each result as ``draw(result)`` renders it (by default the frame as it is): an MP4
     (mp4v codec), or a single image when ``path`` names an image file. The one video writer; what
-    is drawn is the caller's choice, e.g. :func:`emoscope.video.draw.draw_faces`."""
+    is drawn is the caller's choice, e.g. :func:`emoscope.video.draw.draw_faces`. OpenCV's writer
+    drops frames without an error (a full disk, say), so the finished MP4's frame count is read back
+    and a file short of what was written never gets a name (:meth:`check_frames`)."""
 
     def __init__(self, path: Path, fps: float,
                  draw: Callable[[FrameResult], np.ndarray] = lambda result: result.frame.image):
@@ -224,6 +226,7 @@ class VideoWriterSink(FileSink):
         self._is_image = self.path.suffix.lower() in WRITABLE_IMAGE_SUFFIXES
         self._writer = None
         self._written = False
+        self._frames = 0
         if not self.path.parent.is_dir():
             raise EmoscopeError(f"{self.path}: its folder does not exist")
 
@@ -244,12 +247,28 @@ class VideoWriterSink(FileSink):
                 raise OutputError(f"{self.path}: cannot write an annotated video here")
             self._written = True
         self._writer.write(canvas)
+        self._frames += 1
 
     def finish(self) -> bool:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            self.check_frames()
         return self._written
+
+    def check_frames(self) -> None:
+        """The written MP4 must hold every frame given to it; if not, it is removed (OutputError)."""
+        import cv2
+
+        capture = cv2.VideoCapture(str(self.temporary))
+        try:
+            found = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        finally:
+            capture.release()
+        if found < self._frames:  # one more: an interrupt between a finished write and the count
+            self.temporary.unlink(missing_ok=True)
+            raise OutputError(f"{self.path}: the annotated video holds {found} of the {self._frames} frames "
+                              "written (disk full?); not kept")
 
 
 # -- alerts ---------------------------------------------------------------------------------------

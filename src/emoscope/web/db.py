@@ -27,7 +27,7 @@ class JobState(str, enum.Enum):
     done = "done"
     failed = "failed"
     cancelled = "cancelled"
-    interrupted = "interrupted"  # was running when the server stopped
+    interrupted = "interrupted"  # the server died while running it, and had already once before
 
     @property
     def finished(self) -> bool:
@@ -75,6 +75,8 @@ class Job(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     frames_done: Mapped[int] = mapped_column(Integer, default=0)
     frames_expected: Mapped[int] = mapped_column(Integer, default=0)
+    # revision 0003: times the job was queued again because the server died while running it
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
     interview: Mapped[Interview] = relationship(back_populates="job")
 
     @property

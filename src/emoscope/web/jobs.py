@@ -2,9 +2,12 @@
 
 One dispatcher thread hands queued jobs to the executor while it has room (``workers`` at once), writes
 their progress and outcome into the database, and has the executor kill a job to cancel it; a job is the
-database's, not a client's, so it survives the upload's connection. Stopping marks running jobs
-``interrupted``; so does the next start for jobs a crashed server left ``running``, and it runs the
-``queued`` ones. Two executors, the same states, files and API:
+database's, not a client's, so it survives the upload's connection. Its uploaded video stays until the
+job has an outcome, so a job the server stops or dies during goes back in the queue with its video (its
+partial outputs removed) and runs again after the next start, the analyst uploads nothing again. A job
+found ``running`` at start was running when the server died: it is queued again once
+(:data:`MAX_RESTARTS`); should it be running at a death again it may be what kills the server, and it
+becomes ``interrupted``. Two executors, the same states, files and API:
 
 - :class:`LocalExecutor` (``--engine local``): a bounded pool of spawned worker processes
   (:mod:`emoscope.web.worker`); workers start when a job needs one, so a killed or dead worker's place
@@ -33,6 +36,8 @@ from emoscope.web.storage import OUTPUT_NAME, Storage
 log = logging.getLogger("emoscope.web")
 
 INTERRUPTED_ERROR = "the server stopped during the analysis; upload the video again"
+MAX_RESTARTS = 1
+"""Times a job found running at start (the server died during it) is queued again."""
 RETENTION_EVERY_S = 3600.0
 
 Event = tuple[str, str, object]
@@ -72,21 +77,29 @@ class JobRunner:
     # -- called from the API's threads ----------------------------------------------------------------
 
     def start(self) -> None:
+        """Queue again the jobs a dead server left running (see :data:`MAX_RESTARTS`), then run the queue."""
         with self.sessions.begin() as session:
             for job in session.scalars(select(Job).where(Job.state == JobState.running)):
-                self._finish(session, job, JobState.interrupted, INTERRUPTED_ERROR)
+                if job.restarts < MAX_RESTARTS:
+                    job.restarts += 1
+                    self._requeue(session, job)
+                else:
+                    self._finish(session, job, JobState.interrupted, INTERRUPTED_ERROR)
             queued = session.scalars(select(Job.id).where(Job.state == JobState.queued)
                                      .order_by(Job.created_at)).all()
         self._pending.extend(queued)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the executor; its jobs become interrupted (as on the next start after a crash)."""
+        """Stop the executor; its jobs go back in the queue with their videos, for the next start."""
         self._stopping.set()
         self._wake()
         self._thread.join(timeout=10)
         for job_id in self.executor.stop():
-            self._end(job_id, JobState.interrupted, INTERRUPTED_ERROR)
+            with self.sessions.begin() as session:
+                job = session.get(Job, job_id)
+                if job is not None and job.state == JobState.running:
+                    self._requeue(session, job)
 
     def check_room(self, session) -> None:
         """Raise :class:`QueueFull` when no more jobs may wait (checked before an upload is read)."""
@@ -194,6 +207,15 @@ class JobRunner:
             job = session.get(Job, job_id)
             if job is not None:
                 self._finish(session, job, state, error)
+
+    def _requeue(self, session, job: Job) -> None:
+        """Back to the queue as uploaded: the video kept, the partial outputs and the progress gone."""
+        interview: Interview = job.interview
+        if not self.storage.video(interview.candidate_id, interview.id).is_file():
+            self._finish(session, job, JobState.interrupted, INTERRUPTED_ERROR)
+            return  # nothing to analyse again (a server before revision 0003 deleted it)
+        self.storage.clear_outputs(interview.candidate_id, interview.id)
+        job.state, job.started_at, job.frames_done, job.frames_expected = JobState.queued, None, 0, 0
 
     def _finish(self, session, job: Job, state: JobState, error: str | None = None) -> None:
         """Record the outcome; every outcome but done removes partial outputs, and every outcome removes

@@ -22,7 +22,7 @@ from emoscope.apps.batch import KILL_ONCE_ENV, BatchItem, BatchJob
 from emoscope.apps.ray_engine import error_line, init_ray, require_ray, video_task, video_task_options
 from emoscope.errors import EmoscopeError
 from emoscope.web.settings import Settings
-from emoscope.web.worker import Progress, outcome
+from emoscope.web.worker import Progress, in_video_folder, outcome
 
 CPUS_PER_JOB = 1
 POLL_S = 0.25  # how often running tasks and their progress are looked at
@@ -54,7 +54,8 @@ def _report(queue, job_id: str, counts: tuple[int, int]) -> None:
 
 def _analyse(item: BatchItem, job: BatchJob, threads: int, progress: Progress) -> tuple[dict, tuple[int, int]]:
     """In a Ray worker: the video's summary row and its last progress counts."""
-    row = video_task(item, job, threads, on_progress=progress).row
+    with in_video_folder(item) as local:
+        row = video_task(local, job, threads, on_progress=progress).row
     return row, progress.counts
 
 

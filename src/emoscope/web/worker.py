@@ -9,9 +9,14 @@ a lock of a shared queue held)."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
+from pathlib import Path
+
+from emoscope.apps.batch import BatchItem
 
 PROGRESS_EVERY_S = 0.25
 
@@ -30,6 +35,16 @@ class Progress:
         if now - self._last >= PROGRESS_EVERY_S:
             self._last = now
             self.send(self.counts)
+
+
+@contextlib.contextmanager
+def in_video_folder(item: BatchItem) -> Iterator[BatchItem]:
+    """The item with its video named relative to the video's folder, this process working in that folder
+    meanwhile: the report (its ``video.source``) and any error name the video by its bare name, never by
+    the server's path to it, which an analyst must not see. One analysis at a time per process."""
+    video = Path(item.path)
+    with contextlib.chdir(video.parent):
+        yield dataclasses.replace(item, path=video.name)
 
 
 def outcome(row: dict, counts: tuple[int, int]) -> tuple[str, object]:
@@ -54,7 +69,8 @@ def serve_jobs(conn: Connection) -> None:
             if job.model not in predictors:
                 predictors[job.model] = load_predictor(job.model, backend=job.backend)
             progress = Progress(lambda counts: conn.send(("progress", counts)))
-            result = video_result(item, job, predictors[job.model], on_progress=progress)
+            with in_video_folder(item) as local:
+                result = video_result(local, job, predictors[job.model], on_progress=progress)
             conn.send(outcome(result.row, progress.counts))
         except EmoscopeError as exc:  # the model: video errors are in the result's row
             conn.send(("failed", str(exc)))
