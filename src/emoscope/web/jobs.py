@@ -61,6 +61,8 @@ class JobRunner:
         self.storage = storage
         self.on_retention = on_retention  # called from the dispatcher now and then (data retention)
         self._lock = threading.Lock()
+        self.admission = threading.Lock()
+        """Held from the queue's check to the new job's commit, so parallel uploads cannot overfill it."""
         self._pending: deque[str] = deque()
         self._cancels: list[_Cancel] = []
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)

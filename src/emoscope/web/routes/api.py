@@ -213,7 +213,7 @@ def _store_interview(svc: Services, candidate_id: str, upload, question: str, mo
     try:
         save(upload, temporary)
         check_video(temporary)
-        with svc.sessions.begin() as session:
+        with svc.runner.admission, svc.sessions.begin() as session:
             _get(session, Candidate, candidate_id, "candidate")  # it may have been deleted meanwhile
             svc.runner.check_room(session)
             session.add(interview)
