@@ -6,6 +6,8 @@ frames the blink cues mark shut than elsewhere."""
 import io
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -45,6 +47,19 @@ def test_a_damaged_or_missing_bundle_is_refused_in_one_line(tmp_path):
         assert "\n" not in str(error.value) and "reinstall emoscope" in str(error.value)
     with pytest.raises(ModelError, match="not the pinned"):
         bundle_bytes(damaged)
+
+
+def test_analyze_with_a_bundle_that_fails_its_checksum_is_one_error_line(tmp_path):
+    pytest.importorskip("mediapipe")
+    # the pinned digest is changed in the child process, so the shipped file no longer matches it
+    patched = ("import emoscope.faces.blendshapes as b; b.BUNDLE_SHA256 = '0' * 64; "
+               "from emoscope.cli import main; main()")
+    run = subprocess.run([sys.executable, "-c", patched, "analyze", str(SAMPLE), "--blendshapes", "--max-seconds", "1",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: face landmarker bundle") and "not the pinned" in lines[0]
+    assert not list(tmp_path.glob("*.report.json"))
 
 
 def test_the_columns_are_in_the_table_only_when_switched_on():

@@ -4,7 +4,7 @@
 
 Writes runs/bench/blendshapes.json: the time per face-frame of the blendshape network and of the
 bundle's own mesh (median wall and thread CPU time), the full loop's frames/s with and without the cue
-(median of the repeats, runs alternating), and, for the scores from the loop's mesh (the cue's) and
+and its process CPU time per frame (medians of the repeats, runs alternating), and, for the scores from the loop's mesh (the cue's) and
 from the bundle's mesh on the same frames: eyeBlinkLeft/Right in the frames the blink cues mark shut
 (``lids_shut``) against the others, and mouthSmileLeft/Right in the frames labelled happy against
 the others and against the person's baseline; and how far the two sets of scores differ. The numbers
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.apps.bench import time_pipeline
+from emoscope.cues import create_cues
 from emoscope.cues.blendshapes import COLUMNS
 from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, BundleMesh
 from emoscope.files import write_text_atomic
@@ -73,7 +74,19 @@ def timed(call, *args) -> tuple[np.ndarray, float, float]:
 def analyse(video: Path, predictor) -> dict:
     """One run with the cue (the loop's mesh), the same frames through the bundle's own mesh, their costs
     per face-frame, and how each agrees with the blink cues and the expression labels."""
-    analyzer = FrameAnalyzer(predictor, AnalysisOptions(blendshapes=True))
+    options = AnalysisOptions(blendshapes=True)
+    cues = create_cues(options, predictor.classes)
+    cue = next(cue for cue in cues if cue.name == "blendshapes")
+    in_loop: list[float] = []
+    unwrapped = cue.update
+
+    def timed_update(face):  # the cue's own time inside the loop, where it shares the CPU with the loop's threads
+        result, wall, _ = timed(unwrapped, face)
+        in_loop.append(wall)
+        return result
+
+    cue.update = timed_update
+    analyzer = FrameAnalyzer(predictor, options, cues=cues)
     rows = []
     with VideoSource(video) as source:
         for result in analyzer.run(source):
@@ -109,6 +122,8 @@ def analyse(video: Path, predictor) -> dict:
         "ms_per_face_frame": {name: {"wall_median": 1000 * float(np.median([w for w, _ in c])),
                                      "thread_cpu_median": 1000 * float(np.median([u for _, u in c])),
                                      "face_frames": len(c)} for name, c in costs.items()},
+        "cue_update_ms_in_loop": {"wall_median": 1000 * float(np.median(in_loop)),
+                                  "wall_mean": 1000 * float(np.mean(in_loop)), "face_frames": len(in_loop)},
         "face_frames": len(rows), "shut_frames": int(sum(bool(r.get("lids_shut")) for r in rows)),
         "blinks_counted": int(sum(bool(r.get("blink")) for r in rows)),
         "happy_frames": int(sum(r["label"] == "happy" for r in rows)),
@@ -127,11 +142,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench/blendshapes.json"))
     args = parser.parse_args()
     predictor = load_predictor(default_model(VIDEO_MODELS), backend="fastest")
-    runs: dict[str, list[dict]] = {"full_report": [], "full_report_blendshapes": []}
+    variants = {"full_report": AnalysisOptions(), "full_report_blendshapes": AnalysisOptions(blendshapes=True)}
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
     for _ in range(args.repeats):  # alternating, so a busy spell on the shared CPU hits both
-        runs["full_report"].append(time_pipeline(args.video, predictor, AnalysisOptions()))
-        runs["full_report_blendshapes"].append(time_pipeline(args.video, predictor, AnalysisOptions(blendshapes=True)))
+        for name, options in variants.items():
+            cpu = time.process_time()  # all of this process's threads: less swayed by other processes than frames/s
+            run = time_pipeline(args.video, predictor, options)
+            runs[name].append(run | {"cpu_ms_per_frame": 1000 * (time.process_time() - cpu) / run["frames"]})
     loops = {name: {"fps_median": float(np.median([r["fps"] for r in rs])), "fps_runs": [r["fps"] for r in rs],
+                    "cpu_ms_per_frame_median": float(np.median([r["cpu_ms_per_frame"] for r in rs])),
+                    "cpu_ms_per_frame_runs": [round(r["cpu_ms_per_frame"], 1) for r in rs],
                     "frames": rs[0]["frames"]} for name, rs in runs.items()}
     results = {"video": str(args.video), "model": predictor.spec.name, **analyse(args.video, predictor), "loops": loops}
     args.out.parent.mkdir(parents=True, exist_ok=True)

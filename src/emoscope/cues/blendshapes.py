@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from emoscope.cues.base import MESH, Cue, CueSummary, CueTimeline, FaceObservation, register_cue
 from emoscope.data.labels import canonical_name
-from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork
+from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, bundle_bytes
 
 COLUMNS = tuple(f"bs_{name}" for name in BLENDSHAPE_NAMES)
 CHARTED = ("mouthSmileLeft", "mouthSmileRight", "eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "jawOpen")
@@ -97,9 +97,11 @@ class Blendshapes(Cue):
 
     def __init__(self, options, classes):
         super().__init__(options, classes)
-        if not self.enabled:
+        if self.enabled:
+            bundle_bytes()  # a damaged bundle stops the run before the video is opened, in one line
+        else:
             self.columns = ()
-        self._network: BlendshapeNetwork | None = None  # loaded on the first face: a report only describes
+        self._network: BlendshapeNetwork | None = None  # loaded at the first face: a report only describes
         self._calm = next((i for i, c in enumerate(classes) if canonical_name(c) in ("neutral", "calm")), None)
 
     def update(self, face: FaceObservation) -> dict:

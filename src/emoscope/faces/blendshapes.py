@@ -87,8 +87,11 @@ def _interpreter(model: bytes, threads: int):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise EmoscopeError("blendshapes need ai-edge-litert: pip install 'emoscope[video]'") from None
-    interpreter = Interpreter(model_content=model, num_threads=threads)
-    interpreter.allocate_tensors()
+    from emoscope.faces.mediapipe_solutions import native_stderr_silenced
+
+    with native_stderr_silenced():  # LiteRT logs "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2
+        interpreter = Interpreter(model_content=model, num_threads=threads)
+        interpreter.allocate_tensors()
     return interpreter
 
 
