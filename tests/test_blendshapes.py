@@ -81,21 +81,25 @@ def sample_frame(seconds: float):
     return frame
 
 
-def test_a_photo_gives_one_face_and_the_bundle_mesh_lands_on_it():
-    pytest.importorskip("mediapipe")
+def test_the_bundle_alone_finds_scores_and_tracks_the_face_where_mediapipe_does():
     pytest.importorskip("ai_edge_litert")
     photo = sample_frame(12.5)  # smiling
-    with BlendshapeReader(bundle_mesh=False) as legacy:
-        (face,) = legacy(photo)
-    refined = BundleMesh()(photo, face.landmarks)
-    eye_distance = np.linalg.norm(face.landmarks[263] - face.landmarks[33])
-    assert np.linalg.norm(refined - face.landmarks, axis=1).mean() < 0.1 * eye_distance
-    assert np.linalg.norm(refined - face.landmarks[::-1], axis=1).mean() > 0.5 * eye_distance  # not any face shape
-    with BlendshapeReader() as reader:
-        (scored,) = reader(photo)
-        assert reader(np.zeros((240, 320, 3), np.uint8)) == []
-    np.testing.assert_allclose(scored.landmarks, refined, atol=1e-3)
-    assert scored.as_dict()["mouthSmileLeft"] > 0.5 and scored.as_dict()["mouthSmileRight"] > 0.5
+    reader = BlendshapeReader()
+    (face,) = reader(photo)
+    assert face.as_dict()["mouthSmileLeft"] > 0.5 and face.as_dict()["mouthSmileRight"] > 0.5
+    assert reader(np.zeros((240, 320, 3), np.uint8)) == []
+    pytest.importorskip("mediapipe")
+    from emoscope.video.landmarks import FaceMeshRunner
+
+    (legacy,) = FaceMeshRunner(1)(photo)
+    eye_distance = np.linalg.norm(legacy[263] - legacy[33])
+    assert np.linalg.norm(face.landmarks - legacy, axis=1).mean() < 0.1 * eye_distance
+    assert np.linalg.norm(face.landmarks - legacy[::-1], axis=1).mean() > 0.5 * eye_distance  # not any face shape
+    # video mode: tracked from the last mesh; the same face, and nothing once it is gone
+    video = BlendshapeReader(video=True)
+    tracked = [video(frame) for frame in (photo, photo, np.zeros_like(photo))]
+    assert [len(faces) for faces in tracked] == [1, 1, 0]
+    np.testing.assert_allclose(tracked[1][0].landmarks, face.landmarks, atol=0.1 * eye_distance)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ load; a missing or different file is one :class:`~emoscope.errors.ModelError` li
 mesh emoscope already has: the video loop's, so the ``blendshapes`` cue costs one small network per
 face and frame. That mesh is MediaPipe 0.10.21's Face Mesh (``mp.solutions``), an older model than
 the bundle's own mesh, which the network was trained with (the cue sees the mesh, not the frame).
-:class:`BundleMesh` runs the bundle's mesh on the region the older mesh found, and
-:class:`BlendshapeReader` gives the scores of photos (image mode) or a video's frames (video mode,
-tracked) from it. The bundle's face detector is not run: the older mesh's own finds the faces.
-(MediaPipe 0.10.21's Tasks API, which would run the bundle whole, does not start with protobuf 6: its
-graph config is refused.) docs/blendshapes.md measures the difference the mesh makes.
+:class:`BlendshapeReader` runs the whole bundle on LiteRT, without the MediaPipe package, on photos
+(image mode) or a video's frames (video mode, tracked): :class:`BundleFaceDetector`, then
+:class:`BundleMesh` on each face's :class:`FaceRegion`, then the network. (MediaPipe 0.10.21's Tasks
+API, which would run the bundle, does not start with protobuf 6: its graph config is refused.)
+docs/blendshapes.md measures the difference the mesh makes.
 
 The scores are not FACS-coded action units (docs/blendshapes.md lists rough correspondences).
 """
@@ -111,37 +111,128 @@ class BlendshapeNetwork:
         return self._interpreter.get_tensor(self._output).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class FaceRegion:
+    """A square of the frame holding one face, turned so the eyes are level: what the bundle's mesh reads."""
+
+    centre: np.ndarray  # x, y pixels
+    side: float  # pixels
+    angle: float  # radians of the eye line (the picture's left eye to its right eye) from horizontal
+
+    SCALE = 1.5  # MediaPipe's margin around a face's extent
+
+    @classmethod
+    def of_mesh(cls, mesh: np.ndarray) -> FaceRegion:
+        """As MediaPipe tracks a face: the mesh's extent turned upright by the eye line (points 33 to 263)."""
+        eye_line = mesh[263, :2] - mesh[33, :2]
+        angle = float(np.arctan2(eye_line[1], eye_line[0]))
+        turned = mesh[:, :2] @ _rotation(-angle).T
+        low, high = turned.min(axis=0), turned.max(axis=0)
+        return cls(((low + high) / 2) @ _rotation(-angle), cls.SCALE * float((high - low).max()), angle)
+
+    @classmethod
+    def of_detection(cls, centre: np.ndarray, size: np.ndarray, eyes: np.ndarray) -> FaceRegion:
+        """As MediaPipe starts a face: the detector's box, turned by its two eye keypoints."""
+        eye_line = eyes[1] - eyes[0]
+        return cls(np.asarray(centre, np.float64), cls.SCALE * float(np.max(size)),
+                   float(np.arctan2(eye_line[1], eye_line[0])))
+
+
+def _rotation(angle: float) -> np.ndarray:
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+class BundleFaceDetector:
+    """The bundle's short-range face detector (BlazeFace, 128 x 128): boxes and six keypoints per face,
+    decoded as MediaPipe's face_detector_graph does (896 SSD anchors, sigmoid scores, weighted
+    non-maximum suppression at IoU 0.3)."""
+
+    SIZE = 128
+
+    def __init__(self, min_score: float = 0.5, path: Path = BUNDLE, threads: int = 1):
+        self.min_score = min_score
+        self._interpreter = _interpreter(bundle_member("face_detector.tflite", path), threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = {o["name"]: o["index"] for o in self._interpreter.get_output_details()}
+        self._boxes, self._scores = outputs["regressors"], outputs["classificators"]
+        centres = []
+        for stride, per_cell in ((8, 2), (16, 6)):  # strides 8, 16, 16, 16 with 2 anchors each, all of size 1
+            cells = self.SIZE // stride
+            ys, xs = np.mgrid[0:cells, 0:cells]
+            grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+            centres.append(np.repeat(grid, per_cell, axis=1).reshape(-1, 2))
+        self._anchors = np.concatenate(centres)
+
+    def __call__(self, image_bgr: np.ndarray) -> list[FaceRegion]:
+        """The region of each face found, best first."""
+        import cv2
+
+        h, w = image_bgr.shape[:2]
+        side = max(h, w)  # letterboxed into a square, as MediaPipe keeps the aspect ratio
+        square = np.zeros((side, side, 3), np.uint8)
+        top, left = (side - h) // 2, (side - w) // 2
+        square[top:top + h, left:left + w] = image_bgr
+        pixels = cv2.resize(cv2.cvtColor(square, cv2.COLOR_BGR2RGB), (self.SIZE, self.SIZE)).astype(np.float32)
+        self._interpreter.set_tensor(self._input, pixels[None] / 127.5 - 1)  # the model reads [-1, 1]
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._boxes)[0]
+        logits = np.clip(self._interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100, 100)
+        scores = 1 / (1 + np.exp(-logits))
+        keep = scores >= self.min_score
+        raw, scores, anchors = raw[keep], scores[keep], self._anchors[keep]
+        offset = np.array([left, top])
+        centres = (raw[:, :2] / self.SIZE + anchors) * side - offset
+        sizes = raw[:, 2:4] / self.SIZE * side
+        keypoints = (raw[:, 4:16].reshape(-1, 6, 2) / self.SIZE + anchors[:, None]) * side - offset
+        return [FaceRegion.of_detection(c, s, k[:2]) for c, s, k in _weighted_nms(scores, centres, sizes, keypoints)]
+
+
+def _weighted_nms(scores, centres, sizes, keypoints, iou_threshold: float = 0.3):
+    """MediaPipe's WEIGHTED suppression: each cluster around the best remaining box becomes the
+    score-weighted mean of its boxes and keypoints."""
+    corners = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+    areas = np.prod(sizes, axis=1)
+    order = list(np.argsort(-scores))
+    found = []
+    while order:
+        best = order[0]
+        low = np.maximum(corners[best, :2], corners[order, :2])
+        high = np.minimum(corners[best, 2:], corners[order, 2:])
+        overlap = np.prod(np.clip(high - low, 0, None), axis=1)
+        iou = overlap / (areas[best] + areas[order] - overlap)
+        cluster = [i for i, v in zip(order, iou) if v > iou_threshold]
+        weights = scores[cluster] / scores[cluster].sum()
+        found.append((weights @ centres[cluster], weights @ sizes[cluster],
+                      np.tensordot(weights, keypoints[cluster], axes=1)))
+        order = [i for i, v in zip(order, iou) if v <= iou_threshold]
+    return found
+
+
 class BundleMesh:
-    """The bundle's own 478-point face mesh (the model the blendshape network was trained with), on the
-    face region a mesh emoscope already has gives: as MediaPipe tracks a face, that mesh's extent turned
-    upright by the eye line (points 33 to 263), a square 1.5x its longer side, resampled to 256 x 256."""
+    """The bundle's own 478-point face mesh (the model the blendshape network was trained with) on a
+    :class:`FaceRegion`, resampled to 256 x 256; also the model's face-presence score."""
 
     SIZE = 256
-    SCALE = 1.5
 
     def __init__(self, path: Path = BUNDLE, threads: int = 1):
         self._interpreter = _interpreter(bundle_member("face_landmarks_detector.tflite", path), threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]  # (1, 1, 1, 478 * 3) crop pixels
+        outputs = self._interpreter.get_output_details()
+        self._points, self._presence = outputs[0]["index"], outputs[1]["index"]  # (1, 1, 1, 478 * 3), (1, 1, 1, 1)
 
-    def __call__(self, image_bgr: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-        """``(478, 2)`` points in pixels for the face ``mesh`` (``(478, 2+)`` pixels) marks in the frame."""
+    def __call__(self, image_bgr: np.ndarray, region: FaceRegion) -> tuple[np.ndarray, float]:
+        """``(478, 2)`` points in pixels, and the probability that the region holds a face."""
         import cv2
 
-        eye_line = mesh[263, :2] - mesh[33, :2]
-        angle = -np.arctan2(eye_line[1], eye_line[0])
-        upright = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        turned = mesh[:, :2] @ upright.T
-        low, high = turned.min(axis=0), turned.max(axis=0)
-        centre = ((low + high) / 2) @ upright  # back in the frame (upright is orthonormal)
-        to_crop = self.SIZE / (self.SCALE * float((high - low).max())) * upright
-        affine = np.hstack([to_crop, (self.SIZE / 2 - to_crop @ centre)[:, None]]).astype(np.float32)
+        to_crop = self.SIZE / region.side * _rotation(-region.angle)
+        affine = np.hstack([to_crop, (self.SIZE / 2 - to_crop @ region.centre)[:, None]]).astype(np.float32)
         crop = cv2.warpAffine(image_bgr, affine, (self.SIZE, self.SIZE), flags=cv2.INTER_LINEAR)
         pixels = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255  # the model reads [0, 1]
         self._interpreter.set_tensor(self._input, pixels)
         self._interpreter.invoke()
-        points = self._interpreter.get_tensor(self._output).reshape(478, 3)[:, :2]
-        return ((points - self.SIZE / 2) @ np.linalg.inv(to_crop).T + centre).astype(np.float32)
+        points = self._interpreter.get_tensor(self._points).reshape(478, 3)[:, :2]
+        presence = 1 / (1 + np.exp(-float(self._interpreter.get_tensor(self._presence).ravel()[0])))
+        return ((points - self.SIZE / 2) @ np.linalg.inv(to_crop).T + region.centre).astype(np.float32), presence
 
 
 @dataclass(frozen=True)
@@ -161,39 +252,46 @@ class FaceBlendshapes:
 
 
 class BlendshapeReader:
-    """Blendshape scores of every face in BGR frames: MediaPipe's face mesh finds the faces, the bundle's
-    mesh (:class:`BundleMesh`; ``bundle_mesh=False``: MediaPipe's own) places the points, and
-    :class:`BlendshapeNetwork` scores them.
+    """Blendshape scores of every face in BGR frames, from the bundle alone (no MediaPipe package): its
+    detector finds the faces, its mesh places the points, its network scores them.
 
-    ``video=False``: each call is a separate photo (the mesh's detector runs on each). ``video=True``:
-    frames of one video in order; the mesh is tracked from frame to frame, which skips the detector
-    while a face stays in view. Use one instance per video and ``close`` it (or use ``with``)."""
+    ``video=False``: each call is a separate photo (the detector runs on each). ``video=True``: frames
+    of one video in order; as in MediaPipe, each face is tracked by the region of its last mesh, and
+    the detector runs when no face is tracked and every ``redetect_every`` frames for newcomers. A
+    face whose mesh's presence score falls below ``min_presence`` is dropped. Use one instance per
+    video."""
 
-    def __init__(self, video: bool = False, max_faces: int = 4, min_confidence: float = 0.5,
-                 bundle_mesh: bool = True, path: Path = BUNDLE):
-        from emoscope.faces.mediapipe_solutions import SolutionRunner
-
+    def __init__(self, video: bool = False, max_faces: int = 4, min_score: float = 0.5,
+                 min_presence: float = 0.5, redetect_every: int = 15, path: Path = BUNDLE):
+        self.detector = BundleFaceDetector(min_score, path)
+        self.mesh = BundleMesh(path)
         self.network = BlendshapeNetwork(path)
-        self.bundle_mesh = BundleMesh(path) if bundle_mesh else None
-        self._mesh = SolutionRunner(lambda mp: mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence),
-            findings="multi_face_landmarks")
+        self.video, self.max_faces, self.min_presence, self.redetect_every = video, max_faces, min_presence, redetect_every
+        self._tracked: list[FaceRegion] = []
+        self._frames = 0
 
     def __call__(self, image_bgr: np.ndarray) -> list[FaceBlendshapes]:
-        from emoscope.faces.mediapipe_solutions import landmark_pixels
-
-        h, w = image_bgr.shape[:2]
-        meshes = [landmark_pixels(face, w, h)[:, :2] for face in self._mesh.process(image_bgr).multi_face_landmarks or ()]
-        if self.bundle_mesh is not None:
-            meshes = [self.bundle_mesh(image_bgr, mesh) for mesh in meshes]
-        return [FaceBlendshapes(mesh, self.network(mesh)) for mesh in meshes]
+        regions = self._tracked if self.video else []
+        if not regions or (self.video and self._frames % self.redetect_every == 0):
+            regions = regions + [r for r in self.detector(image_bgr) if not any(_holds(t, r.centre) for t in regions)]
+        self._frames += 1
+        faces = []
+        for region in regions[:self.max_faces]:
+            points, presence = self.mesh(image_bgr, region)
+            if presence >= self.min_presence:
+                faces.append(FaceBlendshapes(points, self.network(points)))
+        self._tracked = [FaceRegion.of_mesh(face.landmarks) for face in faces]
+        return faces
 
     def close(self) -> None:
-        self._mesh.close()
+        """Nothing to release (kept so a reader can be used like MediaPipe's, in ``with``)."""
 
     def __enter__(self) -> BlendshapeReader:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _holds(region: FaceRegion, point: np.ndarray) -> bool:
+    return bool(np.linalg.norm(np.asarray(point) - region.centre) < region.side / FaceRegion.SCALE / 2)
