@@ -7,7 +7,9 @@ bundle's own mesh (median wall and thread CPU time), the full loop's frames/s wi
 and its process CPU time per frame (medians of the repeats, runs alternating), and, for the scores from the loop's mesh (the cue's) and
 from the bundle's mesh on the same frames: eyeBlinkLeft/Right in the frames the blink cues mark shut
 (``lids_shut``) against the others, and mouthSmileLeft/Right in the frames labelled happy against
-the others and against the person's baseline; and how far the two sets of scores differ. The numbers
+the others and against the person's baseline; how far the two sets of scores differ; and the
+bundle-only BlendshapeReader in video mode: frames it finds the face in, how far its mesh lies from
+the loop's, and its time per frame. The numbers
 in docs/blendshapes.md come from here.
 """
 
@@ -23,7 +25,7 @@ import numpy as np
 from emoscope.apps.bench import time_pipeline
 from emoscope.cues import create_cues
 from emoscope.cues.blendshapes import COLUMNS
-from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, BundleMesh
+from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, BlendshapeReader, BundleMesh, FaceRegion
 from emoscope.files import write_text_atomic
 from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
 from emoscope.video.landmarks import FaceMeshRunner
@@ -97,16 +99,23 @@ def analyse(video: Path, predictor) -> dict:
     calm = np.array([r["blendshapes_calm"] for r in rows])
 
     network, bundle_mesh, mesh_runner = BlendshapeNetwork(), BundleMesh(), FaceMeshRunner(1)
-    costs: dict[str, list[tuple[float, float]]] = {"network": [], "bundle_mesh": []}
+    reader, reader_found, reader_distance = BlendshapeReader(video=True), 0, []
+    costs: dict[str, list[tuple[float, float]]] = {"network": [], "bundle_mesh": [], "bundle_reader_video": []}
     bundle_scores, frames = {}, {r["frame"] for r in rows}
     with VideoSource(video) as source:
         for frame in source:
             found = mesh_runner(frame.image)
+            read, wall, cpu = timed(reader, frame.image)
+            costs["bundle_reader_video"].append((wall, cpu))
+            reader_found += bool(read)
+            if read and len(found):
+                eyes = np.linalg.norm(found[0][263] - found[0][33])
+                reader_distance.append(np.linalg.norm(read[0].landmarks - found[0], axis=1).mean() / eyes)
             if frame.index not in frames or not len(found):
                 continue
             _, wall, cpu = timed(network, found[0])
             costs["network"].append((wall, cpu))
-            refined, wall, cpu = timed(bundle_mesh, frame.image, found[0])
+            (refined, _), wall, cpu = timed(bundle_mesh, frame.image, FaceRegion.of_mesh(found[0]))
             costs["bundle_mesh"].append((wall, cpu))
             bundle_scores[frame.index] = network(refined)
     mesh_runner.close()
@@ -124,6 +133,8 @@ def analyse(video: Path, predictor) -> dict:
                                      "face_frames": len(c)} for name, c in costs.items()},
         "cue_update_ms_in_loop": {"wall_median": 1000 * float(np.median(in_loop)),
                                   "wall_mean": 1000 * float(np.mean(in_loop)), "face_frames": len(in_loop)},
+        "bundle_reader_video": {"frames_with_a_face": reader_found,
+                                "mean_distance_to_loop_mesh_eye_distances": float(np.mean(reader_distance))},
         "face_frames": len(rows), "shut_frames": int(sum(bool(r.get("lids_shut")) for r in rows)),
         "blinks_counted": int(sum(bool(r.get("blink")) for r in rows)),
         "happy_frames": int(sum(r["label"] == "happy" for r in rows)),

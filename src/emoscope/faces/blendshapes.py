@@ -259,7 +259,7 @@ class BlendshapeReader:
     of one video in order; as in MediaPipe, each face is tracked by the region of its last mesh, and
     the detector runs when no face is tracked and every ``redetect_every`` frames for newcomers. A
     face whose mesh's presence score falls below ``min_presence`` is dropped. Use one instance per
-    video."""
+    video (it holds the tracked faces)."""
 
     def __init__(self, video: bool = False, max_faces: int = 4, min_score: float = 0.5,
                  min_presence: float = 0.5, redetect_every: int = 15, path: Path = BUNDLE):
@@ -282,15 +282,6 @@ class BlendshapeReader:
                 faces.append(FaceBlendshapes(points, self.network(points)))
         self._tracked = [FaceRegion.of_mesh(face.landmarks) for face in faces]
         return faces
-
-    def close(self) -> None:
-        """Nothing to release (kept so a reader can be used like MediaPipe's, in ``with``)."""
-
-    def __enter__(self) -> BlendshapeReader:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _holds(region: FaceRegion, point: np.ndarray) -> bool:
