@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.util import CommandError
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emoscope.errors import EmoscopeError
@@ -92,18 +96,33 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status, headers=headers)
 
 
+def open_database(url: str) -> Engine:
+    """An engine on ``url`` with the schema upgraded (a new database gets it, an old one its missing
+    revisions) and a write tried, since a read-only database opens and reads: a file that is not a
+    database, one that cannot be written, or a server out of reach is one :class:`EmoscopeError` line."""
+    engine = make_engine(url)
+    try:
+        migrations.upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+    except (SQLAlchemyError, CommandError) as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise EmoscopeError(f"database {engine.url.render_as_string(hide_password=True)}: {reason}") from None
+    return engine
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings`` (checked: a token is needed beyond loopback; one is made when none is set)."""
     settings = settings.check()
     if settings.token is None:
         settings = settings.model_copy(update={"token": secrets.token_urlsafe(24)})
+    ensure_writable_folder(settings.data_dir)
+    engine = open_database(settings.url)  # here, so `emoscope serve` refuses a bad database in one line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        ensure_writable_folder(settings.data_dir)
         storage = Storage(settings.data_dir).create()
-        engine = make_engine(settings.url)
-        migrations.upgrade(engine)  # a new database gets the schema, an old one its missing revisions
         sessions = make_sessions(engine)
         runner = JobRunner(settings, sessions, storage, on_retention=lambda: sweep(settings, sessions, storage))
         runner.start()

@@ -5,6 +5,7 @@ made and upgraded by the Alembic revisions in :mod:`emoscope.web.migrations`, ne
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -15,6 +16,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""The only form of an id :func:`new_id` makes; anything else names no row and never reaches the database
+(PostgreSQL refuses a NUL in a query's text with an error, not an empty answer)."""
 
 
 def utcnow() -> datetime:

@@ -9,7 +9,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
@@ -21,7 +21,7 @@ from emoscope.report.schema import Report
 from emoscope.runtime.predictor import IMAGE_MODELS, VIDEO_MODELS, default_model, list_pretrained
 from emoscope.video.source import VideoSource
 from emoscope.web.app import Services, services
-from emoscope.web.db import Candidate, Interview, Job, JobState, new_id
+from emoscope.web.db import ID, Candidate, Interview, Job, JobState, new_id
 from emoscope.web.images import check_model
 from emoscope.web.retention import delete_candidate, delete_interview
 from emoscope.web.storage import CHART, OUTPUT_NAME
@@ -110,10 +110,16 @@ class Comparison(BaseModel):
 # -- lookups -------------------------------------------------------------------------------------------
 
 def _get(session, model, key: str, what: str):
-    row = session.get(model, key)
+    row = session.get(model, key) if ID.fullmatch(key) else None
     if row is None:
-        raise HTTPException(404, f"no {what} {key!r}")
+        shown = key if len(key) <= 80 else key[:80] + "..."
+        raise HTTPException(404, f"no {what} {shown!r}")
     return row
+
+
+QUESTION_RULES = dict(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                      description="a question id, e.g. q3")
+"""As an upload's question: printable, so no NUL reaches the database (PostgreSQL refuses it)."""
 
 
 def finished_report(svc: Services, interview: Interview) -> tuple[Path, Path]:
@@ -239,7 +245,7 @@ def check_video(path: Path) -> None:
 
 
 @router.get("/interviews", response_model=list[InterviewOut], tags=["interviews"])
-def list_interviews(question: str | None = None, svc: Services = Depends(services)):
+def list_interviews(question: str | None = Query(None, **QUESTION_RULES), svc: Services = Depends(services)):
     with svc.sessions() as session:
         query = select(Interview).order_by(Interview.created_at)
         if question is not None:
@@ -315,7 +321,7 @@ def chart(interview_id: str, name: str, svc: Services = Depends(services)):
 
 
 @router.get("/compare", response_model=list[Comparison], tags=["reports"])
-def compare(question: str, svc: Services = Depends(services)):
+def compare(question: str = Query(**QUESTION_RULES), svc: Services = Depends(services)):
     """Side by side: the newest finished interview of each candidate for one question."""
     return comparison(svc, question)
 

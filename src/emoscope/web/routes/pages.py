@@ -7,13 +7,13 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from emoscope.web.app import Services, require_login, services, set_login_cookie
 from emoscope.web.db import Candidate, Interview, JobState
-from emoscope.web.routes.api import _get, comparison, load_report
+from emoscope.web.routes.api import QUESTION_RULES, _get, comparison, load_report
 from emoscope.web.summary import summary_rows
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +74,7 @@ def report_page(interview_id: str, request: Request, svc: Services = Depends(ser
 
 
 @router.get("/compare", response_class=HTMLResponse, dependencies=[Depends(require_login)])
-def compare_page(request: Request, question: str, svc: Services = Depends(services)):
+def compare_page(request: Request, question: str = Query(**QUESTION_RULES), svc: Services = Depends(services)):
     if not question.strip():
         raise HTTPException(400, "question: required")
     columns = comparison(svc, question)
