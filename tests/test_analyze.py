@@ -105,6 +105,7 @@ def test_report_matches_the_constructed_video(tmp_path):
     assert saved["schema_version"] == 1 and saved["people"][0]["track_id"] == person.track_id
     html = output.html_path.read_text()
     assert html.count("data:image/png;base64,") == 3 and "happy" in html
+    assert "Article 5(1)(f)" in html and "not a verdict" in html  # the lawful-use notice, where users decide
     rows = output.frames_path.read_text().splitlines()
     assert len(rows) == 1 + 100  # header, one row per frame (no face -> an empty row)
 

@@ -54,6 +54,14 @@ def in_report_order(cues: list[Cue]) -> list[Cue]:
     return sorted(cues, key=lambda cue: fields.index(cue.report_key) if cue.report_key in fields else len(fields))
 
 
+LAWFUL_USE_NOTICE = (
+    "Expressions are read from the face only: they are cues, not a verdict on what a person feels. In the EU, "
+    "inferring emotions in the workplace (hiring included) and in education is prohibited except for medical or "
+    "safety reasons (AI Act, Regulation (EU) 2024/1689, Article 5(1)(f), since 2 February 2025). Intended uses: "
+    "research, user studies, accessibility, safety, your own recordings; see docs/lawful-use.md. Not legal advice.")
+"""Printed at the foot of every report and web page, where users decide what to do with the numbers."""
+
+
 def write_html(report: Report, charts: dict[int, list[Path]], path: Path, cues: list[Cue]) -> Path:
     """``cues``: every cue of the analysis, enabled or not (a disabled one's row says so)."""
     a, v = report.analysis, report.video
@@ -82,6 +90,7 @@ table {{ border-collapse: collapse; margin: .5em 0 1em; }} td, th {{ border: 1px
 <table>{summary}{meta}</table>
 {f"<ul>{notes}</ul>" if notes else ""}
 {people}
+<p><small>{html.escape(LAWFUL_USE_NOTICE)}</small></p>
 <p><small>emoscope {html.escape(a.emoscope_version)}, report schema {report.schema_version}, created {report.created}.
 Definitions: docs/report.md.</small></p>
 </body></html>
