@@ -117,6 +117,7 @@ def test_parts_partition_the_set_and_a_folder_reads_like_its_tar_gz(photo_set, t
     ("no identity column", "needs columns path, label, identity"),
     ("unknown label", "label 'contempt' is not one of"),
     ("missing file", "which is not in the set"),
+    ("short row", "empty identity"),
 ])
 def test_bad_sets_are_one_line_errors(tmp_path, change, message):
     rows = [{"path": f"{label}/{i:02d}.png", "label": label, "identity": who, "source_family": fam}
@@ -128,6 +129,9 @@ def test_bad_sets_are_one_line_errors(tmp_path, change, message):
     if change == "missing file":
         rows[0]["path"] = "angry/nope.png"
     folder = write_set(tmp_path / "set", manifest_rows=rows)
+    if change == "short row":
+        with (folder / "manifest.csv").open("a") as manifest:
+            manifest.write("angry/00.png,angry\n")
     if change == "no manifest":
         (folder / "manifest.csv").unlink()
     with pytest.raises(DataError, match=message):

@@ -129,9 +129,10 @@ def load_face_photos(source: str | Path, part: str = "all", measure_share: float
     files = dict(set_members(source))
     rows = _rows(source, files)
     for row in rows:
+        row.update({column: (row[column] or "").strip() for column in REQUIRED_COLUMNS})  # short rows give None
         if row["path"] not in files:
             raise DataError(f"{source}: manifest names {row['path']}, which is not in the set")
-        if not row["identity"].strip():
+        if not row["identity"]:
             raise DataError(f"{source}: {row['path']}: empty identity")
         try:
             row["label"] = FER7.classes[FER7.index(row["label"])]
