@@ -4,6 +4,10 @@ finishes, its partial files replaced, never left "running"."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 from web.support import SAMPLE, ServeProcess, wait_job
 
 
@@ -62,3 +66,31 @@ def test_a_worker_that_dies_fails_its_job_and_a_fresh_one_takes_the_next(tmp_pat
         short = SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 10]
         assert server.wait(server.upload(candidate_id, content=short).json()["job"]["id"])["state"] == "done"
         assert client.get("/readyz", headers=AUTH).json()["status"] == "ready"
+
+
+def test_a_server_killed_alone_takes_its_workers_with_it(tmp_path):
+    """SIGKILL to the server process only (not its group): its analysis worker exits within seconds (its
+    next progress message meets a closed pipe) instead of writing on into the interview's folder."""
+    server = ServeProcess(tmp_path / "data").start()
+    try:
+        with server.client() as client:
+            candidate_id = client.post("/v1/candidates", json={"name": "Ann Example"}).json()["id"]
+            running = upload(client, candidate_id)
+            wait_job(client, running["job"]["id"], states=("running",), until=lambda job: job["frames_done"] > 0)
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.process.pid, 0)  # anyone left in the server's process group?
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the analysis worker outlived its killed server by 15 s")
+    finally:
+        try:
+            os.killpg(server.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.log.close()

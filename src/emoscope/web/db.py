@@ -33,7 +33,7 @@ class JobState(str, enum.Enum):
     done = "done"
     failed = "failed"
     cancelled = "cancelled"
-    interrupted = "interrupted"  # the server died while running it, and had already once before
+    interrupted = "interrupted"  # the server died while running it twice (or its video was gone)
 
     @property
     def finished(self) -> bool:

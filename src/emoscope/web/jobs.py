@@ -4,7 +4,7 @@ One dispatcher thread hands queued jobs to the executor while it has room (``wor
 their progress and outcome into the database, and has the executor kill a job to cancel it; a job is the
 database's, not a client's, so it survives the upload's connection. Its uploaded video stays until the
 job has an outcome, so a job the server stops or dies during goes back in the queue with its video (its
-partial outputs removed) and runs again after the next start, the analyst uploads nothing again. A job
+partial outputs removed) and runs again after the next start: the analyst uploads nothing again. A job
 found ``running`` at start was running when the server died: it is queued again once
 (:data:`MAX_RESTARTS`); should it be running at a death again it may be what kills the server, and it
 becomes ``interrupted``. Two executors, the same states, files and API:
