@@ -32,6 +32,8 @@ class Settings(BaseModel):
     retention_days: float | None = Field(None, gt=0, description="delete interviews older than this")
     max_video_bytes: int = Field(2048 * MiB, ge=1)
     max_image_bytes: int = Field(20 * MiB, ge=1)
+    upload_idle_s: float = Field(60.0, gt=0, description="an upload that sends nothing for this long is dropped "
+                                 "(408), so a stalled client does not hold its connection for ever")
     video_model: str | None = Field(None, description="default model for videos (default: the same as `emoscope analyze`)")
     image_model: str | None = Field(None, description="default model for photos (default: most accurate shipped)")
     detector: str = "mediapipe"

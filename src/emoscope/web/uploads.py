@@ -1,9 +1,12 @@
 """Multipart uploads read with a size limit that holds while the body streams in: the request's
 receive channel counts the bytes and stops at the limit, so an over-size upload is refused (413)
-after at most ``limit`` bytes, never after it has been stored. Starlette's own parser does the rest."""
+after at most ``limit`` bytes, never after it has been stored; and it waits at most the settings'
+``upload_idle_s`` for each piece, so a stalled client is dropped (408). Starlette's own parser does
+the rest."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -27,11 +30,14 @@ async def read_form(request: Request, limit: int) -> FormData:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
         raise too_large(limit)
-    receive, seen = request.receive, 0
+    receive, seen, idle_s = request.receive, 0, request.app.state.settings.upload_idle_s
 
     async def counted():
         nonlocal seen
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), idle_s)
+        except TimeoutError:
+            raise HTTPException(408, f"upload stalled: nothing received for {idle_s:g} s") from None
         seen += len(message.get("body", b""))
         if seen > limit + MULTIPART_SLACK:
             raise too_large(limit)
