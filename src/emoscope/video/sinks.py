@@ -265,7 +265,7 @@ class VideoWriterSink(FileSink):
             found = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
         finally:
             capture.release()
-        if found < self._frames:  # one more: an interrupt between a finished write and the count
+        if found < self._frames:  # more is fine: an interrupt can land between a finished write and its count
             self.temporary.unlink(missing_ok=True)
             raise OutputError(f"{self.path}: the annotated video holds {found} of the {self._frames} frames "
                               "written (disk full?); not kept")
