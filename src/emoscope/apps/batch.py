@@ -2,7 +2,8 @@
 
 The items come from a folder, a glob or a manifest CSV (``path`` plus optional ``candidate``,
 ``question``, ``group`` columns, copied into each report's metadata as ``--meta`` is). Whatever engine
-runs them, each item goes through the same functions here, so the files are the same:
+runs them, each item goes through the same functions (:mod:`emoscope.apps.batch_items`), so the files
+are the same:
 
 - a video: what ``emoscope analyze VIDEO`` writes (report JSON/HTML, charts, frame table), through
   :func:`~emoscope.apps.analyze.run_video_job`;
@@ -15,218 +16,18 @@ runs them, each item goes through the same functions here, so the files are the 
 
 from __future__ import annotations
 
-import csv
-import glob
-import json
 import os
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from emoscope.apps.analyze import VIDEO_SUFFIXES, output_names, run_video_job, summary_row, write_summary
-from emoscope.apps.predict import ImagePrediction, PredictReport, iter_predictions
+from emoscope.apps.analyze import write_summary
+from emoscope.apps.batch_items import (KILL_ONCE_ENV, BatchItem, BatchJob, ItemCallback, ItemResult, collect_items,
+                                       image_results, video_result)
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces.images import IMAGE_SUFFIXES
-from emoscope.files import sha256_of, write_text_atomic
-from emoscope.report.builder import ReportOptions
-from emoscope.video.pipeline import AnalysisOptions
-
-MANIFEST_METADATA = ("candidate", "question", "group")
-"""Manifest columns copied into each item's report metadata (a manifest needs only ``path``)."""
-
-KILL_ONCE_ENV = "EMOSCOPE_TEST_KILL_ONCE"
-"""Test hook: a marker path; the first Ray worker to start an item while the marker is absent creates
-it and dies (``os._exit``), so a test sees Ray retry the item. Never read by the local engine."""
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    path: str
-    kind: str  # "video" or "image"
-    name: str  # the outputs' name in the output folder
-    metadata: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    """The settings of a batch: sent whole to every worker (plain data, picklable)."""
-
-    out_dir: Path
-    model: str
-    backend: str = "fastest"
-    options: AnalysisOptions = field(default_factory=AnalysisOptions)
-    report_options: ReportOptions = field(default_factory=ReportOptions)
-    sample_fps: float | None = None
-    max_seconds: float | None = None
-    frames_format: str | None = "csv"
-    annotate: bool = False
-    metadata: dict = field(default_factory=dict)  # for every item; a manifest's columns win
-    image_detector: str = "mediapipe-full"  # `emoscope predict`'s default: photos are often group shots
-    resume: bool = False
-    kill_marker: str | None = None  # see KILL_ONCE_ENV
-
-    def video_settings(self, item: BatchItem) -> dict:
-        return {"sample_fps": self.sample_fps, "max_seconds": self.max_seconds, "frames_format": self.frames_format,
-                "annotate": self.annotate, "metadata": {**self.metadata, **item.metadata}}
-
-    def image_settings(self, predictor) -> dict:
-        """What a photo's predictions depend on, as ``emoscope predict`` records it."""
-        return {"model": predictor.spec.name, "classes": list(predictor.classes), "detector": self.image_detector,
-                "tta": "none", "align": True, "clahe": False}
-
-
-@dataclass
-class ItemResult:
-    row: dict  # the summary row
-    reused: bool = False  # an earlier run's complete output was kept
-    peak_rss_mb: float | None = None  # of the worker process that made it (Ray engine)
-
-
-class ImageOutput(PredictReport):
-    """``<name>.predictions.json``: ``emoscope predict``'s report of one photo, the photo's SHA-256 and
-    its metadata (``--meta`` and the manifest's columns, as a video's report has them)."""
-
-    sha256: str
-    metadata: dict[str, str] = {}
-
-
-# -- inputs --------------------------------------------------------------------------------------
-
-
-def collect_items(source: str | Path) -> list[BatchItem]:
-    """The videos and photos of a folder (not recursive), a glob pattern (``**`` recurses) or a manifest
-    CSV, in a stable order, each with a unique output name. Files of other types in a folder or glob
-    are left out; a manifest's rows are kept as given (a missing file becomes an error row later)."""
-    text = str(source)
-    path = Path(text)
-    if path.is_file() and path.suffix.lower() == ".csv":
-        return _named(_manifest_rows(path))
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    elif glob.has_magic(text):
-        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-    elif path.is_file():
-        files = [path]
-    else:
-        raise DataError(f"{text}: no such file, folder or glob match")
-    rows = [(str(p), {}) for p in files if _kind(p) is not None]
-    if not rows:
-        raise DataError(f"{text}: no videos or photos found (by extension: {', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)})")
-    return _named(rows)
-
-
-def _kind(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    return "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else None
-
-
-def _manifest_rows(path: Path) -> list[tuple[str, dict]]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            records = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read the manifest ({exc})") from None
-    if not records or "path" not in records[0]:
-        raise DataError(f"{path}: a manifest needs a 'path' column and at least one row "
-                        f"(optional: {', '.join(MANIFEST_METADATA)})")
-    rows = []
-    for record in records:
-        item = Path((record.get("path") or "").strip())
-        if not str(item) or str(item) == ".":
-            continue
-        # relative paths are relative to the manifest, so a manifest travels with its videos
-        resolved = item if item.is_absolute() else path.parent / item
-        rows.append((str(resolved), {key: record[key] for key in MANIFEST_METADATA if record.get(key)}))
-    if not rows:
-        raise DataError(f"{path}: the manifest lists no paths")
-    return rows
-
-
-def _named(rows: list[tuple[str, dict]]) -> list[BatchItem]:
-    names = output_names([path for path, _ in rows])
-    seen: Counter = Counter()
-    items = []
-    for (path, metadata), name in zip(rows, names):
-        seen[name] += 1
-        if seen[name] > 1:  # same stem and extension in two folders (a recursive glob, a manifest)
-            name = f"{name}_{seen[name]}"
-        items.append(BatchItem(path, _kind(Path(path)) or "video", name, metadata))
-    return items
-
-
-# -- one item (the same code on every engine) ------------------------------------------------------
-
-
-def video_result(item: BatchItem, job: BatchJob, predictor, on_progress=None, sinks=()) -> ItemResult:
-    """Analyse (or reuse) one video; an error becomes the item's error row. ``sinks`` (live alerts) also
-    receive its frames."""
-    try:
-        output, reused = run_video_job(item.path, predictor, job.out_dir, job.options, job.report_options,
-                                       resume=job.resume, name=item.name, on_progress=on_progress,
-                                       sinks=list(sinks), **job.video_settings(item))
-    except EmoscopeError as exc:
-        return ItemResult(summary_row(Path(item.path), error=str(exc)))
-    return ItemResult(summary_row(Path(item.path), output), reused)
-
-
-def image_results(items: Sequence[BatchItem], job: BatchJob, predictor, detector) -> list[ItemResult]:
-    """Predict (or reuse) photos with a ready detector, their faces classified in batches as `predict` does;
-    each finished photo's file is written before the next chunk starts."""
-    settings = job.image_settings(predictor)
-    results: dict[str, ItemResult] = {}
-    todo = []
-    for item in items:
-        reused = finished_image(item, job, settings) if job.resume else None
-        if reused is not None:
-            results[item.name] = ItemResult(image_row(item, reused, job), reused=True)
-        else:
-            todo.append(item)
-    predictions = iter_predictions([Path(item.path) for item in todo], predictor, detector)
-    for item, (prediction, _) in zip(todo, predictions):  # in order, one per path
-        if prediction.error is not None:
-            results[item.name] = ItemResult(summary_row(Path(item.path), error=prediction.error))
-            continue
-        try:
-            output = ImageOutput(**settings, images=[prediction], sha256=sha256_of(Path(item.path)),
-                                 metadata={**job.metadata, **item.metadata})
-            write_text_atomic(image_output_path(job.out_dir, item.name), json.dumps(output.model_dump(), indent=2))
-        except EmoscopeError as exc:
-            results[item.name] = ItemResult(summary_row(Path(item.path), error=str(exc)))
-            continue
-        results[item.name] = ItemResult(image_row(item, prediction, job))
-    return [results[item.name] for item in items]
-
-
-def image_output_path(out_dir: Path, name: str) -> Path:
-    return Path(out_dir) / f"{name}.predictions.json"
-
-
-def finished_image(item: BatchItem, job: BatchJob, settings: dict) -> ImagePrediction | None:
-    """An earlier run's prediction for this photo when it was made with the same settings from the same
-    content (SHA-256); else None."""
-    try:
-        output = ImageOutput.model_validate_json(image_output_path(job.out_dir, item.name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    same = (output.model_dump(include=set(settings)) == settings and len(output.images) == 1
-            and output.images[0].path == item.path and output.images[0].error is None)
-    if not same or not Path(item.path).is_file() or sha256_of(Path(item.path)) != output.sha256:
-        return None
-    return output.images[0]
-
-
-def image_row(item: BatchItem, prediction: ImagePrediction, job: BatchJob) -> dict:
-    """A photo's summary row, in the local summary's columns."""
-    largest = max(prediction.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
-    return {"video": item.path, "status": "ok", "error": "", "people": len(prediction.faces),
-            "dominant_emotion": largest.label if largest else "",
-            "report": str(image_output_path(job.out_dir, item.name))}
 
 
 # -- the local engine --------------------------------------------------------------------------------
-
-ItemCallback = Callable[[BatchItem, ItemResult], None]
 
 
 def run_local(items: Sequence[BatchItem], job: BatchJob, predictor=None, on_item: ItemCallback | None = None,

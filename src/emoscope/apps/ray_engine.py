@@ -1,5 +1,5 @@
 """The Ray engine of batch analysis (``emoscope analyze ... --engine ray``): the same per-item functions
-as the local loop (:mod:`emoscope.apps.batch`), run by Ray workers.
+as the local loop (:mod:`emoscope.apps.batch_items`), run by Ray workers.
 
 - Videos are whole tasks: one Ray task per video (``max_retries``: a worker that dies is replaced and
   the video analysed again), at most ``workers`` in flight, each streaming its video through
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emoscope.apps.analyze import summary_row
-from emoscope.apps.batch import BatchItem, BatchJob, ItemCallback, ItemResult, image_results, video_result
+from emoscope.apps.batch_items import BatchItem, BatchJob, ItemCallback, ItemResult, image_results, video_result
 from emoscope.errors import EmoscopeError
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'emoscope[ray]' (make install includes it)"
@@ -90,7 +90,7 @@ def _peak_rss_mb() -> float:
 
 
 def _die_once(job: BatchJob) -> None:
-    """The test hook (see :data:`emoscope.apps.batch.KILL_ONCE_ENV`): kill this worker the first time."""
+    """The test hook (see :data:`emoscope.apps.batch_items.KILL_ONCE_ENV`): kill this worker the first time."""
     if job.kill_marker is None:
         return
     try:

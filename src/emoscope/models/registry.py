@@ -72,18 +72,13 @@ def register_model(*, classifier: str | None, default_img_size: int = 48):
     return wrap
 
 
-def _ensure_loaded() -> None:
-    # Importing the package runs every architecture module's @register_model.
-    import emoscope.models  # noqa: F401
-
-
+# Every architecture is registered before these run: importing this module imports its package first,
+# and the package's __init__ imports every architecture module (each runs its @register_model).
 def list_models() -> list[str]:
-    _ensure_loaded()
     return sorted(_REGISTRY)
 
 
 def get_entry(name: str) -> ModelEntry:
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:

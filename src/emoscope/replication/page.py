@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
 
 HEADLINE = ("accuracy", "macro_f1", "roc_auc")
@@ -129,10 +130,17 @@ def render_page(result: dict) -> str:
     return "\n".join(parts)
 
 
+def read_result(path: Path) -> dict:
+    """A study's ``<study>.json``, as :func:`emoscope.replication.study.run_study` wrote it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EmoscopeError(f"{path}: not a replication result ({type(exc).__name__})") from None
+
+
 def render_summary(out_dir: Path) -> str:
     """The summary page: one row per claim, from every ``<study>.json`` in ``out_dir``."""
     from emoscope.replication import STUDIES
-    from emoscope.replication.study import read_result
 
     rows, needs_full = [], []
     for name in STUDIES:

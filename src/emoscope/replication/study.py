@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
+from emoscope.replication.page import render_page, write_summary
 from emoscope.replication.protocol import (
     Arm,
     Protocol,
@@ -146,8 +146,6 @@ def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: P
 def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
               say: Callable[[str], None] = print) -> dict:
     """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page."""
-    from emoscope.replication.page import render_page, write_summary
-
     plan = study.plan(scale)
     splits = splits_of(plan.protocol)
     say(f"{study.name} at scale {scale}: {len(plan.arms)} arm(s) x {len(splits)} unit(s); "
@@ -191,9 +189,3 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     write_summary(out_dir)
     return result
 
-
-def read_result(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EmoscopeError(f"{path}: not a replication result ({type(exc).__name__})") from None

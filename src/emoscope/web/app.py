@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 import secrets
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.util import CommandError
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -25,71 +24,18 @@ from emoscope.errors import EmoscopeError
 from emoscope.files import ensure_writable_folder
 from emoscope.version import __version__
 from emoscope.web import migrations
+from emoscope.web.auth import LoginRequired, require_login, require_token
 from emoscope.web.db import make_engine, make_sessions
 from emoscope.web.images import ImageAnalyzer
 from emoscope.web.jobs import JobRunner, QueueFull
 from emoscope.web.retention import sweep
+from emoscope.web.routes import api, health, pages
+from emoscope.web.services import Services
 from emoscope.web.settings import Settings
 from emoscope.web.storage import Storage
 
 HERE = Path(__file__).resolve().parent
-COOKIE = "emoscope_token"
 log = logging.getLogger("emoscope.web")
-
-
-@dataclass
-class Services:
-    """What the routes use, one per app (``request.app.state.services``)."""
-
-    settings: Settings
-    sessions: object
-    storage: Storage
-    runner: JobRunner
-    images: ImageAnalyzer
-    templates: Jinja2Templates
-
-
-class LoginRequired(Exception):
-    """A page was asked for without the token: the browser goes to the login page."""
-
-    def __init__(self, next_url: str):
-        self.next_url = next_url
-
-
-def services(request: Request) -> Services:
-    return request.app.state.services
-
-
-def _presented_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return value.strip()
-    return request.cookies.get(COOKIE)
-
-
-def _valid(request: Request, token: str | None) -> bool:
-    expected = services(request).settings.token
-    return token is not None and secrets.compare_digest(token.encode(), expected.encode())
-
-
-def require_token(request: Request) -> None:
-    """For the API: ``Authorization: Bearer TOKEN`` (or the dashboard's cookie)."""
-    if not _valid(request, _presented_token(request)):
-        raise HTTPException(401, "missing or wrong API token (send Authorization: Bearer TOKEN)",
-                            headers={"WWW-Authenticate": "Bearer"})
-
-
-def require_login(request: Request) -> None:
-    """For the dashboard's pages: the cookie set by the login page (or a ``?token=`` link, which sets it)."""
-    if not _valid(request, _presented_token(request)):
-        raise LoginRequired(request.url.path)
-
-
-def set_login_cookie(response, token: str):
-    # HttpOnly: no script reads it; SameSite=Strict: other sites cannot make the browser send it (CSRF)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-    return response
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -190,8 +136,6 @@ def create_app(settings: Settings) -> FastAPI:
                                    swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                    swagger_css_url="/static/swagger/swagger-ui.css",
                                    swagger_favicon_url="/static/swagger/favicon-32x32.png")
-
-    from emoscope.web.routes import api, health, pages
 
     app.include_router(health.router)
     app.include_router(api.router, prefix="/v1", dependencies=[Depends(require_token)])

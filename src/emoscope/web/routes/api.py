@@ -20,10 +20,10 @@ from emoscope.errors import DataError
 from emoscope.report.schema import Report
 from emoscope.runtime.predictor import IMAGE_MODELS, VIDEO_MODELS, default_model, list_pretrained
 from emoscope.video.source import VideoSource
-from emoscope.web.app import Services, services
 from emoscope.web.db import ID, Candidate, Interview, Job, JobState, new_id
 from emoscope.web.images import check_model
 from emoscope.web.retention import delete_candidate, delete_interview
+from emoscope.web.services import Services, services
 from emoscope.web.storage import CHART, OUTPUT_NAME
 from emoscope.web.summary import main_person, summary_rows
 from emoscope.web.uploads import form_file, form_text, read_form, save

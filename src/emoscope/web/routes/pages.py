@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from emoscope.web.app import Services, require_login, services, set_login_cookie
+from emoscope.web.auth import require_login, set_login_cookie
 from emoscope.web.db import Candidate, Interview, JobState
 from emoscope.web.routes.api import QUESTION_RULES, _get, comparison, load_report
+from emoscope.web.services import Services, services
 from emoscope.web.summary import summary_rows
 
 router = APIRouter(include_in_schema=False)
