@@ -7,6 +7,7 @@ where Xvfb is not installed (``make install`` installs it on Debian).
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -23,29 +24,24 @@ SCREENSHOTS_ENV = "EMOSCOPE_GUI_SCREENSHOTS"
 """A folder to save the tests' screenshots into (how docs/images/gui-*.png are made)."""
 
 
-def _free_display() -> int:
-    for number in range(90, 200):
-        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
-            return number
-    raise RuntimeError("no free X display number in 90-199")
-
-
 @pytest.fixture(scope="session")
 def xdisplay():
     """``:N`` of a fresh Xvfb, also set as DISPLAY for this process; stopped after the session."""
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("Xvfb not installed (Debian package xvfb; `make install` installs it): GUI tests skipped")
-    number = _free_display()
-    server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socket = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 10
-    while not socket.exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.skip(f"Xvfb :{number} did not start (exit {server.poll()}): GUI tests skipped")
-        time.sleep(0.05)
+    # Xvfb picks a free display itself and writes its number to the pipe once it listens: two sessions
+    # started at once (pytest -n 2, or two checkouts) never race for the same one.
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 10)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip() if ready else ""  # "" when Xvfb exited (or hung) before listening
+    if not number.isdigit():
+        server.kill()
+        pytest.skip(f"Xvfb did not start (exit {server.poll()}): GUI tests skipped")
     previous = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = f":{number}"
     yield f":{number}"
