@@ -63,12 +63,15 @@ def create_app(settings: Settings) -> FastAPI:
     settings = settings.check()
     if settings.token is None:
         settings = settings.model_copy(update={"token": secrets.token_urlsafe(24)})
-    ensure_writable_folder(settings.data_dir)
-    engine = open_database(settings.url)  # here, so `emoscope serve` refuses a bad database in one line
+    # A database that exists is checked now, so `emoscope serve` refuses a corrupt or read-only one in
+    # one line before it starts; a new one is made at start, so a refused command leaves no folder behind.
+    checked = open_database(settings.url) if settings.database_exists else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        ensure_writable_folder(settings.data_dir)
         storage = Storage(settings.data_dir).create()
+        engine = checked or open_database(settings.url)
         sessions = make_sessions(engine)
         runner = JobRunner(settings, sessions, storage, on_retention=lambda: sweep(settings, sessions, storage))
         runner.start()

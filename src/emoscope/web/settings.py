@@ -52,6 +52,11 @@ class Settings(BaseModel):
         return token
 
     @property
+    def database_exists(self) -> bool:
+        """A database server is named, or the default SQLite file is there already."""
+        return self.database_url is not None or (self.data_dir / "emoscope.db").exists()
+
+    @property
     def url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'emoscope.db').absolute()}"
 
