@@ -130,8 +130,8 @@ def unregister_cue(name: str) -> None:
 
 
 def registered_cues() -> list[type[Cue]]:
-    import emoscope.cues  # noqa: F401  (importing the package registers the built-in cues, in its order)
-
+    """Every registered cue. The built-in ones are always among them: importing this module first runs
+    the package's ``__init__``, which imports (and so registers) them in its order."""
     return list(_CUES.values())
 
 
