@@ -26,12 +26,18 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
 	touch $(STAMP)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one). --dist loadfile keeps each
+# test file on one worker, so module-scoped fixtures (the replication runs, a Ray started per module) are
+# made once; every shared resource is per worker: its own Xvfb display, PostgreSQL database, free ports, tmp dirs.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP) system-packages
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 # Everything except tests marked slow.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # The main job on the bundled sample clip: a behavioural report (JSON, HTML, charts, frame table).
 demo: $(STAMP)
