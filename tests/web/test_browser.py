@@ -78,7 +78,8 @@ def test_upload_the_sample_and_read_its_report_in_a_browser(browser, tmp_path):
         assert len(charts) == 3 and all(width > 100 for width in charts)
         embedded = page.frame_locator("iframe.report")
         assert "Person 1" in embedded.locator("h2").first.text_content()
-        assert embedded.locator(".charts img").count() == 3
+        # the full report adds the head-pose timeline to the page's three charts
+        assert embedded.locator(".charts img").count() == 4
         with page.expect_download() as download:
             page.click(".downloads >> text=JSON")
         saved = tmp_path / "report.json"
