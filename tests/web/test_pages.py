@@ -11,7 +11,9 @@ def test_pages_need_a_login_and_the_login_sets_a_strict_cookie(tmp_path):
     with client:
         page = client.get("/", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
-        assert "Log in" in client.get("/login").text
+        login = client.get("/login").text
+        assert "Log in" in login
+        assert "Article 5(1)(f)" in login and "not a verdict" in login  # the lawful-use notice on every page
         wrong = client.post("/login", data={"token": "nope", "next": "/"}, follow_redirects=False)
         assert wrong.status_code == 401 and "Wrong token" in wrong.text
         for evil in ("//evil.example/", "https://evil.example/", "/\\evil"):

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from emoscope.errors import EmoscopeError
 from emoscope.files import ensure_writable_folder
+from emoscope.report.html import LAWFUL_USE_NOTICE
 from emoscope.version import __version__
 from emoscope.web import migrations
 from emoscope.web.auth import LoginRequired, require_login, require_token
@@ -76,8 +77,9 @@ def create_app(settings: Settings) -> FastAPI:
         runner = JobRunner(settings, sessions, storage, on_retention=lambda: sweep(settings, sessions, storage))
         runner.start()
         images = ImageAnalyzer()
-        app.state.services = Services(settings, sessions, storage, runner, images,
-                                      Jinja2Templates(directory=HERE / "templates"))
+        templates = Jinja2Templates(directory=HERE / "templates")
+        templates.env.globals["lawful_use_notice"] = LAWFUL_USE_NOTICE
+        app.state.services = Services(settings, sessions, storage, runner, images, templates)
         try:
             yield
         finally:
