@@ -190,6 +190,18 @@ def test_a_job_from_upload_to_report_json_html_frames_and_charts(make_server):
     assert profile["interviews"][0]["job"]["state"] == "done"
 
 
+def test_a_server_started_with_blendshapes_adds_them_to_every_report(make_server):
+    pytest.importorskip("ai_edge_litert")
+    server = make_server(blendshapes=True)
+    interview = server.upload(server.create_candidate()).json()
+    assert server.wait(interview["job"]["id"])["state"] == "done"
+    report = server.client.get(f"/v1/interviews/{interview['id']}/report", headers=AUTH).json()
+    assert report["analysis"]["options"]["blendshapes"] is True
+    assert report["people"][0]["blendshapes"]["measured_frames"] > 0
+    frames = server.client.get(f"/v1/interviews/{interview['id']}/frames", headers=AUTH).text
+    assert "bs_mouthSmileLeft" in frames.splitlines()[0]
+
+
 def test_a_truncated_video_is_analysed_as_far_as_it_decodes(make_server):
     server = make_server(max_seconds=None, sample_fps=4.0, frames_format="parquet")
     sample = SAMPLE.read_bytes()

@@ -37,6 +37,8 @@ def serve_cmd(
     video_model: Optional[str] = typer.Option(None, "--model", help="default model for videos (default: fastest "
                                               "shipped)"),
     detector: str = typer.Option("mediapipe", help=DETECTOR_HELP),
+    blendshapes: bool = typer.Option(False, help="add the 52 facial blendshape scores to every video's report "
+                                     "(docs/blendshapes.md)"),
     sample_fps: Optional[float] = typer.Option(None, "--fps", callback=positive,
                                                help="analyse about this many frames per second"),
     max_seconds: Optional[float] = typer.Option(None, callback=positive,
@@ -59,7 +61,7 @@ def serve_cmd(
     settings = Settings(data_dir=data_dir, database_url=database_url, host=host, workers=workers, token=token,
                         keep_videos=keep_videos, retention_days=retention_days, max_queue=max_queue,
                         max_video_bytes=int(max_video_mib * MiB), max_image_bytes=int(max_image_mib * MiB),
-                        video_model=video_model, detector=detector, sample_fps=sample_fps,
+                        video_model=video_model, detector=detector, blendshapes=blendshapes, sample_fps=sample_fps,
                         max_seconds=max_seconds, frames_format=frames_format, engine=engine,
                         ray_address=ray_address)
     web_app = create_app(settings)

@@ -175,7 +175,8 @@ class JobRunner:
                          {"candidate": interview.candidate.name, "question": interview.question,
                           "interview": interview.id})
         return item, BatchJob(out_dir=self.storage.interview_dir(interview.candidate_id, interview.id),
-                              model=job.model, options=AnalysisOptions(detector=self.settings.detector),
+                              model=job.model, options=AnalysisOptions(detector=self.settings.detector,
+                                                                       blendshapes=self.settings.blendshapes),
                               sample_fps=self.settings.sample_fps, max_seconds=self.settings.max_seconds,
                               frames_format=self.settings.frames_format)
 

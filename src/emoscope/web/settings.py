@@ -37,6 +37,7 @@ class Settings(BaseModel):
     video_model: str | None = Field(None, description="default model for videos (default: the same as `emoscope analyze`)")
     image_model: str | None = Field(None, description="default model for photos (default: most accurate shipped)")
     detector: str = "mediapipe"
+    blendshapes: bool = Field(False, description="add the 52 facial blendshape scores to every video's report")
     sample_fps: float | None = Field(None, gt=0, description="analyse about this many frames per second")
     max_seconds: float | None = Field(None, gt=0, description="analyse at most this much of each video")
     frames_format: str = Field("csv", pattern="^(csv|parquet)$")
