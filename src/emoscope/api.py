@@ -46,11 +46,11 @@ def predict_image(image: str | Path | np.ndarray, model=None, detector: str = "m
     (default: the most accurate shipped photo model). ``framing_views``: average the model over
     crops at 0.9, 1.0 and 1.1x the detector's framing (3x the model's work; it narrows what
     detector framing costs, see docs/accuracy.md, framing views)."""
-    from emoscope.faces import create_detector, read_image
+    from emoscope.faces import create_photo_detector, read_image
 
     predictor = _predictor(model, IMAGE_MODELS, backend)
     pixels = read_image(image) if isinstance(image, (str, Path)) else image
-    with create_detector(detector) as face_detector:
+    with create_photo_detector(detector) as face_detector:
         return predict_faces(pixels, predictor, face_detector, tta=tta, align=align, clahe=clahe,
                              framing_views=framing_views)
 

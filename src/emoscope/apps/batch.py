@@ -34,7 +34,7 @@ def run_local(items: Sequence[BatchItem], job: BatchJob, predictor=None, on_item
               on_progress: Callable[[BatchItem, int, int], None] | None = None, sinks=(),
               chunk_size: int = 16) -> list[ItemResult]:
     """Every item in this process, one after another (photos in chunks); results in item order."""
-    from emoscope.faces import create_detector
+    from emoscope.faces import create_photo_detector
     from emoscope.runtime.predictor import load_predictor
 
     predictor = predictor or load_predictor(job.model, backend=job.backend)
@@ -50,7 +50,7 @@ def run_local(items: Sequence[BatchItem], job: BatchJob, predictor=None, on_item
         done(item, video_result(item, job, predictor, progress, sinks))
     images = [i for i in items if i.kind == "image"]
     if images:
-        with create_detector(job.image_detector) as detector:
+        with create_photo_detector(job.image_detector) as detector:
             for start in range(0, len(images), chunk_size):
                 chunk = images[start : start + chunk_size]
                 for item, result in zip(chunk, image_results(chunk, job, predictor, detector)):

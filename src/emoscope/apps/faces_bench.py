@@ -26,7 +26,7 @@ import numpy as np
 from emoscope.data.face_photos import FacePhoto
 from emoscope.data.labels import FER7, canonical_name
 from emoscope.errors import EmoscopeError
-from emoscope.faces import classify_views, create_detector, crop_faces, framing_zooms
+from emoscope.faces import classify_views, create_photo_detector, crop_faces, framing_zooms
 
 ROUTES = ("pipeline", "crops")
 ROUTE_TITLES = {"pipeline": "detect, align, crop", "crops": "photo as the crop"}
@@ -76,7 +76,7 @@ def read_pipeline(photos: Sequence[FacePhoto], predictors: Sequence, detector: s
     zooms = framing_zooms(framing_views)
     crops: dict[str, list] = {p.spec.name: [] for p in predictors}
     found = np.zeros(len(photos), bool)
-    with create_detector(detector) as face_detector:
+    with create_photo_detector(detector) as face_detector:
         for index, photo in enumerate(photos):
             image = photo.image()
             detections = face_detector.detect(image)

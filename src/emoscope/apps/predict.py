@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces import MAX_PIXELS, classify_views, create_detector, crop_faces, framing_zooms, read_image
+from emoscope.faces import MAX_PIXELS, classify_views, create_photo_detector, crop_faces, framing_zooms, read_image
 from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
 
@@ -134,7 +134,7 @@ def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-
         log.start(settings)
     done = {str(path): log.finished(path) for path in paths} if log is not None else {}
     todo = [path for path in paths if done.get(str(path)) is None]
-    with create_detector(detector) as face_detector:
+    with create_photo_detector(detector) as face_detector:
         for prediction, image in iter_predictions(todo, predictor, face_detector, tta, align, clahe, chunk_size,
                                                   framing_views=framing_views):
             if log is not None:

@@ -113,11 +113,11 @@ class ImageWorker:
     """A Ray Data actor: detector and model loaded once, then batches of photos."""
 
     def __init__(self, job: BatchJob, threads: int):
-        from emoscope.faces import create_detector
+        from emoscope.faces import create_photo_detector
 
         self.job = job
         self.predictor = worker_predictor(job, threads)
-        self.detector = create_detector(job.image_detector)
+        self.detector = create_photo_detector(job.image_detector)
 
     def __call__(self, batch: dict) -> dict:
         _die_once(self.job)

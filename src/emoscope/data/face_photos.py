@@ -16,15 +16,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import tarfile
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emoscope.data.labels import FER7
+from emoscope.data.photo_sets import decode_photo, set_members
 from emoscope.errors import DataError
 
 PARTS = ("dev", "measure", "all")
@@ -43,30 +42,8 @@ class FacePhoto:
     image_bytes: bytes
 
     def image(self) -> np.ndarray:
-        """The photo as BGR (grayscale files are expanded); a one-line :class:`DataError` if it does
-        not decode (OpenCV decodes by content, so a WEBP file named ``.jpg`` is read)."""
-        import cv2
-
-        image = cv2.imdecode(np.frombuffer(self.image_bytes, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError(f"{self.path}: not a readable image")
-        return image
-
-
-def set_members(source: Path) -> Iterator[tuple[str, bytes]]:
-    """(path relative to the set's folder, bytes) for every file of a folder or of a .tar.gz of one folder."""
-    if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                yield path.relative_to(source).as_posix(), path.read_bytes()
-        return
-    try:
-        with tarfile.open(source, "r:*") as archive:
-            for member in archive:
-                if member.isfile():
-                    yield member.name.split("/", 1)[-1], archive.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"{source}: not a readable folder or tar archive ({exc})") from None
+        """The photo as BGR; a one-line :class:`DataError` if it does not decode."""
+        return decode_photo(self.image_bytes, self.path)
 
 
 def _identity_order(identity: str) -> str:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emoscope.data.photo_sets import decode_photo, set_members
 from emoscope.data.sign_mnist import GESTURE_LETTERS
 from emoscope.errors import DataError
 
@@ -37,29 +36,7 @@ class HandPhoto:
 
     def image(self) -> np.ndarray:
         """The photo as BGR; a one-line :class:`DataError` if it does not decode."""
-        import cv2
-
-        image = cv2.imdecode(np.frombuffer(self.image_bytes, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError(f"{self.path}: not a readable image")
-        return image
-
-
-def _members(source: Path) -> Iterator[tuple[str, bytes]]:
-    """(path relative to the set's folder, bytes) for every file of a folder or a .tar.gz of one folder."""
-    if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                yield path.relative_to(source).as_posix(), path.read_bytes()
-        return
-    try:
-        with tarfile.open(source, "r:*") as archive:
-            for member in archive:
-                if member.isfile():
-                    inner = member.name.split("/", 1)[1] if "/" in member.name else member.name
-                    yield inner, archive.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"{source}: not a readable folder or tar archive ({exc})") from None
+        return decode_photo(self.image_bytes, self.path)
 
 
 def load_hand_photos(source: str | Path, part: str = "all",
@@ -70,7 +47,7 @@ def load_hand_photos(source: str | Path, part: str = "all",
         raise DataError(f"unknown part {part!r} (choose {', '.join(PARTS)})")
     if not source.exists():
         raise DataError(f"{source}: no such hand-photo set (a folder or .tar.gz with a manifest.csv)")
-    files = dict(_members(source))
+    files = dict(set_members(source))
     if "manifest.csv" not in files:
         raise DataError(f"{source}: no manifest.csv (columns path, label, person)")
     rows = list(csv.DictReader(io.StringIO(files["manifest.csv"].decode("utf-8"))))

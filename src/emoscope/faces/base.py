@@ -30,6 +30,8 @@ the pixel count, and faces big enough to classify stay far above the detectors' 
 TILE_SHARE = 0.75
 """The second pass's tiles: squares this share of the frame's shorter side, overlapping by half."""
 TILE_NMS_IOU = 0.3
+CLOSE_UP_BORDER = 0.5
+"""The close-up pass adds a border (edges repeated) this share of the image's longer side on every side."""
 
 
 def tile_origins(height: int, width: int) -> tuple[int, list[tuple[int, int]]]:
@@ -48,18 +50,26 @@ class BaseDetector:
     input is a small fixed size (MediaPipe's 128x128) sees a face a sixth of the frame wide as
     ~20 px and misses it; in a tile it is about twice as large. Costs the tiles' passes on
     frames without faces only.
+
+    ``close_ups`` (photos): when the whole image shows no face, look again (before any tiles) with a
+    border around it. A face that fills the photo (a portrait, a face already cropped) is too large for the
+    detectors' anchors; with the border it is the size they expect. The border's share was chosen on
+    the development part of the real-face set (docs/real-faces.md), where MediaPipe full range
+    otherwise finds under a fifth of the faces.
     """
 
     name = ""
     framing = CropFraming()
     """How this backend's boxes sit on a face; stamped on every :class:`Detections` it returns."""
 
-    def __init__(self, min_score: float = 0.5, working_side: int = WORKING_SIDE, tiles: bool = False):
+    def __init__(self, min_score: float = 0.5, working_side: int = WORKING_SIDE, tiles: bool = False,
+                 close_ups: bool = False):
         if not 0.0 <= min_score <= 1.0:
             raise EmoscopeError(f"min_score must be in [0, 1], got {min_score}")
         self.min_score = min_score
         self.working_side = working_side
         self.tiles = tiles
+        self.close_ups = close_ups
 
     def _detect(self, image_bgr: np.ndarray) -> Detections:
         raise NotImplementedError
@@ -76,12 +86,24 @@ class BaseDetector:
             image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
         image = np.ascontiguousarray(image)
         found = self._confident(self._detect(image))
+        if len(found) == 0 and self.close_ups:  # before the tiles, which would find parts of a large face
+            found = self._detect_with_border(image)
         if len(found) == 0 and self.tiles:
             found = self._detect_in_tiles(image)
         return replace(found, framing=self.framing).scaled(1.0 / shrink).clipped(width, height)
 
     def _confident(self, found: Detections) -> Detections:
         return found.select(found.scores >= self.min_score)
+
+    def _detect_with_border(self, image: np.ndarray) -> Detections:
+        import cv2
+
+        border = int(CLOSE_UP_BORDER * max(image.shape[:2]))
+        framed = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
+        found = self._confident(self._detect(framed))
+        shift = np.array([border, border], np.float32)
+        return Detections(found.boxes - np.tile(shift, 2), found.scores,
+                          None if found.keypoints is None else found.keypoints - shift)
 
     def _detect_in_tiles(self, image: np.ndarray) -> Detections:
         side, origins = tile_origins(*image.shape[:2])

@@ -44,6 +44,12 @@ def detector_descriptions() -> dict[str, str]:
     return {name: entry.description for name, entry in _REGISTRY.items()}
 
 
+def create_photo_detector(name: str, **kwargs) -> FaceDetector:
+    """A detector for still photos: like :func:`create_detector`, and a photo where no face is found is
+    searched once more inside a border, for faces that fill it (``close_ups``, see ``BaseDetector``)."""
+    return create_detector(name, close_ups=True, **kwargs)
+
+
 def create_detector(name: str = "mediapipe", min_score: float = 0.5, **kwargs) -> FaceDetector:
     """A detector by name (see :func:`list_detectors`); ``kwargs`` go to the backend's constructor."""
     entry = _REGISTRY.get(name)

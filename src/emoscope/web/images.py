@@ -10,7 +10,7 @@ from pathlib import Path
 
 from emoscope.apps.predict import FacePrediction, predict_faces
 from emoscope.errors import ModelError
-from emoscope.faces import create_detector, read_image
+from emoscope.faces import create_photo_detector, read_image
 from emoscope.runtime.predictor import list_pretrained, load_predictor
 
 PHOTO_DETECTOR = "mediapipe-full"  # as `emoscope predict`: faces at any distance, group photos
@@ -41,7 +41,7 @@ class ImageAnalyzer:
         with self._lock:
             if self._detectors.empty() and self._made < self._size:
                 self._made += 1
-                return create_detector(PHOTO_DETECTOR)
+                return create_photo_detector(PHOTO_DETECTOR)
         return self._detectors.get()
 
     def analyze(self, path: Path, model: str) -> tuple[tuple[int, int], list[FacePrediction], list[str]]:
