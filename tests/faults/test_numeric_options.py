@@ -40,6 +40,7 @@ ZERO_IS_MEANINGFUL = {
     ("bench serve", "--videos"): "photos only",
     ("bench pipeline", "--seed"): "a seed like any other",
     ("bench robustness", "--seed"): "a seed like any other",
+    ("bench faces", "--seed"): "a seed like any other",
 }
 
 # The largest value each capped option takes: probabilities and shares stop at 1; the others size
@@ -71,6 +72,8 @@ LARGEST_VALID = {
     ("bench pipeline", "--seed"): 2**32 - 1,
     ("bench robustness", "--faces"): 10_000,
     ("bench robustness", "--seed"): 2**32 - 1,
+    ("bench faces", "--bootstrap"): 100_000,
+    ("bench faces", "--seed"): 2**32 - 1,
 }
 
 # The cheapest other arguments of each command. Each makes a run whose check is missing fail fast on
@@ -90,6 +93,7 @@ CHEAP_ARGS = {
     "bench serve": ["--video", "{sandbox}/empty.mp4"],
     "bench pipeline": ["--model", "{sandbox}/none.safetensors"],
     "bench robustness": ["{sandbox}/none.safetensors"],
+    "bench faces": ["{sandbox}/none.tar.gz"],
     "live": ["{sandbox}/empty.mp4"],
 }
 
