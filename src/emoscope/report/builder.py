@@ -58,6 +58,15 @@ def calm_label(classes: list[str]) -> str | None:
     return next((c for c in classes if canonical_name(c) == "neutral"), None)
 
 
+def stored_section(key: str, section):
+    """A cue's section as a report holds it. ``PersonReport`` validates the sections it declares into
+    their models; any other cue's section is an extra field, kept as the plain JSON data it is written
+    as, so a report just built equals the same report read back from its JSON."""
+    if key in PersonReport.model_fields or not isinstance(section, BaseModel):
+        return section
+    return section.model_dump(mode="json")
+
+
 class ReportBuilder:
     """``cues``: the analysis loop's cues (:attr:`FrameAnalyzer.cues`); each enabled one adds its
     section to every person, a disabled one reports ``None`` (not measured)."""
@@ -136,7 +145,8 @@ class ReportBuilder:
         step = duration / len(INTERVAL_NAMES)
         calm = calm_label(self.classes)
         first_expression = next((e for e in eps if e.label != calm), None)
-        sections = {cue.report_key: summary.section(self.frame_dt) for cue, summary in zip(self._enabled, series.cues)}
+        sections = {cue.report_key: stored_section(cue.report_key, summary.section(self.frame_dt))
+                    for cue, summary in zip(self._enabled, series.cues)}
         return PersonReport(
             track_id=track_id,
             first_seen=float(times[0]),
