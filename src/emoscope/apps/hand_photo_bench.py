@@ -13,6 +13,7 @@ rejection for another shape.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -125,19 +126,18 @@ def read_photos(photos: Iterable[HandPhoto], views: Iterable[str] = tuple(VIEWS)
 def summarise(readings: list[PhotoReading]) -> dict:
     """Per route, view and label: photos, share right and what the wrong ones were read as."""
     summary: dict = {}
+    views = dict.fromkeys(r.view for r in readings)
+    labels = [label for label in CLASSES if any(r.label == label for r in readings)]
     for route in ROUTES:
         if not any(r.read_as(route) for r in readings):
-            continue
-        for view in dict.fromkeys(r.view for r in readings):
-            for label in dict.fromkeys(r.label for r in sorted(readings, key=lambda r: CLASSES.index(r.label))):
+            continue  # the crop model was not asked
+        for view in views:
+            for label in labels:
                 group = [r for r in readings if r.view == view and r.label == label]
-                wrong: dict[str, int] = {}
-                for reading in group:
-                    if not reading.right(route):
-                        wrong[reading.read_as(route)] = wrong.get(reading.read_as(route), 0) + 1
                 summary.setdefault(route, {}).setdefault(view, {})[label] = {
                     "photos": len(group), "people": len({r.person for r in group}),
-                    "right": sum(r.right(route) for r in group) / len(group), "wrong_readings": wrong}
+                    "right": sum(r.right(route) for r in group) / len(group),
+                    "wrong_readings": dict(Counter(r.read_as(route) for r in group if not r.right(route)))}
     return summary
 
 
@@ -160,12 +160,9 @@ def markdown(summary: dict, part: str) -> str:
                   "| --- " * (len(views) + 4) + "|"]
         for label, entry in first.items():
             measure = "recognised" if label in LETTER_SIGNS else "taken for A/F/L/V"
-            wrong: dict[str, int] = {}
-            for view in views:
-                for read, count in summary[route][view][label]["wrong_readings"].items():
-                    wrong[read] = wrong.get(read, 0) + count
+            wrong = sum((Counter(summary[route][view][label]["wrong_readings"]) for view in views), Counter())
             cells = " | ".join(_cell(summary[route][view][label], label) for view in views)
-            misread = ", ".join(f"{read} {count}" for read, count in sorted(wrong.items(), key=lambda kv: -kv[1])) or "-"
+            misread = ", ".join(f"{read} {count}" for read, count in wrong.most_common()) or "-"
             lines.append(f"| {label} | {entry['photos']} ({entry['people']}) | {measure} | {cells} | {misread} |")
         lines.append("")
     return "\n".join(lines)
