@@ -13,9 +13,7 @@ at least two people show on both sides.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.data.labels import FER7
-from emoscope.data.photo_sets import decode_photo, set_members
+from emoscope.data.photo_sets import decode_photo, read_photo_set
 from emoscope.errors import DataError
 
-PARTS = ("dev", "measure", "all")
 MEASURE_SHARE = 0.5
 """About this share of each class's photos is only measured on."""
 UNKNOWN_SOURCE = "unknown"
@@ -83,28 +80,18 @@ def split_by_identity(identities, labels, measure_share: float = MEASURE_SHARE) 
     return part
 
 
-def _rows(source: Path, files: dict[str, bytes]) -> list[dict[str, str]]:
-    if "manifest.csv" not in files:
-        raise DataError(f"{source}: no manifest.csv (columns {', '.join(REQUIRED_COLUMNS)}[, source_family])")
-    try:
-        rows = list(csv.DictReader(io.StringIO(files["manifest.csv"].decode("utf-8"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{source}: manifest.csv is not a readable UTF-8 CSV ({exc})") from None
+def _rows(source: Path, part: str) -> tuple[list[dict[str, str]], dict[str, bytes]]:
+    rows, files = read_photo_set(source, part, "face-photo set", f"{', '.join(REQUIRED_COLUMNS)}[, source_family]")
     if not rows or any(column not in rows[0] for column in REQUIRED_COLUMNS):
         raise DataError(f"{source}: manifest.csv needs columns {', '.join(REQUIRED_COLUMNS)} and at least one row")
-    return rows
+    return rows, files
 
 
 def load_face_photos(source: str | Path, part: str = "all", measure_share: float = MEASURE_SHARE) -> list[FacePhoto]:
     """The photos of ``part`` (``dev``, ``measure`` or ``all``) in manifest order; the split is
     :func:`split_by_identity` over the whole manifest, so it does not depend on which part is asked for."""
     source = Path(source)
-    if part not in PARTS:
-        raise DataError(f"unknown part {part!r} (choose {', '.join(PARTS)})")
-    if not source.exists():
-        raise DataError(f"{source}: no such face-photo set (a folder or .tar.gz with a manifest.csv)")
-    files = dict(set_members(source))
-    rows = _rows(source, files)
+    rows, files = _rows(source, part)
     for row in rows:
         row.update({column: (row[column] or "").strip() for column in REQUIRED_COLUMNS})  # short rows give None
         if row["path"] not in files:

@@ -8,14 +8,12 @@ duplicate shots of one person must never straddle the split, so it is made by pe
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from emoscope.data.photo_sets import decode_photo, set_members
+from emoscope.data.photo_sets import decode_photo, read_photo_set
 from emoscope.data.sign_mnist import GESTURE_LETTERS
 from emoscope.errors import DataError
 
@@ -24,7 +22,6 @@ MASSEY_MEASURE_PEOPLE = ("3", "4", "5")
 """The Massey set's people 1 and 2 were photographed under all five lightings (50 photos per letter):
 they are developed on. People 3, 4 and 5 (20 photos per letter, 3 lightings) are only measured on."""
 PERSON_COLUMNS = ("person", "hand_id")
-PARTS = ("dev", "measure", "all")
 
 
 @dataclass(frozen=True)
@@ -43,14 +40,7 @@ def load_hand_photos(source: str | Path, part: str = "all",
                      measure_people: tuple[str, ...] = MASSEY_MEASURE_PEOPLE) -> list[HandPhoto]:
     """The photos of ``part``: ``dev`` (people not in ``measure_people``), ``measure`` or ``all``."""
     source = Path(source)
-    if part not in PARTS:
-        raise DataError(f"unknown part {part!r} (choose {', '.join(PARTS)})")
-    if not source.exists():
-        raise DataError(f"{source}: no such hand-photo set (a folder or .tar.gz with a manifest.csv)")
-    files = dict(set_members(source))
-    if "manifest.csv" not in files:
-        raise DataError(f"{source}: no manifest.csv (columns path, label, person)")
-    rows = list(csv.DictReader(io.StringIO(files["manifest.csv"].decode("utf-8"))))
+    rows, files = read_photo_set(source, part, "hand-photo set", "path, label, person")
     person_column = next((c for c in PERSON_COLUMNS if rows and c in rows[0]), None)
     if not rows or "path" not in rows[0] or "label" not in rows[0] or person_column is None:
         raise DataError(f"{source}: manifest.csv needs columns path, label and person (or hand_id)")

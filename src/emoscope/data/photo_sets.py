@@ -3,6 +3,8 @@ holding the photos and a ``manifest.csv`` (:mod:`emoscope.data.face_photos`, :mo
 
 from __future__ import annotations
 
+import csv
+import io
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.errors import DataError
+
+PARTS = ("dev", "measure", "all")
+"""The part developed on, the part only measured on, or both."""
 
 
 def decode_photo(image_bytes: bytes, name: str) -> np.ndarray:
@@ -37,3 +42,21 @@ def set_members(source: Path) -> Iterator[tuple[str, bytes]]:
                     yield member.name.split("/", 1)[-1], archive.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DataError(f"{source}: not a readable folder or tar archive ({exc})") from None
+
+
+def read_photo_set(source: Path, part: str, what: str, columns: str) -> tuple[list[dict[str, str]], dict[str, bytes]]:
+    """The manifest's rows and every file of a photo set, after the checks both kinds of set share: a
+    known ``part``, a set that exists and a readable ``manifest.csv`` with at least one row. ``what``
+    names the set in errors (e.g. "face-photo set"), ``columns`` the columns its manifest needs."""
+    if part not in PARTS:
+        raise DataError(f"unknown part {part!r} (choose {', '.join(PARTS)})")
+    if not source.exists():
+        raise DataError(f"{source}: no such {what} (a folder or .tar.gz with a manifest.csv)")
+    files = dict(set_members(source))
+    if "manifest.csv" not in files:
+        raise DataError(f"{source}: no manifest.csv (columns {columns})")
+    try:
+        rows = list(csv.DictReader(io.StringIO(files["manifest.csv"].decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{source}: manifest.csv is not a readable UTF-8 CSV ({exc})") from None
+    return rows, files
