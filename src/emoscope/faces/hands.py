@@ -31,8 +31,8 @@ class Hand:
 
 STILL_RETRY_BORDER = 0.3
 """A still image where no hand is found is searched once more inside a black border this fraction of
-its longer side wide: MediaPipe's palm detector misses hands that fill the frame (a close-up A fist:
-on the real Massey photos 281 of 392 hands were found as they are, 383 with the border)."""
+its longer side wide: MediaPipe's palm detector misses hands that fill the frame, as a close-up A
+fist does (``tests/test_gestures_photos.py`` has one; ``docs/gestures.md`` the real photos)."""
 
 
 class HandDetector:
