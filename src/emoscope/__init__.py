@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from emoscope.version import __version__
 
-__all__ = ["__version__", "analyze_video", "create_model", "gesture", "list_models", "load", "predict_image"]
+__all__ = ["__version__", "analyze_video", "create_model", "frame_table", "gesture", "list_models", "load", "predict_image"]
 
-_API = ("analyze_video", "gesture", "predict_image")
+_API = ("analyze_video", "frame_table", "gesture", "predict_image")
 
 
 def __getattr__(name: str):

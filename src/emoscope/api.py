@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from emoscope.apps.predict import FacePrediction, predict_faces
 from emoscope.gestures.classifier import DEFAULT_MODEL as GESTURE_MODEL
@@ -53,6 +54,25 @@ def predict_image(image: str | Path | np.ndarray, model=None, detector: str = "m
     with create_photo_detector(detector) as face_detector:
         return predict_faces(pixels, predictor, face_detector, tta=tta, align=align, clahe=clahe,
                              framing_views=framing_views)
+
+
+def frame_table(source: str | int | Path, model=None, options: AnalysisOptions | None = None,
+                sample_fps: float | None = None, max_seconds: float | None = None,
+                backend: str = "fastest") -> pd.DataFrame:
+    """A video's per-frame table as a pandas DataFrame, without writing a file: one row per face per
+    analysed frame (one row with no track where no face was found), the columns of
+    ``<name>.frames.csv`` (time, box, label, ``p_<class>`` probabilities, every cue's columns). The
+    behavioural report of the same run is in ``table.attrs["report"]``.
+
+    >>> table = emoscope.frame_table("interview.mp4")                 # doctest: +SKIP
+    >>> table.groupby("label")["time"].count()                        # doctest: +SKIP
+    """
+    from emoscope.apps.analyze import analyze_video as analyze
+
+    output = analyze(source, _predictor(model, VIDEO_MODELS, backend), None, options, sample_fps=sample_fps,
+                     max_seconds=max_seconds, frames_in_memory=True)
+    output.frames.attrs["report"] = output.report
+    return output.frames
 
 
 def analyze_video(source: str | int | Path, model=None, options: AnalysisOptions | None = None,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
+
 from emoscope.errors import EmoscopeError
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of
 from emoscope.report.builder import ReportBuilder, ReportOptions
@@ -23,7 +25,8 @@ from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink, report_paths
 from emoscope.video.draw import draw_faces
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
-from emoscope.video.sinks import FrameTable, Sink, VideoWriterSink, frame_table_path, frame_table_sink
+from emoscope.video.sinks import (DataFrameSink, FrameTable, Sink, VideoWriterSink, frame_table_path,
+                                  frame_table_sink)
 from emoscope.video.source import VideoSource
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -36,6 +39,7 @@ class AnalysisOutput:
     html_path: Path | None
     frames_path: Path | None
     annotated_path: Path | None
+    frames: pd.DataFrame | None = None  # the frame table, when it was kept in memory
 
 
 def analyze_video(
@@ -53,6 +57,7 @@ def analyze_video(
     detector=None,
     sinks: list[Sink] = (),
     name: str | None = None,
+    frames_in_memory: bool = False,
 ) -> AnalysisOutput:
     """Analyse one video or webcam into ``out_dir`` (None: build the report in memory only, no files),
     naming the files ``<name>.report.json`` ... (default: the video's stem; see :func:`output_names`).
@@ -61,7 +66,8 @@ def analyze_video(
     ``completeness`` says what is missing. ``sinks`` also receive every result as it is made (e.g.
     :class:`~emoscope.video.sinks.AlertSink` for crowd panic alerts) and stay open: they may outlive
     one video, so the caller closes them. ``on_progress(frames_done, frames_expected)`` is called
-    after each frame (``frames_expected`` is 0 when unknown, e.g. a webcam)."""
+    after each frame (``frames_expected`` is 0 when unknown, e.g. a webcam). ``frames_in_memory`` also
+    keeps the frame table as a DataFrame (``AnalysisOutput.frames``), with or without files."""
     options = options or AnalysisOptions()
     if out_dir is None:
         if annotate:
@@ -80,14 +86,16 @@ def analyze_video(
                                 cues=analyzer.cues)
         report = stack.enter_context(ReportSink(builder, video, predictor, options, out_dir, stem,
                                                 sample_fps=sample_fps, metadata=metadata))
-        table = annotator = None
+        table = annotator = in_memory = None
+        if frames_in_memory:
+            in_memory = DataFrameSink(FrameTable(classes, analyzer.cues))
         if frames_format is not None:
             table = stack.enter_context(
                 frame_table_sink(out_dir / f"{stem}.frames", FrameTable(classes, analyzer.cues), frames_format))
         if annotate:
             annotator = stack.enter_context(
                 VideoWriterSink(_annotated_path(out_dir, stem), video.info.fps / video.step, draw=draw_faces))
-        outputs = [sink for sink in (report, table, annotator) if sink is not None] + list(sinks)
+        outputs = [sink for sink in (report, table, annotator, in_memory) if sink is not None] + list(sinks)
         expected = _expected_frames(video)
         for done, result in enumerate(analyzer.run(video), 1):
             for sink in outputs:
@@ -95,7 +103,7 @@ def analyze_video(
             if on_progress is not None:
                 on_progress(done, expected)
     return AnalysisOutput(report.report, report.json_path, report.html_path, table.path if table else None,
-                          annotator.path if annotator else None)
+                          annotator.path if annotator else None, in_memory.frame() if in_memory else None)
 
 
 def _expected_frames(video: VideoSource) -> int:

@@ -85,6 +85,23 @@ class FrameTable:
                 for face in result.faces]
 
 
+class DataFrameSink(Sink):
+    """The frame table kept in memory, as a pandas DataFrame (:meth:`frame`): the rows and columns of
+    ``<name>.frames.csv``, with a missing value as NaN (or None in a text column)."""
+
+    def __init__(self, table: FrameTable):
+        self.table = table
+        self._rows: list[list] = []
+
+    def write(self, result: FrameResult) -> None:
+        self._rows.extend(self.table.rows(result))
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self._rows, columns=[name for name, _ in self.table.columns])
+
+
 def _cell(value, kind: str):
     if kind == "flag":
         return int(bool(value))
