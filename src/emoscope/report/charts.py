@@ -81,14 +81,7 @@ def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, c
         ax.plot(person.blinks.times, [1.03] * len(person.blinks.times), "|", color="black",
                 markersize=8, label="blink")
     ax.set_ylim(0, 1.08)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("probability")
-    ax.set_title(f"person {person.track_id}: expression timeline")
-    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save_timeline(plt, fig, ax, path, "probability", f"person {person.track_id}: expression timeline", 5)
 
 
 def cue_timeline_chart(person: PersonReport, timeline: CueTimeline, path: Path, max_points: int = 2000) -> Path:
@@ -102,10 +95,15 @@ def cue_timeline_chart(person: PersonReport, timeline: CueTimeline, path: Path, 
     for (name, spans), colour in zip(timeline.spans.items(), ("black", "tab:green", "tab:red", "tab:purple")):
         for i, (start, end) in enumerate(spans):
             ax.axvspan(start, end, color=colour, alpha=0.12, label=name if i == 0 else None)
+    return _save_timeline(plt, fig, ax, path, timeline.unit, f"person {person.track_id}: {timeline.title}", 6)
+
+
+def _save_timeline(plt, fig, ax, path: Path, ylabel: str, title: str, legend_columns: int) -> Path:
+    """Label a timeline's axes, put its legend under it, write it and free the figure."""
     ax.set_xlabel("time (s)")
-    ax.set_ylabel(timeline.unit)
-    ax.set_title(f"person {person.track_id}: {timeline.title}")
-    ax.legend(fontsize=7, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=legend_columns, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
