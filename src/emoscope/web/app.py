@@ -30,7 +30,7 @@ from emoscope.web.db import make_engine, make_sessions
 from emoscope.web.images import ImageAnalyzer
 from emoscope.web.jobs import JobRunner, QueueFull
 from emoscope.web.retention import sweep
-from emoscope.web.routes import api, health, pages
+from emoscope.web.routes import api, health, invitations, pages, share
 from emoscope.web.services import Services
 from emoscope.web.settings import Settings
 from emoscope.web.storage import Storage
@@ -145,5 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api.router, prefix="/v1", dependencies=[Depends(require_token)])
     app.include_router(pages.router)
+    app.include_router(share.router)
+    app.include_router(invitations.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
