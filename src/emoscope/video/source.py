@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +126,7 @@ class VideoSource:
         self.max_seconds = max_seconds
         self.prefetch = prefetch
         self.frames_decoded = 0
+        self.decode_seconds = 0.0  # time spent in the decoder (the video loop's profile reads it)
         expected = self.info.frame_count
         if expected and max_seconds is not None:
             expected = min(expected, int(max_seconds * self.info.fps) + 1)  # frames with time <= max_seconds
@@ -185,12 +187,14 @@ class VideoSource:
         while True:
             if self.max_seconds is not None and index / self.info.fps > self.max_seconds:
                 break
+            started = time.perf_counter()
             if index + 0.5 < next_kept:
                 # grab() skips decoding the image: sampling stays cheap
                 ok, image = self._capture.grab(), None
             else:
                 ok, image = self._capture.read()
                 ok = ok and image is not None
+            self.decode_seconds += time.perf_counter() - started
             if not ok:
                 resumed = self._resync(index)
                 if resumed is None:
