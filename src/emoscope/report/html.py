@@ -6,9 +6,10 @@ import base64
 import html
 from pathlib import Path
 
-from emoscope.cues.base import Cue
+from emoscope.cues import Cue, create_cues
 from emoscope.files import write_text_atomic
 from emoscope.report.schema import PersonReport, Report
+from emoscope.video.pipeline import AnalysisOptions
 
 
 def _img(path: Path) -> str:
@@ -24,23 +25,28 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:.2f}{unit}"
 
 
-def _person(person: PersonReport, charts: list[Path], cues: list[Cue]) -> str:
-    rows = [
-        _row("seen", f"{person.first_seen:.2f}-{person.last_seen:.2f} s ({person.visible_seconds:.1f} s visible)"),
-        _row("dominant emotion", person.dominant_emotion),
-        _row("distinct emotions", person.distinct_emotions),
-        _row("longest episode", f"{person.longest_episode.label} at {person.longest_episode.start:.2f} s for "
-             f"{person.longest_episode.duration:.2f} s" if person.longest_episode else "none"),
-        _row("shortest episode", f"{person.shortest_episode.label} at {person.shortest_episode.start:.2f} s for "
-             f"{person.shortest_episode.duration:.2f} s" if person.shortest_episode else "none"),
-        _row("transitions / min", f"soft {person.transitions.soft_per_minute:.2f}, "
-             f"hard {person.transitions.hard_per_minute:.2f}"),
-        *(_row(cue.title, cue.text(getattr(person, cue.report_key, None))) for cue in cues),
-        _row("first visible", _fmt(person.response.first_visible_s, " s")),
-        _row("first expression", "none" if person.response.first_expression is None else
-             f"{person.response.first_expression} at {person.response.first_expression_s:.2f} s"),
-        _row("intervals", ", ".join(f"{i.name}: {i.dominant or '-'}" for i in person.intervals)),
+def person_rows(person: PersonReport, cues: list[Cue]) -> list[tuple[str, str]]:
+    """(title, text) of a person's summary, as the HTML and PDF reports show it; ``cues`` in report order."""
+    return [
+        ("seen", f"{person.first_seen:.2f}-{person.last_seen:.2f} s ({person.visible_seconds:.1f} s visible)"),
+        ("dominant emotion", person.dominant_emotion),
+        ("distinct emotions", str(person.distinct_emotions)),
+        ("longest episode", f"{person.longest_episode.label} at {person.longest_episode.start:.2f} s for "
+         f"{person.longest_episode.duration:.2f} s" if person.longest_episode else "none"),
+        ("shortest episode", f"{person.shortest_episode.label} at {person.shortest_episode.start:.2f} s for "
+         f"{person.shortest_episode.duration:.2f} s" if person.shortest_episode else "none"),
+        ("transitions / min", f"soft {person.transitions.soft_per_minute:.2f}, "
+         f"hard {person.transitions.hard_per_minute:.2f}"),
+        *((cue.title, cue.text(getattr(person, cue.report_key, None))) for cue in cues),
+        ("first visible", _fmt(person.response.first_visible_s, " s")),
+        ("first expression", "none" if person.response.first_expression is None else
+         f"{person.response.first_expression} at {person.response.first_expression_s:.2f} s"),
+        ("intervals", ", ".join(f"{i.name}: {i.dominant or '-'}" for i in person.intervals)),
     ]
+
+
+def _person(person: PersonReport, charts: list[Path], cues: list[Cue]) -> str:
+    rows = [_row(title, text) for title, text in person_rows(person, cues)]
     average = "".join(_row(k, f"{v:.3f}", f"{person.time_share[k]:.1%}") for k, v in person.average_probabilities.items())
     return (f"<section><h2>Person {person.track_id}</h2><table>{''.join(rows)}</table>"
             f"<h3>Emotions</h3><table><tr><th>emotion</th><th>mean probability</th><th>share of time</th></tr>"
@@ -52,6 +58,13 @@ def in_report_order(cues: list[Cue]) -> list[Cue]:
     sections of other cues as registered."""
     fields = list(PersonReport.model_fields)
     return sorted(cues, key=lambda cue: fields.index(cue.report_key) if cue.report_key in fields else len(fields))
+
+
+def report_cues(report: Report) -> list[Cue]:
+    """The cues of a written report's analysis (from its options), in report order: what reads its
+    sections back, e.g. for the web app's summary and the PDF."""
+    return in_report_order(create_cues(AnalysisOptions.model_validate(report.analysis.options),
+                                       report.analysis.model_classes))
 
 
 LAWFUL_USE_NOTICE = (

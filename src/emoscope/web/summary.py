@@ -3,10 +3,8 @@ report page is the engine's own HTML (:mod:`emoscope.report.html`), served as wr
 
 from __future__ import annotations
 
-from emoscope.cues import create_cues
-from emoscope.report.html import in_report_order
+from emoscope.report.html import report_cues
 from emoscope.report.schema import PersonReport, Report
-from emoscope.video.pipeline import AnalysisOptions
 
 INTERVAL_ROW = "intervals"
 
@@ -21,8 +19,7 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
     person = main_person(report)
     if person is None:
         return [("people", "no face was found")]
-    cues = in_report_order(create_cues(AnalysisOptions.model_validate(report.analysis.options),
-                                       report.analysis.model_classes))
+    cues = report_cues(report)
     response = person.response
     return [
         ("dominant emotion", person.dominant_emotion),
