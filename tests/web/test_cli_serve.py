@@ -1,5 +1,5 @@
 """`emoscope serve` and `emoscope bench serve` from the command line: no flags on a fresh folder
-serves the dashboard through the printed login link; refusals are one `error:` line that leaves
+prints a one-time link to set the first admin's password, then serves the dashboard; refusals are one `error:` line that leaves
 nothing behind."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from helpers import run_emoscope
 from web.support import free_port
 
 
-def test_serve_with_no_flags_creates_its_data_and_prints_a_login_link(tmp_path):
+def test_serve_with_no_flags_prints_a_one_time_link_to_set_the_first_admin(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "EMOSCOPE_TOKEN"}
     process = subprocess.Popen([sys.executable, "-m", "emoscope", "serve", "--port", str(port)], cwd=tmp_path,
@@ -25,8 +25,8 @@ def test_serve_with_no_flags_creates_its_data_and_prints_a_login_link(tmp_path):
                                start_new_session=True)
     try:
         line = process.stdout.readline()
-        link = re.search(r"http://localhost:\d+/login\?token=\S+", line)
-        assert link, line
+        link = re.search(r"http://localhost:\d+/setup\?code=\S+", line)
+        assert link and "no admin yet" in line, line
         url = link.group(0).replace("localhost", "127.0.0.1")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -37,9 +37,26 @@ def test_serve_with_no_flags_creates_its_data_and_prints_a_login_link(tmp_path):
                 time.sleep(0.2)
         with httpx.Client() as client:
             assert client.get(f"http://127.0.0.1:{port}/v1/candidates").status_code == 401
-            dashboard = client.get(url, follow_redirects=True)
-            assert dashboard.status_code == 200 and "Add candidate" in dashboard.text
+            form = client.get(url)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            code = url.split("code=")[1]
+            done = client.post(f"http://127.0.0.1:{port}/setup", follow_redirects=True, data={
+                "code": code, "username": "admin", "password": "a long password", "again": "a long password",
+                "csrf": csrf})
+            assert done.status_code == 200 and "Add candidate" in done.text and "admin (admin)" in done.text
+            client.cookies.clear()
+            again = client.get(url)  # the link worked once
+            assert again.status_code == 404
         assert (tmp_path / "emoscope-data" / "emoscope.db").is_file()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # started again, an admin exists: the plain login address, no setup link
+    process = subprocess.Popen([sys.executable, "-m", "emoscope", "serve", "--port", str(port)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                               start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == f"emoscope serve: http://localhost:{port}/login"
     finally:
         process.terminate()
         process.wait(timeout=30)

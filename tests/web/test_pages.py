@@ -3,29 +3,38 @@ from a finished interview (profile, report page, comparison) with the engine's H
 
 from __future__ import annotations
 
+from web.logins import PASSWORD, add_user, log_in
 from web.support import AUTH, TOKEN, Server, start_server
 
 
-def test_pages_need_a_login_and_the_login_sets_a_strict_cookie(tmp_path):
+def test_pages_need_a_login_and_the_login_sets_a_lax_http_only_cookie(tmp_path):
     client, _ = start_server(tmp_path, None)
     with client:
+        add_user(client.app, "ann", "analyst")
         page = client.get("/", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
         login = client.get("/login").text
-        assert "Log in" in login
+        assert "Log in" in login and 'name="username"' in login
         assert "Article 5(1)(f)" in login and "not a verdict" in login  # the lawful-use notice on every page
-        wrong = client.post("/login", data={"token": "nope", "next": "/"}, follow_redirects=False)
-        assert wrong.status_code == 401 and "Wrong token" in wrong.text
+        wrong = log_in(client, "ann", "not the password")
+        assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+        unknown = log_in(client, "nobody")
+        assert unknown.status_code == 401 and "Wrong username or password" in unknown.text  # the same answer
+        no_csrf = client.post("/login", data={"username": "ann", "password": PASSWORD}, follow_redirects=False)
+        assert no_csrf.status_code == 403
         for evil in ("//evil.example/", "https://evil.example/", "/\\evil"):
-            right = client.post("/login", data={"token": TOKEN, "next": evil}, follow_redirects=False)
-            assert right.headers["location"] == "/"
+            right = log_in(client, "ann", next_url=evil)
+            assert right.status_code == 303 and right.headers["location"] == "/"
         cookie = right.headers["set-cookie"].lower()
-        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=43200" in cookie
         assert "Candidates" in client.get("/").text  # the cookie is kept by the client now
-        client.cookies.clear()
-        link = client.get(f"/login?token={TOKEN}&next=/", follow_redirects=False)
-        assert link.status_code == 303 and link.headers["location"] == "/"
         assert client.get("/v1/candidates").status_code == 200  # the API accepts the cookie too
+        client.cookies.clear()
+        link = client.get(f"/login?token={TOKEN}&next=/", follow_redirects=False)  # the --token link, for scripts
+        assert link.status_code == 303 and link.headers["location"] == "/"
+        assert "service token (admin)" in client.get("/").text
+        client.cookies.clear()
+        assert client.get("/login?token=wrong-token", follow_redirects=False).status_code == 401
 
 
 def test_profile_report_and_comparison_pages(tmp_path):

@@ -27,7 +27,8 @@ def serve_cmd(
     ray_address: Optional[str] = typer.Option(None, "--address", help="with --engine ray: auto | "
                                               "ray://HOST:10001 (default: start a local Ray)"),
     token: Optional[str] = typer.Option(None, envvar="EMOSCOPE_TOKEN",
-                                        help="API token (default on loopback: a random one, printed)"),
+                                        help="a service token for scripts, acting as an admin (Authorization: "
+                                        "Bearer TOKEN); needed beyond loopback"),
     keep_videos: bool = typer.Option(False, help="keep uploaded videos after analysis"),
     retention_days: Optional[float] = typer.Option(None, callback=positive,
                                                    help="delete interviews older than this many days"),
@@ -70,8 +71,12 @@ def serve_cmd(
 
         connect(ray_address, workers)  # here, so a bad address is one error line, not a failed startup
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    console.print(f"emoscope serve: http://{shown}:{port}/login?token={web_app.state.settings.token}",
-                  soft_wrap=True, markup=False, highlight=False)
+    if web_app.state.setup_code is not None:  # no admin yet: a one-time link to make the first
+        address = f"http://{shown}:{port}/setup?code={web_app.state.setup_code}"
+        console.print(f"emoscope serve: no admin yet; set the first admin's password (once) at {address}",
+                      soft_wrap=True, markup=False, highlight=False)
+    else:
+        console.print(f"emoscope serve: http://{shown}:{port}/login", soft_wrap=True, markup=False, highlight=False)
     console.print(f"data: {settings.data_dir.absolute()}  database: {settings.url.split('@')[-1]}",
                   soft_wrap=True, markup=False, highlight=False)
     uvicorn.run(web_app, host=host, port=port, log_level="warning")

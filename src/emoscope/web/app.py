@@ -1,5 +1,6 @@
 """The FastAPI application: :func:`create_app` wires the database (migrated on start), the file
-storage, the job runner and the routes; every error answers one line of JSON, ``{"error": "..."}``."""
+storage, the job runner, the accounts and the routes; every error answers one line of JSON,
+``{"error": "..."}`` (a browser asking for a page gets it as a small HTML page)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic.util import CommandError
 from fastapi import Depends, FastAPI, Request
@@ -24,13 +26,14 @@ from emoscope.errors import EmoscopeError
 from emoscope.files import ensure_writable_folder
 from emoscope.report.html import LAWFUL_USE_NOTICE
 from emoscope.version import __version__
-from emoscope.web import migrations
-from emoscope.web.auth import LoginRequired, require_login, require_token
+from emoscope.web import audit, migrations, preferences
+from emoscope.web.accounts import LoginLimiter, forget_expired_sessions, has_admin
+from emoscope.web.auth import LoginRequired, is_api, require_role
 from emoscope.web.db import make_engine, make_sessions
 from emoscope.web.images import ImageAnalyzer
 from emoscope.web.jobs import JobRunner, QueueFull
 from emoscope.web.retention import sweep
-from emoscope.web.routes import api, health, invitations, pages, share
+from emoscope.web.routes import account, admin, api, health, invitations, pages, share
 from emoscope.web.services import Services
 from emoscope.web.settings import Settings
 from emoscope.web.storage import Storage
@@ -41,6 +44,12 @@ log = logging.getLogger("emoscope.web")
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status, headers=headers)
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script): errors are shown as a page."""
+    return (not is_api(request.url.path) and "text/html" in request.headers.get("accept", "")
+            and getattr(request.app.state, "services", None) is not None)
 
 
 def open_database(url: str) -> Engine:
@@ -59,14 +68,41 @@ def open_database(url: str) -> Engine:
     return engine
 
 
+def _needs_first_admin(engine: Engine | None) -> bool:
+    if engine is None:
+        return True
+    with make_sessions(engine)() as session:
+        return not has_admin(session)
+
+
+def template_context(request: Request) -> dict:
+    """What every page knows: who is logged in (``me``, None on the login page) and, for a login session,
+    its CSRF token (an anonymous form passes its own)."""
+    me = getattr(request.state, "principal", None)
+    return {"me": me, "csrf": me.csrf} if me is not None and me.csrf else {"me": me}
+
+
 def create_app(settings: Settings) -> FastAPI:
-    """The app for ``settings`` (checked: a token is needed beyond loopback; one is made when none is set)."""
+    """The app for ``settings`` (checked: a token is needed beyond loopback). With no enabled admin in
+    the database, ``app.state.setup_code`` holds the one-time code of the first admin's setup link
+    (``/setup?code=…``, printed by `emoscope serve`)."""
     settings = settings.check()
-    if settings.token is None:
-        settings = settings.model_copy(update={"token": secrets.token_urlsafe(24)})
     # A database that exists is checked now, so `emoscope serve` refuses a corrupt or read-only one in
     # one line before it starts; a new one is made at start, so a refused command leaves no folder behind.
     checked = open_database(settings.url) if settings.database_exists else None
+    setup_code = secrets.token_urlsafe(24) if _needs_first_admin(checked) else None
+
+    def retention_sweep(sessions, storage) -> int:
+        """Delete what is older than the retention period (an admin's setting, else --retention-days)."""
+        with sessions() as session:
+            current = preferences.effective(session, settings)
+        deleted = sweep(current, sessions, storage)
+        with sessions.begin() as session:
+            forget_expired_sessions(session)
+            if deleted:
+                audit.record(session, None, "delete", "interviews", None,
+                             f"{deleted} older than {current.retention_days:g} days", actor="retention")
+        return deleted
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,12 +110,13 @@ def create_app(settings: Settings) -> FastAPI:
         storage = Storage(settings.data_dir).create()
         engine = checked or open_database(settings.url)
         sessions = make_sessions(engine)
-        runner = JobRunner(settings, sessions, storage, on_retention=lambda: sweep(settings, sessions, storage))
+        runner = JobRunner(settings, sessions, storage, on_retention=lambda: retention_sweep(sessions, storage))
         runner.start()
         images = ImageAnalyzer()
-        templates = Jinja2Templates(directory=HERE / "templates")
+        templates = Jinja2Templates(directory=HERE / "templates", context_processors=[template_context])
         templates.env.globals["lawful_use_notice"] = LAWFUL_USE_NOTICE
         app.state.services = Services(settings, sessions, storage, runner, images, templates)
+        app.state.sweep = lambda: retention_sweep(sessions, storage)
         try:
             yield
         finally:
@@ -87,15 +124,23 @@ def create_app(settings: Settings) -> FastAPI:
             images.close()
             engine.dispose()
 
-    # The OpenAPI routes are added below, behind the token like every route but the health checks.
+    # The OpenAPI routes are added below, behind a login like every route but the health checks.
     app = FastAPI(title="emoscope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None,
                   description="Upload interviews, follow their analysis, read and compare reports. Every "
-                              "route but /healthz and /readyz needs `Authorization: Bearer TOKEN`.")
+                              "route but /healthz and /readyz needs `Authorization: Bearer TOKEN`: a personal "
+                              "API token (the dashboard's settings page) or the server's --token. Viewers "
+                              "read; analysts add, upload, review and delete.")
     app.state.settings = settings
+    app.state.setup_code = setup_code
+    app.state.login_limiter = LoginLimiter()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if _wants_page(request):
+            return request.app.state.services.templates.TemplateResponse(
+                request, "error.html", {"status": exc.status_code, "message": exc.detail},
+                status_code=exc.status_code, headers=getattr(exc, "headers", None))
         return _error(exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -120,7 +165,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
-        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+        if is_api(request.url.path):
+            return _error(401, "missing or wrong API token (send Authorization: Bearer TOKEN)",
+                          headers={"WWW-Authenticate": "Bearer"})
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -130,11 +178,11 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
 
-    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_role("viewer"))])
     def openapi_schema() -> dict:
         return app.openapi()
 
-    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_login)])
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_role("viewer"))])
     def docs():
         # Swagger UI ships in static/swagger (swagger-ui-dist 5.35.0, Apache-2.0): nothing is fetched from a CDN
         return get_swagger_ui_html(openapi_url="/openapi.json", title="emoscope API",
@@ -143,8 +191,10 @@ def create_app(settings: Settings) -> FastAPI:
                                    swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
     app.include_router(health.router)
-    app.include_router(api.router, prefix="/v1", dependencies=[Depends(require_token)])
+    app.include_router(api.router, prefix="/v1")
+    app.include_router(account.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.include_router(share.router)
     app.include_router(invitations.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

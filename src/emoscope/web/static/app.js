@@ -1,10 +1,14 @@
 // The dashboard's behaviour: add and delete candidates, upload a video (drag and drop, XHR upload
-// progress), follow each job by server-sent events, cancel. The API authenticates by the login cookie.
+// progress), follow each job by server-sent events, cancel. The API authenticates by the login cookie;
+// every change also sends the page's CSRF token (the X-CSRF-Token header).
 "use strict";
 
+const csrfToken = () => document.querySelector("meta[name=csrf-token]")?.content || "";
+
 async function api(method, url, body) {
-  const response = await fetch(url, {method, headers: body ? {"Content-Type": "application/json"} : {},
-                                     body: body ? JSON.stringify(body) : undefined});
+  const headers = {"X-CSRF-Token": csrfToken()};
+  if (body) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {method, headers, body: body ? JSON.stringify(body) : undefined});
   if (!response.ok) {
     const text = await response.text();
     let message = text;
@@ -87,6 +91,7 @@ function bindUpload(form) {
     });
     xhr.addEventListener("error", () => showError(form, "the upload was cut off"));
     xhr.open("POST", `/v1/candidates/${form.dataset.candidate}/interviews`);
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.send(data);
     status.textContent = "uploading";
   });
