@@ -6,6 +6,8 @@ intervals, transitions and visibility can be checked exactly, independent of any
 """
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -72,9 +74,9 @@ ANALYSIS = AnalysisModel(model="brightness", model_classes=CLASSES, detector="sq
                          frames_analysed=70, seconds=1.0, processing_fps=70.0, emoscope_version="test")
 
 
-def analyze(path, tmp_path, **kwargs):
+def analyze(path, tmp_path, options=OPTIONS, **kwargs):
     predictor = BrightnessClassifier()
-    output = analyze_video(path, predictor, tmp_path / "out", OPTIONS, detector=SquareDetector(), **kwargs)
+    output = analyze_video(path, predictor, tmp_path / "out", options, detector=SquareDetector(), **kwargs)
     return output, predictor
 
 
@@ -268,18 +270,24 @@ def test_the_first_expression_skips_a_calm_label(tmp_path):
     assert person.response.first_expression_s == pytest.approx(2.0)
 
 
-def test_analyze_videos_keeps_going_past_a_bad_video_and_writes_the_summary(tmp_path):
-    from emoscope.apps.analyze import analyze_videos
+def test_a_batch_keeps_going_past_a_bad_video_and_writes_the_summary(tmp_path, monkeypatch):
+    from emoscope.apps.batch import BatchItem, BatchJob, run_batch
+    from emoscope.faces import registry
 
+    monkeypatch.setitem(registry._REGISTRY, "square", registry.DetectorEntry("square", lambda **_: SquareDetector(),
+                                                                             "test double"))
     good = write_video(tmp_path / "good.mp4", [("bright", 1.5)])
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all" * 100)
+    job = BatchJob(out_dir=tmp_path / "out", model="brightness", options=OPTIONS.model_copy(update={"detector": "square"}))
     done, failed = [], []
-    rows = analyze_videos([good, bad], BrightnessClassifier(), tmp_path / "out", OPTIONS, detector=SquareDetector(),
-                          on_done=lambda video, output, reused: done.append((video, reused)),
-                          on_error=lambda video, error: failed.append(video))
-    assert [row["status"] for row in rows] == ["ok", "error"] and done == [(good, False)] and failed == [bad]
+
+    def on_item(item, result):
+        (failed if result.row["status"] == "error" else done).append((Path(item.path), result.reused))
+
+    items = [BatchItem(str(good), "video", "good"), BatchItem(str(bad), "video", "bad")]
+    rows = [r.row for r in run_batch(items, job, on_item=on_item, predictor=BrightnessClassifier())]
+    assert [row["status"] for row in rows] == ["ok", "error"] and done == [(good, False)] and failed == [(bad, False)]
     assert (tmp_path / "out" / "summary.csv").read_text().count("\n") == 3  # header and two rows
-    again = analyze_videos([good], BrightnessClassifier(), tmp_path / "out", OPTIONS, detector=SquareDetector(),
-                           resume=True, on_done=lambda video, output, reused: done.append((video, reused)))
-    assert again[0]["status"] == "ok" and done[-1] == (good, True)
+    again = run_batch(items[:1], replace(job, resume=True), on_item=on_item, predictor=BrightnessClassifier())
+    assert again[0].row["status"] == "ok" and done[-1] == (good, True)

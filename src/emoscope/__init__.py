@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from emoscope.version import __version__
 
-__all__ = ["__version__", "analyze_video", "create_model", "frame_table", "gesture", "list_models", "load", "predict_image"]
+__all__ = ["Analyzer", "__version__", "analyze_video", "create_model", "frame_table", "gesture", "list_models", "load", "predict_image"]
 
-_API = ("analyze_video", "frame_table", "gesture", "predict_image")
+_API = ("Analyzer", "analyze_video", "frame_table", "gesture", "predict_image")
 
 
 def __getattr__(name: str):
-    """The one-call-per-job API (:mod:`emoscope.api`), imported on first use."""
+    """The Python API (:mod:`emoscope.api`), imported on first use."""
     if name in _API:
         from emoscope import api
 

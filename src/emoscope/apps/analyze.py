@@ -1,25 +1,22 @@
-"""`emoscope analyze`: a video (or a folder of videos, or a webcam) becomes a behavioural report.
+"""One video or webcam becomes a behavioural report: what `emoscope analyze` runs for each video item
+(many items, their errors and ``summary.csv`` are :mod:`emoscope.apps.batch`'s).
 
 For each video: ``<stem>.report.json`` (the pydantic :class:`Report`), ``<stem>.report.html``
 (self-contained), chart PNGs, ``<stem>.frames.csv`` (one row per face per analysed frame, written
-as the video streams) and, with ``annotate``, ``<stem>.annotated.mp4``. A folder also gets
-``summary.csv`` with one row per video, including a row with the error for each video that could
-not be analysed; the others are kept.
+as the video streams) and, with ``annotate``, ``<stem>.annotated.mp4``.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from emoscope.errors import EmoscopeError
-from emoscope.files import atomic_output, ensure_writable_folder, sha256_of
+from emoscope.files import ensure_writable_folder, sha256_of
 from emoscope.report.builder import ReportBuilder, ReportOptions
 from emoscope.report.schema import Report
 from emoscope.report.sink import ReportSink, report_paths
@@ -28,8 +25,6 @@ from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.sinks import (DataFrameSink, FrameTable, Sink, VideoWriterSink, frame_table_path,
                                   frame_table_sink)
 from emoscope.video.source import VideoSource
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
 @dataclass
@@ -114,7 +109,7 @@ def _expected_frames(video: VideoSource) -> int:
 def output_names(videos: list[str | Path]) -> list[str]:
     """The name each video's outputs get: its stem, or stem_<extension> where two videos of one run
     share a stem (clip.mp4 and clip.mov would otherwise overwrite each other's report)."""
-    stems = [Path(str(video)).stem for video in videos]
+    stems = [default_name(video) for video in videos]
     return [stem if stems.count(stem) == 1 else f"{stem}_{Path(str(video)).suffix.lstrip('.')}"
             for stem, video in zip(stems, videos)]
 
@@ -160,47 +155,6 @@ def _annotated_path(out_dir: Path, stem: str) -> Path:
     return out_dir / f"{stem}.annotated.mp4"
 
 
-def analyze_videos(
-    videos: list[str | Path],
-    predictor,
-    out_dir: Path,
-    options: AnalysisOptions | None = None,
-    report_options: ReportOptions | None = None,
-    resume: bool = False,
-    on_progress: Callable[[str | Path, int, int], None] | None = None,
-    on_done: Callable[[str | Path, AnalysisOutput, bool], None] = lambda video, output, reused: None,
-    on_error: Callable[[str | Path, EmoscopeError], None] = lambda video, error: None,
-    **settings,
-) -> list[dict]:
-    """Each video in turn into ``out_dir``: one :func:`summary_row` per video, also written to
-    ``summary.csv`` for more than one video (also when interrupted: it keeps what finished).
-
-    A video that cannot be analysed becomes an error row and the others go on (a single video's
-    error is raised instead). ``resume`` reuses :func:`finished_output` where it holds.
-    ``on_progress(video, frames_done, frames_expected)``, ``on_done(video, output, reused)`` and
-    ``on_error(video, error)`` report as it goes; ``settings`` go to :func:`analyze_video`.
-    """
-    rows: list[dict] = []
-    try:
-        for video, name in zip(videos, output_names(videos)):
-            progress = None if on_progress is None else partial(on_progress, video)
-            try:
-                output, reused = run_video_job(video, predictor, out_dir, options, report_options, resume=resume,
-                                               name=name, on_progress=progress, **settings)
-            except EmoscopeError as exc:
-                if len(videos) == 1:
-                    raise
-                rows.append(summary_row(Path(str(video)), error=str(exc)))
-                on_error(video, exc)
-                continue
-            rows.append(summary_row(Path(str(video)), output))
-            on_done(video, output, reused)
-    finally:
-        if len(videos) > 1 and rows:
-            write_summary(rows, Path(out_dir) / "summary.csv")
-    return rows
-
-
 FINISHED_SETTINGS = ("sample_fps", "max_seconds", "frames_format", "annotate")
 """The :func:`analyze_video` settings that decide whether an earlier output is still the same."""
 
@@ -220,11 +174,8 @@ def run_video_job(video: str | Path, predictor, out_dir: Path, options: Analysis
                          **settings), False
 
 
-SUMMARY_FIELDS = ("video", "status", "error", "duration_s", "frames_analysed", "face_visible_share", "people",
-                  "dominant_emotion", "blinks_per_minute", "face_touches", "processing_fps", "report")
-
-
 def summary_row(path: Path, output: AnalysisOutput | None = None, error: str = "") -> dict:
+    """A video's row of ``summary.csv``: its figures, or its error."""
     if output is None:
         return {"video": str(path), "status": "error", "error": error}
     report = output.report
@@ -240,11 +191,3 @@ def summary_row(path: Path, output: AnalysisOutput | None = None, error: str = "
         "face_touches": main.touches.count if main and main.touches else "",
         "processing_fps": f"{report.analysis.processing_fps:.1f}", "report": str(output.html_path),
     }
-
-
-def write_summary(rows: list[dict], path: Path) -> Path:
-    with atomic_output(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path

@@ -16,15 +16,31 @@ are the same:
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from emoscope.apps.analyze import write_summary
 from emoscope.apps.batch_items import (KILL_ONCE_ENV, BatchItem, BatchJob, ItemCallback, ItemResult, collect_items,
                                        image_results, video_result)
 from emoscope.errors import DataError, EmoscopeError
+from emoscope.files import atomic_output
+
+
+# -- summary.csv --------------------------------------------------------------------------------------
+
+SUMMARY_FIELDS = ("video", "status", "error", "duration_s", "frames_analysed", "face_visible_share", "people",
+                  "dominant_emotion", "blinks_per_minute", "face_touches", "processing_fps", "report")
+
+
+def write_summary(rows: list[dict], path: Path) -> Path:
+    """``summary.csv``: one row per item (:func:`~emoscope.apps.analyze.summary_row`, ``image_row``)."""
+    with atomic_output(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 # -- the local engine --------------------------------------------------------------------------------
@@ -33,11 +49,12 @@ from emoscope.errors import DataError, EmoscopeError
 def run_local(items: Sequence[BatchItem], job: BatchJob, predictor=None, on_item: ItemCallback | None = None,
               on_progress: Callable[[BatchItem, int, int], None] | None = None, sinks=(),
               chunk_size: int = 16) -> list[ItemResult]:
-    """Every item in this process, one after another (photos in chunks); results in item order."""
+    """Every item in this process, one after another (photos in chunks); results in item order. A
+    webcam is analysed live, like a video."""
     from emoscope.faces import create_photo_detector
-    from emoscope.runtime.predictor import load_predictor
+    from emoscope.runtime.predictor import shared_predictor
 
-    predictor = predictor or load_predictor(job.model, backend=job.backend)
+    predictor = predictor or shared_predictor(job.model, job.backend)
     results: dict[str, ItemResult] = {}
 
     def done(item: BatchItem, result: ItemResult) -> None:
@@ -45,7 +62,7 @@ def run_local(items: Sequence[BatchItem], job: BatchJob, predictor=None, on_item
         if on_item is not None:
             on_item(item, result)
 
-    for item in (i for i in items if i.kind == "video"):
+    for item in (i for i in items if i.kind != "image"):
         progress = None if on_progress is None else (lambda d, t, item=item: on_progress(item, d, t))
         done(item, video_result(item, job, predictor, progress, sinks))
     images = [i for i in items if i.kind == "image"]
@@ -64,7 +81,8 @@ ENGINES = ("local", "ray")
 def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", address: str | None = None,
               workers: int | None = None, on_item: ItemCallback | None = None, on_progress=None,
               sinks=(), predictor=None) -> list[ItemResult]:
-    """Run ``items`` on ``engine`` and write ``summary.csv`` (also when interrupted: it keeps what finished).
+    """Run ``items`` on ``engine``; more than one item also get ``summary.csv`` (also when interrupted: it
+    keeps what finished). A webcam item needs the local engine.
 
     ``address`` and ``workers`` are the Ray engine's (see :func:`emoscope.apps.ray_engine.run_ray`);
     ``on_progress`` (frames of the video being analysed), ``sinks`` (live alerts) and ``predictor`` (the
@@ -74,6 +92,8 @@ def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", 
         raise EmoscopeError(f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
     if not items:
         raise DataError("nothing to analyse: no items")
+    if engine == "ray" and any(item.kind == "webcam" for item in items):
+        raise EmoscopeError("--engine ray analyses files; a webcam is analysed live, with the local engine")
     job = replace(job, kill_marker=os.environ.get(KILL_ONCE_ENV) or None)
     finished: dict[str, ItemResult] = {}
 
@@ -90,7 +110,7 @@ def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", 
         return run_local(items, job, predictor, on_item=record, on_progress=on_progress, sinks=sinks)
     finally:
         rows = [finished[item.name].row for item in items if item.name in finished]
-        if rows:
+        if rows and len(items) > 1:
             write_summary(rows, Path(job.out_dir) / "summary.csv")
 
 

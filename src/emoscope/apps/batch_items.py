@@ -2,32 +2,29 @@
 local loop and the dispatcher, :mod:`emoscope.apps.ray_engine` Ray), so the files are the same whichever
 runs them.
 
-Items come from a folder, a glob or a manifest CSV (:func:`collect_items`); a video goes through
+Items come from a video, a photo, a folder, a glob, a manifest CSV or a webcam (:func:`collect_items`); a
+video or webcam goes through
 :func:`~emoscope.apps.analyze.run_video_job` (:func:`video_result`), photos through the predictor in
 chunks (:func:`image_results`); an item that cannot be analysed becomes its error row.
 """
 
 from __future__ import annotations
 
-import csv
-import glob
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emoscope.apps.analyze import VIDEO_SUFFIXES, output_names, run_video_job, summary_row
+from emoscope.apps.analyze import output_names, run_video_job, summary_row
 from emoscope.apps.predict import ImagePrediction, PredictReport, iter_predictions
-from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces.images import IMAGE_SUFFIXES
+from emoscope.errors import EmoscopeError
+from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.files import sha256_of, write_text_atomic
 from emoscope.report.builder import ReportOptions
 from emoscope.video.pipeline import AnalysisOptions
+from emoscope.video.source import find_sources
 
-
-MANIFEST_METADATA = ("candidate", "question", "group")
-"""Manifest columns copied into each item's report metadata (a manifest needs only ``path``)."""
 
 KILL_ONCE_ENV = "EMOSCOPE_TEST_KILL_ONCE"
 """Test hook: a marker path; the first Ray worker to start an item while the marker is absent creates
@@ -37,7 +34,7 @@ it and dies (``os._exit``), so a test sees Ray retry the item. Never read by the
 @dataclass(frozen=True)
 class BatchItem:
     path: str
-    kind: str  # "video" or "image"
+    kind: str  # "video", "image" or "webcam"
     name: str  # the outputs' name in the output folder
     metadata: dict = field(default_factory=dict)
 
@@ -56,7 +53,7 @@ class BatchJob:
     frames_format: str | None = "csv"
     annotate: bool = False
     metadata: dict = field(default_factory=dict)  # for every item; a manifest's columns win
-    image_detector: str = "mediapipe-full"  # `emoscope predict`'s default: photos are often group shots
+    image_detector: str = PHOTO_DETECTOR  # `emoscope predict`'s default
     resume: bool = False
     kill_marker: str | None = None  # see KILL_ONCE_ENV
 
@@ -75,6 +72,7 @@ class ItemResult:
     row: dict  # the summary row
     reused: bool = False  # an earlier run's complete output was kept
     peak_rss_mb: float | None = None  # of the worker process that made it (Ray engine)
+    exit_code: int = 0  # an error row's: its EmoscopeError's exit code (a lone item's command exits with it)
 
 
 ItemCallback = Callable[[BatchItem, ItemResult], None]
@@ -92,64 +90,18 @@ class ImageOutput(PredictReport):
 # -- inputs --------------------------------------------------------------------------------------
 
 
-def collect_items(source: str | Path) -> list[BatchItem]:
-    """The videos and photos of a folder (not recursive), a glob pattern (``**`` recurses) or a manifest
-    CSV, in a stable order, each with a unique output name. Files of other types in a folder or glob
-    are left out; a manifest's rows are kept as given (a missing file becomes an error row later)."""
-    text = str(source)
-    path = Path(text)
-    if path.is_file() and path.suffix.lower() == ".csv":
-        return _named(_manifest_rows(path))
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    elif glob.has_magic(text):
-        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-    elif path.is_file():
-        files = [path]
-    else:
-        raise DataError(f"{text}: no such file, folder or glob match")
-    rows = [(str(p), {}) for p in files if _kind(p) is not None]
-    if not rows:
-        raise DataError(f"{text}: no videos or photos found (by extension: {', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)})")
-    return _named(rows)
-
-
-def _kind(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    return "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else None
-
-
-def _manifest_rows(path: Path) -> list[tuple[str, dict]]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            records = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read the manifest ({exc})") from None
-    if not records or "path" not in records[0]:
-        raise DataError(f"{path}: a manifest needs a 'path' column and at least one row "
-                        f"(optional: {', '.join(MANIFEST_METADATA)})")
-    rows = []
-    for record in records:
-        item = Path((record.get("path") or "").strip())
-        if not str(item) or str(item) == ".":
-            continue
-        # relative paths are relative to the manifest, so a manifest travels with its videos
-        resolved = item if item.is_absolute() else path.parent / item
-        rows.append((str(resolved), {key: record[key] for key in MANIFEST_METADATA if record.get(key)}))
-    if not rows:
-        raise DataError(f"{path}: the manifest lists no paths")
-    return rows
-
-
-def _named(rows: list[tuple[str, dict]]) -> list[BatchItem]:
-    names = output_names([path for path, _ in rows])
+def collect_items(source: str | int | Path) -> list[BatchItem]:
+    """The items of :func:`~emoscope.video.source.find_sources` (a video, photo, folder, glob, manifest or
+    webcam index), each with a unique output name."""
+    sources = find_sources(source)
+    names = output_names([item.path for item in sources])
     seen: Counter = Counter()
     items = []
-    for (path, metadata), name in zip(rows, names):
+    for item, name in zip(sources, names):
         seen[name] += 1
         if seen[name] > 1:  # same stem and extension in two folders (a recursive glob, a manifest)
             name = f"{name}_{seen[name]}"
-        items.append(BatchItem(path, _kind(Path(path)) or "video", name, metadata))
+        items.append(BatchItem(item.path, item.kind, name, item.metadata))
     return items
 
 
@@ -164,7 +116,7 @@ def video_result(item: BatchItem, job: BatchJob, predictor, on_progress=None, si
                                        resume=job.resume, name=item.name, on_progress=on_progress,
                                        sinks=list(sinks), **job.video_settings(item))
     except EmoscopeError as exc:
-        return ItemResult(summary_row(Path(item.path), error=str(exc)))
+        return ItemResult(summary_row(Path(item.path), error=str(exc)), exit_code=exc.exit_code)
     return ItemResult(summary_row(Path(item.path), output), reused)
 
 
@@ -183,14 +135,15 @@ def image_results(items: Sequence[BatchItem], job: BatchJob, predictor, detector
     predictions = iter_predictions([Path(item.path) for item in todo], predictor, detector)
     for item, (prediction, _) in zip(todo, predictions):  # in order, one per path
         if prediction.error is not None:
-            results[item.name] = ItemResult(summary_row(Path(item.path), error=prediction.error))
+            results[item.name] = ItemResult(summary_row(Path(item.path), error=prediction.error),
+                                            exit_code=EmoscopeError.exit_code)
             continue
         try:
             output = ImageOutput(**settings, images=[prediction], sha256=sha256_of(Path(item.path)),
                                  metadata={**job.metadata, **item.metadata})
             write_text_atomic(image_output_path(job.out_dir, item.name), json.dumps(output.model_dump(), indent=2))
         except EmoscopeError as exc:
-            results[item.name] = ItemResult(summary_row(Path(item.path), error=str(exc)))
+            results[item.name] = ItemResult(summary_row(Path(item.path), error=str(exc)), exit_code=exc.exit_code)
             continue
         results[item.name] = ItemResult(image_row(item, prediction, job))
     return [results[item.name] for item in items]

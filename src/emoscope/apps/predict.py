@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.errors import DataError, EmoscopeError
-from emoscope.faces import MAX_PIXELS, classify_views, create_photo_detector, crop_faces, framing_zooms, read_image
+from emoscope.errors import EmoscopeError
+from emoscope.faces import (MAX_PIXELS, PHOTO_DETECTOR, classify_views, create_photo_detector, crop_faces, framing_zooms,
+                            read_image)
 from emoscope.faces.images import WRITABLE_IMAGE_SUFFIXES
 from emoscope.files import atomic_output, ensure_writable_folder, sha256_of, write_text_atomic
+from emoscope.video.source import find_sources
 
 OUTPUT_FORMATS = ("json", "csv")
 
@@ -53,19 +55,10 @@ class PredictReport(BaseModel):
         return sum(image.error is None for image in self.images)
 
 
-def find_images(target: Path) -> list[Path]:
-    """``target`` itself, or every visible file in the folder ``target`` (not recursive).
-
-    Files are not filtered by suffix: a file in the folder that is not an image is reported as such.
-    """
-    if target.is_file():
-        return [target]
-    if not target.is_dir():
-        raise DataError(f"{target}: no such file or folder")
-    files = sorted(p for p in target.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not files:
-        raise DataError(f"{target}: the folder has no files")
-    return files
+def find_images(target: str | Path) -> list[Path]:
+    """The photos of :func:`~emoscope.video.source.find_sources` (a file, a folder, a glob or a manifest),
+    every file of a folder or glob included: one that is not an image is reported as such."""
+    return [Path(item.path) for item in find_sources(target, others_as="image", webcams=False)]
 
 
 def iter_predictions(paths: Sequence[Path], predictor, detector, tta: str = "none", align: bool = True,
@@ -119,7 +112,7 @@ def predict_faces(image: np.ndarray, predictor, detector, tta: str = "none", ali
     return face_predictions(detections, probs, list(predictor.classes))
 
 
-def predict_images(paths: Sequence[Path], predictor, detector: str = "mediapipe-full", tta: str = "none",
+def predict_images(paths: Sequence[Path], predictor, detector: str = PHOTO_DETECTOR, tta: str = "none",
                    align: bool = True, clahe: bool = False, framing_views: bool = False, chunk_size: int = 16,
                    on_image: Callable[[ImagePrediction, np.ndarray | None], None] | None = None,
                    log: PredictionLog | None = None) -> PredictReport:

@@ -59,30 +59,15 @@ def require_ray():
 
 # -- in the worker processes ---------------------------------------------------------------------------
 
-_PREDICTORS: dict = {}
-
-
 def worker_predictor(job: BatchJob, threads: int):
     """The job's model, loaded once per worker process (Ray reuses processes across tasks), with
-    ``threads`` threads for ONNX Runtime, torch and OpenCV."""
-    key = (job.model, job.backend, threads)
-    if key not in _PREDICTORS:
-        import cv2
+    ``threads`` threads for ONNX Runtime, torch and OpenCV (each would otherwise take every core of the node)."""
+    import cv2
 
-        from emoscope.runtime.onnx_runtime import open_onnx
-        from emoscope.runtime.predictor import OnnxPredictor, load_predictor
+    from emoscope.runtime.predictor import shared_predictor
 
-        cv2.setNumThreads(threads)
-        predictor = load_predictor(job.model, backend=job.backend)
-        if isinstance(predictor, OnnxPredictor):  # load_predictor lets ORT take every core of the node
-            session, spec = open_onnx(predictor.source, threads=threads)
-            predictor = OnnxPredictor(session, spec, predictor.source, predictor.batch_size)
-        else:
-            import torch
-
-            torch.set_num_threads(threads)
-        _PREDICTORS[key] = predictor
-    return _PREDICTORS[key]
+    cv2.setNumThreads(threads)
+    return shared_predictor(job.model, job.backend, threads)
 
 
 def _peak_rss_mb() -> float:
@@ -182,7 +167,8 @@ def error_line(exc: BaseException) -> str:
 
 
 def _error_result(item: BatchItem, exc: BaseException) -> ItemResult:
-    return ItemResult(summary_row(Path(item.path), error=f"worker failed: {error_line(exc)}"))
+    return ItemResult(summary_row(Path(item.path), error=f"worker failed: {error_line(exc)}"),
+                      exit_code=EmoscopeError.exit_code)
 
 
 def _run_videos(ray, videos: list[BatchItem], job: BatchJob, workers: int, cpus: int, done) -> None:

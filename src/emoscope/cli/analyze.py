@@ -21,6 +21,7 @@ from emoscope.cli.options import (
     positive,
     progress,
     warn,
+    with_cue_flags,
 )
 from emoscope.errors import EXIT_PARTIAL, EmoscopeError
 from emoscope.video.sinks import AlertSink, check_frame_table_format
@@ -29,6 +30,7 @@ app = typer.Typer()
 
 
 @app.command("analyze")
+@with_cue_flags
 def analyze_cmd(
     source: str = typer.Argument(..., metavar="VIDEO|FOLDER|GLOB|MANIFEST|WEBCAM",
                                  help="a video, a folder or glob of videos and photos, a manifest CSV (path, "
@@ -41,20 +43,12 @@ def analyze_cmd(
                                         help="analyse about this many frames per second (default: all)"),
     max_seconds: Optional[float] = typer.Option(None, callback=positive,
                                                 help="stop after this much video (webcam: required)"),
-    blinks: bool = typer.Option(True, help="count blinks (face mesh)"),
-    gaze: bool = typer.Option(True, help="measure gaze direction (face mesh iris)"),
-    touches: bool = typer.Option(True, help="detect face touching (hand landmarks)"),
-    blendshapes: bool = typer.Option(False, help="52 facial blendshape scores per face and frame (face mesh; "
-                                     "docs/blendshapes.md)"),
     annotate: bool = typer.Option(False, help="also write an annotated MP4"),
     framing_views: bool = typer.Option(False, help="classify each face as the mean over crops at 0.9, 1.0 and "
                                        "1.1x its framing (3x the classifier's work; docs/accuracy.md)"),
     frames: str = typer.Option("csv", help=f"per-frame table: {FRAMES_HELP}"),
     min_episode_s: float = typer.Option(0.5, "--min-episode",
                                         help="seconds an expression must last to count as an episode"),
-    panic: bool = typer.Option(False, help="score panic per person (hysteresis) and raise crowd alerts"),
-    panic_threshold: float = typer.Option(0.5, help="panic score that counts as panic (see `emoscope panic`)"),
-    crowd_level: float = typer.Option(0.3, help="share of visible faces in panic that raises an alert"),
     webhook: Optional[str] = typer.Option(None, help="POST each alert as JSON to this URL (never blocks the video)"),
     meta: list[str] = typer.Option([], help="metadata copied into the report, key=value (repeatable)"),
     routes: Optional[Path] = typer.Option(None, help="choose the model by --meta group=G from this routes file "
@@ -66,14 +60,14 @@ def analyze_cmd(
                                           "(default: start a Ray on this machine)"),
     workers: Optional[int] = typer.Option(None, min=1, help="with --engine ray: items analysed at once "
                                           "(default: the cluster's CPUs)"),
+    cue_options: Optional[dict] = None,  # the cues' own flags (--blinks, --panic-threshold...): see with_cue_flags
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.apps.analyze import analyze_videos
     from emoscope.apps.batch import ENGINES, BatchJob, collect_items
     from emoscope.apps.ray_engine import require_ray
     from emoscope.files import ensure_writable_folder
     from emoscope.report.builder import ReportOptions
-    from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model, shared_predictor
     from emoscope.video.pipeline import AnalysisOptions
 
     # Every option is checked here, before a model or a video is opened.
@@ -87,111 +81,61 @@ def analyze_cmd(
     if frames != "none":
         check_frame_table_format(frames)
     check_choice(detector, DETECTORS, "face detector")
-    options = AnalysisOptions(detector=detector, blinks=blinks, gaze=gaze, touches=touches, panic=panic,
-                              panic_threshold=panic_threshold, crowd_level=crowd_level, framing_views=framing_views,
-                              blendshapes=blendshapes)
+    options = AnalysisOptions(detector=detector, framing_views=framing_views, **cue_options)
     report_options = ReportOptions(min_episode_s=min_episode_s)
     check_choice(engine, ENGINES, "engine")
     if engine != "ray" and (address is not None or workers is not None):
         raise EmoscopeError("--address and --workers are for --engine ray")
-    is_webcam = source.isdigit()
-    if is_webcam and engine == "ray":
-        raise EmoscopeError("--engine ray analyses files; a webcam is analysed live, with the local engine")
-    if is_webcam and resume:
-        raise EmoscopeError("--resume skips video files already analysed; a webcam is always live")
-    if is_webcam and max_seconds is None:
-        raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
     if engine == "ray" and webhook is not None:
         raise EmoscopeError("--webhook sends live alerts from this process; use --engine local")
-    path = Path(source)
-    if engine == "ray" or not (is_webcam or path.is_file() and path.suffix.lower() != ".csv"):
-        if engine == "ray":
-            require_ray()  # the install hint before anything is read
-        items = collect_items(source)
-        if routes is not None and any(item.metadata.get("group", metadata.get("group")) != metadata.get("group")
-                                      for item in items):
-            raise EmoscopeError("--routes picks one model per run from --meta group=G; this manifest gives its "
-                                "rows their own groups: run one manifest per group")
-        ensure_writable_folder(out)
-        job = BatchJob(out_dir=out, model=model or default_model(VIDEO_MODELS), backend=backend, options=options,
-                       report_options=report_options, sample_fps=fps, max_seconds=max_seconds,
-                       frames_format=None if frames == "none" else frames, annotate=annotate, metadata=metadata,
-                       resume=resume)
-        # loaded here also for Ray, whose workers load their own: a bad --model is one error line, not N error rows
-        predictor = load_predictor(job.model, backend=backend)
-        _analyze_batch(items, job, engine, address, workers, predictor,
-                       alerts=AlertSink(webhook) if panic and engine == "local" else None)
-        return
-    videos = [source]
+    if engine == "ray":
+        require_ray()  # the install hint before anything is read
+    items = collect_items(source)
+    webcam = any(item.kind == "webcam" for item in items)
+    if webcam and engine == "ray":
+        raise EmoscopeError("--engine ray analyses files; a webcam is analysed live, with the local engine")
+    if webcam and resume:
+        raise EmoscopeError("--resume skips video files already analysed; a webcam is always live")
+    if webcam and max_seconds is None:
+        raise EmoscopeError("a webcam needs --max-seconds (how long to analyse)")
+    if routes is not None and any(item.metadata.get("group", metadata.get("group")) != metadata.get("group")
+                                  for item in items):
+        raise EmoscopeError("--routes picks one model per run from --meta group=G; this manifest gives its "
+                            "rows their own groups: run one manifest per group")
     ensure_writable_folder(out)  # before the model loads and the videos are analysed
-    alerts = AlertSink(webhook) if panic else None
-    predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    with ExitStack() as stack, progress() as bars:
-        if alerts is not None:
-            stack.callback(alerts.close)
-        tasks: dict = {}
-
-        def on_progress(video, done: int, expected: int) -> None:
-            if video not in tasks:
-                tasks[video] = bars.add_task(f"analysing {Path(str(video)).name}", total=None)
-            bars.update(tasks[video], completed=done, total=expected or None)
-
-        def finished(video) -> None:
-            if video in tasks:
-                bars.remove_task(tasks.pop(video))
-
-        def on_done(video, output, reused: bool) -> None:
-            finished(video)
-            report = output.report
-            if reused:
-                console.print(f"{video}: already analysed, {output.json_path}", soft_wrap=True)
-                return
-            console.print(f"{video}: {report.analysis.frames_analysed} frames at "
-                          f"{report.analysis.processing_fps:.0f} frames/s, {len(report.people)} person(s), "
-                          f"face visible {report.face_visible_share:.0%}" +
-                          "".join(f"; {note}" for note in report.notes))
-            console.print(f"report: {output.html_path}  json: {output.json_path}", soft_wrap=True)
-
-        def on_error(video, error) -> None:
-            finished(video)
-            warn(f"error: {error}")
-
-        rows = analyze_videos(videos, predictor, out, options, report_options, resume=resume,
-                              on_progress=on_progress, on_done=on_done, on_error=on_error, metadata=metadata,
-                              sample_fps=fps, max_seconds=max_seconds, annotate=annotate,
-                              frames_format=None if frames == "none" else frames,
-                              sinks=[alerts] if alerts else [])
-    _exit_for(rows, len(videos))
+    job = BatchJob(out_dir=out, model=model or default_model(VIDEO_MODELS), backend=backend, options=options,
+                   report_options=report_options, sample_fps=fps,
+                   max_seconds=max_seconds, frames_format=None if frames == "none" else frames, annotate=annotate,
+                   metadata=metadata, resume=resume)
+    # loaded here also for Ray, whose workers load their own: a bad --model is one error line, not N error rows
+    predictor = shared_predictor(job.model, backend)
+    alerts = AlertSink(webhook) if options.panic and engine == "local" else None
+    _run_and_render(items, job, engine, address, workers, predictor, alerts)
 
 
-def _exit_for(rows: list[dict], total: int) -> None:
-    failures = sum(row["status"] == "error" for row in rows)
-    if failures == total:
-        raise typer.Exit(EmoscopeError.exit_code)  # nothing could be analysed
-    if any(row["status"] == "partial" for row in rows):
-        raise typer.Exit(EXIT_PARTIAL)
-
-
-def _analyze_batch(items, job, engine: str, address: str | None, workers: int | None, predictor, alerts) -> None:
-    """Many items (a folder, glob or manifest) on either engine: a line per item, then the summary."""
+def _run_and_render(items, job, engine: str, address: str | None, workers: int | None, predictor, alerts) -> None:
+    """Run the items on the engine with a progress bar, a line per item as it finishes and, for more than
+    one item, the summary; exit with the run's status (an error, a partial video, or 0)."""
     from emoscope.apps.batch import run_batch
 
+    many = len(items) > 1
     with ExitStack() as stack, progress() as bars:
         if alerts is not None:
             stack.callback(alerts.close)
-        overall = bars.add_task(f"analysing {len(items)} items ({engine})", total=len(items))
+        overall = bars.add_task(f"analysing {len(items)} items ({engine})", total=len(items)) if many else None
         frames_task: list = []
 
         def on_progress(item, done: int, expected: int) -> None:  # the local engine's current video
             if not frames_task:
-                frames_task.append(bars.add_task(f"  {Path(item.path).name}", total=None))
-            bars.update(frames_task[0], description=f"  {Path(item.path).name}", completed=done,
+                frames_task.append(bars.add_task(f"analysing {Path(item.path).name}", total=None))
+            bars.update(frames_task[0], description=f"analysing {Path(item.path).name}", completed=done,
                         total=expected or None)
 
         def on_item(item, result) -> None:
             if frames_task:
                 bars.remove_task(frames_task.pop())
-            bars.advance(overall)
+            if overall is not None:
+                bars.advance(overall)
             row = result.row
             if row["status"] == "error":
                 warn(f"error: {row['error']}")
@@ -211,11 +155,15 @@ def _analyze_batch(items, job, engine: str, address: str | None, workers: int | 
     rows = [result.row for result in results]
     failures = sum(row["status"] == "error" for row in rows)
     partial = sum(row["status"] == "partial" for row in rows)
-    reused = sum(result.reused for result in results)
-    console.print(f"summary: {job.out_dir / 'summary.csv'} ({len(rows) - failures} of {len(items)} analysed, "
-                  f"{failures} failed{f', {partial} partial' if partial else ''}"
-                  f"{f', {reused} already done' if reused else ''})", soft_wrap=True)
-    _exit_for(rows, len(items))
+    if many:
+        reused = sum(result.reused for result in results)
+        console.print(f"summary: {job.out_dir / 'summary.csv'} ({len(rows) - failures} of {len(items)} analysed, "
+                      f"{failures} failed{f', {partial} partial' if partial else ''}"
+                      f"{f', {reused} already done' if reused else ''})", soft_wrap=True)
+    if failures == len(items):  # nothing could be analysed: a lone item's own exit code (a full disk: 3)
+        raise typer.Exit(results[0].exit_code if not many and results[0].exit_code else EmoscopeError.exit_code)
+    if partial:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command("validate-cues")

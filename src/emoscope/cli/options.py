@@ -103,3 +103,31 @@ BACKEND_HELP = " | ".join(BACKENDS) + " (fastest: ONNX Runtime when exported, el
 MODEL_HELP = "shipped model name, .safetensors bundle or .onnx file"
 DEFAULT_MODEL_HELP = "shipped name, .safetensors or .onnx (default: best shipped)"
 ARCHITECTURE_HELP = "registered architecture (`emoscope models` lists them)"
+
+
+def with_cue_flags(command):
+    """A typer command that also takes a flag per cue option declared with ``flag``
+    (:func:`emoscope.cues.base.cue_option`: a switch as ``--name/--no-name``), named, typed, defaulted and
+    explained by its cue, and hands their values to ``command`` as ``cue_options`` (a dict for
+    ``AnalysisOptions``). The cues registered when the CLI is built are the ones it offers."""
+    import functools
+    import inspect
+
+    from emoscope.cues.base import is_flag, option_fields
+
+    flags = {name: field for name, field in option_fields().items() if is_flag(field)}
+    signature = inspect.signature(command)
+    parameters = [p for p in signature.parameters.values() if p.name != "cue_options"]
+    for name, field in flags.items():
+        dashed = name.replace("_", "-")
+        declaration = f"--{dashed}/--no-{dashed}" if field.annotation is bool else f"--{dashed}"
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=field.annotation,
+                                            default=typer.Option(field.default, declaration, help=field.description)))
+
+    @functools.wraps(command)
+    def with_flags(**values):
+        return command(**{name: value for name, value in values.items() if name not in flags},
+                       cue_options={name: values[name] for name in flags})
+
+    with_flags.__signature__ = signature.replace(parameters=parameters)
+    return with_flags

@@ -13,6 +13,7 @@ from emoscope.apps.predict import OUTPUT_FORMATS
 from emoscope.cli.options import (DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, TTA_HELP, check_choice, console,
                                   progress, warn)
 from emoscope.errors import DataError, EmoscopeError
+from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.runtime.tta import TTA_MODES
 
 app = typer.Typer()
@@ -20,9 +21,10 @@ app = typer.Typer()
 
 @app.command("predict")
 def predict_cmd(
-    target: Path = typer.Argument(..., metavar="IMAGE_OR_FOLDER", help="an image file, or a folder of images"),
+    target: Path = typer.Argument(..., metavar="IMAGE|FOLDER|GLOB|MANIFEST",
+                               help="an image file, a folder or glob of images, or a manifest CSV (a path column)"),
     model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
-    detector: str = typer.Option("mediapipe-full", help=DETECTOR_HELP),
+    detector: str = typer.Option(PHOTO_DETECTOR, help=DETECTOR_HELP),
     out: Optional[Path] = typer.Option(None, help="folder for predictions.json/.csv (default: a table on stdout)"),
     output_format: str = typer.Option("json", "--format", help=" | ".join(OUTPUT_FORMATS)),
     annotate: bool = typer.Option(False, help="also save the images with boxes and labels, to <out>/annotated"),

@@ -5,7 +5,10 @@ A cue is one class in one file, registered with :func:`register_cue`. The video 
 ``data`` dict (like supervision's ``Detections.data``); the frame table gets the cue's
 :attr:`Cue.columns`; the report builder feeds each person's values to one :meth:`Cue.summarizer`
 and puts its section into the person's report under :attr:`Cue.report_key`, and the HTML page
-shows it as a row titled :attr:`Cue.title`. Nothing else needs to know the cue exists.
+shows it as a row titled :attr:`Cue.title`. A cue's options (its switch, thresholds) are declared in
+its :attr:`Cue.Options` with their defaults, validation and help; they become options of the video
+loop (``AnalysisOptions(touches=False)``) and, where marked, flags of `emoscope analyze`. Nothing
+else needs to know the cue exists.
 
 Every registered cue is built for every video, so a switched-off cue still has its columns (empty)
 and its report section (``None``: "not measured"), and tables keep one shape across runs.
@@ -18,12 +21,35 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 COLUMN_KINDS = ("id", "time", "value", "text", "flag")
 """Frame-table column kinds: id (integer), time, value (a measurement), text, flag (0/1)."""
 
 MESH, HANDS = "mesh", "hands"
 """Perception stages a cue can need: face-mesh landmarks per face, hand landmarks per frame."""
+
+
+class CueOptions(BaseModel):
+    """A cue's options: subclass it with one :func:`cue_option` per option. Option names are shared by
+    all cues (the loop's options are flat, as reports save them), so each name belongs to one cue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def cue_option(default: Any, help: str, flag: bool = False, **constraints: Any) -> Any:
+    """One option of a cue: its default, its help (also the CLI's), pydantic's ``constraints`` (``ge``,
+    ``le``...) and, with ``flag``, a flag of `emoscope analyze` named after it (``--name`` and, for a
+    switch, ``--no-name``). A list default is copied for each options object."""
+    if isinstance(default, list):
+        return Field(default_factory=lambda: list(default), description=help, json_schema_extra={"flag": flag},
+                     **constraints)
+    return Field(default, description=help, json_schema_extra={"flag": flag}, **constraints)
+
+
+def is_flag(field: FieldInfo) -> bool:
+    return bool((field.json_schema_extra or {}).get("flag"))
 
 
 @dataclass(frozen=True)
@@ -66,10 +92,13 @@ class CueSummary:
 
 class Cue:
     """Base class of the cue protocol. ``options`` is the loop's options object (attributes are read
-    by name, so cues need not import the video layer); ``classes`` are the expression model's labels."""
+    by name, so cues need not import the video layer), of which :attr:`settings` holds this cue's own
+    :attr:`Options`; ``classes`` are the expression model's labels."""
 
     name: ClassVar[str]
-    """Registry name; also the boolean attribute of the options that switches the cue on (absent: on)."""
+    """Registry name; also the boolean option that switches the cue on (when it has one; absent: on)."""
+    Options: ClassVar[type[CueOptions]] = CueOptions
+    """Its options (none by default); read in :meth:`__init__` from the loop's ``options`` by name."""
     switch: ClassVar[tuple[str, ...]] = ()
     """Options attributes that switch it on instead of :attr:`name` (on when any of them is): a cue
     that refines another cue's measurement, or rides on perception other cues pay for, follows their
@@ -85,6 +114,9 @@ class Cue:
     not_measured: ClassVar[str] = "not measured"
 
     def __init__(self, options, classes: Sequence[str]):
+        # its own options, typed (an options object made before this cue was registered lacks them: defaults)
+        self.settings = self.Options(**{name: getattr(options, name) for name in self.Options.model_fields
+                                        if hasattr(options, name)})
         self.enabled = any(bool(getattr(options, name, True)) for name in self.switch or (self.name,))
         self.tracks: dict[int, Any] = {}  # per-track state (a detector, a debouncer), dropped by forget
 
@@ -118,6 +150,9 @@ def register_cue(cls: type[Cue]) -> type[Cue]:
     """Class decorator: adds a cue to every analysis, after the cues registered before it."""
     if cls.name in _CUES:
         raise ValueError(f"cue {cls.name!r} registered twice")
+    taken = set(option_fields()) & set(cls.Options.model_fields)
+    if taken:
+        raise ValueError(f"cue {cls.name!r}: option(s) {', '.join(sorted(taken))} belong to another cue")
     for _, kind in cls.columns:
         if kind not in COLUMN_KINDS:
             raise ValueError(f"cue {cls.name!r}: unknown column kind {kind!r}")
@@ -133,6 +168,24 @@ def registered_cues() -> list[type[Cue]]:
     """Every registered cue. The built-in ones are always among them: importing this module first runs
     the package's ``__init__``, which imports (and so registers) them in its order."""
     return list(_CUES.values())
+
+
+def option_fields() -> dict[str, FieldInfo]:
+    """Every registered cue's options, in registration order."""
+    return {name: field for cls in _CUES.values() for name, field in cls.Options.model_fields.items()}
+
+
+def option_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (cue options by name) checked by their cues, every registered cue's defaults filled in;
+    a bad value raises pydantic's ValidationError naming the option, a name no cue has one for too."""
+    remaining = dict(values)
+    checked: dict[str, Any] = {}
+    for cls in _CUES.values():
+        mine = {name: remaining.pop(name) for name in list(remaining) if name in cls.Options.model_fields}
+        checked.update(cls.Options(**mine).model_dump())
+    if remaining:
+        CueOptions(**remaining)  # raises: extra inputs are not permitted, naming each
+    return checked
 
 
 def create_cues(options, classes: Sequence[str]) -> list[Cue]:

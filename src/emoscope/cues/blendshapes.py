@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import MESH, Cue, CueSummary, CueTimeline, FaceObservation, register_cue
+from emoscope.cues.base import (MESH, Cue, CueOptions, CueSummary, CueTimeline, FaceObservation, cue_option,
+                                register_cue)
 from emoscope.data.labels import canonical_name
 from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, bundle_bytes
 
@@ -90,6 +91,11 @@ class Blendshapes(Cue):
     """52 blendshape scores per face and frame from the face mesh."""
 
     name = "blendshapes"
+
+    class Options(CueOptions):
+        blendshapes: bool = cue_option(False, "52 facial blendshape scores per face and frame (face mesh; "
+                                       "docs/blendshapes.md)", flag=True)
+
     columns = tuple((column, "value") for column in COLUMNS)
     needs = frozenset({MESH})
     report_key = "blendshapes"

@@ -17,7 +17,7 @@ from collections import deque
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import MESH, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import MESH, Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
 
 # Face-mesh indices: p1 outer corner, p2/p3 upper lid, p4 inner corner, p5/p6 lower lid.
 RIGHT_EYE = (33, 160, 158, 133, 153, 144)  # the subject's right eye (image left)
@@ -116,6 +116,10 @@ class Blinks(Cue):
     """Eye aspect ratio per frame and blinks, one :class:`BlinkDetector` per track."""
 
     name = "blinks"
+
+    class Options(CueOptions):
+        blinks: bool = cue_option(True, "count blinks (face mesh)", flag=True)
+
     columns = (("ear", "value"), ("blink", "flag"))
     needs = frozenset({MESH})
     report_key = "blinks"

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from emoscope.cues.base import MESH, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import MESH, Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
 
 # (corner, corner, iris centre) for each eye; refine_landmarks=True adds the iris points 468-477
 EYES = ((33, 133, 468), (362, 263, 473))
@@ -55,6 +55,10 @@ class Gaze(Cue):
     """Horizontal gaze direction per frame; the report gives each direction's share of the measured frames."""
 
     name = "gaze"
+
+    class Options(CueOptions):
+        gaze: bool = cue_option(True, "measure gaze direction (face mesh iris)", flag=True)
+
     columns = (("gaze", "text"),)
     needs = frozenset({MESH})
     report_key = "gaze_share"

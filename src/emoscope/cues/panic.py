@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
 from emoscope.cues.debounce import Debouncer, EpisodeLog
 from emoscope.data.labels import PANIC_CLASSES, canonical_name
 from emoscope.errors import EmoscopeError
@@ -104,6 +104,18 @@ class Panic(Cue):
     """The smoothed panic score per face with episodes (hysteresis per track), and crowd alerts."""
 
     name = "panic"
+
+    class Options(CueOptions):
+        panic: bool = cue_option(False, "score panic per person (hysteresis) and raise crowd alerts", flag=True)
+        panic_classes: list[str] = cue_option(list(PANIC_CLASSES), "expressions whose probabilities add up to "
+                                              "the panic score")
+        panic_threshold: float = cue_option(0.5, "panic score that counts as panic (see `emoscope panic`)",
+                                            flag=True, gt=0, le=1)
+        panic_enter_frames: int = cue_option(5, "frames above the threshold that start an episode", ge=1)
+        panic_exit_frames: int = cue_option(10, "frames below it that end an episode", ge=1)
+        crowd_level: float = cue_option(0.3, "share of visible faces in panic that raises an alert", flag=True,
+                                        gt=0, le=1)
+
     columns = (("panic", "value"), ("panic_active", "flag"))
     report_key = "panic"
     title = "panic"
@@ -111,15 +123,14 @@ class Panic(Cue):
 
     def __init__(self, options, classes):
         super().__init__(options, classes)
-        self.options = options
-        self.columns_of_panic = panic_columns(classes, options.panic_classes) if self.enabled else []
-        self.crowd = CrowdMonitor(options.crowd_level)
+        self.columns_of_panic = panic_columns(classes, self.settings.panic_classes) if self.enabled else []
+        self.crowd = CrowdMonitor(self.settings.crowd_level)
 
     def update(self, face: FaceObservation) -> dict:
         score = float(face.smoothed[self.columns_of_panic].sum())
         debouncer = self.tracks.setdefault(
-            face.track_id, Debouncer(self.options.panic_enter_frames, self.options.panic_exit_frames))
-        above = score >= self.options.panic_threshold
+            face.track_id, Debouncer(self.settings.panic_enter_frames, self.settings.panic_exit_frames))
+        above = score >= self.settings.panic_threshold
         started = debouncer.update(above, face.time)
         return {"panic": score, "panic_above": above, "panic_active": debouncer.active, "panic_started": started}
 

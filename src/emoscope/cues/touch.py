@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import HANDS, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import HANDS, Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
 from emoscope.cues.debounce import Debouncer, EpisodeLog
 
 
@@ -48,6 +48,12 @@ class Touches(Cue):
     """A hand on the face in this frame, and face-touch episodes with hysteresis per track."""
 
     name = "touches"
+
+    class Options(CueOptions):
+        touches: bool = cue_option(True, "detect face touching (hand landmarks)", flag=True)
+        touch_enter_frames: int = cue_option(3, "touching frames in a row that start an episode", ge=1)
+        touch_exit_frames: int = cue_option(5, "frames without touching that end an episode", ge=1)
+
     columns = (("hand_on_face", "flag"), ("touching", "flag"))
     needs = frozenset({HANDS})
     report_key = "touches"
@@ -55,7 +61,7 @@ class Touches(Cue):
 
     def __init__(self, options, classes):
         super().__init__(options, classes)
-        self._enter, self._exit = options.touch_enter_frames, options.touch_exit_frames
+        self._enter, self._exit = self.settings.touch_enter_frames, self.settings.touch_exit_frames
 
     def update(self, face: FaceObservation) -> dict:
         on_face = hand_touches_face(face.hands, face.box)

@@ -66,13 +66,6 @@ class LabelSet:
             dtype=np.int64,
         )
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "classes": list(self.classes)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LabelSet:
-        return cls(name=str(data["name"]), classes=tuple(str(c) for c in data["classes"]))
-
 
 FER7 = LabelSet("fer2013", ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
 """FER2013's seven classes in the official order of the ``emotion`` column (0..6)."""

@@ -8,8 +8,9 @@ from emoscope.faces.align import FRAMING_VIEWS, classify_views, crop_faces, fram
 from emoscope.faces.base import FaceDetector
 from emoscope.faces.detections import KEYPOINT_NAMES, Detections
 from emoscope.faces.images import MAX_PIXELS, as_bgr, read_image
-from emoscope.faces.registry import create_detector, create_photo_detector, detector_descriptions, list_detectors
+from emoscope.faces.registry import (PHOTO_DETECTOR, create_detector, create_photo_detector, detector_descriptions,
+                                     list_detectors)
 
-__all__ = ["FRAMING_VIEWS", "KEYPOINT_NAMES", "MAX_PIXELS", "Detections", "FaceDetector", "as_bgr", "create_detector", "create_photo_detector",
+__all__ = ["FRAMING_VIEWS", "KEYPOINT_NAMES", "MAX_PIXELS", "PHOTO_DETECTOR", "Detections", "FaceDetector", "as_bgr", "create_detector", "create_photo_detector",
            "classify_views", "crop_faces", "detector_descriptions", "framing_zooms", "list_detectors", "mean_over_views",
            "read_image"]

@@ -44,7 +44,11 @@ def detector_descriptions() -> dict[str, str]:
     return {name: entry.description for name, entry in _REGISTRY.items()}
 
 
-def create_photo_detector(name: str, **kwargs) -> FaceDetector:
+PHOTO_DETECTOR = "mediapipe-full"
+"""The photo detector by default: photos are often group shots, with faces at any distance."""
+
+
+def create_photo_detector(name: str = PHOTO_DETECTOR, **kwargs) -> FaceDetector:
     """A detector for still photos: like :func:`create_detector`, and a photo where no face is found is
     searched once more inside a border, for faces that fill it (``close_ups``, see ``BaseDetector``)."""
     return create_detector(name, close_ups=True, **kwargs)

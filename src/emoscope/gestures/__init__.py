@@ -8,9 +8,9 @@ gesture is spoken once through espeak-ng.
 from emoscope.gestures.classifier import GestureClassifier, GestureFrame, GestureOptions, HandResult
 from emoscope.gestures.landmarks import HandShape, hand_shape
 from emoscope.gestures.speech import Speaker, synthesize
-from emoscope.gestures.stream import HoldSmoother, gesture_results, read_frames
+from emoscope.gestures.stream import HoldSmoother, gesture_results
 from emoscope.gestures.vocabulary import DEFAULT_PHRASES, GESTURES, NO_HAND, UNKNOWN
 
 __all__ = ["DEFAULT_PHRASES", "GESTURES", "NO_HAND", "UNKNOWN", "GestureClassifier", "GestureFrame",
            "GestureOptions", "HandResult", "HandShape", "HoldSmoother", "Speaker", "gesture_results",
-           "hand_shape", "read_frames", "synthesize"]
+           "hand_shape", "synthesize"]

@@ -141,9 +141,9 @@ class GestureClassifier:
         self.landmark_model = LandmarkModel.load(landmark_model) if self.options.route in ("combined", "landmarks") \
             else None
         if self.options.route in ("combined", "crop"):
-            from emoscope.runtime.predictor import load_predictor
+            from emoscope.runtime.predictor import shared_predictor
 
-            self.predictor = load_predictor(model)
+            self.predictor = shared_predictor(model, "auto")
             missing = set(GESTURE_LETTERS + ("other",)) - set(self.predictor.classes)
             if missing:
                 lacking = ", ".join(sorted(missing))

@@ -32,7 +32,6 @@ THUMB_LIMITS: dict[str, Range] = {"spread": (-10.0, 90.0), "lift": (0.0, 80.0), 
                                   "ip": (-20.0, 85.0)}
 """Degrees: CMC radial abduction (in the palm plane, from ``U``), CMC palmar abduction (out of the
 palm), MCP and IP flexion."""
-THUMB_JOINTS = tuple(THUMB_LIMITS)
 
 KNUCKLES = {"index": (0.23, 0.95), "middle": (0.0, 1.0), "ring": (-0.21, 0.94), "pinky": (-0.40, 0.85)}
 """Typical MCP positions (R, U) in the palm plane."""

@@ -18,11 +18,11 @@ from emoscope.gestures.classifier import (DEFAULT_MODEL, GestureClassifier, Gest
                                           require_hand_sized)
 from emoscope.gestures.draw import draw_gestures
 from emoscope.gestures.speech import Speaker
-from emoscope.gestures.stream import (GESTURE_FRAME, HELD, STARTED, HoldSmoother, gesture_result, gesture_results,
-                                      read_frames)
+from emoscope.gestures.stream import GESTURE_FRAME, HELD, STARTED, HoldSmoother, gesture_result, gesture_results
 from emoscope.gestures.vocabulary import GESTURE_OF_LETTER, UNKNOWN
 from emoscope.video.results import FrameResult
 from emoscope.video.sinks import CallbackSink, Sink, VideoWriterSink
+from emoscope.video.source import open_source
 
 
 class SessionSummary(Sink):
@@ -80,28 +80,28 @@ def run_session(
     sinks: the summary, speech, ``on_step`` and, with ``annotate`` (an image or .mp4 path), the
     annotated output.
     """
-    source_frames = read_frames(int(source) if source.isdigit() else source, max_seconds)
-    if as_crop and not source_frames.still:
-        raise EmoscopeError(f"{source}: --crop takes an image file that is already a hand crop, not a video")
-    first = next(source_frames.frames, None)
-    if first is None:
-        raise EmoscopeError(f"{source}: no frame could be read")
-    if not as_crop:
-        require_hand_sized(first.image, source)
-    classifier = GestureClassifier(options, model=model, still=source_frames.still)
-    summary, speech = SessionSummary(), SpeechSink(speaker, phrases)
     with ExitStack() as stack:
+        opened = stack.enter_context(open_source(source, max_seconds))
+        if as_crop and not opened.still:
+            raise EmoscopeError(f"{source}: --crop takes an image file that is already a hand crop, not a video")
+        frames = iter(opened.frames)
+        first = next(frames, None)
+        if first is None:
+            raise EmoscopeError(f"{source}: no frame could be read")
+        if not as_crop:
+            require_hand_sized(first.image, source)
+        classifier = GestureClassifier(options, model=model, still=opened.still)
         stack.callback(classifier.close)
+        summary, speech = SessionSummary(), SpeechSink(speaker, phrases)
         sinks = [summary, stack.enter_context(speech), CallbackSink(on_step)]
         if annotate:
-            writer = VideoWriterSink(Path(annotate), source_frames.fps, draw=draw_gestures)
+            writer = VideoWriterSink(Path(annotate), opened.fps, draw=draw_gestures)
             sinks.append(stack.enter_context(writer))
         if as_crop:
             crop = GestureFrame(0, 0.0, classifier.classify_crops([first.image]))
             results = iter([gesture_result(first, crop, HoldSmoother(1))])
         else:
-            results = gesture_results(itertools.chain([first], source_frames.frames), classifier,
-                                      1 if source_frames.still else hold_frames)
+            results = gesture_results(itertools.chain([first], frames), classifier, 1 if opened.still else hold_frames)
         try:
             for result in results:
                 for sink in sinks:

@@ -10,15 +10,12 @@ some other label (another gesture, "unknown" or "no hand") has held in between.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 from emoscope.errors import EmoscopeError
-from emoscope.faces.images import IMAGE_SUFFIXES
 from emoscope.gestures.classifier import GestureClassifier, GestureFrame
 from emoscope.gestures.vocabulary import GESTURES, NO_HAND
 from emoscope.video.results import FrameResult
-from emoscope.video.source import Frame, VideoSource
+from emoscope.video.source import Frame
 
 
 class HoldSmoother:
@@ -45,28 +42,6 @@ class HoldSmoother:
 GESTURE_FRAME, HELD, STARTED = "gestures", "held_gesture", "gesture_started"
 """Keys of a gesture session's :attr:`FrameResult.data`: the frame's :class:`GestureFrame`, the held
 label, and the gesture this frame made newly held (or None)."""
-
-
-@dataclass
-class FrameInput:
-    frames: Iterator[Frame]
-    still: bool  # a single still image rather than a video or webcam
-    fps: float
-
-
-def read_frames(source: str | Path | int, max_seconds: float | None = None) -> FrameInput:
-    """Frames of an image file, a video file or a webcam index."""
-    from emoscope.faces.images import read_image
-
-    if isinstance(source, (str, Path)) and Path(source).suffix.lower() in IMAGE_SUFFIXES:
-        return FrameInput(iter([Frame(0, 0.0, read_image(source))]), True, 1.0)
-    video = VideoSource(source, max_seconds=max_seconds)
-
-    def frames() -> Iterator[Frame]:
-        with video:
-            yield from video
-
-    return FrameInput(frames(), False, video.info.fps)
 
 
 def gesture_result(frame: Frame, gestures: GestureFrame, smoother: HoldSmoother) -> FrameResult:

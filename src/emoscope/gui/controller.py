@@ -323,9 +323,9 @@ class AppController:
 
     # -- helpers -------------------------------------------------------------------------------------
     def _load_model(self, name_or_path: str) -> None:
-        from emoscope.runtime.predictor import load_predictor
+        from emoscope.runtime.predictor import shared_predictor
 
-        predictor = load_predictor(name_or_path, backend="fastest")
+        predictor = shared_predictor(name_or_path)
         if is_part_model(predictor.spec.name):
             raise EmoscopeError(f"{name_or_path}: a part model reads one facial part; choose a whole-face model")
         self.predictor, self.model_name = predictor, predictor.spec.name

@@ -20,14 +20,13 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from emoscope.errors import EmoscopeError
-from emoscope.faces.images import IMAGE_SUFFIXES, read_image
 from emoscope.gestures.draw import draw_gestures
 from emoscope.gestures.stream import HELD, STARTED, HoldSmoother, gesture_result
 from emoscope.gestures.vocabulary import DEFAULT_PHRASES
@@ -36,7 +35,7 @@ from emoscope.video.draw import draw_faces
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.sinks import Sink
-from emoscope.video.source import Frame, VideoSource
+from emoscope.video.source import Frame, OpenedSource, open_source
 
 GESTURE_HOLD_FRAMES = 5
 """Frames a hand sign must hold before it is the gesture (as ``emoscope gesture`` does)."""
@@ -78,35 +77,6 @@ class LiveUpdate:
     classes: list[str]  # the model's classes, as it was when this frame was analysed
     message: str = ""
     ended: bool = False  # the source is finished: no more frames will come
-
-
-@dataclass
-class OpenedSource:
-    frames: Iterable[Frame]
-    video: VideoSource | None  # None for a still image
-    fps: float
-    name: str
-
-
-def open_source(source: str | int | Path, max_seconds: float | None = None) -> OpenedSource:
-    """An image file, a video file or a webcam index, opened now so that a bad one fails here, as one
-    :class:`~emoscope.errors.DataError` line."""
-    if isinstance(source, int) or str(source).isdigit():
-        import cv2
-
-        # OpenCV logs its own warnings for a camera that is not there; our DataError says it in one line
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        try:
-            video = VideoSource(int(source), max_seconds=max_seconds)
-        finally:
-            cv2.utils.logging.setLogLevel(level)
-        return OpenedSource(video, video, video.info.fps, f"webcam {int(source)}")
-    path = Path(source)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return OpenedSource([Frame(0, 0.0, read_image(path))], None, 1.0, path.name)
-    video = VideoSource(path, max_seconds=max_seconds)
-    return OpenedSource(video, video, video.info.fps, path.name)
 
 
 class FrameSlot:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoscope.gui.engine import LiveEngine, LiveUpdate, live_options, open_source
+from emoscope.gui.engine import LiveEngine, LiveUpdate, live_options
+from emoscope.video.source import open_source
 from emoscope.video.sinks import VideoWriterSink
 
 WINDOW = "emoscope live"

@@ -47,9 +47,9 @@ class PartsReader:
     """The four part models, loaded once; :meth:`read` takes the face crop the whole-face model read."""
 
     def __init__(self, backend: str = "auto"):
-        from emoscope.runtime.predictor import load_predictor
+        from emoscope.runtime.predictor import shared_predictor
 
-        self.models = {part: load_predictor(part_model_name(part), backend=backend) for part in PARTS}
+        self.models = {part: shared_predictor(part_model_name(part), backend) for part in PARTS}
 
     def read(self, face_crop: np.ndarray, face_predictor) -> PartsReading:
         face = _gray48(face_crop)

@@ -7,6 +7,7 @@ forward pass; the ONNX one needs no torch.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -151,36 +152,67 @@ def resolve_model_path(name_or_path: str | Path, backend: str) -> Path:
     raise ModelError(f"unknown model {str(name_or_path)!r} for backend {backend!r} (pretrained: {known})")
 
 
-def load_predictor(name_or_path: str | Path, backend: str = "auto", batch_size: int = 256) -> Predictor:
-    """A predictor for a shipped model name, a ``.safetensors`` bundle or an exported ``.onnx``.
+def load_predictor(name_or_path: str | Path, backend: str = "auto", batch_size: int = 256,
+                   threads: int = 0) -> Predictor:
+    """A predictor for a shipped model name, a ``.safetensors`` bundle or an exported ``.onnx``, freshly
+    loaded (:func:`shared_predictor` loads each once per process).
 
     ``backend``: ``auto`` (torch for bundles when torch is installed, else ONNX), ``torch``, ``onnx``, or
     ``fastest`` (ONNX Runtime where the model is exported: several times faster per small batch on CPU;
-    else ``auto``).
+    else ``auto``). ``threads``: ONNX Runtime's intra-op threads (it ignores OMP_NUM_THREADS), or torch's
+    thread count, process-wide; 0 leaves the library's default (every core).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
     if backend == "fastest":
         try:
-            return load_predictor(name_or_path, "onnx", batch_size)
+            return load_predictor(name_or_path, "onnx", batch_size, threads)
         except EmoscopeError:
-            return load_predictor(name_or_path, "auto", batch_size)
+            return load_predictor(name_or_path, "auto", batch_size, threads)
     path = resolve_model_path(name_or_path, backend)
     if path.suffix == ".onnx":
         if backend == "torch":
             raise ModelError(f"{path}: an ONNX file needs backend 'onnx'")
         from emoscope.runtime.onnx_runtime import open_onnx
 
-        session, spec = open_onnx(path)
+        session, spec = open_onnx(path, threads=threads)
         return OnnxPredictor(session, spec, path, batch_size)
     if backend == "onnx":
         onnx_path = path.with_suffix(".onnx")
         if not onnx_path.is_file():
             raise ModelError(f"{path}: no exported {onnx_path.name} beside it; run `emoscope export {path}`")
-        return load_predictor(onnx_path, "onnx", batch_size)
+        return load_predictor(onnx_path, "onnx", batch_size, threads)
     if not _torch_available():
         raise ModelError(f"{path}: torch is not installed; use the ONNX model (backend 'onnx')")
     from emoscope.runtime.bundle import load_bundle
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     model, spec = load_bundle(path)
     return TorchPredictor(model, spec, path, batch_size)
+
+
+_SHARED: dict[tuple[str, str, int], Predictor] = {}  # (model source, backend, threads)
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_predictor(name_or_path: str | Path, backend: str = "fastest", threads: int = 0) -> Predictor:
+    """The process's one loaded predictor for ``(model, backend, threads)``: loaded on first use, then
+    the same object for every caller (the web app's requests and workers, Ray workers, the desktop app,
+    :class:`emoscope.Analyzer`). Predictors are safe to share between threads: they keep no state per
+    call. A file is keyed by its resolved path and modification time, so a file rewritten since loads anew."""
+    path = Path(name_or_path)
+    source = f"{path.resolve()}@{path.stat().st_mtime_ns}" if path.is_file() else str(name_or_path)
+    key = (source, backend, threads)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = load_predictor(name_or_path, backend=backend, threads=threads)
+        return _SHARED[key]
+
+
+def clear_shared() -> None:
+    """Forget every shared predictor (benchmarks that time loading; tests)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()

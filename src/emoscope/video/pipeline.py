@@ -12,12 +12,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues
-from emoscope.data.labels import PANIC_CLASSES
+from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues, option_values
 from emoscope.faces import Detections, classify_views, create_detector, crop_faces, framing_zooms, list_detectors
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
@@ -30,9 +30,11 @@ LOOKAHEAD_PER_WORKER = 2
 
 
 class AnalysisOptions(BaseModel):
-    """What the loop measures and how; saved into every report."""
+    """What the loop measures and how; saved into every report. Besides these fields it takes every
+    registered cue's options (:attr:`emoscope.cues.base.Cue.Options`: ``blinks``, ``touches``,
+    ``panic_threshold``...), checked by their cue, defaults filled in; any other name is an error."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     detector: str = Field("mediapipe", description="face detector, one of emoscope.faces.list_detectors()")
     min_face_score: float = Field(0.5, ge=0, le=1)
@@ -44,25 +46,19 @@ class AnalysisOptions(BaseModel):
                                 "1.1x its framing (3x the classifier's work; narrows what detector framing costs)")
     batch_frames: int = Field(16, ge=1, description="frames whose faces are classified in one batch")
     ema_alpha: float = Field(0.3, gt=0, le=1, description="weight of the newest frame in the EMA")
-    blinks: bool = True
-    gaze: bool = True
-    touches: bool = True
     hands_every: int = Field(4, ge=1, description="run the hand tracker on every Nth frame; a touch lasts "
                              "seconds, and hands are the costliest stage (~35 ms a frame on 2 cores)")
-    touch_enter_frames: int = Field(3, ge=1, description="touching frames in a row that start an episode")
-    touch_exit_frames: int = Field(5, ge=1, description="frames without touching that end an episode")
-    panic: bool = Field(False, description="score panic per person and watch the crowd")
-    panic_classes: list[str] = Field(default_factory=lambda: list(PANIC_CLASSES),
-                                     description="expressions whose probabilities add up to the panic score")
-    panic_threshold: float = Field(0.5, gt=0, le=1, description="smoothed panic score that counts as panic")
-    panic_enter_frames: int = Field(5, ge=1, description="frames above the threshold that start an episode")
-    panic_exit_frames: int = Field(10, ge=1, description="frames below it that end an episode")
-    crowd_level: float = Field(0.3, gt=0, le=1, description="share of visible faces in panic that raises an alert")
-    blendshapes: bool = Field(False, description="52 blendshape scores per face and frame from the face mesh "
-                              "(emoscope.cues.blendshapes)")
     max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cue_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        own = {name: value for name, value in data.items() if name in cls.model_fields}
+        return own | option_values({name: value for name, value in data.items() if name not in cls.model_fields})
 
     @field_validator("detector")
     @classmethod

@@ -1,21 +1,32 @@
-"""Frame-by-frame video input (files or a webcam index) with optional frame-rate sampling.
+"""Every input, from a name to frames: :func:`find_sources` turns what a user typed (a photo, a video, a
+folder, a glob, a manifest CSV or a webcam index) into items, :func:`open_source` opens one as frames;
+:class:`VideoSource` decodes a video file or webcam frame by frame with optional frame-rate sampling.
 
 Frames are decoded one at a time, so memory stays flat however long the video is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import glob
 import os
 import queue
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from emoscope.errors import DataError
+from emoscope.faces.images import IMAGE_SUFFIXES, read_image
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+"""What a folder or glob counts as a video, by extension (photos: ``IMAGE_SUFFIXES``)."""
+
+MANIFEST_METADATA = ("candidate", "question", "group")
+"""Manifest columns copied into each item's metadata (a manifest needs only ``path``)."""
 
 
 _END = object()  # end of the decoded stream
@@ -77,8 +88,123 @@ class VideoInfo:
 MAX_WEBCAM_INDEX = 255  # /dev/video0 ... /dev/video255
 
 
+def is_webcam(source: str | int | Path) -> bool:
+    """A webcam index (an int, or text of digits) rather than a file."""
+    return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
+
+
+def source_kind(path: str | Path) -> str | None:
+    """"image" or "video" by the file's extension, None for neither."""
+    suffix = Path(path).suffix.lower()
+    return "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else None
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    path: str  # a file, or a webcam index as text
+    kind: str  # "image", "video" or "webcam"
+    metadata: dict = field(default_factory=dict)  # a manifest row's columns (MANIFEST_METADATA)
+
+
+def find_sources(source: str | int | Path, others_as: str | None = None, webcams: bool = True) -> list[SourceItem]:
+    """The items a source names, in a stable order: a webcam index (with ``webcams``), one file, the
+    files of a folder (not recursive), of a glob (``**`` recurses) or of a manifest CSV (a ``path``
+    column, relative to the manifest, plus :data:`MANIFEST_METADATA`; its rows are kept as given, so a
+    missing file is that item's error later). In a folder or glob, files of neither kind are left out,
+    or with ``others_as`` kept as that kind (``predict`` then says which file is not an image). A file
+    named directly keeps its kind or ``others_as`` ("video" when neither)."""
+    if webcams and is_webcam(source):
+        _parse_source(source)
+        return [SourceItem(str(int(source)), "webcam")]
+    text = str(source)
+    path = Path(text)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return [SourceItem(item, source_kind(item) or others_as or "video", metadata)
+                for item, metadata in _manifest_rows(path)]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    elif glob.has_magic(text):
+        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    elif path.is_file():
+        return [SourceItem(text, source_kind(path) or others_as or "video")]
+    else:
+        raise DataError(f"{text}: no such file, folder or glob match")
+    items = [SourceItem(str(p), kind) for p in files if (kind := source_kind(p) or others_as) is not None]
+    if not items:
+        known = "files" if others_as else f"videos or photos (by extension: {', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)})"
+        raise DataError(f"{text}: no {known} found")
+    return items
+
+
+def _manifest_rows(path: Path) -> list[tuple[str, dict]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            records = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the manifest ({exc})") from None
+    if not records or "path" not in records[0]:
+        raise DataError(f"{path}: a manifest needs a 'path' column and at least one row "
+                        f"(optional: {', '.join(MANIFEST_METADATA)})")
+    rows = []
+    for record in records:
+        item = Path((record.get("path") or "").strip())
+        if not str(item) or str(item) == ".":
+            continue
+        # relative paths are relative to the manifest, so a manifest travels with its videos
+        resolved = item if item.is_absolute() else path.parent / item
+        rows.append((str(resolved), {key: record[key] for key in MANIFEST_METADATA if record.get(key)}))
+    if not rows:
+        raise DataError(f"{path}: the manifest lists no paths")
+    return rows
+
+
+@dataclass
+class OpenedSource:
+    """One photo, video or webcam as frames; closing releases the video or camera."""
+
+    frames: Iterable[Frame]
+    video: VideoSource | None  # None for a still image
+    fps: float
+    name: str  # for people: the file's name, or "webcam N"
+
+    @property
+    def still(self) -> bool:
+        return self.video is None
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
+
+    def __enter__(self) -> OpenedSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_source(source: str | int | Path, max_seconds: float | None = None) -> OpenedSource:
+    """A photo (by extension), a video file or a webcam index, opened now so that a bad one fails here,
+    as one :class:`~emoscope.errors.DataError` line."""
+    if is_webcam(source):
+        import cv2
+
+        # OpenCV logs its own warnings for a camera that is not there; our DataError says it in one line
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            video = VideoSource(int(source), max_seconds=max_seconds)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        return OpenedSource(video, video, video.info.fps, f"webcam {int(source)}")
+    path = Path(source)
+    if source_kind(path) == "image":
+        return OpenedSource([Frame(0, 0.0, read_image(path))], None, 1.0, path.name)
+    video = VideoSource(path, max_seconds=max_seconds)
+    return OpenedSource(video, video, video.info.fps, path.name)
+
+
 def _parse_source(source: str | int | Path) -> str | int:
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+    if is_webcam(source):
         if not 0 <= int(source) <= MAX_WEBCAM_INDEX:
             raise DataError(f"webcam {source}: no such camera index (0-{MAX_WEBCAM_INDEX})")
         return int(source)  # webcam index

@@ -11,9 +11,7 @@ from pathlib import Path
 from emoscope.apps.predict import FacePrediction, predict_faces
 from emoscope.errors import ModelError
 from emoscope.faces import create_photo_detector, read_image
-from emoscope.runtime.predictor import list_pretrained, load_predictor
-
-PHOTO_DETECTOR = "mediapipe-full"  # as `emoscope predict`: faces at any distance, group photos
+from emoscope.runtime.predictor import list_pretrained, shared_predictor
 
 
 def check_model(name: str) -> str:
@@ -25,28 +23,21 @@ def check_model(name: str) -> str:
 
 class ImageAnalyzer:
     def __init__(self, detectors: int = 2):
-        self._predictors: dict = {}
         self._lock = threading.Lock()
         self._detectors: queue.Queue = queue.Queue()
         self._size = detectors
         self._made = 0
 
-    def predictor(self, model: str):
-        with self._lock:
-            if model not in self._predictors:
-                self._predictors[model] = load_predictor(check_model(model), backend="fastest")
-            return self._predictors[model]
-
     def _borrow(self):
         with self._lock:
             if self._detectors.empty() and self._made < self._size:
                 self._made += 1
-                return create_photo_detector(PHOTO_DETECTOR)
+                return create_photo_detector()
         return self._detectors.get()
 
     def analyze(self, path: Path, model: str) -> tuple[tuple[int, int], list[FacePrediction], list[str]]:
         """((width, height), faces, classes); a file that is not a readable image is a DataError."""
-        predictor = self.predictor(model)
+        predictor = shared_predictor(check_model(model))
         image = read_image(path)
         detector = self._borrow()
         try:

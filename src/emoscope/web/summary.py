@@ -6,8 +6,6 @@ from __future__ import annotations
 from emoscope.report.html import report_cues
 from emoscope.report.schema import PersonReport, Report
 
-INTERVAL_ROW = "intervals"
-
 
 def main_person(report: Report) -> PersonReport | None:
     """The interviewee: the person visible longest."""

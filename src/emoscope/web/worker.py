@@ -59,18 +59,16 @@ def serve_jobs(conn: Connection) -> None:
 
     from emoscope.apps.batch import video_result
     from emoscope.errors import EmoscopeError
-    from emoscope.runtime.predictor import load_predictor
+    from emoscope.runtime.predictor import shared_predictor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on `emoscope serve` is the parent's to handle
-    predictors: dict = {}
     while (task := conn.recv()) is not None:
         item, job = task
         try:
-            if job.model not in predictors:
-                predictors[job.model] = load_predictor(job.model, backend=job.backend)
+            predictor = shared_predictor(job.model, job.backend)
             progress = Progress(lambda counts: conn.send(("progress", counts)))
             with in_video_folder(item) as local:
-                result = video_result(local, job, predictors[job.model], on_progress=progress)
+                result = video_result(local, job, predictor, on_progress=progress)
             conn.send(outcome(result.row, progress.counts))
         except EmoscopeError as exc:  # the model: video errors are in the result's row
             conn.send(("failed", str(exc)))
