@@ -181,9 +181,14 @@ class AppSetting(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; ``postgresql://`` uses psycopg 3. SQLite gets foreign keys (for the
-    cascades), WAL and a busy timeout, since the API's threads write beside the job dispatcher."""
+    cascades), WAL, a busy timeout, since the API's threads write beside the job dispatcher, and a
+    Unicode lower()."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
@@ -196,6 +201,9 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+        # SQLite's own lower() knows only ASCII: Python's makes the name search find "Émile" by "émile",
+        # as PostgreSQL's lower() does
+        connection.create_function("lower", 1, _lower, deterministic=True)
 
     return engine
 

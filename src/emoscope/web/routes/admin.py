@@ -16,7 +16,12 @@ from emoscope.web.services import Services, services
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 ADMIN = require_role("admin")
-FILTER = Query(None, max_length=64, pattern=r"^[\w .@-]*$")
+
+
+def _filter():
+    """A filter of the audit log (an action or an actor); one Query object per parameter, since FastAPI
+    names a shared one after the first parameter that uses it."""
+    return Query(None, max_length=64, pattern=r"^[\w .@-]*$")
 
 
 # -- accounts --------------------------------------------------------------------------------------------
@@ -84,8 +89,8 @@ def update_user(user_id: str, request: Request, role: str = Form(...), disabled:
 # -- the audit log ---------------------------------------------------------------------------------------
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, page: int = Query(1, ge=1, le=1_000_000), action: str | None = FILTER,
-               actor: str | None = FILTER, svc: Services = Depends(services), who: Principal = Depends(ADMIN)):
+def audit_page(request: Request, page: int = Query(1, ge=1, le=1_000_000), action: str | None = _filter(),
+               actor: str | None = _filter(), svc: Services = Depends(services), who: Principal = Depends(ADMIN)):
     """The log, newest first, 50 lines a page, optionally one action's or one actor's."""
     with svc.sessions() as session:
         lines = audit.page(session, page, action, actor)
@@ -94,7 +99,7 @@ def audit_page(request: Request, page: int = Query(1, ge=1, le=1_000_000), actio
 
 
 @router.get("/audit.csv")
-def audit_csv(action: str | None = FILTER, actor: str | None = FILTER, svc: Services = Depends(services),
+def audit_csv(action: str | None = _filter(), actor: str | None = _filter(), svc: Services = Depends(services),
               who: Principal = Depends(ADMIN)):
     """The whole log (or the filtered part) as CSV; the export itself is logged first."""
     audit.log(svc.sessions, who, "export", "audit log", detail=" ".join(
