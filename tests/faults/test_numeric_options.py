@@ -67,6 +67,7 @@ LARGEST_VALID = {
     ("serve", "--workers"): 64,
     ("bench serve", "--concurrency"): 256,
     ("bench serve", "--videos"): 32,
+    ("bench serve", "--candidates"): 200,
     ("bench serve", "--workers"): 64,
     ("bench pipeline", "--faces"): 10_000,
     ("bench pipeline", "--seed"): 2**32 - 1,

@@ -239,3 +239,20 @@ def test_the_analysts_page_makes_and_withdraws_invitations(make_server):
     assert withdrawn.status_code == 303
     assert client.get(f"/v1/invitations/{listed['id']}").json()["state"] == "revoked"
     assert client.post(f"/invitations/{listed['id']}/revoke", data={}).status_code == 403  # no CSRF token
+
+
+@pytest.mark.slow
+def test_bench_serve_has_candidates_answer_at_once(tmp_path):
+    """`emoscope bench serve --candidates N`: N invitations answered at once through the candidates' routes."""
+    import json
+
+    from helpers import run_emoscope
+
+    out = tmp_path / "serve.json"
+    result = run_emoscope("bench", "serve", "--requests", "2", "--concurrency", "1", "--videos", "0", "--workers", "1",
+                          "--candidates", "2", "--out", out, timeout=300)
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(out.read_text())["candidates"]
+    assert measured["candidates"] == 2 and measured["errors"] == 0
+    assert [answer["state"] for answer in measured["each"]] == ["done", "done"]
+    assert all(answer["frames"] > 0 and answer["upload_s"] <= answer["seconds"] for answer in measured["each"])

@@ -1,7 +1,10 @@
 """`emoscope bench serve`: a bounded load test of the web app over loopback. `emoscope serve` runs in a
 subprocess with a throw-away data folder; phase 1 sends ``requests`` photos to ``POST /v1/images:analyze``
 from ``concurrency`` clients at once, phase 2 uploads ``videos`` interviews at once and waits for their
-jobs. Reported: requests/s, latency percentiles, errors (any answer but 200/202, or a failed job)."""
+jobs, phase 3 has ``candidates`` candidates answer an invitation at once as their browsers do (open the
+link, consent, upload the recorded answer; a 429 waited out as its Retry-After says) and waits for the
+analyses. Reported: requests/s, latency percentiles, errors (any answer but 200/202, or a failed job),
+and the machine's load average around the run (the figures are this machine's, under that load)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -83,9 +87,7 @@ async def _videos(client, video: Path, count: int) -> dict:
         if response.status_code != 202:
             return {"error": f"{response.status_code}: {response.text[:200]}"}
         upload_s = time.perf_counter() - start
-        job_id = response.json()["job"]["id"]
-        while (job := (await client.get(f"/v1/jobs/{job_id}")).json())["state"] in ("queued", "running"):
-            await asyncio.sleep(0.25)
+        job = await _wait_done(client, response.json()["job"]["id"])
         return {"state": job["state"], "error": job["error"], "frames": job["frames_done"],
                 "upload_s": round(upload_s, 2), "seconds": round(time.perf_counter() - start, 2)}
 
@@ -96,8 +98,64 @@ async def _videos(client, video: Path, count: int) -> dict:
             "frames_per_s": round(sum(job.get("frames", 0) for job in jobs) / wall, 1), "each": jobs}
 
 
+async def _wait_done(client, job_id: str) -> dict:
+    while (job := (await client.get(f"/v1/jobs/{job_id}")).json())["state"] in ("queued", "running"):
+        await asyncio.sleep(0.25)
+    return job
+
+
+async def _candidates(client, url: str, video: Path, count: int, timeout: float) -> dict:
+    """``count`` candidates, each with an invitation of one question, answer at once with ``video``."""
+    import httpx
+
+    content = video.read_bytes()
+    invited = []  # the analyst's side, before the clock starts
+    for index in range(count):
+        candidate = (await client.post("/v1/candidates", json={"name": f"load test candidate {index + 1}"})).json()
+        invitation = (await client.post(f"/v1/candidates/{candidate['id']}/invitations", json={
+            "questions": [{"text": "Tell us about yourself.", "seconds": 120}]})).json()
+        invited.append((candidate["id"], urlsplit(invitation["link"]).path))
+
+    async def one_candidate(browser, candidate_id: str, link: str) -> dict:
+        start = time.perf_counter()
+        for response in (await browser.get(link, headers={"Accept": "text/html"}),
+                         await browser.post(f"{link}/consent", data={"agree": "yes"})):  # then the recording page
+            if response.status_code != 200:
+                return {"error": f"{response.request.url.path}: {response.status_code}", "busy": 0}
+        busy = 0
+        while True:
+            sent = time.perf_counter()
+            response = await browser.post(f"{link}/answers/1",
+                                          files={"video": (f"answer{video.suffix}", content, "video/mp4")})
+            if response.status_code != 429:
+                break
+            busy += 1  # as the page does: wait as long as the server says, send the same recording again
+            await asyncio.sleep(float(response.headers.get("Retry-After", "10")))
+        upload_s, accepted_s = time.perf_counter() - sent, time.perf_counter() - start
+        if response.status_code != 202:
+            return {"error": f"{response.status_code}: {response.text[:200]}", "busy": busy}
+        interview = (await client.get(f"/v1/candidates/{candidate_id}")).json()["interviews"][0]
+        job = await _wait_done(client, interview["job"]["id"])
+        return {"state": job["state"], "error": job["error"], "frames": job["frames_done"], "busy": busy,
+                "upload_s": round(upload_s, 2), "accepted_s": round(accepted_s, 2),
+                "seconds": round(time.perf_counter() - start, 2)}
+
+    # no token: the link is the key; redirects followed, as a browser does
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, follow_redirects=True) as browser:
+        start = time.perf_counter()
+        answers = await asyncio.gather(*(one_candidate(browser, *pair) for pair in invited))
+        wall = time.perf_counter() - start
+    done = [a for a in answers if a.get("state") == "done"]
+    return {"candidates": count, "video": str(video), "video_bytes": len(content), "seconds": round(wall, 2),
+            "all_accepted_s": round(max((a.get("accepted_s", wall) for a in answers), default=0.0), 2),
+            "upload_latency": _latencies([a["upload_s"] for a in answers if "upload_s" in a] or [0.0]),
+            "busy_answers": sum(a["busy"] for a in answers),
+            "frames_per_s": round(sum(a.get("frames", 0) for a in answers) / wall, 1),
+            "errors": count - len(done), "each": answers}
+
+
 def run_load_test(video: Path, image: Path | None = None, requests: int = 200, concurrency: int = 8,
-                  videos: int = 3, workers: int = 3, timeout: float = 900) -> dict:
+                  videos: int = 3, workers: int = 3, timeout: float = 900, candidates: int = 0) -> dict:
     import httpx
 
     if not video.is_file():
@@ -109,7 +167,7 @@ def run_load_test(video: Path, image: Path | None = None, requests: int = 200, c
             (Path(folder) / "serve.log").open("w+b") as log:
         server = subprocess.Popen([sys.executable, "-m", "emoscope", "serve", "--port", str(port), "--data-dir",
                                    str(Path(folder) / "data"), "--token", token, "--workers", str(workers),
-                                   "--max-queue", str(max(videos, 1))],
+                                   "--max-queue", str(max(videos, candidates, 1))],
                                   stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_ready(server, url, log)
@@ -119,14 +177,18 @@ def run_load_test(video: Path, image: Path | None = None, requests: int = 200, c
                                              timeout=timeout) as client:
                     await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo)})  # loads the model
                     return {"images": await _images(client, photo, requests, concurrency),
-                            "videos": await _videos(client, video, videos) if videos else None}
+                            "videos": await _videos(client, video, videos) if videos else None,
+                            "candidates": await _candidates(client, url, video, candidates, timeout)
+                            if candidates else None}
 
+            load_before = os.getloadavg()[0]
             results = asyncio.run(phases())
         finally:
             server.terminate()
             server.wait(timeout=60)
-    return {"photo": photo_source, "video": str(video), "workers": workers, "cpus": os.cpu_count(), **results,
-            "errors": results["images"]["errors"] + (results["videos"]["errors"] if videos else 0)}
+    return {"photo": photo_source, "video": str(video), "workers": workers, "cpus": os.cpu_count(),
+            "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}, **results,
+            "errors": sum(results[phase]["errors"] for phase in ("images", "videos", "candidates") if results[phase])}
 
 
 def _wait_ready(server: subprocess.Popen, url: str, log, timeout: float = 60) -> None:
