@@ -236,6 +236,8 @@ class LoginLimiter:
     """At most ``failures`` failed logins per key (a username and the client's address) in a sliding
     window of ``window_s`` seconds; beyond that the key waits. In memory, per server process."""
 
+    max_keys = 10_000
+
     def __init__(self, failures: int = 5, window_s: float = 60.0):
         self.failures, self.window_s = failures, window_s
         self._seen: dict[tuple, deque[float]] = defaultdict(deque)
@@ -262,6 +264,9 @@ class LoginLimiter:
         now = time.monotonic()
         with self._lock:
             self._recent(key, now).append(now)
+            if len(self._seen) > self.max_keys:  # many names tried: forget those whose failures are old
+                for stale in [k for k, times in self._seen.items() if times[-1] <= now - self.window_s]:
+                    del self._seen[stale]
 
     def succeeded(self, key: tuple) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from emoscope.web import accounts, audit
 from emoscope.web.accounts import AccountError, Principal
 from emoscope.web.auth import (COOKIE, check_form_csrf, clear_session_cookie, form_csrf, is_service_token,
                                keep_form_csrf, local_path, require_role, set_session_cookie)
-from emoscope.web.db import ApiToken, Role, User
+from emoscope.web.db import ID, ApiToken, Role, User
 from emoscope.web.services import Services, services
 
 router = APIRouter(include_in_schema=False)
@@ -174,7 +174,7 @@ def revoke_token(token_id: str, request: Request, next: str = Form("/settings"),
                  who: Principal = Depends(SIGNED_IN)):
     """Revoke one of the user's own tokens; an admin may revoke anyone's."""
     with svc.sessions.begin() as session:
-        token = session.get(ApiToken, token_id) if len(token_id) <= 36 else None
+        token = session.get(ApiToken, token_id) if ID.fullmatch(token_id) else None
         if token is None or not (token.user_id == who.user_id or who.may(Role.admin)):
             raise HTTPException(404, "no such API token")
         accounts.revoke_token(session, token)
