@@ -374,3 +374,15 @@ def test_a_database_at_revision_0003_is_upgraded_with_its_rows_kept(tmp_path, da
         assert connection.execute(text("SELECT count(*) FROM jobs")).scalar() == 1
         assert connection.execute(text("SELECT username FROM users")).scalar() == "root"
     engine.dispose()
+
+
+def test_logging_in_ends_the_session_the_browser_had_before(make_server):
+    server = make_server()
+    client, app = server.client, server.client.app
+    add_user(app, "ann", "analyst")
+    assert log_in(client, "ann").status_code == 303
+    before = dict(client.cookies)
+    assert log_in(client, "ann").status_code == 303 and dict(client.cookies) != before
+    client.cookies.clear()
+    client.cookies.update(before)  # a cookie planted (or kept) from before the login
+    assert client.get("/v1/candidates").status_code == 401

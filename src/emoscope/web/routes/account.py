@@ -33,8 +33,11 @@ def _form_page(request: Request, svc: Services, template: str, context: dict, st
 
 
 def _logged_in(request: Request, svc: Services, user: User | None, next_url: str, action_detail: str):
-    """Start a login session for ``user`` (None: the server's --token) and go to ``next_url``."""
+    """Start a login session for ``user`` (None: the server's --token) and go to ``next_url``; a session
+    the browser had before ends (a cookie planted before the login is worth nothing after it)."""
     with svc.sessions.begin() as session:
+        if (previous := request.cookies.get(COOKIE)) is not None:
+            accounts.end_session(session, previous)
         raw, _ = accounts.start_session(session, user, svc.settings.token)
         who = Principal.of(user, None, _client(request))
         audit.record(session, who, "login", "user", user.id if user else None, action_detail)
