@@ -182,19 +182,16 @@ def analyze_video(source: str | int | Path, model=None, options: AnalysisOptions
 gesture = Analyzer.gesture
 
 
-def bench_photo_calls(photos: Sequence[str | Path], model: str | None = None, backend: str = "auto") -> dict:
+def bench_photo_calls(photos: Sequence[str | Path], model: str | None = None, backend: str = "auto",
+                      repeats: int = 3) -> dict:
     """Seconds for the same photos through one :class:`Analyzer` and through one :func:`predict_image`
-    call each (what a ``for p in photos: emoscope.predict_image(p)`` loop costs), in one process; each
-    way starts with no model loaded, so both pay their loading. For ``emoscope bench api``."""
+    call each (what a ``for p in photos: emoscope.predict_image(p)`` loop costs), in one process, the
+    two ways taking turns ``repeats`` times (medians reported). Each run starts with no model loaded, so
+    both pay their loading; the libraries are imported and warmed by one photo first."""
+    import statistics
     import time
 
     from emoscope.runtime import predictor as predictors
-
-    def timed(run) -> float:
-        predictors.clear_shared()
-        start = time.perf_counter()
-        run()
-        return time.perf_counter() - start
 
     def with_analyzer() -> None:
         with Analyzer(model, backend=backend) as analyzer:
@@ -205,8 +202,17 @@ def bench_photo_calls(photos: Sequence[str | Path], model: str | None = None, ba
         for photo in photos:
             predict_image(photo, model, backend=backend)
 
-    analyzer_s, calls_s = timed(with_analyzer), timed(one_call_each)
+    predict_image(photos[0], model, backend=backend)
+    seconds: dict[str, list[float]] = {"analyzer": [], "module_calls": []}
+    for _ in range(repeats):
+        for way, run in (("analyzer", with_analyzer), ("module_calls", one_call_each)):
+            predictors.clear_shared()
+            start = time.perf_counter()
+            run()
+            seconds[way].append(time.perf_counter() - start)
+    analyzer_s, calls_s = statistics.median(seconds["analyzer"]), statistics.median(seconds["module_calls"])
     return {"photos": len(photos), "model": model or default_model(IMAGE_MODELS), "backend": backend,
+            "repeats": repeats, "seconds": {way: [round(s, 3) for s in runs] for way, runs in seconds.items()},
             "analyzer_seconds": round(analyzer_s, 3), "module_calls_seconds": round(calls_s, 3),
             "analyzer_photos_per_s": round(len(photos) / analyzer_s, 2),
             "module_calls_photos_per_s": round(len(photos) / calls_s, 2),

@@ -114,16 +114,13 @@ def bench_serve_cmd(
     concurrency: int = typer.Option(8, min=1, max=256, help="clients sending at once"),
     videos: int = typer.Option(3, min=0, max=32, help="video jobs uploaded at once"),
     workers: int = typer.Option(3, min=1, max=64, help="the server's --workers"),
-    candidates: int = typer.Option(0, min=0, max=200, help="candidates answering an invitation at once with the "
-                                   "video (link, consent, upload), after the other phases"),
     out: Path = typer.Option(Path("runs/bench/serve.json")),
 ):
-    """Load test of `emoscope serve` over loopback: photos per second, latency percentiles, video jobs,
-    candidates answering invitations at once, errors."""
+    """Load test of `emoscope serve` over loopback: photos per second, latency percentiles, video jobs, errors."""
     from emoscope.web.loadtest import run_load_test
 
     check_can_write_in(out.parent)
-    results = run_load_test(video, image, requests, concurrency, videos, workers, candidates=candidates)
+    results = run_load_test(video, image, requests, concurrency, videos, workers)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(results, indent=2))
     console.print_json(json.dumps(results))
@@ -320,3 +317,32 @@ def bench_faces_cmd(
                         f"measure-only part while it holds under {MEASURE_SHARE:.0%} of that class's photos placed "
                         "so far (emoscope.data.face_photos.split_by_identity)", "routes": list(ROUTES), **results}
     publish(out, results, faces_table(results), "-".join(["bench:faces", *settings]), doc)
+
+
+@app.command("api")
+def bench_api_cmd(
+    photos: str = typer.Argument(..., help="photos: a folder, a glob or a manifest CSV (e.g. ../shared/data/media)"),
+    count: int = typer.Option(100, min=1, max=10_000, help="photos per way, the given ones repeated in turn"),
+    repeats: int = typer.Option(3, min=1, max=100, help="runs of each way, taking turns; medians reported"),
+    model: Optional[str] = typer.Option(None, help=DEFAULT_MODEL_HELP),
+    backend: str = typer.Option("auto", help=BACKEND_HELP),
+    out: Path = typer.Option(Path("runs/bench/api.json")),
+    doc: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:api --> markers here "
+                                       "(docs/api.md)"),
+):
+    """Photos through one emoscope.Analyzer against one emoscope.predict_image call each, in one run."""
+    from emoscope.api import bench_photo_calls
+    from emoscope.video.source import find_sources
+
+    check_can_write_in(out.parent)
+    found = [item.path for item in find_sources(photos, webcams=False) if item.kind == "image"]
+    if not found:
+        raise EmoscopeError(f"{photos}: no photos found")
+    results = bench_photo_calls([found[i % len(found)] for i in range(count)], model, backend, repeats)
+    table = ("| way | seconds | photos/s |\n| --- | ---: | ---: |\n"
+             f"| one `Analyzer` for all | {results['analyzer_seconds']:.2f} | {results['analyzer_photos_per_s']:.1f} |\n"
+             f"| one `predict_image` call each | {results['module_calls_seconds']:.2f} | "
+             f"{results['module_calls_photos_per_s']:.1f} |\n\n"
+             f"{results['photos']} photos ({len(found)} distinct), median of {repeats} runs each, model {results['model']}, backend {backend}, "
+             f"{os.cpu_count()} CPUs: the Analyzer is {results['speedup']:.2f}x as fast.\n")
+    publish(out, results, table, "bench:api", doc)
