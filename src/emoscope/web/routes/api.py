@@ -310,7 +310,7 @@ def review_interview(interview_id: str, body: ReviewIn, svc: Services = Depends(
 def save_review(svc: Services, interview_id: str, review: ReviewIn, who: Principal) -> Interview:
     with svc.sessions.begin() as session:
         interview = _get(session, Interview, interview_id, "interview")
-        interview.notes = review.notes.strip() or None if review.notes is not None else None
+        interview.notes = (review.notes or "").strip() or None  # blank notes are no notes
         interview.rating = review.rating
         interview.reviewed_by, interview.reviewed_at = who.name, utcnow()
         # the notes' text stays out of the log: it is about a person
