@@ -386,3 +386,37 @@ def test_logging_in_ends_the_session_the_browser_had_before(make_server):
     client.cookies.clear()
     client.cookies.update(before)  # a cookie planted (or kept) from before the login
     assert client.get("/v1/candidates").status_code == 401
+
+
+def test_the_login_limit_counts_failures_in_a_sliding_window():
+    import time
+
+    from emoscope.web.accounts import LoginLimiter
+
+    limiter = LoginLimiter(failures=2, window_s=0.5)
+    key = ("ann", "10.0.0.1")
+    limiter.failed(key)
+    assert limiter.retry_after(key) is None
+    limiter.failed(key)
+    assert limiter.retry_after(key) == 1 and limiter.retry_after(("ann", "10.0.0.2")) is None
+    time.sleep(0.6)
+    assert limiter.retry_after(key) is None  # the failures have left the window
+    limiter.failed(key)
+    limiter.succeeded(key)  # a right password clears the count
+    limiter.failed(key)
+    assert limiter.retry_after(key) is None
+
+
+def test_a_token_carries_its_users_role(make_server):
+    server = make_server()
+    client, app = server.client, server.client.app
+    csrf = session_for(app, client, add_user(app, "vera", "viewer"))
+    token = client.post("/settings/tokens", data={"name": "reports", "csrf": csrf}).text \
+        .split('id="new-token">')[1].split("<")[0]
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/candidates", headers=bearer).status_code == 200
+    refused = client.post("/v1/candidates", json={"name": "X"}, headers=bearer)
+    assert refused.status_code == 403 and "needs the analyst role" in refused.json()["error"]
+    assert client.get("/admin/audit.csv", headers=bearer).status_code == 403
+    assert client.get("/v1/candidates", headers={"Authorization": f"Bearer {token}x"}).status_code == 401
