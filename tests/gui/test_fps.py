@@ -41,7 +41,7 @@ def test_live_fps_shown_on_the_sample_clip(xdisplay, tmp_path):
                 text = gui.app.fps.cget("text")  # "FPS 23.9  dropped 3"
                 shown.append(float(text.split()[1]))
             readings[model] = {"median_fps": statistics.median(shown), "min_fps": min(shown), "max_fps": max(shown),
-                               "dropped": gui.controller.dropped, "analysed": gui.controller.engine.frames,
+                               "dropped": gui.controller.dropped, "analysed": gui.controller.player.frames,
                                "watched_s": seconds, "clip_fps": round(clip_fps, 3)}
         finally:
             gui.close()

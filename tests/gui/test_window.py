@@ -58,7 +58,7 @@ def test_a_face_box_is_drawn_on_a_face_clip_and_none_on_no_face(gui, media):
     assert gui.app.result.cget("text").startswith("#")
 
     gui.press("open_video", media / "no_face.mp4")
-    gui.until(lambda: gui.controller.last is not None and gui.controller.engine.frames >= 20, what="20 frames")
+    gui.until(lambda: gui.controller.last is not None and gui.controller.player.frames >= 20, what="20 frames")
     shown = gui.screenshot(gui.app.video)
     assert shown.std() > 10, "the no-face clip's frame is not shown"
     assert colour_pixels(shown, BOX_RGB) == 0, "a face box drawn on a clip without faces"
@@ -111,12 +111,12 @@ def test_parts_predict_shows_the_four_part_crops(gui, expression_frames):
 def test_closing_the_window_releases_the_capture_and_threads(gui):
     gui.press("open_video", SAMPLE_CLIP)
     gui.until(lambda: gui.controller.last is not None, what="a frame")
-    engine = gui.controller.engine
+    player = gui.controller.player
     assert open_files(str(SAMPLE_CLIP)), "the clip is not open while it plays"
-    assert engine.alive
+    assert player.alive
     gui.press("close")
     assert gui.app.closed
-    assert not engine.alive, "capture or inference thread still running"
+    assert not player.alive, "capture or inference thread still running"
     assert not open_files(str(SAMPLE_CLIP)), "the clip is still open after closing"
     assert not [t.name for t in threading.enumerate() if t.name.startswith("emoscope-")]
 
@@ -135,15 +135,15 @@ def test_keyboard_shortcuts_pause_and_step(gui):
     gui.press("open_video", SAMPLE_CLIP)
     gui.until(lambda: gui.controller.last is not None, what="a frame")
     gui.root.event_generate("<space>")
-    assert gui.controller.engine.paused and gui.app.buttons["pause"].cget("text").startswith("Play")
+    assert gui.controller.player.paused and gui.app.buttons["pause"].cget("text").startswith("Play")
     gui.pump(0.3)
-    frames = gui.controller.engine.frames
+    frames = gui.controller.player.frames
     gui.pump(0.5)
-    assert gui.controller.engine.frames == frames, "frames analysed while paused"
+    assert gui.controller.player.frames == frames, "frames analysed while paused"
     gui.root.event_generate("<period>")
-    gui.until(lambda: gui.controller.engine.frames == frames + 1, what="one step")
+    gui.until(lambda: gui.controller.player.frames == frames + 1, what="one step")
     gui.pump(0.3)
-    assert gui.controller.engine.frames == frames + 1
+    assert gui.controller.player.frames == frames + 1
     gui.root.event_generate("<Control-q>")
     assert gui.app.closed
 

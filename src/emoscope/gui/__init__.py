@@ -1,1 +1,1 @@
-"""The desktop app (`emoscope gui`) and the headless live view (`emoscope live`) on the streaming engine."""
+"""The desktop app (`emoscope gui`) and the headless live view (`emoscope live`) on the streaming loop."""

@@ -19,7 +19,7 @@ import numpy as np
 from emoscope.data.face_parts import is_part_model
 from emoscope.data.labels import FIVE, canonical_name
 from emoscope.errors import EmoscopeError, OutputError
-from emoscope.gui.engine import LiveEngine, LiveUpdate, live_options
+from emoscope.gui.player import LivePlayer, LiveUpdate, live_options
 from emoscope.gui.settings import GuiSettings, load_settings, save_settings
 
 EXPRESSION_DATASETS = ("fer2013", "ferplus")
@@ -78,7 +78,7 @@ class AppController:
         self.detectors = list_detectors()
         self.status = "open an image (Ctrl+I), a video (Ctrl+O) or a webcam (Ctrl+W)"
         self.mode = "complete"  # or "parts"
-        self.engine: LiveEngine | None = None
+        self.player: LivePlayer | None = None
         self.last: LiveUpdate | None = None
         self.fps = 0.0
         self.dropped = 0
@@ -105,19 +105,19 @@ class AppController:
             self.status = "error: no expression model loaded; choose one"
             return False
         self.close_source()
-        engine = LiveEngine(self.predictor, live_options(self.settings.detector), parts=self._parts_if_needed(),
+        player = LivePlayer(self.predictor, live_options(self.settings.detector), parts=self._parts_if_needed(),
                             gestures=self.settings.gestures, speaker=self._speaker(), realtime=True)
-        engine.show_parts = self.mode == "parts" and engine.parts_reader is not None
+        player.show_parts = self.mode == "parts" and player.parts_reader is not None
         try:
-            opened = engine.start(source)
+            opened = player.start(source)
         except EmoscopeError as exc:
             self.status = f"error: {exc}"
-            if engine.speaker is not None:
-                engine.speaker.close()
+            if player.speaker is not None:
+                player.speaker.close()
             return False
-        self.engine, self._source, self.source_name = engine, source, opened.name
+        self.player, self._source, self.source_name = player, source, opened.name
         self.last = None
-        self.status = f"{opened.name}: " + ("analysing" if engine.still else "playing (Space pauses, . steps)")
+        self.status = f"{opened.name}: " + ("analysing" if player.still else "playing (Space pauses, . steps)")
         return True
 
     def open_webcam(self, index: int | None = None) -> bool:
@@ -131,24 +131,24 @@ class AppController:
 
     def close_source(self) -> None:
         """Stop the current source; its capture and threads are released (a recording is written)."""
-        engine, self.engine = self.engine, None
-        if engine is None:
+        player, self.player = self.player, None
+        if player is None:
             return
-        engine.stop()
+        player.stop()
         self.recording = False
-        self._drain(engine)  # its last words, e.g. where the recording went
+        self._drain(player)  # its last words, e.g. where the recording went
 
     # -- playback ------------------------------------------------------------------------------------
     def toggle_pause(self) -> None:
-        if self.engine is None or self.engine.still:
+        if self.player is None or self.player.still:
             return
-        self.engine.pause(not self.engine.paused)
-        self.status = f"{self.source_name}: {'paused' if self.engine.paused else 'playing'}"
+        self.player.pause(not self.player.paused)
+        self.status = f"{self.source_name}: {'paused' if self.player.paused else 'playing'}"
 
     def step(self) -> None:
-        if self.engine is None or self.engine.still:
+        if self.player is None or self.player.still:
             return
-        self.engine.step()
+        self.player.step()
         self.status = f"{self.source_name}: paused; one frame on"
 
     # -- what is predicted ------------------------------------------------------------------------------
@@ -158,26 +158,26 @@ class AppController:
         if reader is None:
             return
         self.mode = "parts"
-        if self.engine is not None:
-            self.engine.parts_reader = reader
-            self.engine.set_parts(True)
+        if self.player is not None:
+            self.player.parts_reader = reader
+            self.player.set_parts(True)
         self.status = "parts predict: each part read by its own model; occlusion = drop with the part masked"
 
     def complete_predict(self) -> None:
         """The whole-face prediction (the study's "complete predict")."""
         self.mode = "complete"
-        if self.engine is not None:
-            self.engine.set_parts(False)
+        if self.player is not None:
+            self.player.set_parts(False)
         self.status = "complete predict: the whole face"
 
     def next_face(self) -> None:
         """Select the next face (by track id) for the bars and parts."""
-        if self.engine is None or self.last is None or self.last.result is None or not self.last.result.faces:
+        if self.player is None or self.last is None or self.last.result is None or not self.last.result.faces:
             return
         ids = sorted(face.track_id for face in self.last.result.faces)
         current = self.last.selected.track_id if self.last.selected is not None else ids[0]
         chosen = ids[(ids.index(current) + 1) % len(ids)] if current in ids else ids[0]
-        self.engine.select(chosen)
+        self.player.select(chosen)
         self.status = f"face #{chosen} selected"
 
     def set_model(self, name_or_path: str) -> bool:
@@ -190,9 +190,9 @@ class AppController:
         if name_or_path in self.models:
             self.settings.model = name_or_path
             self._save()
-        if self.engine is not None:
+        if self.player is not None:
             self.recording = False
-            self.engine.reconfigure(self.predictor, live_options(self.settings.detector))
+            self.player.reconfigure(self.predictor, live_options(self.settings.detector))
         self.status = f"model {self.model_name} ({len(self.predictor.classes)} classes)"
         return True
 
@@ -202,9 +202,9 @@ class AppController:
             return
         self.settings.detector = name
         self._save()
-        if self.engine is not None:
+        if self.player is not None:
             self.recording = False
-            self.engine.reconfigure(self.predictor, live_options(name))
+            self.player.reconfigure(self.predictor, live_options(name))
         self.status = f"detector {name}"
 
     def set_view(self, view: str) -> None:
@@ -225,21 +225,21 @@ class AppController:
     # -- outputs -------------------------------------------------------------------------------------
     def toggle_record(self) -> None:
         """Start or stop recording the report of what is shown (the JSON/HTML of `emoscope analyze`)."""
-        if self.engine is None:
+        if self.player is None:
             self.status = "error: nothing to record; open a video or a webcam first"
             return
-        if self.engine.still:
+        if self.player.still:
             self.status = "error: recording needs a video or a webcam, not a still image (use snapshot)"
             return
         if self.recording:
-            self.engine.stop_recording()
+            self.player.stop_recording()
             self.recording = False
             self.status = "writing the report..."
             return
         from emoscope.apps.analyze import default_name
 
         stem = f"{default_name(self._source)}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.engine.start_recording(Path(self.settings.out_dir), stem)
+        self.player.start_recording(Path(self.settings.out_dir), stem)
         self.recording = True
 
     def snapshot(self, path: Path | None = None) -> Path | None:
@@ -268,14 +268,14 @@ class AppController:
 
     # -- the view's loop -------------------------------------------------------------------------------
     def poll(self) -> bool:
-        """Take the engine's new updates; True when something changed that the view should draw."""
-        return self.engine is not None and self._drain(self.engine)
+        """Take the player's new updates; True when something changed that the view should draw."""
+        return self.player is not None and self._drain(self.player)
 
-    def _drain(self, engine: LiveEngine) -> bool:
+    def _drain(self, player: LivePlayer) -> bool:
         changed = False
         while True:
             try:
-                update = engine.updates.get_nowait()
+                update = player.updates.get_nowait()
             except queue.Empty:
                 return changed
             changed = True

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoscope.gui.engine import LiveEngine, LiveUpdate, live_options
+from emoscope.gui.player import LivePlayer, LiveUpdate, live_options
 from emoscope.video.source import open_source
 from emoscope.video.sinks import VideoWriterSink
 
@@ -62,10 +62,10 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
     """Run ``source`` to its end, ``max_seconds``, the window's ``q``/Esc, or Ctrl+C."""
     window = opencv_window_available() if window is None else window
     opened = open_source(source, max_seconds)  # a bad source fails before the output is created
-    engine = LiveEngine(predictor, live_options(detector), realtime=realtime)
+    player = LivePlayer(predictor, live_options(detector), realtime=realtime)
     if out is not None:
-        engine.sinks.append(VideoWriterSink(Path(out), fps=opened.fps, draw=engine.annotate))
-    engine.start(opened)
+        player.sinks.append(VideoWriterSink(Path(out), fps=opened.fps, draw=player.annotate))
+    player.start(opened)
     say(f"{opened.name}: {predictor.spec.name}, detector {detector}, "
         + ("window (q to quit)" if window else "headless") + (f", writing {out}" if out else ""))
     started = time.monotonic()
@@ -73,9 +73,9 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
     try:
         while True:
             try:
-                update = engine.updates.get(timeout=0.1)
+                update = player.updates.get(timeout=0.1)
             except queue.Empty:
-                if not engine.alive:
+                if not player.alive:
                     break
                 continue
             if update.result is not None:
@@ -93,7 +93,7 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        engine.stop()
+        player.stop()
         if window:
             import cv2
 
@@ -101,7 +101,7 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
     seconds = time.monotonic() - started
     if last is not None and last is not said:  # the last frames' state, also for a run under a second
         say(describe_second(last, seconds))
-    return LiveSummary(engine.frames, engine.dropped, seconds, message,
+    return LiveSummary(player.frames, player.dropped, seconds, message,
                        Path(out) if out is not None and Path(out).is_file() else None, interrupted)
 
 

@@ -1,7 +1,7 @@
 """The Tk window of ``emoscope gui``: ttk widgets over :class:`~emoscope.gui.controller.AppController`.
 
 The window only draws: every action goes to the controller, and an ``after()`` loop polls it for the
-engine's updates (the engine's threads never touch Tk, which is not thread-safe).
+player's updates (the player's threads never touch Tk, which is not thread-safe).
 """
 
 from __future__ import annotations
@@ -239,14 +239,14 @@ class App:
         self.model_box.set(self.c.model_name)
         self.detector_box.set(self.c.settings.detector)
         self.view_box.set(next(k for k, v in VIEWS.items() if v == self.c.settings.view))
-        engine = self.c.engine
-        self.buttons["pause"].configure(text=f"{'Play' if engine is not None and engine.paused else 'Pause'} (Space)")
+        player = self.c.player
+        self.buttons["pause"].configure(text=f"{'Play' if player is not None and player.paused else 'Pause'} (Space)")
         self.buttons["record"].configure(text=f"{'Stop recording' if self.c.recording else 'Record'} (R)")
 
     def _render(self) -> None:
         c = self.c
         self.status.configure(text=c.status)
-        still = c.engine is not None and c.engine.still  # a photo has no frame rate
+        still = c.player is not None and c.player.still  # a photo has no frame rate
         self.fps.configure(text=("" if still else f"FPS {c.fps:.1f}  dropped {c.dropped}")
                            + ("  REC" if c.recording else ""))
         self.result.configure(text=c.result_line())

@@ -1,7 +1,7 @@
 """The live loop behind ``emoscope gui`` and ``emoscope live``: capture and inference on worker threads,
 one :class:`LiveUpdate` per analysed frame on a queue for whoever shows it.
 
-It is the streaming engine of :mod:`emoscope.video` (``VideoSource`` -> ``FrameAnalyzer`` -> sinks),
+It is the streaming loop of :mod:`emoscope.video` (``VideoSource`` -> ``FrameAnalyzer`` -> sinks),
 run one frame at a time so that what is shown is the newest frame, not one a batch behind:
 
 * the capture thread reads frames (a video file paced at its own frame rate when ``realtime``) into
@@ -115,11 +115,11 @@ class FrameSlot:
 _END = object()
 
 
-class LiveEngine:
+class LivePlayer:
     """Runs one source through the loop until it ends or :meth:`stop`; create one per source.
 
     ``sinks`` receive every analysed :class:`FrameResult` (e.g. an annotated-video writer); the
-    engine closes them when it stops. ``gestures`` adds the held hand sign (``speaker`` says it).
+    player closes them when it stops. ``gestures`` adds the held hand sign (``speaker`` says it).
     """
 
     def __init__(self, predictor, options: AnalysisOptions, parts: PartsReader | None = None,
