@@ -197,6 +197,26 @@ def test_an_answer_is_bounded_by_the_time_allowed(make_server):
     assert answer(server, path, 1).status_code == 202  # still open: the refused answer left nothing
 
 
+def test_a_full_queue_turns_an_answer_away_until_there_is_room(make_server):
+    """429 with Retry-After (the page waits it out and sends the same recording): nothing is kept of the
+    refused answer, and the question stays open for it."""
+    server = make_server(workers=1, max_queue=1, max_seconds=None)
+    candidate = server.create_candidate()
+    running = server.upload(candidate).json()
+    server.wait(running["job"]["id"], states=("running",), until=lambda job: job["frames_done"] > 0)
+    queued = server.upload(candidate).json()
+    path = candidate_path(invite(server, candidate, questions=[{"text": "Why us?", "seconds": 30}]))
+    consent(server, path)
+    before = server.files()
+    busy = answer(server, path, 1)
+    assert "queue is full" in one_line_error(busy, 429) and busy.headers["retry-after"] == "30"
+    assert server.files() == before
+    for interview in (queued, running):
+        server.client.post(f"/v1/jobs/{interview['job']['id']}/cancel", headers=AUTH)
+    accepted = answer(server, path, 1)
+    assert accepted.status_code == 202 and accepted.json()["done"]
+
+
 @pytest.mark.parametrize("body, message", [
     ({"questions": []}, "questions"),
     ({"questions": [{"text": "Why?", "seconds": 2}]}, "seconds"),

@@ -176,9 +176,10 @@ async def invite_from_page(candidate_id: str, request: Request, svc: Services = 
                                        for text, s in zip(texts, seconds) if str(text).strip()],
                             expires_in_hours=float(form.get("expires_in_hours") or DEFAULT_EXPIRY_HOURS))
     except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-        first = getattr(exc, "errors", lambda: [{"msg": str(exc), "loc": ()}])()[0]
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+        where = ".".join(map(str, first["loc"]))
         return await run_in_threadpool(_invitations_page, request, svc, candidate_id, None,
-                                       f"{'.'.join(map(str, first['loc']))}: {first['msg']}".lstrip(": "), 422)
+                                       f"{where}: {first['msg']}" if where else first["msg"], 422)
     created = await run_in_threadpool(_create, svc, request, candidate_id, body, who)
     return await run_in_threadpool(_invitations_page, request, svc, candidate_id, created)
 
