@@ -18,7 +18,7 @@ import pytest
 from pdf_pages import read_pdf
 
 from emoscope.report.timeline import INTERVAL_NAMES
-from web.support import AUTH, SAMPLE, TOKEN, ServeProcess, wait_job
+from web.support import SAMPLE, TOKEN, ServeProcess, wait_job
 from web.test_browser import CHROMIUM
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
@@ -86,9 +86,10 @@ def test_a_candidate_records_two_answers_on_a_phone_and_the_analyst_reads_them(c
         candidate = api.post("/v1/candidates", json={"name": "Ann Example"}).json()["id"]
 
         # the analyst makes the invitation on its page and copies the link
-        analyst = camera_browser.new_context(viewport={"width": 1200, "height": 900})
+        analyst = camera_browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
         page = analyst.new_page()
-        page.goto(f"{server.url}/login?token={TOKEN}&next=/candidates/{candidate}/invitations")
+        page.goto(f"{server.url}/login?token={TOKEN}&next=/candidates/{candidate}")
+        page.click("#invitations-link")
         texts = page.locator("#new-invitation input[name=text]")
         texts.nth(0).fill("Tell us about a project you are proud of.")
         texts.nth(1).fill("How do you handle a disagreement in a team?")
@@ -157,7 +158,10 @@ def test_a_candidate_records_two_answers_on_a_phone_and_the_analyst_reads_them(c
         assert page.text_content("#invitation-list").count("answered") == 2
         page.goto(f"{server.url}/interviews/{q1['id']}")
         page.wait_for_selector("table.summary")
-        pdf = read_pdf(api.get(f"/v1/candidates/{candidate}/report.pdf", headers=AUTH).content)
+        page.goto(f"{server.url}/candidates/{candidate}")
+        with page.expect_download() as download:
+            page.click("#pdf-link")
+        pdf = read_pdf(Path(download.value.path()).read_bytes())
         assert "Tell us about a project you are proud of." in " ".join(p.text for p in pdf)
         phone.close()
         analyst.close()
