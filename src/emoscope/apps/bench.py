@@ -29,20 +29,49 @@ def current_rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def time_pipeline(video: Path, predictor, options: AnalysisOptions, max_frames: int | None = None) -> dict:
-    """Frames per second of the full loop (decode, detect, landmarks, classify, track, cues)."""
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads: unlike the wall time, hardly changed by other work on the machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+EXACT = {"detect_every": 1}
+"""The options that give the loop as it was before issue 39 (the detector on every frame): the
+reference the faster defaults are checked against."""
+
+
+def time_pipeline(video: Path, predictor, options: AnalysisOptions, max_frames: int | None = None,
+                  sinks: bool = False) -> dict:
+    """Frames per second of the full loop (decode, detect, landmarks, classify, track, cues), its CPU
+    time per frame and its per-stage profile (:mod:`emoscope.video.profile`). ``sinks``: each result
+    also goes to the frame table (a CSV in a temporary folder) and the report builder, as in
+    ``emoscope analyze``."""
+    import tempfile
+
+    from emoscope.report.builder import ReportBuilder
+    from emoscope.video.sinks import FrameTable, frame_table_sink
+
     analyzer = FrameAnalyzer(predictor, options)
     frames = faces = 0
-    start = time.perf_counter()
-    with VideoSource(video) as source:
+    with tempfile.TemporaryDirectory() as work, VideoSource(video) as source:
+        outputs = []
+        if sinks:
+            outputs = [ReportBuilder(analyzer.classes, 1 / source.info.fps, cues=analyzer.cues),
+                       frame_table_sink(Path(work) / "bench.frames", FrameTable(analyzer.classes, analyzer.cues), "csv")]
+        cpu, start = cpu_seconds(), time.perf_counter()
         for result in analyzer.run(source):
+            for output in outputs:
+                (output.add if isinstance(output, ReportBuilder) else output.write)(result)
             frames += 1
             faces += len(result.faces)
             if max_frames and frames >= max_frames:
                 break
-    seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        for output in outputs[1:]:
+            output.close()
     analyzer.close()
-    return {"frames": frames, "faces": faces, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1)}
+    return {"frames": frames, "faces": faces, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1),
+            "cpu_ms_per_frame": round(1000 * cpu / frames, 2), "profile": analyzer.profile.summary(frames, seconds)}
 
 
 def time_naive_loop(video: Path, predictor, detector_name: str, max_frames: int | None = None) -> dict:
@@ -51,7 +80,7 @@ def time_naive_loop(video: Path, predictor, detector_name: str, max_frames: int 
 
     detector = create_detector(detector_name)
     frames = 0
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     with VideoSource(video) as source:
         for frame in source:
             detections = detector.detect(frame.image)
@@ -60,9 +89,10 @@ def time_naive_loop(video: Path, predictor, detector_name: str, max_frames: int 
             frames += 1
             if max_frames and frames >= max_frames:
                 break
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     detector.close()
-    return {"frames": frames, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1)}
+    return {"frames": frames, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1),
+            "cpu_ms_per_frame": round(1000 * cpu / frames, 2)}
 
 
 def _median_run(measure, repeats: int) -> dict:
@@ -71,25 +101,141 @@ def _median_run(measure, repeats: int) -> dict:
     return runs[len(runs) // 2] | {"fps_runs": [r["fps"] for r in runs]}
 
 
+def bench_options(detector: str = "mediapipe", framing_views: bool = False, **overrides) -> dict[str, AnalysisOptions]:
+    """The loops `bench video` times: emotion-only and full report with the default options, and each
+    again as before issue 39 (:data:`EXACT`); ``overrides`` change the defaults (e.g. ``detect_every``)."""
+    base = {"detector": detector, "framing_views": framing_views} | overrides
+    emotion_only = base | {"blinks": False, "gaze": False, "touches": False}
+    return {"emotion_only": AnalysisOptions(**emotion_only), "full_report": AnalysisOptions(**base),
+            "emotion_only_exact": AnalysisOptions(**emotion_only | EXACT), "full_report_exact": AnalysisOptions(**base | EXACT)}
+
+
 def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames: int | None = None,
-                repeats: int = 5, framing_views: bool = False) -> dict:
-    """Frames/s of the batched loops (``framing_views``: with three crops per face, see
-    :class:`~emoscope.video.pipeline.AnalysisOptions`) and of the per-face loop (always one crop)."""
+                repeats: int = 5, framing_views: bool = False, **overrides) -> dict:
+    """Frames/s, CPU time per frame and the per-stage profile of the batched loops (``framing_views``:
+    with three crops per face, see :class:`~emoscope.video.pipeline.AnalysisOptions`) with the default
+    options and as before issue 39 (``*_exact``), all timed in turn in one process so their ratios hold
+    on a busy machine; and of the per-face loop (always one crop). The full-report loops feed the
+    frame table and the report builder too, as ``emoscope analyze`` does."""
+    import os
+
     with VideoSource(video) as source:
         info = source.info
-    emotion_only = AnalysisOptions(detector=detector, blinks=False, gaze=False, touches=False, framing_views=framing_views)
-    full = AnalysisOptions(detector=detector, framing_views=framing_views)
+    loops = bench_options(detector, framing_views, **overrides)
     results = {
         "video": str(video), "width": info.width, "height": info.height, "video_fps": info.fps,
         "model": predictor.spec.name, "backend": type(predictor).__name__, "detector": detector,
-        "framing_views": framing_views,
-        "emotion_only": _median_run(lambda: time_pipeline(video, predictor, emotion_only, max_frames), repeats),
-        "full_report": _median_run(lambda: time_pipeline(video, predictor, full, max_frames), repeats),
-        "naive_per_face_loop": _median_run(lambda: time_naive_loop(video, predictor, detector, max_frames), repeats),
+        "framing_views": framing_views, "detect_every": loops["emotion_only"].detect_every,
+        "cpu_cores": os.cpu_count(), "load_average_before": [round(v, 2) for v in os.getloadavg()],
     }
+    for name, options in loops.items():
+        results[name] = _median_run(lambda options=options, full=name.startswith("full"):
+                                    time_pipeline(video, predictor, options, max_frames, sinks=full), repeats)
+    results["naive_per_face_loop"] = _median_run(lambda: time_naive_loop(video, predictor, detector, max_frames), repeats)
+    results["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     naive_fps = results["naive_per_face_loop"]["fps"]
     results["speedup_emotion_only_vs_naive"] = round(results["emotion_only"]["fps"] / naive_fps, 2) if naive_fps else None
+    for name in ("emotion_only", "full_report"):
+        exact = results[f"{name}_exact"]
+        results[f"speedup_{name}_vs_exact"] = round(results[name]["fps"] / exact["fps"], 2)
     return results
+
+
+# -- nothing lost: the default loop against the exact one -------------------------------------------------
+def frame_faces(video: Path, predictor, options: AnalysisOptions, max_frames: int | None = None) -> list[list]:
+    """Per frame, its faces as ``(box, label)``."""
+    analyzer = FrameAnalyzer(predictor, options)
+    frames = []
+    try:
+        with VideoSource(video) as source:
+            for result in analyzer.run(source):
+                frames.append([(face.box.copy(), face.label) for face in result.faces])
+                if max_frames and len(frames) >= max_frames:
+                    break
+    finally:
+        analyzer.close()
+    return frames
+
+
+def match_boxes(reference: np.ndarray, found: np.ndarray, min_iou: float = 0.3) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of reference and found boxes, greedily by IoU (at least ``min_iou``)."""
+    from emoscope.video.tracking import iou_matrix
+
+    iou = iou_matrix(np.asarray(reference, np.float32).reshape(-1, 4), np.asarray(found, np.float32).reshape(-1, 4))
+    pairs, used_i, used_j = [], set(), set()
+    for flat in np.argsort(-iou, axis=None):
+        i, j = divmod(int(flat), iou.shape[1])
+        if iou[i, j] < min_iou:
+            break
+        if i not in used_i and j not in used_j:
+            pairs.append((i, j))
+            used_i.add(i)
+            used_j.add(j)
+    return pairs
+
+
+def compare_faces(reference: list[list], found: list[list]) -> dict:
+    """Faces the reference loop found that the other found too (boxes matched by IoU), and how many of
+    those reference faces got the same label; counts and shares over the reference's faces."""
+    faces = matched = same = extra = 0
+    for ref_faces, new_faces in zip(reference, found):
+        pairs = match_boxes([b for b, _ in ref_faces], [b for b, _ in new_faces])
+        faces += len(ref_faces)
+        matched += len(pairs)
+        same += sum(ref_faces[i][1] == new_faces[j][1] for i, j in pairs)
+        extra += len(new_faces) - len(pairs)
+    return {"frames": len(reference), "reference_faces": faces, "found": matched, "same_label": same,
+            "extra_faces": extra, "recall": round(matched / faces, 4) if faces else None,
+            "label_agreement": round(same / faces, 4) if faces else None}
+
+
+def video_files(folder: Path) -> list[Path]:
+    """The videos in a folder (by suffix), sorted."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".avi", ".mkv", ".webm"))
+
+
+def agreement(video: Path, predictor, options: AnalysisOptions, recall_videos: list[Path] = (),
+              cue_labels: Path | None = None, cue_events: Path | None = None, data_root: Path | None = None) -> dict:
+    """What the loop with ``options`` (the full report's) keeps of the exact one (``options`` with
+    :data:`EXACT`): per-frame labels
+    on ``video``, faces found on ``video`` and each of ``recall_videos``, and the cue validation
+    (``emoscope validate-cues``: blinks and touches against ``cue_labels``, events against
+    ``cue_events``) of both loops."""
+    from emoscope.apps.validate_cues import validate_clip, validate_events
+
+    exact = options.model_copy(update=EXACT)
+    faces_only = {"blinks": False, "gaze": False, "touches": False}  # the cues change no face and no label
+    clips = {}
+    for clip in [video, *recall_videos]:
+        if clip.name not in clips:
+            clips[clip.name] = compare_faces(frame_faces(clip, predictor, exact.model_copy(update=faces_only)),
+                                             frame_faces(clip, predictor, options.model_copy(update=faces_only)))
+    reference = sum(c["reference_faces"] for c in clips.values())
+    found = sum(c["found"] for c in clips.values())
+    results = {"options": {"default": options.detect_every, "exact": exact.detect_every}, "clips": clips,
+               "labels": clips[video.name],
+               "recall_all_clips": round(found / reference, 4) if reference else None}
+    cues = {}
+    for name, loop in (("exact", exact), ("default", options)):
+        scores = {}
+        if cue_labels is not None:
+            clip = validate_clip(cue_labels, data_root, loop)
+            scores |= {"blinks": _rounded(clip["blinks"]), "touch": _rounded(clip["touch"])}
+        if cue_events is not None:
+            scores["events"] = _rounded(validate_events(cue_events, data_root, loop)["all_clips"])
+        cues[name] = scores
+    if cues["exact"]:
+        results["cues"] = cues | {"unchanged": cues["exact"] == cues["default"]}
+    return results
+
+
+def _rounded(value):
+    """Floats (numpy's too) to 4 places, inside dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return round(float(value), 4) if isinstance(value, (float, np.floating)) else value
 
 
 def write_long_video(path: Path, clip: Path, seconds: float, fps: float = 10.0) -> Path:
@@ -239,23 +385,79 @@ def replace_between_markers(path: Path, marker: str, content: str) -> None:
     path.write_text(f"{head}{start}\n{content}{end}{tail}", encoding="utf-8")
 
 
+LOOP_NAMES = {
+    "emotion_only": "emotions only (detect, crop, classify in batches, track, smooth)",
+    "emotion_only_exact": "emotions only, the detector on every frame (before issue 39)",
+    "full_report": "full report (+ face mesh for blinks and gaze, hands for touching; frame table and report)",
+    "full_report_exact": "full report, the detector on every frame (before issue 39)",
+    "naive_per_face_loop": "per-face loop, one classifier call per face (how fer/deepface loop)",
+}
+
+
 def video_table(results: dict) -> str:
-    """docs/speed.md's video table from ``bench_video`` (and ``bench_memory``) results."""
+    """docs/speed.md's video section from ``bench_video`` results (with ``agreement`` and ``memory``
+    when they were measured): speeds, the per-stage profile, what the default loop keeps of the exact one."""
     clip = f"{Path(results['video']).name} ({results['width']}x{results['height']})"
-    rows = [
-        {"pipeline": "emotions only (detect, crop, classify in batches, track, smooth)",
-         "frames/s (median of runs)": results["emotion_only"]["fps"]},
-        {"pipeline": "full report (+ face mesh for blinks and gaze, hands for touching)",
-         "frames/s (median of runs)": results["full_report"]["fps"]},
-        {"pipeline": "per-face loop, one classifier call per face (how fer/deepface loop)",
-         "frames/s (median of runs)": results["naive_per_face_loop"]["fps"]},
-    ]
     views = ", framing views in the batched loops" if results.get("framing_views") else ""
-    text = f"Clip: {clip}, model {results['model']} ({results['backend']}), detector {results['detector']}{views}.\n\n"
+    every = results.get("detect_every", 1)
+    text = (f"Clip: {clip}, model {results['model']} ({results['backend']}), detector {results['detector']}{views}; "
+            + (f"the default loops detect faces on every {every}th frame and follow them in between. " if every > 1
+               else "the default loops detect faces on every frame. ")
+            + f"{results.get('cpu_cores', '?')} CPU cores, load average {results.get('load_average_before', ['?'])[0]} "
+            f"before and {results.get('load_average_after', ['?'])[0]} after the run.\n\n")
+    rows = [{"pipeline": label, "frames/s (median of runs)": results[name]["fps"],
+             "CPU ms per frame": results[name].get("cpu_ms_per_frame", "")}
+            for name, label in LOOP_NAMES.items() if name in results]
     text += markdown_table(rows)
+    if "profile" in results.get("emotion_only", {}):
+        text += "\nWhere the time goes (busy milliseconds per frame summed over threads, and share):\n\n"
+        text += markdown_table(profile_rows(results))
+    if "agreement" in results:
+        text += agreement_text(results["agreement"])
     if "memory" in results:
         m = results["memory"]
         text += (f"\nMemory: a synthetic {m['video_seconds'] / 60:.0f}-minute video, {m['frames_analysed']} frames "
                  f"through the full report: peak RSS {m['peak_rss_mb']:.0f} MB, growth over the second half "
                  f"{m['rss_growth_second_half_mb']:.0f} MB.\n")
     return text
+
+
+def profile_rows(results: dict) -> list[dict]:
+    """One row per stage: ms per frame (share) of each timed batched loop."""
+    loops = [name for name in LOOP_NAMES if "profile" in results.get(name, {})]
+    headers = {"emotion_only": "emotions only", "emotion_only_exact": "emotions only, before",
+               "full_report": "full report", "full_report_exact": "full report, before"}
+    rows = []
+    for stage in results[loops[0]]["profile"]["stages"]:
+        row = {"stage": stage}
+        for name in loops:
+            cell = results[name]["profile"]["stages"][stage]
+            row[headers[name]] = f"{cell['ms_per_frame']:.2f} ({100 * cell['share']:.0f}%)"
+        rows.append(row)
+    rows.append({"stage": "cores kept busy"} | {headers[n]: results[n]["profile"]["cores_busy"] for n in loops})
+    return rows
+
+
+def agreement_text(agreement: dict) -> str:
+    """The nothing-lost figures as sentences."""
+    labels = agreement["labels"]
+    text = (f"\nAgainst the detector on every frame: the labels agree on {100 * labels['label_agreement']:.1f}% of "
+            f"the clip's {labels['reference_faces']} face-frames; of the faces found on every frame, "
+            f"{100 * agreement['recall_all_clips']:.2f}% are found on "
+            + ", ".join(f"{name} ({100 * c['recall']:.2f}%)" if c["recall"] is not None else f"{name} (no faces)"
+                        for name, c in agreement["clips"].items()) + ".")
+    if "cues" in agreement:
+        cues = agreement["cues"]
+        parts = []
+        for name, label in (("blinks", "blinks"), ("touch", "touch frames")):
+            if name in cues["default"]:
+                d, e = cues["default"][name], cues["exact"][name]
+                parts.append(f"{label} precision {d['precision']:.2f} / recall {d['recall']:.2f} "
+                             f"(before: {e['precision']:.2f} / {e['recall']:.2f})")
+        if "events" in cues["default"]:
+            d, e = cues["default"]["events"]["blinks"], cues["exact"]["events"]["blinks"]
+            parts.append(f"blink events precision {d['precision']:.2f} / recall {d['recall']:.2f} "
+                         f"(before: {e['precision']:.2f} / {e['recall']:.2f})")
+        text += (f" `validate-cues`: " + "; ".join(parts) + "; every cue score "
+                 + ("unchanged." if cues["unchanged"] else "**changed** (see the JSON)."))
+    return text + "\n"

@@ -75,13 +75,13 @@ def score_touch(active: np.ndarray, labels: dict) -> dict:
     }
 
 
-def _run_clip(video_path: Path, frames: int):
+def _run_clip(video_path: Path, frames: int, options=None):
     """The real loop (detection, face mesh, hands; a constant expression model) over a clip's first
-    ``frames`` frames: each frame's result, in order."""
+    ``frames`` frames: each frame's result, in order. ``options``: the loop's (default: the defaults)."""
     from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
     from emoscope.video.source import VideoSource
 
-    analyzer = FrameAnalyzer(ConstantPredictor(), AnalysisOptions(gaze=False))
+    analyzer = FrameAnalyzer(ConstantPredictor(), (options or AnalysisOptions()).model_copy(update={"gaze": False}))
     try:
         with VideoSource(video_path) as video:
             for result in analyzer.run(video):
@@ -92,15 +92,16 @@ def _run_clip(video_path: Path, frames: int):
         analyzer.close()
 
 
-def validate_clip(labels_path: Path, data_root: Path) -> dict:
-    """Run detection, face mesh and hands on the labelled clip; score blinks and touches."""
+def validate_clip(labels_path: Path, data_root: Path, options=None) -> dict:
+    """Run detection, face mesh and hands on the labelled clip; score blinks and touches. ``options``:
+    the loop's :class:`~emoscope.video.pipeline.AnalysisOptions` (default: the defaults)."""
     labels = json.loads(Path(labels_path).read_text())
     video_path = Path(data_root) / labels["video"]
     if not video_path.is_file():
         raise DataError(f"{video_path}: labelled clip not found")
 
     blink_frames, touching = [], np.zeros(labels["frames"], dtype=bool)
-    for result in _run_clip(video_path, labels["frames"]):
+    for result in _run_clip(video_path, labels["frames"], options):
         for face in result.faces:
             if face.data.get("blink"):
                 blink_frames.append(result.index)
@@ -166,7 +167,7 @@ def _spans(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
 
 
-def _clip_detections(video_path: Path, frames: int) -> dict:
+def _clip_detections(video_path: Path, frames: int, options=None) -> dict:
     """What the cues found in a clip, in frames: the blink-kinematics and head-pose cues' own report
     sections (blinks, long closures, nods, shakes) and the frames with the lids shut and looking
     away (the first face of each frame: one person per clip)."""
@@ -217,8 +218,9 @@ def score_blink_kinematics(blinks: list[tuple[int, int]], shut: np.ndarray, labe
                      "shut_error_frames": closed_error}
 
 
-def validate_events(labels_path: Path, data_root: Path) -> dict:
-    """Run the loop on every clip in the events CSV; score each cue per clip and over all clips."""
+def validate_events(labels_path: Path, data_root: Path, options=None) -> dict:
+    """Run the loop (``options``: default the defaults) on every clip in the events CSV; score each cue
+    per clip and over all clips."""
     labels = read_event_labels(Path(labels_path))
     clips, totals = [], defaultdict(lambda: defaultdict(int))
     errors = defaultdict(list)
@@ -228,7 +230,7 @@ def validate_events(labels_path: Path, data_root: Path) -> dict:
         if not video_path.is_file():
             raise DataError(f"{video_path}: labelled clip not found")
         frames = int(rows["frames"].iloc[0])
-        found = _clip_detections(video_path, frames)
+        found = _clip_detections(video_path, frames, options)
         spans_of = lambda kind: list(zip(rows.loc[rows["event"] == kind, "start_frame"],  # noqa: E731
                                          rows.loc[rows["event"] == kind, "end_frame"]))
         truth = _ranges_to_mask([list(s) for s in spans_of("look_away")], frames)

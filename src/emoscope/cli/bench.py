@@ -41,6 +41,17 @@ def bench_video_cmd(
     max_frames: Optional[int] = typer.Option(None, min=1, help="stop each run after this many frames"),
     repeats: int = typer.Option(5, min=1, help="runs per pipeline; the median is reported"),
     framing_views: bool = typer.Option(False, help="the batched loops as `analyze --framing-views` runs them"),
+    detect_every: Optional[int] = typer.Option(None, min=1, help="the default loops' detect_every instead of "
+                                               "the default (1: the detector on every frame)"),
+    agreement: bool = typer.Option(False, help="also compare the default loop with the detector on every frame: "
+                                   "labels on VIDEO, faces found on VIDEO and the --recall-folder videos, "
+                                   "validate-cues scores"),
+    recall_folder: Optional[Path] = typer.Option(None, help="videos to compare faces found on (default: "
+                                                 "$EMOSCOPE_DATA/media)"),
+    cue_labels: Path = typer.Option(Path("tests/fixtures/labels/WolfgangLanger_Pexels.json"),
+                                    help="validate-cues frame labels (blinks, touches) for --agreement"),
+    cue_events: Path = typer.Option(Path("tests/fixtures/cue_labels/events.csv"),
+                                    help="validate-cues event labels for --agreement"),
     # Capped: the synthetic video is written to disk, minutes x fps frames of it.
     long_minutes: float = typer.Option(0, min=0, max=24 * 60,
                                        help="also analyse a synthetic video this long and track memory"),
@@ -49,29 +60,37 @@ def bench_video_cmd(
     doc: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:video --> markers here "
                                        "(docs/speed.md)"),
 ):
-    """Frames/s of the emotion-only and full-report loops vs a per-face loop; optional memory run."""
-    from emoscope.apps.bench import bench_memory, bench_video, replace_between_markers, video_table, write_long_video
+    """Frames/s, CPU time and per-stage profile of the emotion-only and full-report loops (default options
+    and the detector on every frame) vs a per-face loop; optional agreement and memory runs."""
+    from emoscope.apps.bench import (agreement as measure_agreement, bench_memory, bench_options, bench_video,
+                                     replace_between_markers, video_files, video_table, write_long_video)
+    from emoscope.data import data_root
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
-    from emoscope.video.pipeline import AnalysisOptions
 
     if not video.is_file():
         raise EmoscopeError(f"{video}: no such video")
     check_choice(detector, DETECTORS, "face detector")
     check_can_write_in(out.parent)  # before minutes of benchmarking, not after
+    overrides = {} if detect_every is None else {"detect_every": detect_every}
     predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
-    results = bench_video(video, predictor, detector, max_frames, repeats, framing_views)
+    results = bench_video(video, predictor, detector, max_frames, repeats, framing_views, **overrides)
+    if agreement:
+        folder = recall_folder or data_root() / "media"
+        if not folder.is_dir():
+            raise EmoscopeError(f"{folder}: no such folder of videos to compare faces found on")
+        labels = [path if path.is_file() else None for path in (cue_labels, cue_events)]
+        results["agreement"] = measure_agreement(video, predictor, bench_options(detector, framing_views,
+                                                                                 **overrides)["full_report"],
+                                                 video_files(folder), *labels, data_root=data_root())
     out.parent.mkdir(parents=True, exist_ok=True)
     if long_minutes > 0:
         long_video = write_long_video(out.parent / "long.mp4", video, long_minutes * 60, long_fps)
-        results["memory"] = bench_memory(long_video, predictor, out.parent / "long", AnalysisOptions(detector=detector),
+        results["memory"] = bench_memory(long_video, predictor, out.parent / "long",
+                                         bench_options(detector, framing_views, **overrides)["full_report"],
                                          sample_fps=None)
         long_video.unlink()
     write_text_atomic(out, json.dumps(results, indent=2))
-    console.print_json(json.dumps({k: v for k, v in results.items() if k != "memory"}))
-    if "memory" in results:
-        memory = results["memory"]
-        console.print(f"memory: {memory['frames_analysed']} frames, peak RSS {memory['peak_rss_mb']} MB, "
-                      f"growth over the second half {memory['rss_growth_second_half_mb']} MB")
+    console.print(video_table(results), soft_wrap=True)
     console.print(f"written: {out}")
     if doc is not None:
         replace_between_markers(doc, "bench:video", video_table(results))

@@ -98,6 +98,11 @@ class SolutionRunner:
         self._warmup.record(bool(getattr(result, self._findings)))
         return result
 
+    def reset(self) -> None:
+        """Forget what the graph tracked: the next frame starts afresh, as the first one did."""
+        with native_stderr_silenced():
+            self._solution.reset()
+
     def close(self) -> None:
         self._solution.close()
 

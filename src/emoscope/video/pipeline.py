@@ -1,16 +1,21 @@
 """The streaming analysis loop: frames in, :class:`FrameResult` out, constant memory.
 
-Per frame: detect faces, crop them to the model's input spec, and (optionally) run the face mesh
+Per frame: detect faces (or, with ``detect_every`` > 1, follow the last detected faces by optical
+flow between detections), crop them to the model's input spec, and (optionally) run the face mesh
 for eyes and gaze and the hand tracker for face touching. Crops of ``batch_frames`` frames are
 classified in one batch (a batch of crops is many times faster per face than one call per frame),
 then each frame is tracked, smoothed and passed through the cues (:mod:`emoscope.cues`) in order.
+Every stage's busy time is summed in :attr:`FrameAnalyzer.profile` (:mod:`emoscope.video.profile`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from emoscope.cues.base import HANDS, MESH, Cue, FaceObservation, create_cues, option_values
 from emoscope.faces import Detections, classify_views, create_detector, crop_faces, framing_zooms, list_detectors
+from emoscope.video.profile import StageProfile
 from emoscope.video.results import FaceResult, FrameResult
 from emoscope.video.source import Frame
-from emoscope.video.tracking import EmaSmoother, FaceTracker
+from emoscope.video.tracking import DetectionSchedule, EmaSmoother, FaceFollower, FaceTracker
 from emoscope.video.workers import RoundRobinWorkers
 
 
@@ -40,6 +46,10 @@ class AnalysisOptions(BaseModel):
     min_face_score: float = Field(0.5, ge=0, le=1)
     detect_workers: int = Field(2, ge=1, description="detector instances on alternate frames, each on its own "
                                 "thread (one MediaPipe detector keeps about one core busy)")
+    detect_every: int = Field(5, ge=1, description="run the face detector on every Nth frame and follow steadily "
+                              "detected faces by optical flow in between (a lost or doubtful face, a change in the "
+                              "number of faces, a frame without faces and a scene cut are detected at once); 1: "
+                              "detect every frame (`emoscope bench video --agreement` compares the two)")
     align: bool = Field(True, description="rotate crops so the eyes are level")
     clahe: bool = Field(False, description="CLAHE contrast enhancement of crops")
     framing_views: bool = Field(False, description="classify each face as the mean over crops at 0.9, 1.0 and "
@@ -67,6 +77,35 @@ class AnalysisOptions(BaseModel):
             raise ValueError(f"unknown face detector {name!r} (choose {', '.join(list_detectors())})")
         return name
 
+
+
+_opencv_lock = threading.Lock()
+_opencv_loops = 0  # loops running in this process
+_opencv_threads = 0  # OpenCV's thread count before the first of them
+
+
+@contextmanager
+def opencv_single_threaded():
+    """OpenCV without its own thread pool while video loops run: the loop already keeps every core busy
+    with its own threads (decoding, detection, mesh, hands, classification), and splitting each small
+    resize, warp or colour conversion across the pool as well costs more in hand-offs than it saves
+    (`emoscope bench video`: about a sixth of the emotion-only loop's CPU time). The last loop to
+    finish restores the pool."""
+    import cv2
+
+    global _opencv_loops, _opencv_threads
+    with _opencv_lock:
+        if _opencv_loops == 0:
+            _opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _opencv_loops += 1
+    try:
+        yield
+    finally:
+        with _opencv_lock:
+            _opencv_loops -= 1
+            if _opencv_loops == 0:
+                cv2.setNumThreads(_opencv_threads)
 
 
 @dataclass
@@ -100,6 +139,10 @@ class FrameAnalyzer:
             create_detector(self.options.detector, min_score=self.options.min_face_score)
             for _ in range(self.options.detect_workers)]
         self._detection = RoundRobinWorkers(detectors, "detect", owns_instances=detector is None)
+        self.schedule = DetectionSchedule(self.options.detect_every)
+        self._follower = FaceFollower() if self.options.detect_every > 1 else None
+        self._follow_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-follow") if self._follower else None
+        self.profile = StageProfile()
         self.mesh = self.hands = None
         if needs:
             from emoscope.video.landmarks import FaceMeshRunner, HandsRunner
@@ -117,8 +160,21 @@ class FrameAnalyzer:
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         """Results in frame order. Detection with cropping, and the face mesh, of the frames ahead run
         on worker threads (MediaPipe and OpenCV release the GIL) while this thread classifies and
-        tracks; each worker sees its frames in order, so results do not depend on timing."""
-        lookahead = LOOKAHEAD_PER_WORKER * len(self._detection.instances)
+        tracks; each worker sees its frames in order, so results do not depend on timing. The time
+        the caller takes between results is the profile's ``sinks``; a source's ``decode_seconds``
+        (:class:`~emoscope.video.source.VideoSource`) its ``decode``."""
+        try:
+            with opencv_single_threaded():
+                for result in self._results(frames):
+                    handed_over = time.perf_counter()
+                    yield result
+                    self.profile.add("sinks", time.perf_counter() - handed_over)
+        finally:
+            self.profile.add("decode", getattr(frames, "decode_seconds", 0.0))
+
+    def _results(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        # with detections only every Nth frame, look far enough ahead that one is always under way
+        lookahead = LOOKAHEAD_PER_WORKER * len(self._detection.instances) * self.options.detect_every
         window: list[_Perceived] = []
         started: deque[tuple[Frame, Future, Future | None]] = deque()
 
@@ -130,15 +186,21 @@ class FrameAnalyzer:
                     yield from self._finish(window)
                     window = []
 
-        for frame in frames:
-            started.append((frame, self._detection.submit(self._detect_and_crop, frame.image),
-                            self._mesh_pool.submit(self.mesh, frame.image) if self.mesh is not None else None))
+        for position, frame in enumerate(frames):
+            detecting = (self._detection.submit(self._detect_and_crop, frame.image)
+                         if self.schedule.planned(position) else None)
+            if self._follower is not None:
+                detecting = self._follow_pool.submit(self._follow_or_detect, frame.image, detecting)
+            started.append((frame, detecting, self._mesh_pool.submit(self._mesh_for, frame.image, detecting)
+                            if self.mesh is not None else None))
             yield from drain(lookahead)
         yield from drain(0)
         if window:
             yield from self._finish(window)
 
     def close(self) -> None:
+        if self._follow_pool is not None:  # before the detectors: it may still be waiting for one
+            self._follow_pool.shutdown(wait=True)
         self._detection.close()
         for pool in (self._hands_pool, self._mesh_pool):
             if pool is not None:
@@ -148,11 +210,40 @@ class FrameAnalyzer:
                 part.close()
 
     # -- stage 1: per frame, in decode order ---------------------------------------------------
+    def _timed(self, stage: str, work, *args):
+        with self.profile.stage(stage):
+            return work(*args)
+
     def _detect_and_crop(self, detector, image: np.ndarray) -> tuple[Detections, list[np.ndarray]]:
         """On a detector's thread: cropping is per-frame work too, and OpenCV releases the GIL."""
-        detections = detector.detect(image)
-        return detections, crop_faces(image, detections, self.predictor.spec, align=self.options.align,
-                                      clahe=self.options.clahe, zooms=self._zooms)
+        with self.profile.stage("detection"):
+            detections = detector.detect(image)
+        return detections, self._crop(image, detections)
+
+    def _crop(self, image: np.ndarray, detections: Detections) -> list[np.ndarray]:
+        with self.profile.stage("crop"):
+            return crop_faces(image, detections, self.predictor.spec, align=self.options.align,
+                              clahe=self.options.clahe, zooms=self._zooms)
+
+    def _mesh_for(self, image: np.ndarray, detecting: Future) -> np.ndarray:
+        """On the mesh's thread, frames in order: the mesh sized to the faces found in the frame."""
+        faces = len(detecting.result()[0])
+        with self.profile.stage("mesh"):
+            return self.mesh(image, faces)
+
+    def _follow_or_detect(self, image: np.ndarray, detecting: Future | None) -> tuple[Detections, list[np.ndarray]]:
+        """On the follower's thread, frames in order: a planned detection starts following its faces; a
+        frame in between gets the followed faces, or is detected after all (see :class:`DetectionSchedule`)."""
+        if detecting is None:
+            with self.profile.stage("tracking"):
+                followed = self._follower.follow(image)
+            if followed is not None:
+                return followed, self._crop(image, followed)
+            detecting = self._detection.submit(self._detect_and_crop, image)
+        detections, crops = detecting.result()
+        with self.profile.stage("tracking"):
+            self._follower.start(image, detections)
+        return detections, crops
 
     def _perceive(self, frame: Frame, detecting: Future, mesh_pending: Future | None) -> _Perceived:
         from emoscope.video.landmarks import match_to_boxes
@@ -180,14 +271,15 @@ class FrameAnalyzer:
         if self._frames_seen % self.options.hands_every == 0:
             if self._hands_pending is not None:
                 self._last_hands = self._hands_pending.result()
-            self._hands_pending = self._hands_pool.submit(self.hands, frame.image)
+            self._hands_pending = self._hands_pool.submit(self._timed, "hands", self.hands, frame.image)
         self._frames_seen += 1
         return self._last_hands
 
     # -- stage 2: one classifier call per window, then tracking and cues in order --------------
     def _finish(self, window: list[_Perceived]) -> Iterator[FrameResult]:
         crops = [crop for item in window for crop in item.crops]
-        probs = classify_views(self.predictor, crops, len(self._zooms))
+        with self.profile.stage("classification"):
+            probs = classify_views(self.predictor, crops, len(self._zooms))
         offset = 0
         for item in window:
             frame_probs = probs[offset : offset + len(item.boxes)]
@@ -196,20 +288,29 @@ class FrameAnalyzer:
 
     def _track(self, item: _Perceived, probs: np.ndarray) -> FrameResult:
         frame = item.frame
+        started = time.perf_counter()
         ids = self.tracker.update(item.boxes)
         self._forget(self.tracker.dropped)
         result = FrameResult(frame, hands=len(item.hands))
+        cue_seconds = 0.0
         for i, track_id in enumerate(ids):
             track_id = int(track_id)
             smoothed = self.smoother.update(track_id, probs[i])
             face = FaceResult(track_id, item.boxes[i], float(item.scores[i]), probs[i], smoothed,
                               self.classes[int(np.argmax(smoothed))], crop=item.crops[i * len(self._zooms)])
             seen = FaceObservation(track_id, frame.time, item.boxes[i], smoothed, item.meshes[i], item.hands)
+            cues_started = time.perf_counter()
             for cue in self._active:
                 face.data.update(cue.update(seen))
+            cue_seconds += time.perf_counter() - cues_started
             result.faces.append(face)
+        cues_started = time.perf_counter()
         for cue in self._active:
             result.events.extend(cue.end_frame(frame.time, [face.data for face in result.faces]))
+        ended = time.perf_counter()
+        cue_seconds += ended - cues_started
+        self.profile.add("cues", cue_seconds)
+        self.profile.add("tracking", ended - started - cue_seconds)
         return result
 
     def _forget(self, track_ids: list[int]) -> None:

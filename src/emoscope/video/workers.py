@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -21,11 +22,13 @@ class RoundRobinWorkers:
         self.owns_instances = owns_instances
         self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"emoscope-{name}{i}") for i in range(len(self.instances))]
         self._next = 0
+        self._lock = threading.Lock()
 
     def submit(self, work: Callable, *args) -> Future:
-        """``work(instance, *args)`` on the next instance's thread."""
-        index = self._next
-        self._next = (index + 1) % len(self._pools)
+        """``work(instance, *args)`` on the next instance's thread (callable from any thread)."""
+        with self._lock:
+            index = self._next
+            self._next = (index + 1) % len(self._pools)
         return self._pools[index].submit(work, self.instances[index], *args)
 
     def close(self) -> None:
