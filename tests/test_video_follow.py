@@ -138,3 +138,20 @@ def test_scheduled_loop_matches_the_detector_on_planned_frames_and_repeats_itsel
         assert stages[stage]["seconds"] > 0, stage
     assert stages["mesh"]["seconds"] == stages["hands"]["seconds"] == 0  # emotion-only
     assert profile["stages"]["detection"]["seconds"] > 0
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_a_long_video(tmp_path):
+    """The short version of `emoscope bench video --long-minutes 60`: a 2-minute synthetic video (the
+    sample clip back and forth, 10 frames/s) through the whole analyze path; the resident memory may not
+    grow with the frames (holding every frame would add 0.7 MB a frame, 400 MB over the second half)."""
+    pytest.importorskip("mediapipe")
+    import emoscope
+    from emoscope.apps.bench import bench_memory, write_long_video
+    from emoscope.video.pipeline import AnalysisOptions
+
+    video = write_long_video(tmp_path / "long.mp4", SAMPLE, seconds=120, fps=10)
+    memory = bench_memory(video, emoscope.load("fer-fast"), tmp_path / "out", AnalysisOptions(), sample_fps=None,
+                          every=100)
+    assert memory["frames_analysed"] == 1200 and len(memory["rss_mb_samples"]) == 12
+    assert memory["rss_growth_second_half_mb"] < 50
