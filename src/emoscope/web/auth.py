@@ -109,7 +109,6 @@ def require_role(role: Role | str):
             raise HTTPException(403, f"this needs the {needed.value} role or higher (you are {who.role.value})")
         return who
 
-    dependency.role = needed
     return dependency
 
 
