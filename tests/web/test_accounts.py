@@ -228,14 +228,15 @@ def test_the_audit_log_is_paged_filtered_and_exported_with_formulas_defused(make
     csrf = session_for(app, client, add_user(app, "ann", "analyst"))
     client.post("/settings/tokens", data={"name": '=HYPERLINK("http://evil.example")', "csrf": csrf})
     client.cookies.clear()
-    first = client.get("/admin/audit", headers=AUTH)  # 60 views, 1 token, and this page's own view is not logged
+    first = client.get("/admin/audit", headers=AUTH)  # 60 views and 1 token; this view is logged after the page
     assert "page 1 of 2" in first.text and 'rel="next"' in first.text
     assert first.text.count("<tr>") == 51  # the header and 50 lines
     second = client.get("/admin/audit", headers=AUTH, params={"page": 2})
     assert "page 2 of 2" in second.text and "question q0," in second.text
     assert client.get("/admin/audit", headers=AUTH, params={"page": 99}).status_code == 200  # the last page
     views = _audit(client, action="view", actor="service token")
-    assert len(views) == 60 and {line["target_type"] for line in views} == {"comparison"}
+    assert len(views) == 63 and {line["target_type"] for line in views} == {"comparison", "audit log"}
+    assert [line["detail"] for line in views[:3]] == ["page 2", "page 2", "page 1"]  # reading the log is logged
     token = _audit(client, action="create", actor="ann")[0]
     assert token["detail"] == '\'=HYPERLINK("http://evil.example")'  # a spreadsheet shows it as text
     assert _audit(client, actor="nobody") == []

@@ -94,8 +94,10 @@ def audit_page(request: Request, page: int = Query(1, ge=1, le=1_000_000), actio
     """The log, newest first, 50 lines a page, optionally one action's or one actor's."""
     with svc.sessions() as session:
         lines = audit.page(session, page, action, actor)
-        return svc.templates.TemplateResponse(request, "admin_audit.html", {
+        response = svc.templates.TemplateResponse(request, "admin_audit.html", {
             "page": lines, "action": action or "", "actor": actor or ""})
+    audit.log(svc.sessions, who, "view", "audit log", detail=f"page {lines.number}")  # who read it is logged too
+    return response
 
 
 @router.get("/audit.csv")
