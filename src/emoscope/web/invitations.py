@@ -52,7 +52,6 @@ class Invitation(Base):
     consented_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
-    candidate: Mapped[Candidate] = relationship()
     questions: Mapped[list[InvitationQuestion]] = relationship(
         back_populates="invitation", cascade="all, delete-orphan", passive_deletes=True,
         order_by="InvitationQuestion.position")
