@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoscope.cues import Cue, CueSummary, register_cue, registered_cues
+from emoscope.cues import Cue, CueAccumulator, register_cue, registered_cues
 from emoscope.cues.base import CueOptions, cue_option, unregister_cue
 from emoscope.video.pipeline import AnalysisOptions
 from test_analyze import OPTIONS, analyze, write_video
 
 
-class _AreaSummary(CueSummary):
+class _AreaAccumulator(CueAccumulator):
     def __init__(self):
         self.areas = []
 
@@ -45,8 +45,8 @@ class FaceArea(Cue):
         area = float((x2 - x1) * (y2 - y1))
         return {"face_area": area if area >= self.settings.min_face_area else None}
 
-    def summarizer(self):
-        return _AreaSummary()
+    def accumulator(self):
+        return _AreaAccumulator()
 
     def describe(self, section):
         return f"{section['mean_area']:.0f} px² over {section['frames']} frames"

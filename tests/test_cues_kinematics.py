@@ -51,7 +51,7 @@ def test_a_closure_over_half_a_second_is_a_long_closure_not_a_blink():
     assert not any("blink_duration" in v for v in values)
     assert not values[30 + 14].get("long_closure") and values[30 + 16]["long_closure"]  # past 0.5 s
     cue = BlinkKinematics(OPTIONS, ["neutral"])
-    summary = cue.summarizer()
+    summary = cue.accumulator()
     for i, v in enumerate(values):
         summary.add(i / 30, v)
     section = summary.section(1 / 30)
@@ -93,7 +93,7 @@ def test_moving_hands_make_a_burst_and_held_samples_are_not_movement():
     assert values[8]["hand_speed"] == pytest.approx(0.1 / 100 / (4 / 30), rel=1e-3)
     assert not values[8]["hands_moving"] and values[20]["hands_moving"]
     assert not values[15]["hand_burst"] and values[23]["hand_burst"] and not values[59]["hand_burst"]
-    summary = cue.summarizer()
+    summary = cue.accumulator()
     for i, v in enumerate(values):
         summary.add(i / 30, v)
     section = summary.section(1 / 30)
@@ -174,7 +174,7 @@ def test_face_measures_are_in_eye_corner_distances_and_relative_to_neutral():
     assert face_measures(mesh)["mouth_open"] == pytest.approx(0.1)
     assert face_measures(mesh * 2)["mouth_open"] == pytest.approx(0.1)  # twice as close: the same
     cue = FaceMovement(OPTIONS, ["neutral", "happy"])
-    summary = cue.summarizer()
+    summary = cue.accumulator()
     for i in range(10):  # neutral with the mouth closed to 0.1, then happy with it open to 0.3
         opened = mesh.copy()
         if i >= 5:

@@ -131,20 +131,20 @@ def test_committed_pages_match_their_json(name):
 
 
 def test_the_committed_summary_matches_the_committed_json():
-    from emoscope.replication.page import render_summary
+    from emoscope.replication.page import render_index
 
     if not (COMMITTED / "README.md").is_file():
         pytest.skip("no committed replication summary yet")
-    assert (COMMITTED / "README.md").read_text() == render_summary(COMMITTED)
+    assert (COMMITTED / "README.md").read_text() == render_index(COMMITTED)
 
 
 def test_a_damaged_result_is_one_clear_error(tmp_path):
     from emoscope.errors import EmoscopeError
-    from emoscope.replication.page import render_summary
+    from emoscope.replication.page import render_index
 
     (tmp_path / "panic.json").write_text('{"study": "panic", "arms": [')
     with pytest.raises(EmoscopeError, match="panic.json: not a replication result"):
-        render_summary(tmp_path)
+        render_index(tmp_path)
 
 
 def test_chance_levels():

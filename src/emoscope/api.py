@@ -26,7 +26,7 @@ from emoscope.apps.predict import FacePrediction, predict_faces
 from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.gestures.classifier import DEFAULT_MODEL as GESTURE_MODEL
 from emoscope.gestures.classifier import GestureOptions
-from emoscope.gestures.session import SessionSummary, run_session
+from emoscope.gestures.session import SessionRecord, run_session
 from emoscope.gestures.speech import Speaker
 from emoscope.gestures.vocabulary import phrases_with
 from emoscope.report.builder import ReportOptions
@@ -131,7 +131,7 @@ class Analyzer:
     def gesture(source: str | int | Path, route: str = "combined", hold: int = 5,
                 phrases: dict[str, str] | None = None, speak: bool = False, speak_to: str | Path | None = None,
                 annotate: str | Path | None = None, max_seconds: float | None = None, model: str = GESTURE_MODEL,
-                on_frame: Callable[[FrameResult], None] = lambda result: None) -> SessionSummary:
+                on_frame: Callable[[FrameResult], None] = lambda result: None) -> SessionRecord:
         """Hand gestures (ASL A/F/L/V -> punch/super/loser/victory) in a photo, video or webcam index:
         the frames, hands and gestures announced (each once it held ``hold`` frames), optionally spoken
         (``speak``, or into the WAV ``speak_to``) and drawn (``annotate``: an image or .mp4 path).

@@ -175,10 +175,10 @@ def _clip_detections(video_path: Path, frames: int, options=None) -> dict:
     from emoscope.cues.head_pose import HeadPose
     from emoscope.video.pipeline import AnalysisOptions
 
-    eyes, head = (cue(AnalysisOptions(), ConstantPredictor.classes).summarizer() for cue in (BlinkKinematics, HeadPose))
+    eyes, head = (cue(AnalysisOptions(), ConstantPredictor.classes).accumulator() for cue in (BlinkKinematics, HeadPose))
     times = np.full(frames, np.inf)
     shut, away = np.zeros(frames, dtype=bool), np.zeros(frames, dtype=bool)
-    for result in _run_clip(video_path, frames):
+    for result in _run_clip(video_path, frames, options):
         times[result.index] = result.time
         if result.faces:
             data = result.faces[0].data

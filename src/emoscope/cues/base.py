@@ -3,7 +3,7 @@
 A cue is one class in one file, registered with :func:`register_cue`. The video loop calls
 :meth:`Cue.update` for every tracked face of every frame and stores what it returns in the face's
 ``data`` dict (like supervision's ``Detections.data``); the frame table gets the cue's
-:attr:`Cue.columns`; the report builder feeds each person's values to one :meth:`Cue.summarizer`
+:attr:`Cue.columns`; the report builder feeds each person's values to one :meth:`Cue.accumulator`
 and puts its section into the person's report under :attr:`Cue.report_key`, and the HTML page
 shows it as a row titled :attr:`Cue.title`. A cue's options (its switch, thresholds) are declared in
 its :attr:`Cue.Options` with their defaults, validation and help; they become options of the video
@@ -75,7 +75,7 @@ class CueTimeline:
     spans: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (start, end) of events, shaded
 
 
-class CueSummary:
+class CueAccumulator:
     """Accumulates one person's values of one cue over the video, then gives its report section."""
 
     def add(self, time: float, values: dict[str, Any]) -> None:
@@ -132,11 +132,11 @@ class Cue:
         """The track is gone: drop its state."""
         self.tracks.pop(track_id, None)
 
-    def summarizer(self) -> CueSummary:
+    def accumulator(self) -> CueAccumulator:
         raise NotImplementedError
 
     def describe(self, section: Any) -> str:
-        """The text of its HTML row for a section made by its summarizer."""
+        """The text of its HTML row for a section made by its accumulator."""
         raise NotImplementedError
 
     def text(self, section: Any) -> str:

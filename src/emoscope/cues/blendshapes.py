@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import (MESH, Cue, CueOptions, CueSummary, CueTimeline, FaceObservation, cue_option,
-                                register_cue)
+from emoscope.cues.base import (MESH, Cue, CueAccumulator, CueOptions, CueTimeline, FaceObservation,
+                                cue_option, register_cue)
 from emoscope.data.labels import canonical_name
 from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, bundle_bytes
 
@@ -47,7 +47,7 @@ class BlendshapesModel(BaseModel):
     blendshapes: dict[str, BlendshapeStats]
 
 
-class _BlendshapeSummary(CueSummary):
+class _BlendshapeAccumulator(CueAccumulator):
     def __init__(self):
         self.times: list[float] = []
         self.scores: list[list[float]] = []
@@ -119,8 +119,8 @@ class Blendshapes(Cue):
         return dict(zip(COLUMNS, scores.tolist())) | {
             _CALM_KEY: self._calm is not None and int(np.argmax(face.smoothed)) == self._calm}
 
-    def summarizer(self) -> CueSummary:
-        return _BlendshapeSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _BlendshapeAccumulator()
 
     def describe(self, section) -> str:
         s = BlendshapesModel.model_validate(section)

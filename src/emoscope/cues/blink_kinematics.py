@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import MESH, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import MESH, Cue, CueAccumulator, FaceObservation, register_cue
 from emoscope.cues.blinks import BlinkDetector, eye_aspect_ratio
 
 LONG_CLOSURE_S = 0.5
@@ -89,7 +89,7 @@ def closure_kinematics(closure: _Closure, reopened_at: float, reopened_ear: floa
                        closing_speed=closing_speed, opening_speed=opening_speed)
 
 
-class _KinematicsSummary(CueSummary):
+class _KinematicsAccumulator(CueAccumulator):
     def __init__(self):
         self.measured = 0
         self.shut = 0
@@ -167,8 +167,8 @@ class BlinkKinematics(Cue):
                                  and min(closure.ears) < detector.depth_ratio * closure.level),
         }
 
-    def summarizer(self) -> CueSummary:
-        return _KinematicsSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _KinematicsAccumulator()
 
     def describe(self, section) -> str:
         s = BlinkKinematicsModel.model_validate(section)

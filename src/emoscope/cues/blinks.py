@@ -17,7 +17,8 @@ from collections import deque
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import MESH, Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
+from emoscope.cues.base import (MESH, Cue, CueAccumulator, CueOptions, FaceObservation, cue_option,
+                                register_cue)
 
 # Face-mesh indices: p1 outer corner, p2/p3 upper lid, p4 inner corner, p5/p6 lower lid.
 RIGHT_EYE = (33, 160, 158, 133, 153, 144)  # the subject's right eye (image left)
@@ -94,7 +95,7 @@ class BlinksModel(BaseModel):
     times: list[float]
 
 
-class _BlinkSummary(CueSummary):
+class _BlinkAccumulator(CueAccumulator):
     def __init__(self):
         self.measured_frames = 0
         self.times: list[float] = []
@@ -133,8 +134,8 @@ class Blinks(Cue):
         blink = detector.update(ear, face.time)
         return {"ear": ear, "blink": blink, "eyes_closed": detector.eyes_closed}
 
-    def summarizer(self) -> CueSummary:
-        return _BlinkSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _BlinkAccumulator()
 
     def describe(self, section: BlinksModel) -> str:
         return f"{section.count} ({section.per_minute:.1f}/min)"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import MESH, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import MESH, Cue, CueAccumulator, FaceObservation, register_cue
 from emoscope.data.labels import canonical_name
 
 EYE_CORNERS = (33, 263)
@@ -59,7 +59,7 @@ class FaceMovementModel(BaseModel):
     measures: dict[str, MeasureModel]
 
 
-class _MovementSummary(CueSummary):
+class _MovementAccumulator(CueAccumulator):
     def __init__(self):
         self.values: list[list[float]] = []
         self.calm: list[bool] = []
@@ -105,8 +105,8 @@ class FaceMovement(Cue):
             return {}
         return measures | {"face_calm": self._calm is not None and int(np.argmax(face.smoothed)) == self._calm}
 
-    def summarizer(self) -> CueSummary:
-        return _MovementSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _MovementAccumulator()
 
     def describe(self, section) -> str:
         s = FaceMovementModel.model_validate(section)

@@ -6,7 +6,8 @@ from collections import Counter
 
 import numpy as np
 
-from emoscope.cues.base import MESH, Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
+from emoscope.cues.base import (MESH, Cue, CueAccumulator, CueOptions, FaceObservation, cue_option,
+                                register_cue)
 
 # (corner, corner, iris centre) for each eye; refine_landmarks=True adds the iris points 468-477
 EYES = ((33, 133, 468), (362, 263, 473))
@@ -37,7 +38,7 @@ def gaze_direction(mesh: np.ndarray, centre_band: float = 0.1) -> str:
     return "centre"
 
 
-class _GazeSummary(CueSummary):
+class _GazeAccumulator(CueAccumulator):
     def __init__(self):
         self.counts: Counter = Counter()
 
@@ -67,8 +68,8 @@ class Gaze(Cue):
     def update(self, face: FaceObservation) -> dict:
         return {} if face.mesh is None else {"gaze": gaze_direction(face.mesh)}
 
-    def summarizer(self) -> CueSummary:
-        return _GazeSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _GazeAccumulator()
 
     def describe(self, section: dict[str, float]) -> str:
         return ", ".join(f"{k} {v:.0%}" for k, v in section.items())

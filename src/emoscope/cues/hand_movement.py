@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import HANDS, Cue, CueSummary, FaceObservation, register_cue
+from emoscope.cues.base import HANDS, Cue, CueAccumulator, FaceObservation, register_cue
 from emoscope.cues.debounce import Debouncer, EpisodeLog
 
 MOVING_SPEED = 0.5  # face widths per second
@@ -73,7 +73,7 @@ class HandMovementModel(BaseModel):
     episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
 
 
-class _HandSummary(CueSummary):
+class _HandAccumulator(CueAccumulator):
     def __init__(self):
         self.frames = self.visible = self.moving = 0
         self.speeds: list[float] = []
@@ -127,8 +127,8 @@ class HandMovement(Cue):
         return {"hand_speed": track.speed, "hands_moving": moving, "hand_burst": track.bursts.active,
                 "burst_started": started, "hands_near": bool(len(track.near))}
 
-    def summarizer(self) -> CueSummary:
-        return _HandSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _HandAccumulator()
 
     def describe(self, section) -> str:
         s = HandMovementModel.model_validate(section)

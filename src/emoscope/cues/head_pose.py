@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import MESH, Cue, CueSummary, CueTimeline, FaceObservation, register_cue
+from emoscope.cues.base import MESH, Cue, CueAccumulator, CueTimeline, FaceObservation, register_cue
 from emoscope.cues.debounce import Debouncer, EpisodeLog
 
 # mesh index -> point of the generic face; camera axes: x right, y down, z away from the camera
@@ -140,7 +140,7 @@ class HeadPoseModel(BaseModel):
     measured_seconds: float
 
 
-class _HeadSummary(CueSummary):
+class _HeadAccumulator(CueAccumulator):
     def __init__(self):
         self.times: list[float] = []
         self.angles: list[tuple[float, float, float]] = []
@@ -233,8 +233,8 @@ class HeadPose(Cue):
                 "away_started": started, "nod": flags.get("nod", False), "shake": flags.get("shake", False),
                 "head_events": events, "head_swing": swing}
 
-    def summarizer(self) -> CueSummary:
-        return _HeadSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _HeadAccumulator()
 
     def describe(self, section) -> str:
         s = HeadPoseModel.model_validate(section)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
+from emoscope.cues.base import Cue, CueAccumulator, CueOptions, FaceObservation, cue_option, register_cue
 from emoscope.cues.debounce import Debouncer, EpisodeLog
 from emoscope.data.labels import PANIC_CLASSES, canonical_name
 from emoscope.errors import EmoscopeError
@@ -82,7 +82,7 @@ class PanicModel(BaseModel):
     episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
 
 
-class _PanicSummary(CueSummary):
+class _PanicAccumulator(CueAccumulator):
     def __init__(self):
         self.scores: list[float] = []
         self.log = EpisodeLog()
@@ -140,8 +140,8 @@ class Panic(Cue):
         alert = self.crowd.update(time, len(faces), sum(face["panic_active"] for face in faces))
         return [] if alert is None else [alert.as_dict()]
 
-    def summarizer(self) -> CueSummary:
-        return _PanicSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _PanicAccumulator()
 
     def describe(self, section: PanicModel) -> str:
         return (f"{section.count} episode(s), {section.total_seconds:.1f} s; max score {section.max_score:.2f}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from emoscope.cues.base import HANDS, Cue, CueOptions, CueSummary, FaceObservation, cue_option, register_cue
+from emoscope.cues.base import (HANDS, Cue, CueAccumulator, CueOptions, FaceObservation, cue_option,
+                                register_cue)
 from emoscope.cues.debounce import Debouncer, EpisodeLog
 
 
@@ -32,7 +33,7 @@ class TouchesModel(BaseModel):
     episodes: list[tuple[float, float]] = Field(description="(start, end) seconds")
 
 
-class _TouchSummary(CueSummary):
+class _TouchAccumulator(CueAccumulator):
     def __init__(self):
         self.log = EpisodeLog()
 
@@ -69,8 +70,8 @@ class Touches(Cue):
         started = debouncer.update(on_face, face.time)
         return {"hand_on_face": on_face, "touching": debouncer.active, "touch_started": started}
 
-    def summarizer(self) -> CueSummary:
-        return _TouchSummary()
+    def accumulator(self) -> CueAccumulator:
+        return _TouchAccumulator()
 
     def describe(self, section: TouchesModel) -> str:
         return f"{section.count} ({section.total_seconds:.1f} s)"

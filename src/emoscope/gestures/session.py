@@ -25,7 +25,7 @@ from emoscope.video.sinks import CallbackSink, Sink, VideoWriterSink
 from emoscope.video.source import open_source
 
 
-class SessionSummary(Sink):
+class SessionRecord(Sink):
     """Counts frames and hands and records each gesture as it is announced."""
 
     def __init__(self):
@@ -72,12 +72,12 @@ def run_session(
     max_seconds: float | None = None,
     model: str = DEFAULT_MODEL,
     on_step: Callable[[FrameResult], None] = lambda result: None,
-) -> SessionSummary:
+) -> SessionRecord:
     """Classify every frame, hold-smooth, speak each new gesture's phrase once, and summarise.
 
     A still image is a single frame, so it needs no hold. ``as_crop``: the image is already a hand
     crop framed like Sign MNIST, judged by the model alone. Results go through the video loop's
-    sinks: the summary, speech, ``on_step`` and, with ``annotate`` (an image or .mp4 path), the
+    sinks: the record, speech, ``on_step`` and, with ``annotate`` (an image or .mp4 path), the
     annotated output.
     """
     with ExitStack() as stack:
@@ -92,8 +92,8 @@ def run_session(
             require_hand_sized(first.image, source)
         classifier = GestureClassifier(options, model=model, still=opened.still)
         stack.callback(classifier.close)
-        summary, speech = SessionSummary(), SpeechSink(speaker, phrases)
-        sinks = [summary, stack.enter_context(speech), CallbackSink(on_step)]
+        record, speech = SessionRecord(), SpeechSink(speaker, phrases)
+        sinks = [record, stack.enter_context(speech), CallbackSink(on_step)]
         if annotate:
             writer = VideoWriterSink(Path(annotate), opened.fps, draw=draw_gestures)
             sinks.append(stack.enter_context(writer))
@@ -108,8 +108,8 @@ def run_session(
                     sink.write(result)
         except KeyboardInterrupt:
             pass  # Ctrl+C ends a webcam session like the end of a video: what was said is still written
-    summary.wav = speech.wav
-    return summary
+    record.wav = speech.wav
+    return record
 
 
 def describe(result: FrameResult) -> str:

@@ -138,7 +138,7 @@ def read_result(path: Path) -> dict:
         raise EmoscopeError(f"{path}: not a replication result ({type(exc).__name__})") from None
 
 
-def render_summary(out_dir: Path) -> str:
+def render_index(out_dir: Path) -> str:
     """The summary page: one row per claim, from every ``<study>.json`` in ``out_dir``."""
     from emoscope.replication import STUDIES
 
@@ -173,6 +173,6 @@ def render_summary(out_dir: Path) -> str:
     return text
 
 
-def write_summary(out_dir: Path) -> Path:
-    """``README.md`` beside the studies' pages (:func:`render_summary`)."""
-    return write_text_atomic(out_dir / "README.md", render_summary(out_dir))
+def write_index(out_dir: Path) -> Path:
+    """``README.md`` beside the studies' pages (:func:`render_index`)."""
+    return write_text_atomic(out_dir / "README.md", render_index(out_dir))

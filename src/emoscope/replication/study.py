@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.files import write_text_atomic
-from emoscope.replication.page import render_page, write_summary
+from emoscope.replication.page import render_page, write_index
 from emoscope.replication.protocol import (
     Arm,
     Protocol,
@@ -186,6 +186,6 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         result["extra"] = study.extra(result, splits, scale)
     write_text_atomic(out_dir / f"{study.name}.json", json.dumps(result, indent=1, allow_nan=False))
     write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
-    write_summary(out_dir)
+    write_index(out_dir)
     return result
 

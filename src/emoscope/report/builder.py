@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from emoscope.cues.base import Cue, CueSummary, CueTimeline
+from emoscope.cues.base import Cue, CueAccumulator, CueTimeline
 from emoscope.data.labels import canonical_name
 from emoscope.report.schema import (
     AnalysisModel, CompletenessModel, EpisodeModel, IntervalModel, PersonReport, Report, ResponseModel,
@@ -41,7 +41,7 @@ class ReportOptions(BaseModel):
 class _PersonSeries:
     times: array = field(default_factory=lambda: array("d"))
     probs: array = field(default_factory=lambda: array("f"))
-    cues: list[CueSummary] = field(default_factory=list)  # one per enabled cue, in the builder's order
+    cues: list[CueAccumulator] = field(default_factory=list)  # one per enabled cue, in the builder's order
 
 
 def partial_note(completeness: CompletenessModel, fps: float) -> str:
@@ -90,7 +90,8 @@ class ReportBuilder:
         for face in result.faces:
             person = self.people.get(face.track_id)
             if person is None:
-                person = self.people[face.track_id] = _PersonSeries(cues=[cue.summarizer() for cue in self._enabled])
+                person = _PersonSeries(cues=[cue.accumulator() for cue in self._enabled])
+                self.people[face.track_id] = person
             person.times.append(result.time)
             person.probs.extend(np.asarray(face.smoothed, dtype=np.float32).tolist())
             for summary in person.cues:
