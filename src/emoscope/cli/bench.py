@@ -133,13 +133,16 @@ def bench_serve_cmd(
     concurrency: int = typer.Option(8, min=1, max=256, help="clients sending at once"),
     videos: int = typer.Option(3, min=0, max=32, help="video jobs uploaded at once"),
     workers: int = typer.Option(3, min=1, max=64, help="the server's --workers"),
+    candidates: int = typer.Option(0, min=0, max=200, help="candidates answering an invitation at once with the "
+                                   "video (link, consent, upload), after the other phases"),
     out: Path = typer.Option(Path("runs/bench/serve.json")),
 ):
-    """Load test of `emoscope serve` over loopback: photos per second, latency percentiles, video jobs, errors."""
+    """Load test of `emoscope serve` over loopback: photos per second, latency percentiles, video jobs,
+    candidates answering invitations at once, errors."""
     from emoscope.web.loadtest import run_load_test
 
     check_can_write_in(out.parent)
-    results = run_load_test(video, image, requests, concurrency, videos, workers)
+    results = run_load_test(video, image, requests, concurrency, videos, workers, candidates=candidates)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(results, indent=2))
     console.print_json(json.dumps(results))
