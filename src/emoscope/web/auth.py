@@ -150,7 +150,3 @@ def check_form_csrf(request: Request, presented: str | None) -> None:
     if not cookie or not presented or not secrets.compare_digest(cookie.encode(), presented.encode()):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
-
-require_token = require_role("viewer")
-"""What routes written before the roles declared (reads for any logged-in role); new routes name their
-role with :func:`require_role`."""
