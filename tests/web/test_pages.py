@@ -65,12 +65,12 @@ def test_profile_report_and_comparison_pages(tmp_path):
 def test_an_unexpected_error_is_one_json_line_too(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    import emoscope.web.routes.api as api
+    import emoscope.web.routes.reports as reports
     from emoscope.web.app import create_app
     from emoscope.web.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", token=TOKEN)
-    monkeypatch.setattr(api, "comparison", lambda svc, question: 1 / 0)  # a bug somewhere below a route
+    monkeypatch.setattr(reports, "comparison", lambda svc, question: 1 / 0)  # a bug somewhere below a route
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         response = client.get("/v1/compare", params={"question": "q1"}, headers=AUTH)
         assert response.status_code == 500 and response.json() == {"error": "internal error: ZeroDivisionError"}

@@ -33,7 +33,7 @@ from emoscope.web.db import make_engine, make_sessions
 from emoscope.web.images import ImageAnalyzer
 from emoscope.web.jobs import JobRunner, QueueFull
 from emoscope.web.retention import sweep
-from emoscope.web.routes import account, admin, api, health, invitations, pages, share
+from emoscope.web.routes import account, admin, candidates, health, invitations, jobs, pages, reports, share
 from emoscope.web.services import Services
 from emoscope.web.settings import Settings
 from emoscope.web.storage import Storage
@@ -191,7 +191,8 @@ def create_app(settings: Settings) -> FastAPI:
                                    swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
     app.include_router(health.router)
-    app.include_router(api.router, prefix="/v1")
+    for api in (candidates, reports, jobs):
+        app.include_router(api.router, prefix="/v1")
     app.include_router(account.router)
     app.include_router(pages.router)
     app.include_router(admin.router)

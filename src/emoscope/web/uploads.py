@@ -2,7 +2,7 @@
 receive channel counts the bytes and stops at the limit, so an over-size upload is refused (413)
 after at most ``limit`` bytes, never after it has been stored; and it waits at most the settings'
 ``upload_idle_s`` for each piece, so a stalled client is dropped (408). Starlette's own parser does
-the rest."""
+the rest. :func:`check_video` decides by decoding whether an uploaded file is a video."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
+from emoscope.errors import DataError
 from emoscope.files import atomic_output
+from emoscope.video.source import VideoSource
 
 MULTIPART_SLACK = 64 * 1024  # part headers and the other fields around the file
 
@@ -79,3 +81,13 @@ def save(upload: UploadFile, path: Path) -> Path:
     with atomic_output(path) as temporary, temporary.open("wb") as out:
         shutil.copyfileobj(upload.file, out, 1 << 20)
     return path
+
+
+def check_video(path: Path) -> None:
+    """The decoder must open the file and decode a frame: its content decides, not its name."""
+    try:
+        with VideoSource(path, prefetch=0) as video:
+            if next(iter(video), None) is None:
+                raise DataError("no frame could be decoded")
+    except DataError as exc:
+        raise HTTPException(400, f"not a readable video: {str(exc).removeprefix(f'{path}: ')}") from None

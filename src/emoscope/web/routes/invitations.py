@@ -24,9 +24,9 @@ from emoscope.web.auth import require_role
 from emoscope.web.db import Candidate, Interview, Job, new_id, utcnow
 from emoscope.web.invitations import (DEFAULT_EXPIRY_HOURS, EXPIRY_HOURS, MAX_QUESTIONS, RETAKES, SECONDS_ALLOWED,
                                       Invitation, InvitationClosed, InvitationQuestion)
-from emoscope.web.routes.api import QUESTION_RULES, _get, check_video
+from emoscope.web.lookups import QUESTION_RULES, get_or_404
 from emoscope.web.services import Services, services
-from emoscope.web.uploads import form_file, read_form, save
+from emoscope.web.uploads import check_video, form_file, read_form, save
 
 ANALYST = require_role("analyst")
 CANDIDATE = "candidate"
@@ -97,7 +97,7 @@ def _questions(body: InvitationIn) -> list[tuple[str, str, int]]:
 
 def _create(svc: Services, request: Request, candidate_id: str, body: InvitationIn, who: Principal) -> InvitationOut:
     with svc.sessions.begin() as session:
-        candidate = _get(session, Candidate, candidate_id, "candidate")
+        candidate = get_or_404(session, Candidate, candidate_id, "candidate")
         token, invitation = invitations.create(session, candidate, _questions(body), body.expires_in_hours, who.name)
         audit.record(session, who, "create", "invitation", invitation.id,
                      f"candidate {candidate_id}, {len(body.questions)} questions, expires "
@@ -122,19 +122,19 @@ def create_invitation(candidate_id: str, body: InvitationIn, request: Request, s
          dependencies=[Depends(ANALYST)])
 def list_invitations(candidate_id: str, svc: Services = Depends(services)):
     with svc.sessions() as session:
-        _get(session, Candidate, candidate_id, "candidate")
+        get_or_404(session, Candidate, candidate_id, "candidate")
         return [InvitationOut.of(i) for i in _invitations_of(session, candidate_id)]
 
 
 @api.get("/invitations/{invitation_id}", response_model=InvitationOut, dependencies=[Depends(ANALYST)])
 def get_invitation(invitation_id: str, svc: Services = Depends(services)):
     with svc.sessions() as session:
-        return InvitationOut.of(_get(session, Invitation, invitation_id, "invitation"))
+        return InvitationOut.of(get_or_404(session, Invitation, invitation_id, "invitation"))
 
 
 def _revoke(svc: Services, invitation_id: str, who: Principal) -> InvitationOut:
     with svc.sessions.begin() as session:
-        invitation = _get(session, Invitation, invitation_id, "invitation")
+        invitation = get_or_404(session, Invitation, invitation_id, "invitation")
         if not invitation.open:
             raise HTTPException(409, f"the invitation is {invitation.state} already")
         invitation.revoked_at = utcnow()
@@ -151,7 +151,7 @@ def revoke_invitation(invitation_id: str, svc: Services = Depends(services), who
 def _invitations_page(request: Request, svc: Services, candidate_id: str, created: InvitationOut | None = None,
                       error: str | None = None, status_code: int = 200):
     with svc.sessions() as session:
-        candidate = _get(session, Candidate, candidate_id, "candidate")
+        candidate = get_or_404(session, Candidate, candidate_id, "candidate")
         return svc.templates.TemplateResponse(request, "invitations.html", {
             "candidate": candidate, "invitations": _invitations_of(session, candidate_id), "created": created,
             "error": error, "limits": {"seconds": SECONDS_ALLOWED, "hours": EXPIRY_HOURS,

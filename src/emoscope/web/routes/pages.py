@@ -13,8 +13,11 @@ from emoscope.web import audit
 from emoscope.web.accounts import Principal
 from emoscope.web.auth import require_role
 from emoscope.web.db import Candidate, Interview, JobState
+from emoscope.web.bodies import ReviewIn
 from emoscope.web.listing import candidates_named, paginate
-from emoscope.web.routes.api import QUESTION_RULES, ReviewIn, _get, comparison, load_report, save_review
+from emoscope.web.lookups import QUESTION_RULES, get_or_404, load_report
+from emoscope.web.routes.candidates import save_review
+from emoscope.web.routes.reports import comparison
 from emoscope.web.services import Services, services
 from emoscope.web.summary import summary_rows
 
@@ -39,7 +42,7 @@ def index(request: Request, q: str = Query("", max_length=200), page: int = Quer
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
 def profile(candidate_id: str, request: Request, svc: Services = Depends(services), who: Principal = Depends(VIEWER)):
     with svc.sessions() as session:
-        candidate = _get(session, Candidate, candidate_id, "candidate")
+        candidate = get_or_404(session, Candidate, candidate_id, "candidate")
         interviews = [(i, summary_rows(load_report(svc, i)) if i.job.state == JobState.done else None,
                        svc.storage.charts(candidate_id, i.id) if i.job.state == JobState.done else [])
                       for i in candidate.interviews]
@@ -53,7 +56,7 @@ def profile(candidate_id: str, request: Request, svc: Services = Depends(service
 def report_page(interview_id: str, request: Request, svc: Services = Depends(services),
                 who: Principal = Depends(VIEWER)):
     with svc.sessions() as session:
-        interview = _get(session, Interview, interview_id, "interview")
+        interview = get_or_404(session, Interview, interview_id, "interview")
         rows = summary_rows(load_report(svc, interview)) if interview.job.state == JobState.done else None
         response = svc.templates.TemplateResponse(request, "interview.html", {
             "interview": interview, "candidate": interview.candidate, "rows": rows,

@@ -15,7 +15,7 @@ from emoscope.web.accounts import Principal
 from emoscope.web.auth import require_role
 from emoscope.web.db import Candidate, Interview, JobState
 from emoscope.web.invitations import InvitationQuestion
-from emoscope.web.routes.api import _get, finished_report, load_report
+from emoscope.web.lookups import finished_report, get_or_404, load_report
 from emoscope.web.services import Services, services
 from emoscope.web.storage import OUTPUT_NAME
 
@@ -56,7 +56,7 @@ def candidate_pdf(candidate_id: str, svc: Services = Depends(services), who: Pri
     """The candidate's profile and the report of each of their interviews (charts, the five intervals,
     cues and the caveat that expressions are cues, not verdicts) as one PDF."""
     with svc.sessions() as session:
-        candidate = _get(session, Candidate, candidate_id, "candidate")
+        candidate = get_or_404(session, Candidate, candidate_id, "candidate")
         parts = [_part(svc, session, interview) for interview in candidate.interviews]
         audit.log(svc.sessions, who, "download", "candidate report", candidate_id, "PDF")
         return _pdf(svc, f"Candidate profile: {candidate.name}", parts, _profile(candidate),
@@ -67,7 +67,7 @@ def candidate_pdf(candidate_id: str, svc: Services = Depends(services), who: Pri
 def interview_pdf(interview_id: str, svc: Services = Depends(services), who: Principal = Depends(VIEWER)):
     """One interview's report as a PDF, with its candidate's profile on the first page."""
     with svc.sessions() as session:
-        interview = _get(session, Interview, interview_id, "interview")
+        interview = get_or_404(session, Interview, interview_id, "interview")
         finished_report(svc, interview)  # 409 while it has no report, as for its JSON and HTML
         audit.log(svc.sessions, who, "download", "report", interview_id, "PDF")
         return _pdf(svc, f"{interview.candidate.name}: question {interview.question}", [_part(svc, session, interview)],
