@@ -256,3 +256,19 @@ def test_emoscope_gui_without_a_display_is_one_error_line(tmp_path):
 
     run = run_emoscope("gui", env={"DISPLAY": "", "EMOSCOPE_GUI_SETTINGS": str(tmp_path / "gui.json")})
     assert run.returncode != 0 and run.stderr.startswith("error: no display") and run.stderr.count("\n") == 1
+
+
+def test_the_theme_is_applied_and_a_high_dpi_screen_scales_the_window(xdisplay, monkeypatch):
+    import tkinter as tk
+    from tkinter import ttk
+
+    from emoscope.gui.view import use_theme
+
+    root = tk.Tk()
+    try:
+        assert use_theme(root) == pytest.approx(max(1.0, root.winfo_fpixels("1i") / 96))
+        assert ttk.Style(root).theme_use() == "sun-valley-light"
+        monkeypatch.setattr(root, "winfo_fpixels", lambda distance: 192.0)  # a 2x screen
+        assert use_theme(root) == 2.0 and float(root.tk.call("tk", "scaling")) == pytest.approx(192 / 72, rel=0.01)  # Tk rounds it
+    finally:
+        root.destroy()

@@ -16,15 +16,17 @@ import numpy as np
 
 from emoscope.data.face_parts import PARTS
 from emoscope.gui.controller import AppController
+from emoscope.video.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 POLL_MS = 15
 CLOSE_CHECK_MS = 100  # how soon Ctrl+C or SIGTERM closes the window
-BAR_COLOUR = "#2e86de"
+BAR_COLOUR, TROUGH_COLOUR = "#2e86de", "#e3e8ec"
+BAR_LENGTH, BAR_HEIGHT = 160, 14  # pixels at 96 dpi
 PANIC_COLOURS = {"PANIC": "#e74c3c", "calm": "#27ae60", None: "#bdc3c7"}
 PART_SIDE = 72  # pixels a part crop is shown at
 VIEWS = {"7 classes": "7", "5 classes": "5"}
-VIDEO_TYPES = [("videos", "*.mp4 *.mov *.avi *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.flv"), ("all files", "*")]
-IMAGE_TYPES = [("images", "*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp"), ("all files", "*")]
+VIDEO_TYPES = [("videos", " ".join(f"*{suffix}" for suffix in VIDEO_SUFFIXES)), ("all files", "*")]
+IMAGE_TYPES = [("images", " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES)), ("all files", "*")]
 MODEL_TYPES = [("models", "*.safetensors *.onnx"), ("all files", "*")]
 
 SHORTCUTS = {
@@ -35,6 +37,18 @@ SHORTCUTS = {
     "gestures": ("<g>", "G"), "close": ("<Control-q>", "Ctrl+Q"),
 }
 """Every action's key, and how its button shows it."""
+
+
+def use_theme(root: tk.Tk) -> float:
+    """Sun Valley's light ttk theme (sv-ttk, the `gui` extra, as Pillow is), and Tk scaled to the screen's
+    real pixels per point: the window's size in pixels is multiplied by the returned factor (1 at 96 dpi),
+    so a high-DPI screen shows it at the same physical size."""
+    import sv_ttk
+
+    sv_ttk.set_theme("light", root)
+    dpi = root.winfo_fpixels("1i")
+    root.tk.call("tk", "scaling", dpi / 72)
+    return max(1.0, dpi / 96)
 
 
 def _ask(kind: str, filetypes) -> Callable[[], str]:
@@ -56,10 +70,10 @@ class App:
         self._frame_shown = None
         self.closed = False
         root.title("emoscope")
-        root.geometry("1200x680")
-        root.minsize(900, 560)
+        self.scale = use_theme(root)
+        root.geometry(f"{round(1200 * self.scale)}x{round(680 * self.scale)}")
+        root.minsize(round(900 * self.scale), round(560 * self.scale))
         style = ttk.Style(root)
-        style.configure("Prob.Horizontal.TProgressbar", background=BAR_COLOUR, troughcolor="#ecf0f1")
         style.configure("Result.TLabel", font=("TkDefaultFont", 16, "bold"))
         self.actions: dict[str, Callable[[], None]] = {
             "open_image": self.open_image, "open_video": self.open_video, "webcam": self.open_webcam,
@@ -134,11 +148,12 @@ class App:
         self.face_title.pack(anchor="w")
         self.bars_frame = ttk.Frame(side)
         self.bars_frame.pack(anchor="w", fill="x", pady=(4, 8))
-        self.bars: list[tuple[ttk.Label, ttk.Progressbar, ttk.Label]] = []
+        self.bars: list[tuple[ttk.Label, tk.Canvas, ttk.Label]] = []
         ttk.Label(side, text="Parts (own model; occlusion effect)", font=("TkDefaultFont", 10, "bold")).pack(anchor="w")
         parts = ttk.Frame(side)
         parts.pack(anchor="w", pady=(2, 8))
-        blank = tk.PhotoImage(width=PART_SIDE, height=PART_SIDE)
+        part_side = round(PART_SIDE * self.scale)
+        blank = tk.PhotoImage(width=part_side, height=part_side)
         self._blank = blank
         self.part_images, self.part_texts = [], []
         for i, part in enumerate(PARTS):
@@ -283,18 +298,21 @@ class App:
             self.bars = []
             for row, name in enumerate(names):
                 label = ttk.Label(self.bars_frame, text=name, width=9)
-                progress = ttk.Progressbar(self.bars_frame, length=160, maximum=1.0,
-                                           style="Prob.Horizontal.TProgressbar")
+                # a canvas, not a ttk.Progressbar: themes draw those as thin images in their own colour
+                bar = tk.Canvas(self.bars_frame, width=round(BAR_LENGTH * self.scale),
+                                height=round(BAR_HEIGHT * self.scale), background=TROUGH_COLOUR,
+                                highlightthickness=0)
+                bar.create_rectangle(0, 0, 0, 0, fill=BAR_COLOUR, width=0, tags="fill")
                 value = ttk.Label(self.bars_frame, text="", width=5)
                 label.grid(row=row, column=0, sticky="w")
-                progress.grid(row=row, column=1, pady=1)
+                bar.grid(row=row, column=1, pady=1)
                 value.grid(row=row, column=2, sticky="e")
-                self.bars.append((label, progress, value))
+                self.bars.append((label, bar, value))
             self._bar_classes = names
         values = dict(bars)
-        for name, (_, progress, value) in zip(self._bar_classes, self.bars):
+        for name, (_, bar, value) in zip(self._bar_classes, self.bars):
             p = values.get(name, 0.0)
-            progress.configure(value=p)
+            bar.coords("fill", 0, 0, p * int(bar.cget("width")), int(bar.cget("height")))
             value.configure(text=f"{p:.2f}" if bars else "")
 
     def _show_parts(self, parts) -> None:
@@ -307,7 +325,8 @@ class App:
                 self.part_images[i].configure(image=self._blank)
                 self.part_texts[i].configure(text=part)
                 continue
-            photo = ImageTk.PhotoImage(Image.fromarray(reading.crop).resize((PART_SIDE, PART_SIDE)))
+            part_side = round(PART_SIDE * self.scale)
+            photo = ImageTk.PhotoImage(Image.fromarray(reading.crop).resize((part_side, part_side)))
             self._part_photos.append(photo)
             self.part_images[i].configure(image=photo)
             # the second line: the whole face's probability of its class with this part masked, and the change
