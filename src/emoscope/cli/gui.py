@@ -40,7 +40,7 @@ def live_cmd(
     """Live analysis without Tk: per-second summaries, optional annotated MP4; Ctrl+C ends it cleanly."""
     from emoscope.files import check_can_write_in
     from emoscope.gui.live import opencv_window_available, run_live
-    from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
+    from emoscope.runtime.predictor import VIDEO_MODELS, default_model, shared_predictor
 
     check_choice(detector, DETECTORS, "face detector")
     if out is not None:
@@ -50,7 +50,7 @@ def live_cmd(
     if window and not opencv_window_available():
         raise EmoscopeError("no OpenCV window here: no display, or an OpenCV build without GUI "
                             "(opencv-python-headless); run without --window")
-    predictor = load_predictor(model or default_model(VIDEO_MODELS), backend=backend)
+    predictor = shared_predictor(model or default_model(VIDEO_MODELS), backend)
     summary = run_live(source, predictor, detector=detector, out=out, max_seconds=max_seconds, realtime=realtime,
                        window=window)
     ending = "stopped (Ctrl+C)" if summary.interrupted else summary.message or "stopped"

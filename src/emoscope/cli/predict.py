@@ -39,7 +39,7 @@ def predict_cmd(
 ):
     """Recognise the expression of every face in a photo or a folder of photos."""
     from emoscope.apps.predict import PredictionLog, find_images, predict_images, save_annotated, write_report
-    from emoscope.runtime.predictor import IMAGE_MODELS, default_model, load_predictor
+    from emoscope.runtime.predictor import IMAGE_MODELS, default_model, shared_predictor
 
     check_choice(output_format, OUTPUT_FORMATS, "--format")
     check_choice(tta, TTA_MODES, "--tta")
@@ -50,7 +50,7 @@ def predict_cmd(
         raise EmoscopeError("--resume needs --out DIR (where the interrupted run logged its results)")
     paths = find_images(target)
     log = PredictionLog(out, resume) if out is not None else None  # checks --out is writable, before any work
-    predictor = load_predictor(model or default_model(IMAGE_MODELS))
+    predictor = shared_predictor(model or default_model(IMAGE_MODELS), "auto")
     with ExitStack() as stack, progress() as bars:
         task = bars.add_task("predicting", total=len(paths))
 
