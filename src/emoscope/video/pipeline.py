@@ -173,8 +173,10 @@ class FrameAnalyzer:
             self.profile.add("decode", getattr(frames, "decode_seconds", 0.0))
 
     def _results(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        # with detections only every Nth frame, look far enough ahead that one is always under way
-        lookahead = LOOKAHEAD_PER_WORKER * len(self._detection.instances) * self.options.detect_every
+        # With detections only every Nth frame, look further ahead so one is always under way, but no
+        # further than the classifier's batch, which results wait for anyway (a live view keeps its latency).
+        per_workers = LOOKAHEAD_PER_WORKER * len(self._detection.instances)
+        lookahead = max(per_workers, min(per_workers * self.options.detect_every, self.options.batch_frames))
         window: list[_Perceived] = []
         started: deque[tuple[Frame, Future, Future | None]] = deque()
 
