@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from emoscope.cli.options import BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, check_choice, positive
-from emoscope.errors import EmoscopeError
+from emoscope.errors import EXIT_PARTIAL, EmoscopeError
 
 app = typer.Typer()
 
@@ -58,3 +58,5 @@ def live_cmd(
           f"{summary.dropped} dropped" + (f"; written: {summary.out}" if summary.out else ""))
     if summary.message.startswith("error:"):
         raise EmoscopeError(summary.message.removeprefix("error: "))
+    if summary.partial:
+        raise typer.Exit(EXIT_PARTIAL)

@@ -36,6 +36,7 @@ class LiveSummary:
     message: str
     out: Path | None
     interrupted: bool
+    partial: bool = False  # the video ended early: damaged or truncated (the message says what is missing)
 
     @property
     def fps(self) -> float:
@@ -102,7 +103,8 @@ def run_live(source: str | int, predictor, detector: str = "mediapipe", out: Pat
     if last is not None and last is not said:  # the last frames' state, also for a run under a second
         say(describe_second(last, seconds))
     return LiveSummary(player.frames, player.dropped, seconds, message,
-                       Path(out) if out is not None and Path(out).is_file() else None, interrupted)
+                       Path(out) if out is not None and Path(out).is_file() else None, interrupted,
+                       partial=player.partial is not None and not interrupted)
 
 
 def _show(update: LiveUpdate) -> bool:

@@ -31,6 +31,8 @@ from emoscope.gestures.draw import draw_gestures
 from emoscope.gestures.stream import HELD, STARTED, HoldSmoother, gesture_result
 from emoscope.gestures.vocabulary import DEFAULT_PHRASES
 from emoscope.gui.parts import PartsReader, PartsReading
+from emoscope.report.builder import partial_note
+from emoscope.report.sink import completeness_model
 from emoscope.video.draw import draw_faces
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.results import FaceResult, FrameResult
@@ -136,6 +138,7 @@ class LivePlayer:
         self.show_parts = False
         self.selected_track: int | None = None
         self.frames = 0
+        self.partial: str | None = None  # at the end of a damaged or truncated file: what it left out
         self._slot = FrameSlot()
         self._stop = threading.Event()
         self._ready = threading.Event()  # the analyzer exists: capture may start the clock
@@ -320,9 +323,15 @@ class LivePlayer:
             return f"{self.source.name}: {len(self._last.faces) if self._last else 0} face(s)"
         if self.frames == 0:
             return f"{self.source.name}: no frame could be decoded (empty, truncated or unsupported video)"
-        if isinstance(self.source.video.source, int):
+        video = self.source.video
+        if isinstance(video.source, int):
             return f"{self.source.name}: the camera stopped sending frames ({self.frames} analysed)"
-        return f"{self.source.name}: end of video ({self.frames} frames analysed, {self._slot.dropped} dropped)"
+        message = f"{self.source.name}: end of video ({self.frames} frames analysed, {self._slot.dropped} dropped)"
+        read = completeness_model(video)
+        if not read.complete:  # said as `emoscope analyze` says it, so a cut file is never taken for a short one
+            self.partial = partial_note(read, video.info.fps)
+            message += f"; {self.partial}"
+        return message
 
     def _end(self, message: str) -> None:
         if self._recording is not None:

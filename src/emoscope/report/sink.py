@@ -67,7 +67,7 @@ class ReportSink(Sink):
                           frames_analysed=builder.frames, seconds=seconds,
                           processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
             metadata=self.metadata,
-            completeness=None if live else _completeness(video),
+            completeness=None if live else completeness_model(video),
         )
         if self.out_dir is None:
             return
@@ -98,7 +98,8 @@ class ReportSink(Sink):
         write_html(self.report, charts, self.html_path, self.builder.cues)
 
 
-def _completeness(video: VideoSource) -> CompletenessModel:
+def completeness_model(video: VideoSource) -> CompletenessModel:
+    """How much of ``video`` was read so far, as a report states it."""
     read = video.completeness
     return CompletenessModel(complete=read.complete(video.info.fps), frames_expected=read.frames_expected or None,
                              frames_decoded=read.frames_read, skipped=read.skipped,

@@ -228,6 +228,8 @@ class VideoSource:
         self.source = _parse_source(source)
         if isinstance(self.source, str):
             path = Path(self.source)
+            if path.is_dir():
+                raise DataError(f"{path}: a folder, not a video file (`emoscope analyze` takes folders)")
             if not path.is_file():
                 raise DataError(f"video not found: {path}")
             if path.stat().st_size == 0:
