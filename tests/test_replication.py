@@ -18,6 +18,9 @@ from helpers import run_emoscope
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "docs" / "replication"
+PAPERS = REPO.parent / "shared" / "papers"
+PAPER_FILES = {"panic": "panic-detection.txt", "hybrid": "hybrid-fusion.txt", "thesis": "thesis-hand-and-face.txt",
+               "realtime": "realtime-fer.txt", "interview": "interview-analysis.txt"}
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +165,98 @@ def test_bad_arguments_are_one_line(args, message):
     done = run_emoscope(*args)
     assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _words(text: str) -> str:
+    return " ".join(text.replace("*", "").split())
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_claim_and_pitfall_quotes_its_paper_verbatim(name):
+    study = STUDIES[name]
+    assert study.claims and study.pitfalls
+    quotes = [(c.quote, c.where) for c in study.claims] + [(p.quote, p.where) for p in study.pitfalls if p.quote]
+    assert all(quote.strip() and where.strip() for quote, where in quotes)
+    assert "not quoted" not in study.differences and all("not quoted" not in c.paper for c in study.claims)
+    paper = PAPERS / PAPER_FILES[name]
+    if not paper.is_file():
+        pytest.skip(f"{paper} not available")
+    text = _words(paper.read_text())
+    for quote, where in quotes:
+        assert _words(quote) in text, f"{name}: not in the paper ({where}): {quote}"
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_committed_results_carry_the_current_claims_and_pitfalls(name):
+    from emoscope.replication.study import study_metadata
+
+    json_path = COMMITTED / f"{name}.json"
+    if not json_path.is_file():
+        pytest.skip(f"{json_path} not committed yet")
+    result = json.loads(json_path.read_text())
+    for key, value in study_metadata(STUDIES[name]).items():
+        assert result[key] == value, f"run `emoscope replicate {name} --pages-only` ({key} is stale)"
+
+
+def _arm(best_epochs: list[int], epochs: int) -> dict:
+    return {"epochs": epochs, "per_unit": [{"best_epoch": b} for b in best_epochs]}
+
+
+def test_convergence_is_read_from_the_best_epochs():
+    from emoscope.replication.page import PATIENCE, convergence
+
+    assert convergence(_arm([3, 3, 2], 3))["status"] == "rising"
+    assert convergence(_arm([1, 2, 3], 3))["status"] == "unclear"
+    assert convergence(_arm([10 - PATIENCE, 4, 10], 10))["status"] == "levelled"
+    assert convergence(_arm([10 - PATIENCE + 1] * 3, 10))["status"] == "unclear"  # within the patience: not shown
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_no_verdict_from_an_arm_that_had_not_levelled_off(name):
+    json_path = COMMITTED / f"{name}.json"
+    if not json_path.is_file():
+        pytest.skip(f"{json_path} not committed yet")
+    result = json.loads(json_path.read_text())
+    comparable = [c for c in result["claims"] if not c["note"]]
+    still = copy.deepcopy(result)
+    for arm in still["arms"]:
+        for unit in arm["per_unit"]:
+            unit["best_epoch"] = arm["epochs"]
+    page = render_page(still)
+    assert page.count("no verdict: still improving at its last epoch (best epoch = last)") >= len(comparable)
+    assert "levelled off: ours" not in page and "does not hold" not in page
+    settled = copy.deepcopy(result)
+    for arm in settled["arms"]:
+        arm["epochs"] = 20
+        for unit in arm["per_unit"]:
+            unit["best_epoch"] = 5
+    if comparable:
+        assert render_page(settled).count("levelled off: ours") >= len(comparable)
+    committed = (COMMITTED / f"{name}.md").read_text()
+    assert "does not hold" not in committed and "How the paper's number could arise" in committed
+
+
+def test_pages_only_refreshes_the_claims_and_leaves_every_result_untouched(tmp_path):
+    import shutil
+
+    source = COMMITTED / "thesis.json"
+    if not source.is_file():
+        pytest.skip("no committed thesis.json")
+    stale = json.loads(source.read_text())
+    stale["claims"] = [{**stale["claims"][0], "paper": "not quoted here"}]
+    stale["differences"], stale["pitfalls"] = "- old text", []
+    (tmp_path / "thesis.json").write_text(json.dumps(stale))
+    done = run_emoscope("replicate", "thesis", "--pages-only", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads((tmp_path / "thesis.json").read_text())
+    assert {k: v for k, v in fresh.items() if k not in ("claims", "differences", "pitfalls")} == \
+        {k: v for k, v in stale.items() if k not in ("claims", "differences", "pitfalls")}
+    assert fresh["claims"] == json.loads(source.read_text())["claims"] and fresh["pitfalls"]
+    assert (tmp_path / "thesis.md").read_text() == render_page(fresh)
+    assert "69.41%" in (tmp_path / "README.md").read_text()
+
+
+def test_pages_only_without_a_result_is_one_line(tmp_path):
+    done = run_emoscope("replicate", "panic", "--pages-only", "--out", str(tmp_path))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "panic.json does not exist" in done.stderr and len(done.stderr.strip().splitlines()) == 1

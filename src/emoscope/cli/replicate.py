@@ -22,14 +22,23 @@ def replicate_cmd(
     out: Optional[Path] = typer.Option(None, help="pages and JSON (default docs/replication; "
                                        "runs/replication/pages for quick)"),
     work_dir: Path = typer.Option(Path("runs/replication"), help="checkpoints and per-unit results (resumable)"),
+    pages_only: bool = typer.Option(False, "--pages-only", help="train nothing: refresh the claims, quotes, "
+                                    "differences and pitfalls in <out>/STUDY.json from the study's definitions and "
+                                    "re-render its page and the summary (every measured number stays)"),
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
     from emoscope.replication.protocol import SCALES
-    from emoscope.replication.study import run_study
+    from emoscope.replication.study import refresh_pages, run_study
 
     check_choice(scale, SCALES, "--scale")
     names = list(STUDIES) if study == "all" else [check_choice(study, [*STUDIES, "all"], "study")]
+    if pages_only:
+        out = out or DEFAULT_PAGES
+        for name in names:
+            result = refresh_pages(STUDIES[name], out)
+            console.print(f"{name}: page {out / (name + '.md')} re-rendered from its {result['scale']}-scale result")
+        return
     out = out or (QUICK_PAGES if scale == "quick" else DEFAULT_PAGES)
     for name in names:
         with progress() as bars:

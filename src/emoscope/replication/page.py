@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
 
@@ -31,6 +33,53 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+PATIENCE = 2
+"""An arm has levelled off when, in most of its units, the epoch that scored best on validation came at
+least this many epochs before the last one: the early-stopping patience. Only the best epoch and the
+number of epochs are stored per unit, so this is the most the result can show; a unit whose best epoch
+is its last was still improving when it stopped."""
+
+
+LEVELLED_CELL = {"levelled": "yes", "rising": "**no**", "unclear": "not shown"}
+
+
+def convergence(arm: dict) -> dict:
+    """Whether the arm's validation curve levelled off: ``status`` is ``levelled`` (best epoch at least
+    :data:`PATIENCE` epochs before the last in most units), ``rising`` (best epoch = last in most units) or
+    ``unclear`` (neither), with a sentence saying which and in how many units."""
+    epochs, best = arm["epochs"], [u["best_epoch"] for u in arm["per_unit"]]
+    n, early, last = len(best), sum(b <= epochs - PATIENCE for b in best), sum(b >= epochs for b in best)
+    if 2 * early > n:
+        return {"status": "levelled", "levelled": True,
+                "text": f"yes: best epoch at least {PATIENCE} before the last ({epochs}) in {early} of {n} unit(s)"}
+    if 2 * last > n:
+        return {"status": "rising", "levelled": False,
+                "text": f"no: still improving at its last epoch (best epoch = last = {epochs} in {last} of {n} unit(s))"}
+    return {"status": "unclear", "levelled": False,
+            "text": f"not shown: best epoch at or next to the last ({epochs}) in {n - early} of {n} unit(s), "
+                    f"the last itself in {last}"}
+
+
+def verdict(claim: dict, arm: dict | None, scale: str) -> str:
+    """What the page may say about a claim: nothing from an arm that had not levelled off, nothing where
+    ours is another quantity, otherwise how far ours is from the paper's number at this scale."""
+    if arm is None:
+        return "no verdict: arm not run"
+    if claim.get("note"):
+        return "not comparable: " + claim["note"]
+    state = convergence(arm)
+    if state["status"] == "rising":
+        return "no verdict: still improving at its last epoch (best epoch = last)"
+    if not state["levelled"]:
+        return "no verdict: not shown to have levelled off (best epoch at or next to the last in most units)"
+    ours, value = (metric_of(arm, claim["metric"]) or {}).get("mean"), claim.get("value")
+    if ours is None or value is None:
+        return "levelled off; the paper's number is not a comparable quantity"
+    side = "below" if ours < value else "at or above"
+    caveat = "" if scale == "full" else f"; at `{scale}` scale, so this is what this reduced arm reaches, not the paper's network"
+    return f"levelled off: ours {ours:.3f} is {abs(value - ours):.3f} {side} the paper's {value:.3f}{caveat}"
+
+
 def metric_of(arm: dict, metric: str) -> dict | None:
     return arm["summary"].get(metric)
 
@@ -41,23 +90,72 @@ def claims_table(result: dict) -> str:
     for claim in result["claims"]:
         arm = arms.get(claim["arm"])
         ours = _pm(metric_of(arm, claim["metric"])) if arm else "not run"
-        rows.append([claim["what"], claim["paper"], claim["protocol"],
-                     f"{ours} ({arm['label']}, {claim['metric']})" if arm else ours])
-    return _table(["claim", "paper", "paper's protocol", f"ours ({result['scale']} scale)"], rows)
+        rows.append([claim["what"], claim["paper"], f"\"{claim['quote']}\" ({claim['where']})", claim["protocol"],
+                     f"{ours} ({arm['label']}, {claim['metric']})" if arm else ours,
+                     verdict(claim, arm, result["scale"])])
+    return _table(["claim", "paper", "the paper's words", "paper's protocol", f"ours ({result['scale']} scale)",
+                   "what this run can say"], rows)
+
+
+def _positive_prevalence(arm: dict) -> float:
+    confusion = np.array(arm["confusion"], dtype=np.float64)
+    return float(confusion[-1].sum() / confusion.sum())
+
+
+def _one_hot_binary_accuracy(accuracy: float, k: int) -> float:
+    """Keras's binary accuracy over k one-hot outputs of a model whose argmax has this accuracy: a wrong
+    face gets 2 of k outputs wrong, a right one none."""
+    return 1 - 2 * (1 - accuracy) / k
+
+
+def _pitfall_all_negative(result: dict) -> str:
+    arms = [a for a in result["arms"] if a["group"] == "main"]
+    k = len(arms[0]["classes"])
+    honest = "; ".join(f"{a['name']}: {_one_hot_binary_accuracy(a['summary']['accuracy']['mean'], k):.3f} "
+                       f"(its accuracy {a['summary']['accuracy']['mean']:.3f})" for a in arms)
+    return (f"a model that outputs nothing: {(k - 1) / k:.3f}; our arms' top classes as one-hot outputs, scored "
+            f"this way: {honest}")
+
+
+def _pitfall_majority(result: dict) -> str:
+    arm = next(a for a in result["arms"] if a["group"] == "main")
+    return f"always the majority class: accuracy {arm['chance']['accuracy']:.3f}"
+
+
+def _pitfall_flag_everything(result: dict) -> str:
+    arm = next(a for a in result["arms"] if a["group"] == "main")
+    return f"flag every face: recall 1.000 at precision {_positive_prevalence(arm):.3f}"
+
+
+PITFALL_NUMBERS = {"binary_accuracy": _pitfall_all_negative, "majority": _pitfall_majority,
+                   "flag_everything": _pitfall_flag_everything}
+"""Numbers a pitfall yields that follow from the stored test labels and confusion matrices alone."""
+
+
+def pitfalls_table(result: dict) -> str:
+    rows = []
+    for p in result.get("pitfalls", []):
+        evidence = f"\"{p['quote']}\" ({p['where']})" if p["quote"] else p["where"]
+        rows.append([p["how"] + (" *(speculation)*" if p["speculative"] else ""), evidence,
+                     PITFALL_NUMBERS[p["yields"]](result) if p["yields"] else "-", p["ours"]])
+    return _table(["how the number could arise", "what in the paper suggests it", "what it yields here",
+                   "our protocol"], rows)
 
 
 def arms_table(result: dict, group: str) -> str:
     arms = [a for a in result["arms"] if a["group"] == group]
     binary = any("chosen_recall" in a["summary"] for a in arms)
     metrics = HEADLINE + (BINARY if binary else ())
-    header = ["arm", "trained here", *metrics, "chance acc / F1", "learned", "params", "MFLOPs", "CPU faces/s",
-              "train s"]
+    header = ["arm", "trained here", *metrics, "chance acc / F1", "learned", "levelled off", "params", "MFLOPs",
+              "CPU faces/s", "train s"]
     rows = []
     for a in arms:
         cost = a["cost"]
         rows.append([a["name"], a["label"], *(_pm(a["summary"].get(m)) for m in metrics),
                      f"{a['chance']['accuracy']:.3f} / {a['chance']['macro_f1']:.3f}",
-                     "yes" if a["learned"] else "**no**", f"{cost['params'] / 1e6:.2f}M", f"{cost['mflops']:.1f}",
+                     "yes" if a["learned"] else "**no**",
+                     LEVELLED_CELL[convergence(a)["status"]],
+                     f"{cost['params'] / 1e6:.2f}M", f"{cost['mflops']:.1f}",
                      f"{cost['faces_per_s']:,.0f}", f"{a['train_seconds']:.0f}"])
     return _table(header, rows)
 
@@ -89,8 +187,9 @@ def warm_start_line(arm: dict) -> str:
     warm = arm.get("warm_start")
     if not warm:
         return ""
-    return (f" Warm start: {warm['n_train']:,} Training faces, {warm['epochs']} epoch(s) (best {warm['best_epoch']}), "
-            f"7-expression accuracy {warm['accuracy']:.4f} on {warm['test_split']}, {warm['seconds']:.0f} s.")
+    rising = " (still improving at its last epoch)" if warm["best_epoch"] >= warm["epochs"] else ""
+    return (f" Warm start: {warm['n_train']:,} Training faces, {warm['epochs']} epoch(s) (best {warm['best_epoch']}"
+            f"{rising}), 7-expression accuracy {warm['accuracy']:.4f} on {warm['test_split']}, {warm['seconds']:.0f} s.")
 
 
 def render_page(result: dict) -> str:
@@ -101,8 +200,13 @@ def render_page(result: dict) -> str:
     parts = [
         f"# {result['title']}\n",
         f"Written by `{result['command']}` from [`{result['study']}.json`]({result['study']}.json); "
-        "do not edit by hand. Source: " + result["source"] + "\n",
+        f"do not edit by hand (the claims, quotes and pitfalls are refreshed without training by "
+        f"`emoscope replicate {result['study']} --pages-only`). Source: " + result["source"] + "\n",
         "## Claim vs ours\n", claims_table(result),
+        f"\nAn arm's validation curve has levelled off when, in most of its units, the epoch that scored best "
+        f"on validation came at least {PATIENCE} epochs before the last (the per-epoch values are only in the "
+        "curves below; the result stores each unit's best epoch). No claim gets a verdict from an arm that had "
+        "not levelled off.\n",
         f"\n## Protocol ({result['scale']} scale)\n", result["protocol"]["description"] + ".\n",
     ]
     if result["note"]:
@@ -119,12 +223,20 @@ def render_page(result: dict) -> str:
     ]
     if result.get("extra") and study is not None and study.extra_markdown is not None:
         parts += ["\n", study.extra_markdown(result["extra"])]
-    parts += ["\n## Why our numbers differ\n", result["differences"] + "\n", "\n## Every unit\n"]
+    parts += ["\n## Why our numbers differ\n", result["differences"] + "\n"]
+    if result.get("pitfalls"):
+        parts += ["\n## How the paper's number could arise\n",
+                  "Each row is one way the claimed number could have come about, with the paper's words that "
+                  "suggest it; rows marked speculation are allowed by the text, not shown by it. Numbers in the "
+                  "third column follow from this run's test labels and confusion matrices alone.\n\n",
+                  pitfalls_table(result)]
+    parts.append("\n## Every unit\n")
     for arm in result["arms"]:
         figures = arm["figures"]
         parts += [f"\n### {arm['name']}: {arm['label']}\n",
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
-                  f"{arm['epochs']} epoch(s) at {arm['train_images_per_s']:.0f} images/s.", warm_start_line(arm), "\n\n",
+                  f"{arm['epochs']} epoch(s) at {arm['train_images_per_s']:.0f} images/s.", warm_start_line(arm),
+                  f"\n\nValidation curve levelled off: {convergence(arm)['text']}.\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),
                   f"\n![curves]({figures['curves']}) ![confusion]({figures['confusion']})\n"]
     return "\n".join(parts)
@@ -146,7 +258,7 @@ def render_index(out_dir: Path) -> str:
     for name in STUDIES:
         path = out_dir / f"{name}.json"
         if not path.is_file():
-            rows.append([name, "not run yet", "", "", "", "", "", ""])
+            rows.append([name, "not run yet", "", "", "", "", "", "", "", ""])
             continue
         result = read_result(path)
         arms = {a["name"]: a for a in result["arms"]}
@@ -154,20 +266,24 @@ def render_index(out_dir: Path) -> str:
             arm = arms.get(claim["arm"])
             if arm is None:
                 rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"], "not run", "", "", "",
-                             result["scale"]])
+                             "", result["scale"], verdict(claim, arm, result["scale"])])
                 continue
             rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"],
                          _pm(metric_of(arm, claim["metric"])), arm["label"],
                          f"{_pm(arm['summary']['roc_auc'])} (0.5)",
                          f"{_pm(arm['summary']['macro_f1'])} ({arm['chance']['macro_f1']:.3f})",
-                         result["scale"] + ("" if arm["learned"] else ", **did not learn**")])
+                         LEVELLED_CELL[convergence(arm)["status"]],
+                         result["scale"] + ("" if arm["learned"] else ", **did not learn**"),
+                         verdict(claim, arm, result["scale"])])
         if result["scale"] != "full":
             needs_full.append(f"`emoscope replicate {name} --scale full`")
     text = ("# Replication of the five studies\n\nWritten by `emoscope replicate` from the studies' JSON files; "
-            "each page gives the protocol, the command and why the numbers differ. ROC-AUC and macro-F1 are "
-            "test means, with what a model that learned nothing scores in brackets.\n\n"
+            "each page quotes the paper, gives the protocol, the command, why the numbers differ and how the "
+            "paper's number could arise. ROC-AUC and macro-F1 are test means, with what a model that learned "
+            f"nothing scores in brackets. Levelled off: in most units the best validation epoch came at least "
+            f"{PATIENCE} epochs before the last; no claim gets a verdict from an arm that had not.\n\n"
             + _table(["study", "claim", "paper", "ours", "model trained", "ROC-AUC (chance)", "macro-F1 (chance)",
-                      "scale"], rows))
+                      "levelled off", "scale", "what this run can say"], rows))
     if needs_full:
         text += "\nStill to run at the paper's scale (a GPU, or a long CPU run): " + ", ".join(needs_full) + ".\n"
     return text

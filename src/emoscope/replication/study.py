@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
-from emoscope.replication.page import render_page, write_index
+from emoscope.replication.page import read_result, render_page, write_index
 from emoscope.replication.protocol import (
     Arm,
     Protocol,
@@ -31,13 +32,38 @@ macro-F1 is above what uniform guessing scores on the same test labels."""
 
 @dataclass(frozen=True)
 class Claim:
-    """A number the paper reports, and where ours is read from (an arm and a metric of its summary)."""
+    """A number the paper reports, quoted verbatim with where it stands, and where ours is read from (an
+    arm and a metric of its summary)."""
 
     what: str
     paper: str
     protocol: str
     arm: str
     metric: str
+    quote: str
+    """The paper's own words, verbatim (tests find it in the paper's text)."""
+    where: str
+    """Where the quote stands: a table, or a section and its sentence."""
+    value: float | None = None
+    """The claimed number as a fraction, when ours measures the same quantity."""
+    note: str = ""
+    """Why ours is not the same quantity, when it is not (then the page compares nothing)."""
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    """One concrete way the paper's number could have arisen, what in the paper suggests it, and whether
+    our protocol rules it out."""
+
+    how: str
+    quote: str
+    """The paper's words that suggest it, verbatim ("" when nothing in the text does)."""
+    where: str
+    ours: str
+    speculative: bool = False
+    """True when the paper's text does not show it happened, only allows it."""
+    yields: str = ""
+    """A number the page computes from the result for this way (a key of page.PITFALL_NUMBERS), or ""."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +82,9 @@ class Study:
     claims: tuple[Claim, ...]
     plan: Callable[[Scale], Plan]
     differences: str
-    """Markdown: why our numbers may differ from the paper's (split, data, pretraining, leakage)."""
+    """Markdown: why our numbers may differ from the paper's (split, data, pretraining, leakage), and what
+    can and cannot be said at the scale that ran; never a verdict (the claims table gives those)."""
+    pitfalls: tuple[Pitfall, ...] = ()
     extra: Callable[[dict, list[Split], Scale], dict] | None = None
     """Study-specific measurements after training, given the result so far; stored under ``extra``."""
     extra_markdown: Callable[[dict], str] | None = None
@@ -143,6 +171,26 @@ def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: P
     return {"curves": f"images/{curves.name}", "confusion": f"images/{confusion.name}"}
 
 
+def study_metadata(study: Study) -> dict:
+    """What a result takes from the study's definitions rather than from training: refreshed into an
+    existing result by :func:`refresh_pages`."""
+    return {"title": study.title, "source": study.source, "claims": [asdict(claim) for claim in study.claims],
+            "differences": study.differences, "pitfalls": [asdict(pitfall) for pitfall in study.pitfalls]}
+
+
+def refresh_pages(study: Study, out_dir: Path) -> dict:
+    """``<out_dir>/<study>.json`` with the study's current claims, differences and pitfalls, and its page
+    and the summary re-rendered from it: no training, every measured number left as it was."""
+    path = out_dir / f"{study.name}.json"
+    if not path.is_file():
+        raise EmoscopeError(f"{path} does not exist: run `emoscope replicate {study.name} --scale cpu` first")
+    result = {**read_result(path), **study_metadata(study)}
+    write_text_atomic(path, json.dumps(result, indent=1, allow_nan=False))
+    write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
+    write_index(out_dir)
+    return result
+
+
 def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
               say: Callable[[str], None] = print) -> dict:
     """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page."""
@@ -174,10 +222,10 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
             summary["train_seconds"] += warm_start["seconds"]
         arms.append(summary)
     result = {
-        "study": study.name, "title": study.title, "source": study.source, "scale": scale,
+        "study": study.name, "scale": scale,
         "command": f"emoscope replicate {study.name} --scale {scale}",
         "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__}, "note": plan.note,
-        "claims": [claim.__dict__ for claim in study.claims], "differences": study.differences,
+        **study_metadata(study),
         "learned_margin": LEARNED_MARGIN, "arms": arms,
         "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
