@@ -75,6 +75,8 @@ LARGEST_VALID = {
     ("bench robustness", "--seed"): 2**32 - 1,
     ("bench faces", "--bootstrap"): 100_000,
     ("bench faces", "--seed"): 2**32 - 1,
+    ("bench api", "--count"): 10_000,
+    ("bench api", "--repeats"): 100,
 }
 
 # The cheapest other arguments of each command. Each makes a run whose check is missing fail fast on
@@ -95,6 +97,7 @@ CHEAP_ARGS = {
     "bench pipeline": ["--model", "{sandbox}/none.safetensors"],
     "bench robustness": ["{sandbox}/none.safetensors"],
     "bench faces": ["{sandbox}/none.tar.gz"],
+    "bench api": ["{sandbox}/none"],
     "live": ["{sandbox}/empty.mp4"],
 }
 
