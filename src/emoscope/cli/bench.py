@@ -368,3 +368,35 @@ def bench_api_cmd(
              f"{results['photos']} photos ({len(found)} distinct), median of {repeats} runs each, model {results['model']}, backend {backend}, "
              f"{os.cpu_count()} CPUs: the Analyzer is {results['speedup']:.2f}x as fast.\n")
     publish(out, results, table, "bench:api", doc)
+
+
+@app.command("fuzz")
+def bench_fuzz_cmd(
+    cases: int = typer.Option(1000, min=1, max=100_000, help="damaged copies, half of the clip, half of the photos"),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="case i of a seed is the same damage on every machine"),
+    clip: Path = typer.Option(Path("samples/WolfgangLanger_Pexels.mp4"),
+                              help="the video to damage (its first 2 s, re-encoded)"),
+    photo: Optional[list[Path]] = typer.Option(None, help="photos to damage (default: two of $EMOSCOPE_DATA/media, "
+                                               "a JPEG and a PNG with alpha, else the clip's first frame)"),
+    model: str = typer.Option("fer-fast", help="the expression model"),
+    time_limit: float = typer.Option(60, max=3600, callback=positive, help="seconds a case may take (a hang past it)"),
+    out: Path = typer.Option(Path("runs/bench/fuzz.json")),
+    doc: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:fuzz --> markers here "
+                                       "(docs/reliability.md)"),
+):
+    """A mutation fuzz of analyze and predict: seeded byte flips, truncations and damaged headers; exit 1
+    when a case crashed, hung or gave a result that is neither complete nor labelled partial or error."""
+    from emoscope.apps.fuzz import default_photos, fuzz_table, run_fuzz
+
+    check_can_write_in(out.parent)
+    with console.status("fuzzing") as status:
+        results = run_fuzz(clip, photo or default_photos(clip, out.parent), cases, seed, model, time_limit,
+                           on_case=lambda outcome: status.update(f"case {outcome.case.index + 1} of {cases}"))
+    results["command"] = f"emoscope bench fuzz --cases {cases} --seed {seed}"
+    publish(out, results, fuzz_table(results), "bench:fuzz", doc)
+    for defect in results["defects"]:
+        console.print(f"[red]{defect['status']}[/red] case {defect['case']['index']} ({defect['case']['kind']}, "
+                      f"{defect['case']['mutation']}: {defect['case']['detail']}): {defect['message'][-300:]}",
+                      soft_wrap=True)
+    if results["defects"]:
+        raise typer.Exit(1)
