@@ -237,8 +237,6 @@ def test_no_verdict_from_an_arm_that_had_not_levelled_off(name):
 
 
 def test_pages_only_refreshes_the_claims_and_leaves_every_result_untouched(tmp_path):
-    import shutil
-
     source = COMMITTED / "thesis.json"
     if not source.is_file():
         pytest.skip("no committed thesis.json")
