@@ -95,10 +95,19 @@ def time_naive_loop(video: Path, predictor, detector_name: str, max_frames: int 
             "cpu_ms_per_frame": round(1000 * cpu / frames, 2)}
 
 
-def _median_run(measure, repeats: int) -> dict:
-    """The run with the median frames/s of ``repeats`` (short clips vary by +-20% run to run)."""
-    runs = sorted((measure() for _ in range(repeats)), key=lambda r: r["fps"])
-    return runs[len(runs) // 2] | {"fps_runs": [r["fps"] for r in runs]}
+def _median_runs(measures: dict, repeats: int) -> dict:
+    """Per measure, the run with the median frames/s of ``repeats`` (short clips vary by +-20% run to
+    run). The measures take turns, one run each per round, so a burst of other work on the machine
+    slows every measure a little rather than one of them a lot."""
+    runs = {name: [] for name in measures}
+    for _ in range(repeats):
+        for name, measure in measures.items():
+            runs[name].append(measure())
+    medians = {}
+    for name, measured in runs.items():
+        measured.sort(key=lambda r: r["fps"])
+        medians[name] = measured[len(measured) // 2] | {"fps_runs": [r["fps"] for r in measured]}
+    return medians
 
 
 def bench_options(detector: str = "mediapipe", framing_views: bool = False, **overrides) -> dict[str, AnalysisOptions]:
@@ -114,8 +123,8 @@ def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames:
                 repeats: int = 5, framing_views: bool = False, **overrides) -> dict:
     """Frames/s, CPU time per frame and the per-stage profile of the batched loops (``framing_views``:
     with three crops per face, see :class:`~emoscope.video.pipeline.AnalysisOptions`) with the default
-    options and with the detector on every frame (``*_exact``), all timed in turn in one process so their ratios hold
-    on a busy machine; and of the per-face loop (always one crop). The full-report loops feed the
+    options and with the detector on every frame (``*_exact``), all taking turns in one process so their
+    ratios hold on a busy machine; and of the per-face loop (always one crop). The full-report loops feed the
     frame table and the report builder too, as ``emoscope analyze`` does."""
     import os
 
@@ -128,10 +137,11 @@ def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames:
         "framing_views": framing_views, "detect_every": loops["emotion_only"].detect_every,
         "cpu_cores": os.cpu_count(), "load_average_before": [round(v, 2) for v in os.getloadavg()],
     }
-    for name, options in loops.items():
-        results[name] = _median_run(lambda options=options, full=name.startswith("full"):
-                                    time_pipeline(video, predictor, options, max_frames, sinks=full), repeats)
-    results["naive_per_face_loop"] = _median_run(lambda: time_naive_loop(video, predictor, detector, max_frames), repeats)
+    measures = {name: (lambda options=options, full=name.startswith("full"):
+                       time_pipeline(video, predictor, options, max_frames, sinks=full))
+                for name, options in loops.items()}
+    measures["naive_per_face_loop"] = lambda: time_naive_loop(video, predictor, detector, max_frames)
+    results |= _median_runs(measures, repeats)
     results["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     naive_fps = results["naive_per_face_loop"]["fps"]
     results["speedup_emotion_only_vs_naive"] = round(results["emotion_only"]["fps"] / naive_fps, 2) if naive_fps else None
