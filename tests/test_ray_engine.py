@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,52 @@ def test_without_ray_the_engine_is_one_line_saying_how_to_install_it(folder, tmp
     assert run.returncode == 2
     assert run.stderr.strip() == "error: --engine ray needs Ray: pip install 'emoscope[ray]' (make install includes it)"
     assert not (tmp_path / "out").exists()
+
+
+def test_the_cluster_gone_mid_batch_ends_with_every_item_in_the_summary_and_resume_finishes(tmp_path):
+    """The Ray that `emoscope analyze --engine ray` started is killed (its GCS and raylet, SIGKILL) after two
+    videos: the command ends within seconds, not after Ray's 60 s, with a row for every video (the unfinished
+    ones saying so), no traceback; `--resume` on a new Ray analyses only the rest."""
+    import os
+    import signal
+    import time
+
+    from emoscope.apps.fuzz import short_clip
+    from emoscope.web.soak import process_tree
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clip = short_clip(Path(__file__).parent.parent / "samples" / "WolfgangLanger_Pexels.mp4", tmp_path / "clip.mp4", 1)
+    for index in range(12):
+        (folder / f"c{index:02d}.mp4").write_bytes(clip.read_bytes())
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "emoscope", "analyze", str(folder), "--engine", "ray", "--workers", "1",
+               "--out", str(out), "--no-touches"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(list(out.glob("*.report.json"))) < 2:
+        assert time.monotonic() < deadline and run.poll() is None, run.communicate()
+        time.sleep(0.2)
+    killed = [pid for pid in process_tree(run.pid) if Path(f"/proc/{pid}/comm").read_text().strip()
+              in ("gcs_server", "raylet")]
+    assert len(killed) == 2
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    gone = time.monotonic()
+    stdout, stderr = run.communicate(timeout=120)
+    assert time.monotonic() - gone < 40, "waited for Ray's own 60 s"
+    assert "Traceback" not in stderr, stderr
+    rows = summary(out)
+    assert [Path(row["video"]).name for row in rows] == sorted(p.name for p in folder.iterdir())
+    done = {Path(row["video"]).name for row in rows if row["status"] == "ok"}
+    lost = [row for row in rows if row["status"] != "ok"]
+    assert len(done) >= 2 and lost, stdout
+    assert all(row["error"].startswith("not analysed: the Ray cluster stopped answering") for row in lost)
+
+    again = run_emoscope(*command[3:], "--resume", timeout=600)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    rows = summary(out)
+    assert all(row["status"] == "ok" for row in rows)
+    # the video in flight when the cluster went may have finished its files all the same: reused too
+    reused = int(re.search(r"(\d+) already done", again.stdout).group(1))
+    assert len(done) <= reused <= len(done) + 1, again.stdout

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import resource
+import socket
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,10 @@ IMAGE_ACTOR_MEMORY = 1024 * 2**20
 (``IMAGE_BATCH`` photos, each capped at ``emoscope.faces.MAX_PIXELS``)."""
 
 IMAGE_BATCH = 16  # photos per actor call: one classifier batch, as `emoscope predict` chunks them
+
+
+class ClusterGone(EmoscopeError):
+    """The Ray cluster's GCS stopped answering mid-batch."""
 
 
 def require_ray():
@@ -139,9 +144,17 @@ def run_ray(items: Sequence[BatchItem], job: BatchJob, address: str | None = Non
 
         videos = [item for item in items if item.kind == "video"]
         images = [item for item in items if item.kind == "image"]
-        _run_videos(ray, videos, job, workers, cpus_per_worker, done)
-        if images:
-            _run_images(ray, images, job, workers, cpus_per_worker, done)
+        try:
+            _run_videos(ray, videos, job, workers, cpus_per_worker, done)
+            if images:
+                _run_images(ray, images, job, workers, cpus_per_worker, done)
+        except ClusterGone as exc:  # every item not finished gets its row, so the summary lists them all
+            for item in items:
+                if item.name not in results:
+                    done(item, ItemResult(summary_row(Path(item.path), error=f"not analysed: {exc}; "
+                                                      "rerun with --resume to finish it"),
+                                          exit_code=EmoscopeError.exit_code))
+            started = False  # nothing left to shut down, and ray.shutdown() would wait for the lost GCS
         return [results[item.name] for item in items]
     finally:
         if started:
@@ -171,6 +184,21 @@ def _error_result(item: BatchItem, exc: BaseException) -> ItemResult:
                       exit_code=EmoscopeError.exit_code)
 
 
+CLUSTER_CHECK_S = 5.0
+"""While no video finishes, how often the driver checks that the cluster's GCS still answers. Ray's own
+client waits 60 s for a GCS that is gone and then ends the whole process, with no summary written."""
+
+
+def cluster_answers(ray, timeout: float = 2.0) -> bool:
+    """True when the cluster's GCS accepts a connection (a TCP connect: no Ray call, which would block)."""
+    host, _, port = ray.get_runtime_context().gcs_address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _run_videos(ray, videos: list[BatchItem], job: BatchJob, workers: int, cpus: int, done) -> None:
     task = ray.remote(video_task).options(**video_task_options(cpus))
     pending: dict = {}  # ObjectRef -> item; at most `workers` in flight, so a long video list is not all queued
@@ -179,7 +207,11 @@ def _run_videos(ray, videos: list[BatchItem], job: BatchJob, workers: int, cpus:
         while queue and len(pending) < workers:
             item = queue.pop(0)
             pending[task.remote(item, job, cpus)] = item
-        ready, _ = ray.wait(list(pending), num_returns=1)
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=CLUSTER_CHECK_S)
+        if not ready:
+            if not cluster_answers(ray):
+                raise ClusterGone(f"the Ray cluster stopped answering ({ray.get_runtime_context().gcs_address})")
+            continue
         item = pending.pop(ready[0])
         try:
             result = ray.get(ready[0])
