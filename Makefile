@@ -7,7 +7,7 @@ EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install system-packages test test-fast demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-asl-landmarks reproduce-panic replicate replicate-full clean
+.PHONY: install system-packages test test-fast soak demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-asl-landmarks reproduce-panic replicate replicate-full clean
 
 install: $(STAMP) system-packages
 
@@ -38,6 +38,13 @@ test: $(STAMP) system-packages
 # Everything except tests marked slow.
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow"
+
+# Issue 38's soak test (not in `make test`; its 2-minute version is tests/web/test_soak.py): the web app under a
+# steady mix of uploads, report reads and photo requests for SOAK_MINUTES, memory and open files sampled;
+# the table goes into docs/reliability.md.
+SOAK_MINUTES ?= 30
+soak: $(STAMP)
+	$(EMOSCOPE) bench soak --minutes $(SOAK_MINUTES) --doc docs/reliability.md
 
 # The main job on the bundled sample clip: a behavioural report (JSON, HTML, charts, frame table).
 demo: $(STAMP)

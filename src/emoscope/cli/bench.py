@@ -400,3 +400,31 @@ def bench_fuzz_cmd(
                       soft_wrap=True)
     if results["defects"]:
         raise typer.Exit(1)
+
+
+@app.command("soak")
+def bench_soak_cmd(
+    video: Path = typer.Argument(Path("samples/WolfgangLanger_Pexels.mp4"), help="the interview video to upload"),
+    minutes: float = typer.Option(30, max=24 * 60, callback=positive, help="how long the mix runs"),
+    image: Optional[Path] = typer.Option(None, help="the photo for /v1/images:analyze (default: a face photo of "
+                                         "$EMOSCOPE_DATA/media, else the video's first frame)"),
+    max_seconds: float = typer.Option(2, max=3600, callback=positive, help="seconds of each upload analysed"),
+    upload_every: float = typer.Option(15, max=3600, callback=positive,
+                                       help="seconds between uploads (the next waits for the last job)"),
+    photo_every: float = typer.Option(0.5, max=3600, callback=positive, help="seconds between photo requests"),
+    read_every: float = typer.Option(1, max=3600, callback=positive, help="seconds between report reads"),
+    out: Path = typer.Option(Path("runs/bench/soak.json")),
+    doc: Optional[Path] = typer.Option(None, help="also put a table between <!-- bench:soak --> markers here "
+                                       "(docs/reliability.md)"),
+):
+    """The web app under a steady mix of uploads, report reads and photo requests, its memory and open files
+    sampled; exit 1 on any error or when either grew past its tolerance (emoscope.web.soak)."""
+    from emoscope.web.soak import run_soak, soak_table
+
+    check_can_write_in(out.parent)
+    with console.status(f"soaking for {minutes:g} minutes"):
+        results = run_soak(video, minutes, image, max_seconds, upload_every, photo_every, read_every)
+    results["command"] = f"emoscope bench soak --minutes {minutes:g}"
+    publish(out, results, soak_table(results), "bench:soak", doc)
+    if results["errors"] or not all(figure["flat"] for figure in results["flatness"].values()):
+        raise typer.Exit(1)
