@@ -426,9 +426,13 @@ def video_table(results: dict) -> str:
         text += agreement_text(results["agreement"])
     if "memory" in results:
         m = results["memory"]
+        samples = m["rss_mb_samples"]
+        path = (f" (RSS {samples[0][1]:.0f} MB after {samples[0][0]} frames, {samples[len(samples) // 2][1]:.0f} MB "
+                f"halfway, {samples[-1][1]:.0f} MB at the end)" if len(samples) >= 3 else "")
         text += (f"\nMemory: a synthetic {m['video_seconds'] / 60:.0f}-minute video, {m['frames_analysed']} frames "
-                 f"through the full report: peak RSS {m['peak_rss_mb']:.0f} MB, growth over the second half "
-                 f"{m['rss_growth_second_half_mb']:.0f} MB.\n")
+                 f"through the full report (`analyze`'s whole path): growth over the second half "
+                 f"{m['rss_growth_second_half_mb']:.0f} MB{path}; peak RSS of the whole bench process, its "
+                 f"earlier loops included, {m['peak_rss_mb']:.0f} MB.\n")
     return text
 
 
