@@ -88,9 +88,8 @@ _opencv_threads = 0  # OpenCV's thread count before the first of them
 def opencv_single_threaded():
     """OpenCV without its own thread pool while video loops run: the loop already keeps every core busy
     with its own threads (decoding, detection, mesh, hands, classification), and splitting each small
-    resize, warp or colour conversion across the pool as well costs more in hand-offs than it saves
-    (`emoscope bench video`: about a sixth of the emotion-only loop's CPU time). The last loop to
-    finish restores the pool."""
+    resize, warp or colour conversion across the pool as well costs more in hand-offs than it saves.
+    The last loop to finish restores the pool."""
     import cv2
 
     global _opencv_loops, _opencv_threads
@@ -158,8 +157,8 @@ class FrameAnalyzer:
         self._mesh_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-mesh") if self.mesh else None
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Results in frame order. Detection with cropping, and the face mesh, of the frames ahead run
-        on worker threads (MediaPipe and OpenCV release the GIL) while this thread classifies and
+        """Results in frame order. Detection or following with cropping, and the face mesh, of the
+        frames ahead run on worker threads (MediaPipe and OpenCV release the GIL) while this thread classifies and
         tracks; each worker sees its frames in order, so results do not depend on timing. The time
         the caller takes between results is the profile's ``sinks``; a source's ``decode_seconds``
         (:class:`~emoscope.video.source.VideoSource`) its ``decode``."""
