@@ -75,6 +75,7 @@ LARGEST_VALID = {
     ("bench robustness", "--seed"): 2**32 - 1,
     ("bench faces", "--bootstrap"): 100_000,
     ("bench faces", "--seed"): 2**32 - 1,
+    ("analyze", "--detect-every"): 1000,
     ("bench api", "--count"): 10_000,
     ("bench api", "--repeats"): 100,
 }

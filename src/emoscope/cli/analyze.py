@@ -46,6 +46,9 @@ def analyze_cmd(
     annotate: bool = typer.Option(False, help="also write an annotated MP4"),
     framing_views: bool = typer.Option(False, help="classify each face as the mean over crops at 0.9, 1.0 and "
                                        "1.1x its framing (3x the classifier's work; docs/accuracy.md)"),
+    # Capped: beyond a few seconds of video between detections a new face waits that long to be found.
+    detect_every: int = typer.Option(5, min=1, max=1000, help="run the face detector on every Nth frame and follow "
+                                     "the faces in between (1: detect on every frame; docs/speed.md)"),
     frames: str = typer.Option("csv", help=f"per-frame table: {FRAMES_HELP}"),
     min_episode_s: float = typer.Option(0.5, "--min-episode",
                                         help="seconds an expression must last to count as an episode"),
@@ -81,7 +84,8 @@ def analyze_cmd(
     if frames != "none":
         check_frame_table_format(frames)
     check_choice(detector, DETECTORS, "face detector")
-    options = AnalysisOptions(detector=detector, framing_views=framing_views, **cue_options)
+    options = AnalysisOptions(detector=detector, framing_views=framing_views, detect_every=detect_every,
+                              **cue_options)
     report_options = ReportOptions(min_episode_s=min_episode_s)
     check_choice(engine, ENGINES, "engine")
     if engine != "ray" and (address is not None or workers is not None):
