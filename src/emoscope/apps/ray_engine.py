@@ -69,8 +69,10 @@ def worker_predictor(job: BatchJob, threads: int):
     ``threads`` threads for ONNX Runtime, torch and OpenCV (each would otherwise take every core of the node)."""
     import cv2
 
+    from emoscope.apps.memory import limit_malloc_arenas
     from emoscope.runtime.predictor import shared_predictor
 
+    limit_malloc_arenas()  # Ray reuses the process for task after task
     cv2.setNumThreads(threads)
     return shared_predictor(job.model, job.backend, threads)
 

@@ -52,38 +52,18 @@ def outcome(row: dict, counts: tuple[int, int]) -> tuple[str, object]:
     return ("failed", row["error"]) if row["status"] == "error" else ("done", counts)
 
 
-MALLOC_ARENAS = 2
-"""glibc arenas a job worker may use. Each analysis starts new threads (decoder, detectors, face mesh,
-hands), and glibc gives new threads their own arena, up to 8 per core; freed memory fragments across
-them, so a worker's memory rose with every job until about 16 arenas were full: from 330 MB to 975 MB
-over 25 two-second videos (`emoscope bench soak` found it). With 2 arenas it levels off at 470 MB after
-about 5 jobs."""
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
-    """Cap glibc's malloc arenas for this process (``mallopt(M_ARENA_MAX)``); nothing where libc is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    m_arena_max = -8  # glibc's malloc.h
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(m_arena_max, arenas)
-    except (OSError, AttributeError):
-        pass  # musl, macOS, Windows: their allocators have no arenas to cap
-
-
 def serve_jobs(conn: Connection) -> None:
     """Receive (BatchItem, BatchJob) pairs until None; answer ("progress", (done, expected)) while
     running, then :func:`outcome`."""
     import signal
 
     from emoscope.apps.batch import video_result
+    from emoscope.apps.memory import limit_malloc_arenas
     from emoscope.errors import EmoscopeError
     from emoscope.runtime.predictor import shared_predictor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on `emoscope serve` is the parent's to handle
-    limit_malloc_arenas()
+    limit_malloc_arenas()  # a worker analyses job after job
     while (task := conn.recv()) is not None:
         item, job = task
         try:
