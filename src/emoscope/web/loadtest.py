@@ -9,6 +9,7 @@ and the machine's load average around the run (the figures are this machine's, u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -161,34 +163,41 @@ def run_load_test(video: Path, image: Path | None = None, requests: int = 200, c
     if not video.is_file():
         raise DataError(f"{video}: no such video")
     photo, photo_source = face_photo(image, video)
+    with served("--workers", str(workers), "--max-queue", str(max(videos, candidates, 1))) as (_, url, token):
+
+        async def phases() -> dict:
+            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                         timeout=timeout) as client:
+                await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo)})  # loads the model
+                return {"images": await _images(client, photo, requests, concurrency),
+                        "videos": await _videos(client, video, videos) if videos else None,
+                        "candidates": await _candidates(client, url, video, candidates, timeout)
+                        if candidates else None}
+
+        load_before = os.getloadavg()[0]
+        results = asyncio.run(phases())
+    return {"photo": photo_source, "video": str(video), "workers": workers, "cpus": os.cpu_count(),
+            "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}, **results,
+            "errors": sum(results[phase]["errors"] for phase in ("images", "videos", "candidates") if results[phase])}
+
+
+@contextlib.contextmanager
+def served(*args: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
+    """``emoscope serve *args`` on a free loopback port, a throw-away data folder and a new token, once it
+    answers: (process, url, token); stopped at the end."""
     token, port = secrets.token_urlsafe(16), _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="emoscope-bench-serve-") as folder, \
             (Path(folder) / "serve.log").open("w+b") as log:
         server = subprocess.Popen([sys.executable, "-m", "emoscope", "serve", "--port", str(port), "--data-dir",
-                                   str(Path(folder) / "data"), "--token", token, "--workers", str(workers),
-                                   "--max-queue", str(max(videos, candidates, 1))],
+                                   str(Path(folder) / "data"), "--token", token, *args],
                                   stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_ready(server, url, log)
-
-            async def phases() -> dict:
-                async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                             timeout=timeout) as client:
-                    await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo)})  # loads the model
-                    return {"images": await _images(client, photo, requests, concurrency),
-                            "videos": await _videos(client, video, videos) if videos else None,
-                            "candidates": await _candidates(client, url, video, candidates, timeout)
-                            if candidates else None}
-
-            load_before = os.getloadavg()[0]
-            results = asyncio.run(phases())
+            yield server, url, token
         finally:
             server.terminate()
             server.wait(timeout=60)
-    return {"photo": photo_source, "video": str(video), "workers": workers, "cpus": os.cpu_count(),
-            "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}, **results,
-            "errors": sum(results[phase]["errors"] for phase in ("images", "videos", "candidates") if results[phase])}
 
 
 def _wait_ready(server: subprocess.Popen, url: str, log, timeout: float = 60) -> None:

@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from emoscope.errors import DataError
-from emoscope.web.loadtest import _free_port, _wait_ready, face_photo
+from emoscope.web.loadtest import face_photo, served
 
 RSS_TOLERANCE = (0.10, 50.0)
 """Memory growth allowed from the first quarter's median to the last's: 10 %, or 50 MB when that is more.
@@ -178,27 +174,16 @@ def run_soak(video: Path, minutes: float = 30, image: Path | None = None, max_se
     if not video.is_file():
         raise DataError(f"{video}: no such video")
     photo, photo_source = face_photo(image, video)
-    token, port = secrets.token_urlsafe(16), _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="emoscope-soak-") as folder, \
-            (Path(folder) / "serve.log").open("w+b") as log:
-        server = subprocess.Popen([sys.executable, "-m", "emoscope", "serve", "--port", str(port), "--data-dir",
-                                   str(Path(folder) / "data"), "--token", token, "--workers", str(workers),
-                                   "--max-seconds", str(max_seconds)], stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(server, url, log)
+    with served("--workers", str(workers), "--max-seconds", str(max_seconds)) as (server, url, token):
 
-            async def soak() -> dict:
-                async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                             timeout=timeout) as client:
-                    return await _soak(client, server.pid, photo, video, minutes * 60, upload_every_s,
-                                       photo_every_s, read_every_s, sample_every_s, warm_up_jobs)
+        async def soak() -> dict:
+            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                         timeout=timeout) as client:
+                return await _soak(client, server.pid, photo, video, minutes * 60, upload_every_s,
+                                   photo_every_s, read_every_s, sample_every_s, warm_up_jobs)
 
-            load_before = os.getloadavg()[0]
-            results = asyncio.run(soak())
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+        load_before = os.getloadavg()[0]
+        results = asyncio.run(soak())
     return {"minutes": minutes, "video": str(video), "max_seconds": max_seconds, "photo": photo_source,
             "workers": workers, "warm_up_jobs": warm_up_jobs, "cpus": os.cpu_count(),
             "pace": {"upload_every_s": upload_every_s, "photo_every_s": photo_every_s, "read_every_s": read_every_s,
