@@ -78,6 +78,14 @@ LARGEST_VALID = {
     ("analyze", "--detect-every"): 1000,
     ("bench api", "--count"): 10_000,
     ("bench api", "--repeats"): 100,
+    ("bench fuzz", "--cases"): 100_000,
+    ("bench fuzz", "--seed"): 2**32 - 1,
+    ("bench fuzz", "--time-limit"): 3600,
+    ("bench soak", "--minutes"): 24 * 60,
+    ("bench soak", "--max-seconds"): 3600,
+    ("bench soak", "--upload-every"): 3600,
+    ("bench soak", "--photo-every"): 3600,
+    ("bench soak", "--read-every"): 3600,
 }
 
 # The cheapest other arguments of each command. Each makes a run whose check is missing fail fast on
@@ -99,6 +107,8 @@ CHEAP_ARGS = {
     "bench robustness": ["{sandbox}/none.safetensors"],
     "bench faces": ["{sandbox}/none.tar.gz"],
     "bench api": ["{sandbox}/none"],
+    "bench fuzz": ["--clip", "{sandbox}/empty.mp4", "--out", "{sandbox}/fuzz.json"],
+    "bench soak": ["{sandbox}/empty.mp4", "--out", "{sandbox}/soak.json"],
     "live": ["{sandbox}/empty.mp4"],
 }
 

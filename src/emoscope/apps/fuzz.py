@@ -17,6 +17,7 @@ seed and index alone.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import shutil
@@ -59,20 +60,19 @@ class FuzzOutcome:
 
 
 def short_clip(source: Path, out: Path, seconds: float = CLIP_SECONDS) -> Path:
-    """The first ``seconds`` of ``source`` re-encoded with OpenCV (mp4v): the fuzz's base video."""
+    """The first ``seconds`` of ``source`` re-encoded with OpenCV (mp4v): the fuzz's base video. A source
+    that is not a video is one :class:`~emoscope.errors.DataError` line."""
     import cv2
 
-    capture = cv2.VideoCapture(str(source))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    from emoscope.video.source import VideoSource
+
     writer = None
-    for _ in range(max(1, round(seconds * fps))):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
-        writer.write(frame)
-    capture.release()
+    with VideoSource(source, prefetch=0) as video:
+        for frame in itertools.islice(video, max(1, round(seconds * video.info.fps))):
+            if writer is None:
+                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), video.info.fps,
+                                         frame.image.shape[1::-1])
+            writer.write(frame.image)
     if writer is None:
         raise EmoscopeError(f"{source}: no frame to make the fuzz's clip from")
     writer.release()

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from emoscope.errors import DataError
+from emoscope.video.source import VideoSource
 from emoscope.web.loadtest import face_photo, served
 
 RSS_TOLERANCE = (0.10, 50.0)
@@ -171,8 +172,9 @@ def run_soak(video: Path, minutes: float = 30, image: Path | None = None, max_se
     """Run the soak (see the module's doc); its counts, samples and :func:`flatness`."""
     import httpx
 
-    if not video.is_file():
-        raise DataError(f"{video}: no such video")
+    with VideoSource(video, prefetch=0) as frames:  # an upload the server refuses would only count errors
+        if next(iter(frames), None) is None:
+            raise DataError(f"{video}: no frame could be decoded")
     photo, photo_source = face_photo(image, video)
     with served("--workers", str(workers), "--max-seconds", str(max_seconds)) as (server, url, token):
 
