@@ -130,12 +130,29 @@ def test_an_unwritable_output_folder_fails_before_the_analysis(tmp_path):
     assert time.perf_counter() - started < 20  # refused at once, not after analysing the clip
 
 
+def looped_sample(target: Path, times: int) -> Path:
+    """The bundled sample played ``times`` times over, as one MP4."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(SAMPLE))
+    frames = []
+    while (frame := capture.read()[1]) is not None:
+        frames.append(frame)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    for frame in frames * times:
+        writer.write(frame)
+    writer.release()
+    return target
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_interrupted_run_keeps_what_finished_and_marks_what_did_not(tmp_path, sig):
     folder = tmp_path / "videos"
     folder.mkdir()
     (folder / "a_short.mp4").write_bytes(SAMPLE.read_bytes())
-    (folder / "b_long.mp4").write_bytes(SAMPLE.read_bytes())
+    looped_sample(folder / "b_long.mp4", times=4)  # long enough that the signal cannot miss it
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "emoscope", "analyze", str(folder), "--out", str(out),
                                 "--annotate", "--frames", "parquet"], stdout=subprocess.PIPE,
@@ -146,7 +163,7 @@ def test_an_interrupted_run_keeps_what_finished_and_marks_what_did_not(tmp_path,
         time.sleep(0.05)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == INTERRUPTED
+    assert process.returncode == INTERRUPTED, stderr
     assert [line for line in stderr.splitlines() if line.strip()] == ["interrupted"]
     names = {p.name for p in out.iterdir()}
     assert {"a_short.report.json", "a_short.frames.parquet", "a_short.annotated.mp4", "summary.csv"} <= names
