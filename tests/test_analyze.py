@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from emoscope.report.builder import ReportOptions
-from emoscope.apps.analyze import analyze_video
+from emoscope.jobs.analyze import analyze_video
 from emoscope.errors import DataError
 from emoscope.faces import Detections
 from emoscope.runtime.spec import ModelSpec
@@ -271,7 +271,7 @@ def test_the_first_expression_skips_a_calm_label(tmp_path):
 
 
 def test_a_batch_keeps_going_past_a_bad_video_and_writes_the_summary(tmp_path, monkeypatch):
-    from emoscope.apps.batch import BatchItem, BatchJob, run_batch
+    from emoscope.jobs.batch import BatchItem, BatchJob, run_batch
     from emoscope.faces import registry
 
     monkeypatch.setitem(registry._REGISTRY, "square", registry.DetectorEntry("square", lambda **_: SquareDetector(),

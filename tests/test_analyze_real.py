@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 import emoscope
-from emoscope.apps.validate_cues import ConstantPredictor
-from emoscope.apps.analyze import analyze_video
+from emoscope.benchmarks.validate_cues import ConstantPredictor
+from emoscope.jobs.analyze import analyze_video
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.spec import ModelSpec
 from emoscope.video.pipeline import AnalysisOptions

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscope.apps.batch import BatchJob, collect_items, run_batch
+from emoscope.jobs.batch import BatchJob, collect_items, run_batch
 from emoscope.errors import DataError
 from emoscope.video.pipeline import AnalysisOptions
 from helpers import run_emoscope

@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 import emoscope
-from emoscope.apps.faces_bench import (Peer, PeerUnavailable, bench_faces, bootstrap_weights, check_seven_classes,
+from emoscope.benchmarks.faces import (Peer, PeerUnavailable, bench_faces, bootstrap_weights, check_seven_classes,
                                        faces_table, paired_gap, predicted, run_peer, score, to_fer7)
 from emoscope.data.face_photos import load_face_photos, part_of, split_by_identity
 from emoscope.data.labels import FER7

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscope.apps.validate_cues import score_blinks, score_touch, validate_clip
+from emoscope.benchmarks.validate_cues import score_blinks, score_touch, validate_clip
 
 LABELS = Path(__file__).parent / "fixtures" / "labels" / "WolfgangLanger_Pexels.json"
 

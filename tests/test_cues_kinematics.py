@@ -5,7 +5,7 @@ scoring of `validate-cues --events`."""
 import numpy as np
 import pytest
 
-from emoscope.apps.validate_cues import match_spans, score_blink_kinematics
+from emoscope.benchmarks.validate_cues import match_spans, score_blink_kinematics
 from emoscope.cues.base import FaceObservation
 from emoscope.cues.blink_kinematics import BlinkKinematics
 from emoscope.cues.face_movement import EYE_CORNERS, FaceMovement, face_measures

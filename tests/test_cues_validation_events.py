@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscope.apps.validate_cues import read_event_labels, validate_events
+from emoscope.benchmarks.validate_cues import read_event_labels, validate_events
 from emoscope.errors import DataError
 from helpers import run_emoscope
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from emoscope.apps.fidelity import MATCH_IOU, matching_face, place_face, placed_faces, truth_detection
+from emoscope.benchmarks.fidelity import MATCH_IOU, matching_face, place_face, placed_faces, truth_detection
 from emoscope.faces import Detections, crop_faces
 from emoscope.faces.align import square_crop
 from emoscope.faces.detections import CropFraming
@@ -136,7 +136,7 @@ def test_bench_pipeline_on_real_faces(data_root, tmp_path):
 @pytest.mark.data
 def test_bench_pipeline_with_framing_views(data_root, tmp_path):
     """The same faces and detections as one view; only accuracy on found faces may change."""
-    from emoscope.apps.fidelity import bench_pipeline
+    from emoscope.benchmarks.fidelity import bench_pipeline
     from emoscope.runtime.predictor import load_predictor
 
     predictor = load_predictor("fer-fast")
@@ -151,7 +151,7 @@ def test_bench_pipeline_with_framing_views(data_root, tmp_path):
 def test_bench_pipeline_splits_the_gap_of_a_detector_with_eyes(data_root):
     """MediaPipe has eyes: its gap also with the true roll and with the true square; Haar has none."""
     pytest.importorskip("mediapipe")
-    from emoscope.apps.fidelity import bench_pipeline
+    from emoscope.benchmarks.fidelity import bench_pipeline
     from emoscope.runtime.predictor import load_predictor
 
     results = bench_pipeline([load_predictor("fer-fast")], ["truth", "haar", "mediapipe"], faces=30)
@@ -179,7 +179,7 @@ def test_bench_pipeline_refuses_what_it_cannot_measure(args, says, tmp_path):
 @pytest.mark.data
 def test_the_baseline_pipeline_differs_only_in_framing_and_tiles(data_root):
     pytest.importorskip("mediapipe")
-    from emoscope.apps.fidelity import bench_pipeline
+    from emoscope.benchmarks.fidelity import bench_pipeline
     from emoscope.runtime.predictor import load_predictor
 
     predictor = load_predictor("fer-fast")
@@ -191,7 +191,7 @@ def test_the_baseline_pipeline_differs_only_in_framing_and_tiles(data_root):
 
 
 def test_gap_interval_counts_only_faces_the_two_scorings_disagree_on():
-    from emoscope.apps.fidelity import gap_half_width
+    from emoscope.benchmarks.fidelity import gap_half_width
 
     agree = np.ones(400, bool)
     assert gap_half_width(agree, agree) == 0.0

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emoscope.apps.hand_photo_bench import HANDEDNESS_VIEWS, VIEWS, read_photos, summarise
+from emoscope.benchmarks.hand_photos import HANDEDNESS_VIEWS, VIEWS, read_photos, summarise
 from emoscope.data.hand_photos import load_hand_photos
 from emoscope.errors import DataError, ModelError
 from emoscope.faces.hands import HandDetector

@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from emoscope.cues.panic import panic_columns
-from emoscope.apps.panic import binary_metrics_at, choose_threshold, operating_point
+from emoscope.jobs.panic import binary_metrics_at, choose_threshold, operating_point
 from emoscope.data.imageset import ImageSet
 from emoscope.data.labels import FER7
 from emoscope.errors import EmoscopeError
@@ -95,7 +95,7 @@ def test_panic_cv_end_to_end_then_summary(data_root, tmp_path):
 
 
 def test_summary_of_an_unfinished_run_is_a_user_error(tmp_path):
-    from emoscope.apps.panic import summary_markdown
+    from emoscope.jobs.panic import summary_markdown
 
     (tmp_path / "run").mkdir()
     with pytest.raises(EmoscopeError, match="not a finished"):

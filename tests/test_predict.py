@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import emoscope
-from emoscope.apps.predict import iter_predictions, predict_images
+from emoscope.jobs.predict import iter_predictions, predict_images
 from emoscope.faces import create_detector
 from emoscope.runtime.bundle import save_bundle
 from emoscope.runtime.spec import ModelSpec

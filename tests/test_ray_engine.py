@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscope.apps.batch import KILL_ONCE_ENV, BatchJob, collect_items, run_batch
+from emoscope.jobs.batch import KILL_ONCE_ENV, BatchJob, collect_items, run_batch
 from helpers import run_emoscope, without_timing
 from test_batch_engine import make_batch_folder, media_root
 
@@ -124,7 +124,7 @@ def test_the_cluster_gone_mid_batch_ends_with_every_item_in_the_summary_and_resu
     import signal
     import time
 
-    from emoscope.apps.fuzz import short_clip
+    from emoscope.benchmarks.fuzz import short_clip
     from emoscope.web.soak import process_tree
 
     folder = tmp_path / "in"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from emoscope.apps.robustness import (CORRUPTIONS, SEVERITIES, SEVERITY_PARAMETERS, before_after, before_after_table,
+from emoscope.benchmarks.robustness import (CORRUPTIONS, SEVERITIES, SEVERITY_PARAMETERS, before_after, before_after_table,
                                        corruption_rng)
 from emoscope.errors import EmoscopeError
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscope.apps.analyze import analyze_video
+from emoscope.jobs.analyze import analyze_video
 from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
 from emoscope.video.pipeline import AnalysisOptions
 

@@ -147,7 +147,7 @@ def test_memory_stays_flat_over_a_long_video(tmp_path):
     grow with the frames (holding every frame would add 0.7 MB a frame, 400 MB over the second half)."""
     pytest.importorskip("mediapipe")
     import emoscope
-    from emoscope.apps.bench import bench_memory, write_long_video
+    from emoscope.benchmarks.video_speed import bench_memory, write_long_video
     from emoscope.video.pipeline import AnalysisOptions
 
     video = write_long_video(tmp_path / "long.mp4", SAMPLE, seconds=120, fps=10)

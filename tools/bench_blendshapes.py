@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.apps.bench import time_pipeline
+from emoscope.benchmarks.video_speed import time_pipeline
 from emoscope.cues import create_cues
 from emoscope.cues.blendshapes import COLUMNS
 from emoscope.faces.blendshapes import BLENDSHAPE_NAMES, BlendshapeNetwork, BlendshapeReader, BundleMesh, FaceRegion

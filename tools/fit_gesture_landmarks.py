@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emoscope.apps.hand_photo_bench import HANDEDNESS_VIEWS, fit_on_readings, read_photos
+from emoscope.benchmarks.hand_photos import HANDEDNESS_VIEWS, fit_on_readings, read_photos
 from emoscope.data.hand_photos import load_hand_photos
 from emoscope.files import sha256_of
 from emoscope.gestures.landmark_model import SHIPPED

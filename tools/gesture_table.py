@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from emoscope.apps.bench import replace_between_markers
+from emoscope.files import replace_between_markers
 from emoscope.gestures.landmark_bench import Judge, landmark_letter, markdown, model_letter, read_generated
 from emoscope.gestures.landmark_model import LandmarkModel
 

@@ -11,7 +11,7 @@ over it, returning the objects the CLI writes as JSON.
 >>> report.people[0].dominant_emotion                                # doctest: +SKIP
 
 The CLI commands ``predict``, ``analyze`` and ``gesture`` are shells over the same library code
-(:mod:`emoscope.apps.predict`, :mod:`emoscope.apps.analyze`, :mod:`emoscope.gestures.session`).
+(:mod:`emoscope.jobs.predict`, :mod:`emoscope.jobs.analyze`, :mod:`emoscope.gestures.session`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emoscope.apps.predict import FacePrediction, predict_faces
 from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.gestures.classifier import DEFAULT_MODEL as GESTURE_MODEL
 from emoscope.gestures.classifier import GestureOptions
 from emoscope.gestures.session import SessionRecord, run_session
 from emoscope.gestures.speech import Speaker
 from emoscope.gestures.vocabulary import phrases_with
+from emoscope.jobs.predict import FacePrediction, predict_faces
 from emoscope.report.builder import ReportOptions
 from emoscope.report.schema import Report
 from emoscope.runtime.predictor import IMAGE_MODELS, default_model, shared_predictor
@@ -99,7 +99,7 @@ class Analyzer:
         analysed frame (one row with no track where no face was found), the columns of
         ``<name>.frames.csv`` (time, box, label, ``p_<class>`` probabilities, every cue's columns). The
         behavioural report of the same run is in ``table.attrs["report"]``."""
-        from emoscope.apps.analyze import analyze_video
+        from emoscope.jobs.analyze import analyze_video
 
         output = analyze_video(source, self.predictor, None, self._video_options(options), sample_fps=sample_fps,
                                max_seconds=max_seconds, frames_in_memory=True)
@@ -119,7 +119,7 @@ class Analyzer:
         ``emoscope analyze`` writes them. ``on_progress(frames_done, frames_expected)`` is called per
         frame (``frames_expected`` is 0 when unknown, e.g. a webcam).
         """
-        from emoscope.apps.analyze import analyze_video
+        from emoscope.jobs.analyze import analyze_video
 
         output = analyze_video(source, self.predictor, None if out_dir is None else Path(out_dir),
                                self._video_options(options), report_options, sample_fps=sample_fps,

@@ -109,3 +109,15 @@ def read_json_output(path: str | Path, what: str, command: str, keys) -> dict:
     if missing:
         raise EmoscopeError(f"{path}: not an `{command}` {what.split()[-1]} (missing {', '.join(missing)})")
     return data
+
+
+def replace_between_markers(path: Path, marker: str, content: str) -> None:
+    """Put ``content`` between ``<!-- marker -->`` and ``<!-- /marker -->`` in a Markdown file, so
+    tables in the docs come from benchmark output, not from typing."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise EmoscopeError(f"{path}: no {start} ... {end} markers to put the table between")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    write_text_atomic(path, f"{head}{start}\n{content}{end}{tail}")

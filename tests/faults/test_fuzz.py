@@ -1,4 +1,4 @@
-"""The mutation fuzz (emoscope.apps.fuzz, `emoscope bench fuzz`; issue 38): 100 damaged copies of the clip and
+"""The mutation fuzz (emoscope.benchmarks.fuzz, `emoscope bench fuzz`; issue 38): 100 damaged copies of the clip and
 of a photo through analyze's and predict's per-item code with no crash, hang or unlabelled result; a few of
 them through the real commands; damaged photos and videos through the web app's uploads."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers import run_emoscope
 
-from emoscope.apps.fuzz import DEFECTS, base_files, default_photos, make_case, mutate, run_fuzz
+from emoscope.benchmarks.fuzz import DEFECTS, base_files, default_photos, make_case, mutate, run_fuzz
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "samples" / "WolfgangLanger_Pexels.mp4"

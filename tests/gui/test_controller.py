@@ -72,7 +72,7 @@ def test_the_part_template_scales_and_masks_only_its_box():
 
 
 def test_bench_measures_a_part_model_on_its_own_part_crops(data_root):
-    from emoscope.apps.bench import split_accuracy
+    from emoscope.benchmarks.classifier_speed import split_accuracy
     from emoscope.runtime.predictor import WEIGHTS_DIR, load_predictor
 
     card = json.loads((WEIGHTS_DIR / "part-mouth.card.json").read_text())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from emoscope.gui.player import LivePlayer, live_options
+from emoscope.gui.player import LivePlayer
+from emoscope.gui.updates import live_options
 from emoscope.runtime.predictor import load_predictor
 
 from .conftest import SAMPLE_CLIP

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from emoscope.apps.batch import KILL_ONCE_ENV
-from emoscope.apps.ray_engine import MAX_RETRIES
+from emoscope.jobs.batch import KILL_ONCE_ENV
+from emoscope.jobs.ray_engine import MAX_RETRIES
 from emoscope.web.db import Job, JobState
 from helpers import run_emoscope, without_timing
 from web.support import AUTH, SAMPLE, Server, ServeProcess, start_server, wait_job

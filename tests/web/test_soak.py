@@ -7,7 +7,7 @@ purpose: a job worker's resident memory moves by some tens of MB with the frames
 request or job in flight holds a few files; a leak of 1 MB per job or one descriptor per request passes
 them within the 30-minute run (docs/reliability.md), not within two minutes. Two minutes are enough for
 the growth `bench soak` first found: before the job workers' malloc arenas were capped
-(emoscope.apps.memory.MALLOC_ARENAS), a 3-minute run's server and workers grew by 298 MB."""
+(emoscope.jobs.memory.MALLOC_ARENAS), a 3-minute run's server and workers grew by 298 MB."""
 
 from __future__ import annotations
 

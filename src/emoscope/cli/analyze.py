@@ -66,9 +66,9 @@ def analyze_cmd(
     cue_options: Optional[dict] = None,  # the cues' own flags (--blinks, --panic-threshold...): see with_cue_flags
 ):
     """Analyse behaviour in a video: emotions per interval, episodes, transitions, blinks, touches, gaze."""
-    from emoscope.apps.batch import ENGINES, BatchJob, collect_items
-    from emoscope.apps.ray_engine import require_ray
     from emoscope.files import ensure_writable_folder
+    from emoscope.jobs.batch import ENGINES, BatchJob, collect_items
+    from emoscope.jobs.ray_engine import require_ray
     from emoscope.report.builder import ReportOptions
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, shared_predictor
     from emoscope.video.pipeline import AnalysisOptions
@@ -120,7 +120,7 @@ def analyze_cmd(
 def _run_and_render(items, job, engine: str, address: str | None, workers: int | None, predictor, alerts) -> None:
     """Run the items on the engine with a progress bar, a line per item as it finishes and, for more than
     one item, the summary; exit with the run's status (an error, a partial video, or 0)."""
-    from emoscope.apps.batch import run_batch
+    from emoscope.jobs.batch import run_batch
 
     many = len(items) > 1
     with ExitStack() as stack, progress() as bars:
@@ -180,7 +180,7 @@ def validate_cues_cmd(
 ):
     """Score the cues against frame labels of real clips (prints JSON): blink and face-touch
     detection (LABELS), blink duration error and event precision/recall (--events)."""
-    from emoscope.apps.validate_cues import validate_clip, validate_events
+    from emoscope.benchmarks.validate_cues import validate_clip, validate_events
     from emoscope.data import data_root
 
     if labels is None and events is None:

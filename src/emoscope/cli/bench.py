@@ -12,7 +12,7 @@ import typer
 from emoscope.cli.options import (BACKEND_HELP, DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, check_choice, console,
                                   positive)
 from emoscope.errors import EmoscopeError
-from emoscope.files import check_can_write_in, write_text_atomic
+from emoscope.files import check_can_write_in, replace_between_markers, write_text_atomic
 
 app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_help=True)
 
@@ -20,8 +20,6 @@ app = typer.Typer(help="Benchmarks; results are written as JSON.", no_args_is_he
 def publish(out: Path, results: dict, table: str, marker: str, doc: Path | None, markdown_beside: bool = True) -> None:
     """A benchmark's JSON (and its Markdown table beside it), the table on the terminal, and the table
     between a Markdown page's ``<!-- marker -->`` markers when ``doc`` is given."""
-    from emoscope.apps.bench import replace_between_markers
-
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(results, indent=2))
     if markdown_beside:
@@ -62,8 +60,8 @@ def bench_video_cmd(
 ):
     """Frames/s, CPU time and per-stage profile of the emotion-only and full-report loops (default options
     and the detector on every frame) vs a per-face loop; optional agreement and memory runs."""
-    from emoscope.apps.bench import (agreement as measure_agreement, bench_memory, bench_options, bench_video,
-                                     replace_between_markers, video_files, video_table, write_long_video)
+    from emoscope.benchmarks.agreement import agreement as measure_agreement, video_files
+    from emoscope.benchmarks.video_speed import bench_memory, bench_options, bench_video, video_table, write_long_video
     from emoscope.data import data_root
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model, load_predictor
 
@@ -108,7 +106,8 @@ def bench_classify_cmd(
     """Faces/s of each model in torch eager and ONNX Runtime (fp32, int8) at batch 1/32/256, with accuracy."""
     import tempfile
 
-    from emoscope.apps.bench import (bench_classifier, classifier_backends, markdown_table, split_accuracy)
+    from emoscope.benchmarks.classifier_speed import bench_classifier, classifier_backends, split_accuracy
+    from emoscope.benchmarks.tables import markdown_table
     from emoscope.runtime.predictor import list_pretrained
 
     names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
@@ -158,7 +157,7 @@ def bench_batch_cmd(
     out: Path = typer.Option(Path("runs/bench/batch.json")),
 ):
     """Items/s of batch analysis: the local engine vs Ray with 1 and 2 workers on the same items, as ratios."""
-    from emoscope.apps.batch import BatchJob, bench_batch
+    from emoscope.jobs.batch import BatchJob, bench_batch
     from emoscope.runtime.predictor import VIDEO_MODELS, default_model
 
     check_can_write_in(out.parent)
@@ -188,7 +187,7 @@ def bench_pipeline_cmd(
 ):
     """Pipeline fidelity: detection recall and accuracy of detect -> align -> crop -> model on FER2013
     faces placed into larger frames, against the same model on the original crops."""
-    from emoscope.apps.fidelity import TRUTH, bench_pipeline, fidelity_table
+    from emoscope.benchmarks.fidelity import TRUTH, bench_pipeline, fidelity_table
     from emoscope.runtime.predictor import load_predictor
 
     names = detectors or [TRUTH, *DETECTORS]
@@ -219,7 +218,7 @@ def bench_robustness_cmd(
 ):
     """Accuracy under corruptions (blur, noise, JPEG, lighting, resolution, framing, rotation, occlusion) at
     5 severities: clean, mean corrupted and relative drop per model."""
-    from emoscope.apps.robustness import (SEVERITIES, before_after, before_after_table, bench_robustness,
+    from emoscope.benchmarks.robustness import (SEVERITIES, before_after, before_after_table, bench_robustness,
                                           corruption_names, read_robustness_run, robustness_table)
     from emoscope.cli.options import progress
     from emoscope.data.face_parts import is_part_model
@@ -257,7 +256,7 @@ def bench_gestures_cmd(
     """Gestures on real photos of hands: per letter the share recognised, per other shape the share taken
     for a letter, in five views (as photographed, mirrored, tilted +-30 degrees, small), by the landmark
     model and by the rules, split by person into the part developed on and the part only measured on."""
-    from emoscope.apps.hand_photo_bench import markdown, read_photos, readings_json, summarise
+    from emoscope.benchmarks.hand_photos import markdown, read_photos, readings_json, summarise
     from emoscope.cli.options import progress
     from emoscope.data.hand_photos import MASSEY_MEASURE_PEOPLE, load_hand_photos
 
@@ -301,7 +300,7 @@ def bench_faces_cmd(
     crop) and on the photos as given crops, beside the peer packages, split by person into the part developed
     on and the part only measured on; accuracy and macro-F1 with subject-bootstrap intervals, recall per class,
     accuracy per source family."""
-    from emoscope.apps.faces_bench import PEERS, ROUTES, bench_faces, check_seven_classes, faces_table
+    from emoscope.benchmarks.faces import PEERS, ROUTES, bench_faces, check_seven_classes, faces_table
     from emoscope.cli.options import progress
     from emoscope.data.face_photos import MEASURE_SHARE, load_face_photos
     from emoscope.runtime.predictor import list_pretrained, load_predictor
@@ -386,7 +385,7 @@ def bench_fuzz_cmd(
 ):
     """A mutation fuzz of analyze and predict: seeded byte flips, truncations and damaged headers; exit 1
     when a case crashed, hung or gave a result that is neither complete nor labelled partial or error."""
-    from emoscope.apps.fuzz import default_photos, fuzz_table, run_fuzz
+    from emoscope.benchmarks.fuzz import default_photos, fuzz_table, run_fuzz
 
     check_can_write_in(out.parent)
     with console.status("fuzzing") as status:

@@ -39,7 +39,7 @@ def models_cmd(
         table = cards_table(cards)
         console.print(table, soft_wrap=True, markup=False)
         if readme is not None:
-            from emoscope.apps.bench import replace_between_markers
+            from emoscope.files import replace_between_markers
 
             replace_between_markers(readme, "models:pretrained", table)
         return

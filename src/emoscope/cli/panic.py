@@ -29,7 +29,7 @@ def panic_cv_cmd(
     threads: int = typer.Option(0, help="torch CPU threads (0 = all cores)"),
 ):
     """k-fold of a binary panic model, then a final model: threshold on PublicTest, result on PrivateTest."""
-    from emoscope.apps.panic import operating_point_markdown, panic_config, run_panic_cv
+    from emoscope.jobs.panic import operating_point_markdown, panic_config, run_panic_cv
 
     if full:
         limit, epochs, val_limit = None, 30, None
@@ -49,7 +49,7 @@ def panic_summary_cmd(
     out: Optional[Path] = typer.Option(None, help="write the Markdown here (default: print it)"),
 ):
     """One Markdown page of the panic study's results: fold means ± std, operating points, every fold."""
-    from emoscope.apps.panic import summary_markdown
+    from emoscope.jobs.panic import summary_markdown
 
     text = summary_markdown(runs, point)
     if out is None:
@@ -69,7 +69,7 @@ def panic_threshold_cmd(
 ):
     """Choose the panic threshold on PublicTest for a target recall; report PrivateTest at it."""
     import emoscope
-    from emoscope.apps.panic import fer2013_operating_point, operating_point_markdown
+    from emoscope.jobs.panic import fer2013_operating_point, operating_point_markdown
 
     point = fer2013_operating_point(emoscope.load(model), target_recall, panic_classes)
     console.print(operating_point_markdown([point]), soft_wrap=True)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from emoscope.apps.predict import OUTPUT_FORMATS
+from emoscope.jobs.predict import OUTPUT_FORMATS
 from emoscope.cli.options import (DEFAULT_MODEL_HELP, DETECTOR_HELP, DETECTORS, TTA_HELP, check_choice, console,
                                   progress, warn)
 from emoscope.errors import DataError, EmoscopeError
@@ -38,7 +38,7 @@ def predict_cmd(
                                 "unchanged images"),
 ):
     """Recognise the expression of every face in a photo or a folder of photos."""
-    from emoscope.apps.predict import PredictionLog, find_images, predict_images, save_annotated, write_report
+    from emoscope.jobs.predict import PredictionLog, find_images, predict_images, save_annotated, write_report
     from emoscope.runtime.predictor import IMAGE_MODELS, default_model, shared_predictor
 
     check_choice(output_format, OUTPUT_FORMATS, "--format")

@@ -49,7 +49,7 @@ def serve_cmd(
     """Serve the dashboard and the REST API: upload interviews, follow their analysis, read reports."""
     import uvicorn
 
-    from emoscope.apps.batch import ENGINES
+    from emoscope.jobs.batch import ENGINES
     from emoscope.web.app import create_app
     from emoscope.web.images import check_model
     from emoscope.web.settings import MiB, Settings

@@ -19,7 +19,8 @@ import numpy as np
 from emoscope.data.face_parts import is_part_model
 from emoscope.data.labels import FIVE, canonical_name
 from emoscope.errors import EmoscopeError, OutputError
-from emoscope.gui.player import LivePlayer, LiveUpdate, live_options
+from emoscope.gui.player import LivePlayer
+from emoscope.gui.updates import LiveUpdate, live_options
 from emoscope.gui.settings import GuiSettings, load_settings, save_settings
 
 EXPRESSION_DATASETS = ("fer2013", "ferplus")
@@ -236,7 +237,7 @@ class AppController:
             self.recording = False
             self.status = "writing the report..."
             return
-        from emoscope.apps.analyze import default_name
+        from emoscope.jobs.analyze import default_name
 
         stem = f"{default_name(self._source)}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.player.start_recording(Path(self.settings.out_dir), stem)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoscope.gui.player import LivePlayer, LiveUpdate, live_options
+from emoscope.gui.player import LivePlayer
+from emoscope.gui.updates import LiveUpdate, live_options
 from emoscope.video.source import open_source
 from emoscope.video.sinks import VideoWriterSink
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,8 @@ from emoscope.errors import EmoscopeError
 from emoscope.gestures.draw import draw_gestures
 from emoscope.gestures.stream import HELD, STARTED, HoldSmoother, gesture_result
 from emoscope.gestures.vocabulary import DEFAULT_PHRASES
-from emoscope.gui.parts import PartsReader, PartsReading
+from emoscope.gui.parts import PartsReader
+from emoscope.gui.updates import FrameSlot, LiveUpdate, with_panic_if_possible
 from emoscope.report.builder import partial_note
 from emoscope.report.sink import completeness_model
 from emoscope.video.draw import draw_faces
@@ -42,76 +43,6 @@ from emoscope.video.source import Frame, OpenedSource, open_source
 GESTURE_HOLD_FRAMES = 5
 """Frames a hand sign must hold before it is the gesture (as ``emoscope gesture`` does)."""
 FPS_WINDOW_S = 1.0
-
-
-def live_options(detector: str = "mediapipe", **overrides) -> AnalysisOptions:
-    """The loop's options for live use: one detector thread and one frame per classifier call (a
-    batch of 16 frames would show every result 16 frames late), panic scored where the model can."""
-    return AnalysisOptions(detector=detector, detect_workers=1, batch_frames=1, touches=False,
-                           **{"panic": True, **overrides})
-
-
-def with_panic_if_possible(options: AnalysisOptions, classes: list[str]) -> AnalysisOptions:
-    """Panic needs a panic class (fear); the 5-class fer5 has none, so it runs without."""
-    from emoscope.cues.panic import panic_columns
-
-    if not options.panic:
-        return options
-    try:
-        panic_columns(classes, options.panic_classes)
-    except EmoscopeError:
-        return options.model_copy(update={"panic": False})
-    return options
-
-
-@dataclass
-class LiveUpdate:
-    """One analysed frame (or, with ``result`` None, only a message) for the front end."""
-
-    result: FrameResult | None
-    canvas: np.ndarray | None  # the frame as shown: BGR, boxes, track ids and labels drawn
-    selected: FaceResult | None  # the face the bars and parts describe
-    parts: PartsReading | None
-    gesture: str | None  # the held gesture, when gestures are on
-    fps: float  # frames analysed per second over the last second
-    dropped: int  # frames dropped so far because inference was busy
-    frames: int  # frames analysed so far
-    classes: list[str]  # the model's classes, as it was when this frame was analysed
-    message: str = ""
-    ended: bool = False  # the source is finished: no more frames will come
-
-
-class FrameSlot:
-    """Holds the newest frame only. ``put`` replaces a frame nobody took yet (counted as dropped) or,
-    with ``wait``, blocks until it was taken (every frame analysed: stepping, offline files)."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._item = None
-        self._closed = False
-        self.dropped = 0
-
-    def put(self, item, wait: bool) -> None:
-        with self._cond:
-            while wait and self._item is not None and not self._closed:
-                self._cond.wait(0.1)
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._cond.notify_all()
-
-    def take(self, timeout: float):
-        with self._cond:
-            if self._item is None:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 _END = object()

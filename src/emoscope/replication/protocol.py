@@ -179,7 +179,7 @@ def unit_config(arm: Arm, protocol: Protocol, study: str, scale: str, unit: str,
 def binary_points(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> dict:
     """A binary arm's test metrics at the default 0.5 and at the threshold the validation split chose
     for :data:`TARGET_RECALL`."""
-    from emoscope.apps.panic import binary_metrics_at, choose_threshold
+    from emoscope.jobs.panic import binary_metrics_at, choose_threshold
 
     threshold = choose_threshold(y_val, p_val, TARGET_RECALL)
     return {"target_recall": TARGET_RECALL, "default": binary_metrics_at(y_test, p_test, 0.5),

@@ -27,7 +27,7 @@ class AugmentConfig(BaseModel):
     erasing: float = Field(0.25, ge=0, le=1, description="probability of random erasing")
     # Camera degradations for robust training (issue 18); all off by default so older recipes
     # reproduce. Their parameters are drawn from continuous ranges, unlike the benchmark's fixed
-    # severities (apps.robustness.SEVERITY_PARAMETERS).
+    # severities (benchmarks.robustness.SEVERITY_PARAMETERS).
     gamma: float = Field(0.0, ge=0, le=3, description="max |log gamma| of a gamma curve on every image")
     darken: float = Field(0.0, ge=0, le=1, description="probability of under-exposure (scale 0.12-1)")
     occlude: float = Field(0.0, ge=0, le=1, description="probability of a flat blob occluding part of the face")

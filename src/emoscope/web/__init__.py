@@ -1,1 +1,1 @@
-"""The analysts' web app (`emoscope serve`): FastAPI + SQLAlchemy over the analysis engine in :mod:`emoscope.apps`."""
+"""The analysts' web app (`emoscope serve`): FastAPI + SQLAlchemy over the analysis jobs in :mod:`emoscope.jobs`."""

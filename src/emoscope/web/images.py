@@ -8,9 +8,9 @@ import queue
 import threading
 from pathlib import Path
 
-from emoscope.apps.predict import FacePrediction, predict_faces
 from emoscope.errors import ModelError
 from emoscope.faces import create_photo_detector, read_image
+from emoscope.jobs.predict import FacePrediction, predict_faces
 from emoscope.runtime.predictor import list_pretrained, shared_predictor
 
 

@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection, wait
 
 from sqlalchemy import func, select
 
-from emoscope.apps.batch import BatchItem, BatchJob
+from emoscope.jobs.batch import BatchItem, BatchJob
 from emoscope.video.pipeline import AnalysisOptions
 from emoscope.web.db import Interview, Job, JobState, utcnow
 from emoscope.web.settings import Settings

@@ -1,5 +1,5 @@
 """The Ray executor of the web app's jobs (``emoscope serve --engine ray``): each job is one Ray task
-(:func:`emoscope.apps.ray_engine.video_task`, as ``analyze --engine ray`` runs a video), at most
+(:func:`emoscope.jobs.ray_engine.video_task`, as ``analyze --engine ray`` runs a video), at most
 ``workers`` at once, writing into the interview's folder as the local workers do (so on a cluster the
 data folder must be on storage every node mounts at the same path).
 
@@ -18,9 +18,9 @@ from dataclasses import replace
 from functools import partial
 from multiprocessing.connection import Connection, wait
 
-from emoscope.apps.batch import KILL_ONCE_ENV, BatchItem, BatchJob
-from emoscope.apps.ray_engine import error_line, init_ray, require_ray, video_task, video_task_options
 from emoscope.errors import EmoscopeError
+from emoscope.jobs.batch import KILL_ONCE_ENV, BatchItem, BatchJob
+from emoscope.jobs.ray_engine import error_line, init_ray, require_ray, video_task, video_task_options
 from emoscope.web.settings import Settings
 from emoscope.web.worker import Progress, in_video_folder, outcome
 

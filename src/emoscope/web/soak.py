@@ -2,7 +2,7 @@
 
 ``emoscope serve`` runs in a subprocess on a throw-away data folder (as `emoscope bench serve` runs it).
 After a warm-up (a photo and ``warm_up_jobs`` interviews: the models are loaded and the job worker's
-allocator has settled, see :data:`emoscope.apps.memory.MALLOC_ARENAS`, before the clock starts), three
+allocator has settled, see :data:`emoscope.jobs.memory.MALLOC_ARENAS`, before the clock starts), three
 clients run side by side until ``minutes`` have passed: an uploader (an interview of the clip, the next
 one sent when the last job is done, at most one per ``upload_every_s``), a photo client
 (``POST /v1/images:analyze``, one per ``photo_every_s``) and a report reader (the JSON and HTML report

@@ -1,7 +1,7 @@
 """What runs a web job's analysis, whichever executor runs it: :class:`Progress` and :func:`outcome`,
 shared by the local worker processes (:func:`serve_jobs`, started by
 :class:`emoscope.web.jobs.LocalExecutor`) and the Ray tasks (:mod:`emoscope.web.ray_jobs`); both analyse
-with :func:`emoscope.apps.batch.video_result`, so they write the same files.
+with :func:`emoscope.jobs.batch.video_result`, so they write the same files.
 
 A local worker loads each model once, then analyses one job at a time and reports progress and the
 outcome over its own pipe (one writer per pipe, so killing this process to cancel a job can never leave
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from emoscope.apps.batch import BatchItem
+from emoscope.jobs.batch import BatchItem
 
 PROGRESS_EVERY_S = 0.25
 
@@ -57,9 +57,9 @@ def serve_jobs(conn: Connection) -> None:
     running, then :func:`outcome`."""
     import signal
 
-    from emoscope.apps.batch import video_result
-    from emoscope.apps.memory import limit_malloc_arenas
     from emoscope.errors import EmoscopeError
+    from emoscope.jobs.batch import video_result
+    from emoscope.jobs.memory import limit_malloc_arenas
     from emoscope.runtime.predictor import shared_predictor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on `emoscope serve` is the parent's to handle

@@ -1,6 +1,9 @@
-"""Memory settings for processes that analyse one video after another for a long time."""
+"""Memory of processes that analyse one video after another for a long time: the malloc arena cap, and
+readings of resident memory."""
 
 from __future__ import annotations
+
+import resource
 
 MALLOC_ARENAS = 2
 """glibc arenas a process that analyses video after video may use (a web job worker, a Ray worker).
@@ -21,3 +24,12 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
         libc.mallopt(m_arena_max, arenas)
     except (OSError, AttributeError):
         pass  # musl, macOS, Windows: their allocators have no arenas to cap
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20

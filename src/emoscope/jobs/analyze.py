@@ -1,5 +1,5 @@
 """One video or webcam becomes a behavioural report: what `emoscope analyze` runs for each video item
-(many items, their errors and ``summary.csv`` are :mod:`emoscope.apps.batch`'s).
+(many items, their errors and ``summary.csv`` are :mod:`emoscope.jobs.batch`'s).
 
 For each video: ``<stem>.report.json`` (the pydantic :class:`Report`), ``<stem>.report.html``
 (self-contained), chart PNGs, ``<stem>.frames.csv`` (one row per face per analysed frame, written

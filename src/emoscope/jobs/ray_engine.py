@@ -1,9 +1,9 @@
 """The Ray engine of batch analysis (``emoscope analyze ... --engine ray``): the same per-item functions
-as the local loop (:mod:`emoscope.apps.batch_items`), run by Ray workers.
+as the local loop (:mod:`emoscope.jobs.batch_items`), run by Ray workers.
 
 - Videos are whole tasks: one Ray task per video (``max_retries``: a worker that dies is replaced and
   the video analysed again), at most ``workers`` in flight, each streaming its video through
-  :func:`~emoscope.apps.analyze.run_video_job` as the local engine does.
+  :func:`~emoscope.jobs.analyze.run_video_job` as the local engine does.
 - Photos go through Ray Data ``map_batches`` with a pool of ``workers`` actors; each actor loads the
   face detector and the model once and keeps them for every batch it is given (Ray Data restarts a
   dead actor and retries its batch, up to ``MAX_RETRIES`` times).
@@ -21,15 +21,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import socket
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from emoscope.apps.analyze import summary_row
-from emoscope.apps.batch_items import BatchItem, BatchJob, ItemCallback, ItemResult, image_results, video_result
 from emoscope.errors import EmoscopeError
+from emoscope.jobs.analyze import summary_row
+from emoscope.jobs.batch_items import BatchItem, BatchJob, ItemCallback, ItemResult, image_results, video_result
+from emoscope.jobs.memory import peak_rss_mb
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'emoscope[ray]' (make install includes it)"
 
@@ -69,7 +69,7 @@ def worker_predictor(job: BatchJob, threads: int):
     ``threads`` threads for ONNX Runtime, torch and OpenCV (each would otherwise take every core of the node)."""
     import cv2
 
-    from emoscope.apps.memory import limit_malloc_arenas
+    from emoscope.jobs.memory import limit_malloc_arenas
     from emoscope.runtime.predictor import shared_predictor
 
     limit_malloc_arenas()  # Ray reuses the process for task after task
@@ -77,12 +77,8 @@ def worker_predictor(job: BatchJob, threads: int):
     return shared_predictor(job.model, job.backend, threads)
 
 
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
-
-
 def _die_once(job: BatchJob) -> None:
-    """The test hook (see :data:`emoscope.apps.batch_items.KILL_ONCE_ENV`): kill this worker the first time."""
+    """The test hook (see :data:`emoscope.jobs.batch_items.KILL_ONCE_ENV`): kill this worker the first time."""
     if job.kill_marker is None:
         return
     try:
@@ -97,7 +93,7 @@ def video_task(item: BatchItem, job: BatchJob, threads: int, on_progress=None) -
     hold a Ray actor's handle, as the web app's job runner does)."""
     _die_once(job)
     result = video_result(item, job, worker_predictor(job, threads), on_progress=on_progress)
-    result.peak_rss_mb = _peak_rss_mb()
+    result.peak_rss_mb = round(peak_rss_mb(), 1)
     return result
 
 
@@ -116,7 +112,7 @@ class ImageWorker:
         items = [BatchItem(path, "image", name, json.loads(metadata))
                  for path, name, metadata in zip(batch["path"], batch["name"], batch["metadata"])]
         results = image_results(items, self.job, self.predictor, self.detector)
-        rss = _peak_rss_mb()
+        rss = round(peak_rss_mb(), 1)
         return {"name": [item.name for item in items], "row": [json.dumps(r.row) for r in results],
                 "reused": [r.reused for r in results], "peak_rss_mb": [rss] * len(results)}
 

@@ -13,31 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.errors import DataError, EmoscopeError
+from emoscope.benchmarks.agreement import EXACT, agreement_text
+from emoscope.benchmarks.tables import markdown_table
+from emoscope.errors import DataError
+from emoscope.jobs.memory import current_rss_mb, peak_rss_mb
 from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.results import FrameResult
 from emoscope.video.sinks import VideoWriterSink
 from emoscope.video.source import Frame, VideoSource
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 def cpu_seconds() -> float:
     """CPU time of this process, all threads: unlike the wall time, hardly changed by other work on the machine."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-EXACT = {"detect_every": 1}
-"""The options that put the detector on every frame, as the loop did before issue 39: the reference
-the faster defaults are checked against."""
 
 
 def time_pipeline(video: Path, predictor, options: AnalysisOptions, max_frames: int | None = None,
@@ -151,103 +140,6 @@ def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames:
     return results
 
 
-# -- nothing lost: the default loop against the exact one -------------------------------------------------
-def frame_faces(video: Path, predictor, options: AnalysisOptions, max_frames: int | None = None) -> list[list]:
-    """Per frame, its faces as ``(box, label)``."""
-    analyzer = FrameAnalyzer(predictor, options)
-    frames = []
-    try:
-        with VideoSource(video) as source:
-            for result in analyzer.run(source):
-                frames.append([(face.box.copy(), face.label) for face in result.faces])
-                if max_frames and len(frames) >= max_frames:
-                    break
-    finally:
-        analyzer.close()
-    return frames
-
-
-def match_boxes(reference: np.ndarray, found: np.ndarray, min_iou: float = 0.3) -> list[tuple[int, int]]:
-    """Pairs ``(i, j)`` of reference and found boxes, greedily by IoU (at least ``min_iou``)."""
-    from emoscope.video.tracking import iou_matrix
-
-    iou = iou_matrix(np.asarray(reference, np.float32).reshape(-1, 4), np.asarray(found, np.float32).reshape(-1, 4))
-    pairs, used_i, used_j = [], set(), set()
-    for flat in np.argsort(-iou, axis=None):
-        i, j = divmod(int(flat), iou.shape[1])
-        if iou[i, j] < min_iou:
-            break
-        if i not in used_i and j not in used_j:
-            pairs.append((i, j))
-            used_i.add(i)
-            used_j.add(j)
-    return pairs
-
-
-def compare_faces(reference: list[list], found: list[list]) -> dict:
-    """Faces the reference loop found that the other found too (boxes matched by IoU), and how many of
-    those reference faces got the same label; counts and shares over the reference's faces."""
-    faces = matched = same = extra = 0
-    for ref_faces, new_faces in zip(reference, found):
-        pairs = match_boxes([b for b, _ in ref_faces], [b for b, _ in new_faces])
-        faces += len(ref_faces)
-        matched += len(pairs)
-        same += sum(ref_faces[i][1] == new_faces[j][1] for i, j in pairs)
-        extra += len(new_faces) - len(pairs)
-    return {"frames": len(reference), "reference_faces": faces, "found": matched, "same_label": same,
-            "extra_faces": extra, "recall": round(matched / faces, 4) if faces else None,
-            "label_agreement": round(same / faces, 4) if faces else None}
-
-
-def video_files(folder: Path) -> list[Path]:
-    """The videos in a folder (by suffix), sorted."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".avi", ".mkv", ".webm"))
-
-
-def agreement(video: Path, predictor, options: AnalysisOptions, recall_videos: list[Path] = (),
-              cue_labels: Path | None = None, cue_events: Path | None = None, data_root: Path | None = None) -> dict:
-    """What the loop with ``options`` (the full report's) keeps of the exact one (``options`` with
-    :data:`EXACT`): per-frame labels
-    on ``video``, faces found on ``video`` and each of ``recall_videos``, and the cue validation
-    (``emoscope validate-cues``: blinks and touches against ``cue_labels``, events against
-    ``cue_events``) of both loops."""
-    from emoscope.apps.validate_cues import validate_clip, validate_events
-
-    exact = options.model_copy(update=EXACT)
-    faces_only = {"blinks": False, "gaze": False, "touches": False}  # the cues change no face and no label
-    clips = {}
-    for clip in [video, *recall_videos]:
-        if clip.name not in clips:
-            clips[clip.name] = compare_faces(frame_faces(clip, predictor, exact.model_copy(update=faces_only)),
-                                             frame_faces(clip, predictor, options.model_copy(update=faces_only)))
-    reference = sum(c["reference_faces"] for c in clips.values())
-    found = sum(c["found"] for c in clips.values())
-    results = {"options": {"default": options.detect_every, "exact": exact.detect_every}, "clips": clips,
-               "labels": clips[video.name],
-               "recall_all_clips": round(found / reference, 4) if reference else None}
-    cues = {}
-    for name, loop in (("exact", exact), ("default", options)):
-        scores = {}
-        if cue_labels is not None:
-            clip = validate_clip(cue_labels, data_root, loop)
-            scores |= {"blinks": _rounded(clip["blinks"]), "touch": _rounded(clip["touch"])}
-        if cue_events is not None:
-            scores["events"] = _rounded(validate_events(cue_events, data_root, loop)["all_clips"])
-        cues[name] = scores
-    if cues["exact"]:
-        results["cues"] = cues | {"unchanged": cues["exact"] == cues["default"]}
-    return results
-
-
-def _rounded(value):
-    """Floats (numpy's too) to 4 places, inside dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_rounded(v) for v in value]
-    return round(float(value), 4) if isinstance(value, (float, np.floating)) else value
-
-
 def write_long_video(path: Path, clip: Path, seconds: float, fps: float = 10.0) -> Path:
     """A synthetic long video: the clip's frames repeated (at ``fps``) until ``seconds`` are filled."""
     import cv2
@@ -268,7 +160,7 @@ def write_long_video(path: Path, clip: Path, seconds: float, fps: float = 10.0) 
 def bench_memory(video: Path, predictor, out_dir: Path, options: AnalysisOptions, sample_fps: float | None,
                  every: int = 500) -> dict:
     """Run the whole ``analyze`` path (report, CSV, charts) on a long video, sampling RSS as it goes."""
-    from emoscope.apps.analyze import analyze_video
+    from emoscope.jobs.analyze import analyze_video
 
     samples: list[tuple[int, float]] = []
 
@@ -287,112 +179,6 @@ def bench_memory(video: Path, predictor, out_dir: Path, options: AnalysisOptions
         "rss_mb_samples": samples, "peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_growth_second_half_mb": round(float(rss[-1] - rss[half]), 1) if half else 0.0,
     }
-
-
-def _faces_per_second(run, batch: np.ndarray, min_seconds: float = 1.0) -> float:
-    run(batch)  # warm-up
-    done, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < min_seconds or done < 3 * len(batch):
-        run(batch)
-        done += len(batch)
-    return done / elapsed
-
-
-def bench_classifier(predictors: dict[str, object], batch_sizes=(1, 32, 256), accuracy: dict | None = None) -> list[dict]:
-    """Faces/s of prepared (already normalised) batches through each backend's model call.
-
-    All backends are timed in one process, one after the other on the same inputs, so their ratios
-    are comparable; ``ms_batch1`` is the latency of one face.
-    """
-    rows = []
-    for label, predictor in predictors.items():
-        spec = predictor.spec
-        row = {"model": spec.name, "backend": label, "architecture": spec.architecture}
-        for size in batch_sizes:
-            batch = np.random.default_rng(0).standard_normal(
-                (size, spec.in_chans, spec.img_size, spec.img_size)).astype(np.float32)
-            row[f"faces_per_s_b{size}"] = round(_faces_per_second(predictor._logits, batch), 1)
-        if 1 in batch_sizes:
-            row["ms_batch1"] = round(1000 / row["faces_per_s_b1"], 3)
-        if accuracy and label in accuracy:
-            row["accuracy"] = accuracy[label]
-        rows.append(row)
-    return rows
-
-
-def markdown_table(rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    for row in rows:
-        lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
-
-
-EVALUATION_DATASET = {"fer2013": "fer2013", "fer5": "fer2013", "panic": "fer2013", "ferplus": "ferplus",
-                      "asl_gesture": "asl_gesture"}
-"""The dataset whose test split measures a model with this label set."""
-
-
-def evaluation_dataset(spec) -> str:
-    """The dataset whose splits measure a model: a part model's own part crops, else by its label set."""
-    from emoscope.data.face_parts import part_dataset
-
-    return part_dataset(spec.name) or EVALUATION_DATASET.get(spec.label_set, "fer2013")
-
-
-def check_fer2013_model(predictor, bench: str) -> None:
-    """Refuse, in one line, a model the ``bench`` benchmark cannot score on FER2013 faces."""
-    if evaluation_dataset(predictor.spec) != "fer2013":
-        raise EmoscopeError(f"{predictor.spec.name}: a {predictor.spec.label_set} model; the {bench} bench "
-                            "measures whole-face FER2013 expression models (7 classes or fer5)")
-
-
-def classifier_backends(name: str, int8: bool, work_dir: Path) -> dict:
-    """torch, ONNX fp32 and (optionally) ONNX int8 predictors of one model; exports what is missing
-    into ``work_dir`` (int8 calibration uses 512 training-split faces)."""
-    from emoscope.data import load_dataset
-    from emoscope.data.splits import stratified_sample
-    from emoscope.runtime.bundle import load_bundle
-    from emoscope.runtime.onnx_runtime import export_onnx
-    from emoscope.runtime.predictor import TorchPredictor, load_predictor, resolve_model_path
-    from emoscope.runtime.quantize import quantize_onnx
-
-    bundle = resolve_model_path(name, "torch")
-    model, spec = load_bundle(bundle)
-    backends = {"torch": TorchPredictor(model, spec, bundle)}
-    onnx_path = bundle.with_suffix(".onnx")
-    if not onnx_path.is_file():
-        onnx_path = export_onnx(model, spec, work_dir / f"{spec.name}.onnx")
-    backends["onnx-fp32"] = load_predictor(onnx_path, backend="onnx")
-    if int8:
-        int8_path = onnx_path.with_name(onnx_path.stem + ".int8.onnx")
-        if not int8_path.is_file():
-            train = load_dataset(evaluation_dataset(spec), split="train")
-            calibration = train.subset(stratified_sample(train.labels, 512, seed=0)).images
-            int8_path = quantize_onnx(onnx_path, calibration, work_dir / f"{spec.name}.int8.onnx")
-        backends["onnx-int8"] = load_predictor(int8_path, backend="onnx")
-    return backends
-
-
-def split_accuracy(predictor) -> float:
-    """Accuracy on the test split of the model's dataset (FER2013: PrivateTest)."""
-    from emoscope.data import load_dataset
-    from emoscope.evaluation.evaluate import evaluate
-
-    dataset = evaluation_dataset(predictor.spec)
-    return round(evaluate(predictor, load_dataset(dataset, split="test"), split=f"{dataset}:test")["accuracy"], 4)
-
-
-def replace_between_markers(path: Path, marker: str, content: str) -> None:
-    """Put ``content`` between ``<!-- marker -->`` and ``<!-- /marker -->`` in a Markdown file, so
-    tables in the docs come from benchmark output, not from typing."""
-    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
-    text = path.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise EmoscopeError(f"{path}: no {start} ... {end} markers to put the table between")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n{content}{end}{tail}", encoding="utf-8")
 
 
 LOOP_NAMES = {
@@ -450,28 +236,3 @@ def profile_rows(results: dict) -> list[dict]:
         rows.append(row)
     rows.append({"stage": "cores kept busy"} | {headers[n]: results[n]["profile"]["cores_busy"] for n in loops})
     return rows
-
-
-def agreement_text(agreement: dict) -> str:
-    """The nothing-lost figures as sentences."""
-    labels = agreement["labels"]
-    text = (f"\nAgainst the detector on every frame: the labels agree on {100 * labels['label_agreement']:.1f}% of "
-            f"the clip's {labels['reference_faces']} face-frames; of the faces found on every frame, "
-            f"{100 * agreement['recall_all_clips']:.2f}% are found on "
-            + ", ".join(f"{name} ({100 * c['recall']:.2f}%)" if c["recall"] is not None else f"{name} (no faces)"
-                        for name, c in agreement["clips"].items()) + ".")
-    if "cues" in agreement:
-        cues = agreement["cues"]
-        parts = []
-        for name, label in (("blinks", "blinks"), ("touch", "touch frames")):
-            if name in cues["default"]:
-                d, e = cues["default"][name], cues["exact"][name]
-                parts.append(f"{label} precision {d['precision']:.2f} / recall {d['recall']:.2f} "
-                             f"(every frame: {e['precision']:.2f} / {e['recall']:.2f})")
-        if "events" in cues["default"]:
-            d, e = cues["default"]["events"]["blinks"], cues["exact"]["events"]["blinks"]
-            parts.append(f"blink events precision {d['precision']:.2f} / recall {d['recall']:.2f} "
-                         f"(every frame: {e['precision']:.2f} / {e['recall']:.2f})")
-        text += (f" `validate-cues`: " + "; ".join(parts) + "; every cue score "
-                 + ("unchanged." if cues["unchanged"] else "**changed** (see the JSON)."))
-    return text + "\n"

@@ -1,7 +1,7 @@
 """`emoscope bench fuzz`: a mutation fuzz of the inputs ``analyze`` and ``predict`` read. Copies of a short
 clip and of photos get seeded damage (byte flips, truncation, a damaged header, a zeroed or repeated
 block) and go through the same per-item functions as ``emoscope analyze`` on either engine
-(:func:`~emoscope.apps.batch_items.video_result`, :func:`~emoscope.apps.batch_items.image_results`,
+(:func:`~emoscope.jobs.batch_items.video_result`, :func:`~emoscope.jobs.batch_items.image_results`,
 whose photos are read by ``emoscope predict``'s code).
 
 What must hold for every case: no exception but :class:`EmoscopeError` (a crash), no case past
@@ -162,7 +162,7 @@ def _check(kind: str, row: dict, exit_code: int, out: Path, name: str) -> tuple[
 
 
 def _run_case(kind: str, path: Path, job, predictor, detector) -> tuple[str, str]:
-    from emoscope.apps.batch_items import BatchItem, image_results, video_result
+    from emoscope.jobs.batch_items import BatchItem, image_results, video_result
 
     item = BatchItem(str(path), kind, path.stem)
     shutil.rmtree(job.out_dir, ignore_errors=True)
@@ -180,8 +180,8 @@ def _run_case(kind: str, path: Path, job, predictor, detector) -> tuple[str, str
 
 
 def _child(connection, model: str, out_dir: str) -> None:
-    from emoscope.apps.batch_items import BatchJob
     from emoscope.faces import create_photo_detector
+    from emoscope.jobs.batch_items import BatchJob
     from emoscope.runtime.predictor import shared_predictor
 
     job = BatchJob(out_dir=Path(out_dir), model=model)

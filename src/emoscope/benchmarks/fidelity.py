@@ -236,7 +236,7 @@ def bench_pipeline(predictors: list, detectors: list[str], faces: int = 600, see
     """The fidelity table: for each detector, one row per predictor, all on the same placed faces from
     ``split`` and the same detections (``baseline``, ``framing_views``: see :func:`run_detector`; the
     original crops are always one view, so the gap is against the model's own single-view number)."""
-    from emoscope.apps.bench import check_fer2013_model  # the video pipeline's import tree, only when run
+    from emoscope.benchmarks.classifier_speed import check_fer2013_model  # the video pipeline's import tree, only when run
     from emoscope.data import load_dataset
     from emoscope.data.splits import stratified_sample
 

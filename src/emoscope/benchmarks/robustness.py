@@ -278,7 +278,7 @@ def bench_robustness(predictors: Sequence, faces: int = 1000, seed: int = 0, spl
     """Clean and corrupted accuracy of each predictor on the same ``faces`` FER2013 faces of ``split``
     (a stratified sample; a 5-class model is scored on those of its classes). ``on_cell`` is told
     each (corruption, severity) once all models are scored on it."""
-    from emoscope.apps.bench import check_fer2013_model
+    from emoscope.benchmarks.classifier_speed import check_fer2013_model
     from emoscope.data import load_dataset
     from emoscope.data.splits import stratified_sample
     from emoscope.evaluation.evaluate import align_labels

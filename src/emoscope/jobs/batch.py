@@ -2,11 +2,11 @@
 
 The items come from a folder, a glob or a manifest CSV (``path`` plus optional ``candidate``,
 ``question``, ``group`` columns, copied into each report's metadata as ``--meta`` is). Whatever engine
-runs them, each item goes through the same functions (:mod:`emoscope.apps.batch_items`), so the files
+runs them, each item goes through the same functions (:mod:`emoscope.jobs.batch_items`), so the files
 are the same:
 
 - a video: what ``emoscope analyze VIDEO`` writes (report JSON/HTML, charts, frame table), through
-  :func:`~emoscope.apps.analyze.run_video_job`;
+  :func:`~emoscope.jobs.analyze.run_video_job`;
 - a photo: ``<name>.predictions.json``, the report ``emoscope predict PHOTO --out`` writes for that one
   photo plus its metadata and its SHA-256 (what a rerun checks before it skips it);
 - ``summary.csv``: one row per item in input order (the local summary's columns; for a photo,
@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from emoscope.apps.batch_items import (KILL_ONCE_ENV, BatchItem, BatchJob, ItemCallback, ItemResult, collect_items,
-                                       image_results, video_result)
 from emoscope.errors import DataError, EmoscopeError
 from emoscope.files import atomic_output
+from emoscope.jobs.batch_items import (KILL_ONCE_ENV, BatchItem, BatchJob, ItemCallback, ItemResult, collect_items,
+                                       image_results, video_result)
 
 
 # -- summary.csv --------------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ SUMMARY_FIELDS = ("video", "status", "error", "duration_s", "frames_analysed", "
 
 
 def write_summary(rows: list[dict], path: Path) -> Path:
-    """``summary.csv``: one row per item (:func:`~emoscope.apps.analyze.summary_row`, ``image_row``)."""
+    """``summary.csv``: one row per item (:func:`~emoscope.jobs.analyze.summary_row`, ``image_row``)."""
     with atomic_output(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
@@ -84,7 +84,7 @@ def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", 
     """Run ``items`` on ``engine``; more than one item also get ``summary.csv`` (also when interrupted: it
     keeps what finished). A webcam item needs the local engine.
 
-    ``address`` and ``workers`` are the Ray engine's (see :func:`emoscope.apps.ray_engine.run_ray`);
+    ``address`` and ``workers`` are the Ray engine's (see :func:`emoscope.jobs.ray_engine.run_ray`);
     ``on_progress`` (frames of the video being analysed), ``sinks`` (live alerts) and ``predictor`` (the
     job's model, already loaded) the local engine's.
     """
@@ -104,7 +104,7 @@ def run_batch(items: Sequence[BatchItem], job: BatchJob, engine: str = "local", 
 
     try:
         if engine == "ray":
-            from emoscope.apps.ray_engine import run_ray
+            from emoscope.jobs.ray_engine import run_ray
 
             return run_ray(items, job, address=address, workers=workers, on_item=record)
         return run_local(items, job, predictor, on_item=record, on_progress=on_progress, sinks=sinks)
@@ -125,7 +125,7 @@ def bench_batch(source: str | Path, job: BatchJob, workers: Sequence[int] = (1, 
     import tempfile
     import time
 
-    from emoscope.apps.ray_engine import require_ray
+    from emoscope.jobs.ray_engine import require_ray
 
     ray = require_ray()
     items = collect_items(source)

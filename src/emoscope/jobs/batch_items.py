@@ -1,10 +1,10 @@
-"""The items of a batch and the work on one item that every engine runs (:mod:`emoscope.apps.batch` the
-local loop and the dispatcher, :mod:`emoscope.apps.ray_engine` Ray), so the files are the same whichever
+"""The items of a batch and the work on one item that every engine runs (:mod:`emoscope.jobs.batch` the
+local loop and the dispatcher, :mod:`emoscope.jobs.ray_engine` Ray), so the files are the same whichever
 runs them.
 
 Items come from a video, a photo, a folder, a glob, a manifest CSV or a webcam (:func:`collect_items`); a
 video or webcam goes through
-:func:`~emoscope.apps.analyze.run_video_job` (:func:`video_result`), photos through the predictor in
+:func:`~emoscope.jobs.analyze.run_video_job` (:func:`video_result`), photos through the predictor in
 chunks (:func:`image_results`); an item that cannot be analysed becomes its error row.
 """
 
@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emoscope.apps.analyze import output_names, run_video_job, summary_row
-from emoscope.apps.predict import ImagePrediction, PredictReport, iter_predictions
 from emoscope.errors import EmoscopeError
 from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.files import sha256_of, write_text_atomic
+from emoscope.jobs.analyze import output_names, run_video_job, summary_row
+from emoscope.jobs.predict import ImagePrediction, PredictReport, iter_predictions
 from emoscope.report.builder import ReportOptions
 from emoscope.video.pipeline import AnalysisOptions
 from emoscope.video.source import find_sources
