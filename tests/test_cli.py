@@ -86,6 +86,11 @@ def test_models_lists_every_architecture():
         assert name in out
 
 
+def test_models_counts_only_the_architectures_named():
+    out = emoscope_ok("models", "fer_fast_net", "--img-size", "32")
+    assert "fer_fast_net" in out and "resnet18" not in out
+
+
 def test_models_pretrained_lists_the_shipped_cards():
     assert "fer-fast" in emoscope_ok("models", "--pretrained")
 

@@ -24,6 +24,7 @@ BAD_VALUES = [
     (("bench", "video", "missing.mp4", "--repeats", "0"), "--repeats"),
     (("panic", "cv", "--limit", "5"), "--limit"),
     (("models", "--no-such-option"), "No such option"),
+    (("models", "fer_fast_net", "no_such_net"), "unknown model 'no_such_net'"),
 ]
 
 

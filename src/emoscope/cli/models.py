@@ -19,6 +19,7 @@ app = typer.Typer()
 
 @app.command("models")
 def models_cmd(
+    names: list[str] = typer.Argument(None, help="architectures to count (default: every registered one)"),
     pretrained: bool = typer.Option(False, "--pretrained", help="list the shipped, trained models instead"),
     # Capped: every architecture is built and run at this size (training's own limit on the side).
     img_size: int = typer.Option(48, min=16, max=512, help="input side for the parameter and MFLOP counts"),
@@ -45,8 +46,10 @@ def models_cmd(
         return
     from emoscope.models.registry import count_mflops, count_params, create_model, get_entry, list_models
 
+    for name in names or ():
+        get_entry(name)  # an unknown name is one error line, before any model is built
     table = Table("name", "params (M)", f"MFLOPs @1x{img_size}x{img_size}", "description")
-    for name in list_models():
+    for name in names or list_models():
         model = create_model(name, num_classes=classes, in_chans=1, img_size=img_size)
         table.add_row(name, f"{count_params(model) / 1e6:.3f}", f"{count_mflops(model, 1, img_size):.1f}",
                       get_entry(name).description)
