@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from emoscope.data.pack import PACK_SUFFIX
 from emoscope.errors import EmoscopeError
-from emoscope.files import read_json_output
+from emoscope.files import read_json_output, write_text_atomic
 from emoscope.runtime.bundle import load_bundle
 from emoscope.runtime.config_file import read_config_file
 
@@ -30,9 +30,15 @@ class ClassRow(BaseModel):
     support: int
 
 
+PREDICTIONS_HELP = ("the predicted class of each test image in the split's order, one base-36 digit each "
+                    "(evaluation.evaluate.encode_predictions): the numbers follow from them, and a sample of them "
+                    "re-checks the weights cheaply")
+
+
 class TtaResult(BaseModel):
     accuracy: float
     macro_f1: float
+    predictions: str = Field("", description=PREDICTIONS_HELP)
 
 
 class SplitResult(BaseModel):
@@ -66,6 +72,7 @@ class ModelCard(BaseModel):
     accuracy: float
     macro_f1: float
     per_class: list[ClassRow]
+    predictions: str = Field("", description=PREDICTIONS_HELP)
     tta: dict[str, TtaResult] = Field(default_factory=dict, description="the same split with test-time augmentation")
     on_selection_split: SplitResult | None = Field(
         None, description="the shipped model on the split its epoch was chosen on (single view): comparable "
@@ -99,7 +106,8 @@ def _tta_results(report: dict, tta_reports: list[dict]) -> dict[str, TtaResult]:
             raise EmoscopeError(f"a --tta-report must evaluate {report['model']} on {report['split']} "
                                 f"with test-time augmentation (got {other['model']} on {other['split']}, "
                                 f"tta {other.get('tta', 'none')})")
-        results[other["tta"]] = TtaResult(accuracy=other["accuracy"], macro_f1=other["macro_f1"])
+        results[other["tta"]] = TtaResult(accuracy=other["accuracy"], macro_f1=other["macro_f1"],
+                                          predictions=other.get("predictions", ""))
     return results
 
 
@@ -152,7 +160,7 @@ def build_card(bundle: str | Path, report: dict, config: str | Path | None = Non
         recipe=_recipe(config, {"architecture": spec.architecture, **spec.arch_kwargs}),
         reproduce_command=reproduce, train_command=spec.command, evaluation_command=report.get("command", ""),
         test_split=report["split"], test_dataset=report["dataset"], test_images=int(report.get("n", 0)),
-        accuracy=report["accuracy"], macro_f1=report["macro_f1"],
+        accuracy=report["accuracy"], macro_f1=report["macro_f1"], predictions=report.get("predictions", ""),
         per_class=[ClassRow(name=name, **{k: row[k] for k in ("recall", "precision", "f1", "support")})
                    for name, row in report["per_class"].items()],
         tta=_tta_results(report, list(tta_reports)), target=target,
@@ -239,8 +247,8 @@ def write_card(bundle: str | Path, report_path: str | Path, config: str | Path |
              "confusion": bundle.parent / card.confusion_png}
     plot_confusion(report["confusion_matrix"], card.classes, paths["confusion"],
                    title=f"{card.name} on {card.test_split} (acc {card.accuracy:.4f})")
-    paths["markdown"].write_text(render_markdown(card))
-    paths["json"].write_text(card.model_dump_json(indent=1) + "\n")
+    write_text_atomic(paths["markdown"], render_markdown(card))
+    write_text_atomic(paths["json"], card.model_dump_json(indent=1) + "\n")
     return paths
 
 

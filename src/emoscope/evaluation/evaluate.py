@@ -7,12 +7,30 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from emoscope.data.imageset import ImageSet
 from emoscope.errors import DataError, EmoscopeError
 from emoscope.evaluation.groups import MIN_GROUP_SIZE, assign_groups, check_group_sizes, evaluate_groups
 from emoscope.evaluation.metrics import classification_metrics, undefined_as_none
 from emoscope.files import write_text_atomic
 from emoscope.runtime.predictor import Predictor
+
+
+PREDICTION_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def encode_predictions(predicted: np.ndarray) -> str:
+    """Predicted class indices as one base-36 digit each, in the split's order: a whole split's predictions
+    in a few kilobytes of JSON, from which a card's numbers follow ("" beyond 36 classes)."""
+    predicted = np.asarray(predicted)
+    if predicted.size and predicted.max() >= len(PREDICTION_DIGITS):
+        return ""
+    return "".join(PREDICTION_DIGITS[i] for i in predicted)
+
+
+def decode_predictions(text: str) -> np.ndarray:
+    return np.array([PREDICTION_DIGITS.index(c) for c in text], dtype=np.int64)
 
 
 def align_labels(images: ImageSet, predictor: Predictor) -> ImageSet:
@@ -66,6 +84,7 @@ def evaluate(predictor: Predictor, images: ImageSet, split: str, tta: str = "non
         "tta": tta,
         "faces_per_s": len(images) / seconds if seconds > 0 else None,
         **metrics,
+        "predictions": encode_predictions(probs.argmax(axis=1)),
     })
 
 
