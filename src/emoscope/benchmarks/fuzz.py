@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoscope.benchmarks.tables import markdown_table
 from emoscope.errors import EXIT_OUTPUT_FAILED, EXIT_PARTIAL, EmoscopeError
 
 MUTATIONS = ("flip", "truncate", "header", "zero_block", "repeat_block")
@@ -291,13 +292,11 @@ def summarise(outcomes: list[FuzzOutcome], seed: int, model: str, time_limit_s: 
 def fuzz_table(results: dict) -> str:
     """The Markdown table for docs/reliability.md."""
     statuses = ("ok", "partial", "error", *DEFECTS)
-    lines = ["| input: damage | cases | " + " | ".join(statuses) + " |",
-             "| --- | ---: | " + " | ".join("---:" for _ in statuses) + " |"]
-    for key, counts in results["by_kind_and_mutation"].items():
-        label = f"**{key}**" if key.endswith(": all") else key
-        lines.append(f"| {label} | {sum(counts.values())} | " + " | ".join(str(counts[s]) for s in statuses) + " |")
+    rows = [{"input: damage": f"**{key}**" if key.endswith(": all") else key, "cases": sum(counts.values())}
+            | {status: counts[status] for status in statuses}
+            for key, counts in results["by_kind_and_mutation"].items()]
     seconds = results["case_seconds"]
-    lines += ["", f"{results['cases']} cases, seed {results['seed']}, model {results['model']}, bases "
+    lines = [markdown_table(rows), f"{results['cases']} cases, seed {results['seed']}, model {results['model']}, bases "
               f"{', '.join(results['bases'])}; a case took {seconds['median']:.2f} s (median), "
               f"{seconds['p95']:.2f} s (95th percentile), {seconds['max']:.2f} s at most (limit "
               f"{results['time_limit_s']:g} s); {results['wall_s']:.0f} s in all. Defects (crash, hang, invalid): "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from emoscope.web.db import Candidate, Interview, Job, JobState
+from emoscope.web.db import JobState
 
 class CandidateIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$")
@@ -17,7 +17,17 @@ class ReviewIn(BaseModel):
     rating: int | None = Field(None, ge=1, le=5, description="1 (weak) to 5 (strong); None clears it")
 
 
-class JobOut(BaseModel):
+class RowOut(BaseModel):
+    """A response body read from a database row's attributes (relationships and properties too)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, row, **extra):
+        return cls.model_validate(row).model_copy(update=extra)
+
+
+class JobOut(RowOut):
     id: str
     interview_id: str
     state: JobState
@@ -30,15 +40,8 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
 
-    @classmethod
-    def of(cls, job: Job) -> JobOut:
-        return cls(id=job.id, interview_id=job.interview_id, state=job.state, model=job.model,
-                   frames_done=job.frames_done, frames_expected=job.frames_expected, percent=job.percent,
-                   error=job.error, created_at=job.created_at, started_at=job.started_at,
-                   finished_at=job.finished_at)
 
-
-class InterviewOut(BaseModel):
+class InterviewOut(RowOut):
     id: str
     candidate_id: str
     question: str
@@ -49,23 +52,12 @@ class InterviewOut(BaseModel):
     reviewed_at: datetime | None
     job: JobOut
 
-    @classmethod
-    def of(cls, interview: Interview) -> InterviewOut:
-        return cls(id=interview.id, candidate_id=interview.candidate_id, question=interview.question,
-                   created_at=interview.created_at, notes=interview.notes, rating=interview.rating,
-                   reviewed_by=interview.reviewed_by, reviewed_at=interview.reviewed_at, job=JobOut.of(interview.job))
 
-
-class CandidateOut(BaseModel):
+class CandidateOut(RowOut):
     id: str
     name: str
     created_at: datetime
     interviews: list[InterviewOut]
-
-    @classmethod
-    def of(cls, candidate: Candidate) -> CandidateOut:
-        return cls(id=candidate.id, name=candidate.name, created_at=candidate.created_at,
-                   interviews=[InterviewOut.of(i) for i in candidate.interviews])
 
 
 class Face(BaseModel):

@@ -22,6 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
+from emoscope.benchmarks.tables import markdown_table
 from emoscope.errors import DataError
 from emoscope.video.source import VideoSource
 from emoscope.web.loadtest import face_photo, served
@@ -198,13 +199,12 @@ def soak_table(results: dict) -> str:
     """The Markdown table for docs/reliability.md."""
     names = {"server_rss_mb": "server memory (MB)", "tree_rss_mb": "server and workers, memory (MB)",
              "server_fds": "server, open files", "tree_fds": "server and workers, open files"}
-    lines = ["| figure | first quarter (median) | last quarter (median) | change | allowed | flat |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
-    for key, figures in results["flatness"].items():
-        lines.append(f"| {names[key]} | {figures['first_quarter']:g} | {figures['last_quarter']:g} | "
-                     f"{figures['change']:+g} | {figures['allowed']:g} | {'yes' if figures['flat'] else 'no'} |")
+    rows = [{"figure": names[key], "first quarter (median)": f"{figures['first_quarter']:g}",
+             "last quarter (median)": f"{figures['last_quarter']:g}", "change": f"{figures['change']:+g}",
+             "allowed": f"{figures['allowed']:g}", "flat": "yes" if figures["flat"] else "no"}
+            for key, figures in results["flatness"].items()]
     load = results["load_average_1m"]
-    lines += ["", f"{results['minutes']:g} minutes, {results['cpus']} CPUs (load average {load['before']:.1f} before, "
+    lines = [markdown_table(rows), f"{results['minutes']:g} minutes, {results['cpus']} CPUs (load average {load['before']:.1f} before, "
               f"{load['after']:.1f} after): {results['uploads']} uploads ({results['jobs_done']} jobs done, each the "
               f"clip's first {results['max_seconds']:g} s), {results['photos']} photo requests, "
               f"{results['report_reads']} report reads; {len(results['samples'])} samples; "

@@ -57,12 +57,17 @@ def list_candidates(response: Response, q: str | None = Query(None, max_length=2
     return found
 
 
+def viewed(svc: Services, who: Principal, row_type, out_type, row_id: str, what: str):
+    """One row as its response body (404 when there is none), its viewing written to the audit log."""
+    with svc.sessions() as session:
+        found = out_type.of(get_or_404(session, row_type, row_id, what))
+    audit.log(svc.sessions, who, "view", what, row_id)
+    return found
+
+
 @router.get("/candidates/{candidate_id}", response_model=CandidateOut, tags=["candidates"])
 def get_candidate(candidate_id: str, svc: Services = Depends(services), who: Principal = Depends(VIEWER)):
-    with svc.sessions() as session:
-        found = CandidateOut.of(get_or_404(session, Candidate, candidate_id, "candidate"))
-    audit.log(svc.sessions, who, "view", "candidate", candidate_id)
-    return found
+    return viewed(svc, who, Candidate, CandidateOut, candidate_id, "candidate")
 
 
 @router.delete("/candidates/{candidate_id}", status_code=204, tags=["candidates"])
@@ -159,10 +164,7 @@ def list_interviews(question: str | None = Query(None, **QUESTION_RULES), svc: S
 
 @router.get("/interviews/{interview_id}", response_model=InterviewOut, tags=["interviews"])
 def get_interview(interview_id: str, svc: Services = Depends(services), who: Principal = Depends(VIEWER)):
-    with svc.sessions() as session:
-        found = InterviewOut.of(get_or_404(session, Interview, interview_id, "interview"))
-    audit.log(svc.sessions, who, "view", "interview", interview_id)
-    return found
+    return viewed(svc, who, Interview, InterviewOut, interview_id, "interview")
 
 
 @router.put("/interviews/{interview_id}/review", response_model=InterviewOut, tags=["interviews"])

@@ -21,6 +21,7 @@ from emoscope.runtime.predictor import VIDEO_MODELS, default_model
 from emoscope.web import audit, invitations
 from emoscope.web.accounts import Principal
 from emoscope.web.auth import require_role
+from emoscope.web.bodies import RowOut
 from emoscope.web.db import Candidate, Interview, Job, new_id, utcnow
 from emoscope.web.invitations import (DEFAULT_EXPIRY_HOURS, EXPIRY_HOURS, MAX_QUESTIONS, RETAKES, SECONDS_ALLOWED,
                                       Invitation, InvitationClosed, InvitationQuestion)
@@ -52,7 +53,7 @@ class InvitationIn(BaseModel):
     expires_in_hours: float = Field(DEFAULT_EXPIRY_HOURS, ge=EXPIRY_HOURS[0], le=EXPIRY_HOURS[1])
 
 
-class QuestionOut(BaseModel):
+class QuestionOut(RowOut):
     position: int
     question: str
     text: str
@@ -60,13 +61,8 @@ class QuestionOut(BaseModel):
     answered_at: datetime | None
     interview_id: str | None
 
-    @classmethod
-    def of(cls, q: InvitationQuestion) -> QuestionOut:
-        return cls(position=q.position, question=q.question, text=q.text, seconds=q.seconds,
-                   answered_at=q.answered_at, interview_id=q.interview_id)
 
-
-class InvitationOut(BaseModel):
+class InvitationOut(RowOut):
     id: str
     candidate_id: str
     state: str = Field(description="sent | consented | completed | expired | revoked")
@@ -78,14 +74,6 @@ class InvitationOut(BaseModel):
     revoked_at: datetime | None
     questions: list[QuestionOut]
     link: str | None = Field(None, description="the one-time link: in the answer that creates it, never again")
-
-    @classmethod
-    def of(cls, invitation: Invitation, link: str | None = None) -> InvitationOut:
-        return cls(id=invitation.id, candidate_id=invitation.candidate_id, state=invitation.state,
-                   created_by=invitation.created_by, created_at=invitation.created_at,
-                   expires_at=invitation.expires_at, consented_at=invitation.consented_at,
-                   completed_at=invitation.completed_at, revoked_at=invitation.revoked_at,
-                   questions=[QuestionOut.of(q) for q in invitation.questions], link=link)
 
 
 def _questions(body: InvitationIn) -> list[tuple[str, str, int]]:
