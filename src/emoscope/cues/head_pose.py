@@ -181,12 +181,18 @@ class _HeadAccumulator(CueAccumulator):
     def timeline(self) -> CueTimeline | None:
         if not self.times:
             return None
-        angles = np.array(self.angles)
-        return CueTimeline("head pose", "degrees", np.array(self.times),
-                           {"yaw": angles[:, 0], "pitch": angles[:, 1], "roll": angles[:, 2]},
-                           spans={"looking away": [(a, b) for a, b in self.away.episodes],
-                                  "nods": [tuple(e) for e in self.events["nod"]],
-                                  "shakes": [tuple(e) for e in self.events["shake"]]})
+        return pose_timeline(np.array(self.times), np.array(self.angles), self.away.episodes, self.events["nod"],
+                             self.events["shake"])
+
+
+def pose_timeline(times: np.ndarray, angles: np.ndarray, looking_away, nods, shakes) -> CueTimeline:
+    """The head-pose chart of one person: ``angles`` (one row of yaw, pitch, roll degrees per time in
+    ``times``) with the (start, end) seconds of looking away, nods and shakes shaded. Made during a run
+    from the accumulator, and afterwards from a frame table and its report (``emoscope.plot_head_pose``)."""
+    return CueTimeline("head pose", "degrees", times,
+                       {"yaw": angles[:, 0], "pitch": angles[:, 1], "roll": angles[:, 2]},
+                       spans={"looking away": [tuple(span) for span in looking_away],
+                              "nods": [tuple(span) for span in nods], "shakes": [tuple(span) for span in shakes]})
 
 
 @register_cue

@@ -1,5 +1,9 @@
-"""Report charts (matplotlib, Agg): emotion shares, emotion per interval, per-person timeline, cue timelines
-(head pose)."""
+"""Report charts (matplotlib): emotion shares, emotion per interval, per-person timeline, cue timelines
+(head pose).
+
+Each chart is a ``draw_...(ax, ...)`` that draws onto a given Axes, so the Python API can draw it into a
+notebook's figure (:mod:`emoscope.api`'s ``plot_...`` helpers) and the report writes it as a PNG (the
+``..._chart(..., path)`` functions, on Agg, at the size in :data:`FIGURE_SIZES`)."""
 
 from __future__ import annotations
 
@@ -17,37 +21,22 @@ COLOURS = {
 }
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _colour(label: str) -> str:
     return COLOURS.get(label, "#17becf")
 
 
-def pie_chart(person: PersonReport, path: Path) -> Path:
-    plt = _pyplot()
+def draw_shares(ax, person: PersonReport) -> None:
+    """A pie of the share of the person's time per emotion (the smoothed label of each frame)."""
     shares = {k: v for k, v in person.time_share.items() if v > 0}
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.pie(list(shares.values()), labels=list(shares), colors=[_colour(k) for k in shares],
            autopct=lambda p: f"{p:.0f}%" if p >= 3 else "", startangle=90, counterclock=False)
     ax.set_title(f"person {person.track_id}: share of time")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
-def interval_chart(person: PersonReport, path: Path) -> Path:
-    """Stacked bars of the mean probability of each emotion in the five intervals."""
-    plt = _pyplot()
+def draw_intervals(ax, person: PersonReport) -> None:
+    """Stacked bars of the mean probability of each emotion in the five intervals, the dominant one
+    (or "not seen") above each bar."""
     classes = list(person.average_probabilities)
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
     names = [i.name for i in person.intervals]
     bottom = np.zeros(len(names))
     for label in classes:
@@ -59,19 +48,14 @@ def interval_chart(person: PersonReport, path: Path) -> Path:
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("mean probability")
     ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
-def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, classes: list[str],
-                   path: Path, max_points: int = 2000) -> Path:
-    """Smoothed probabilities over time, with blinks as ticks and face touches as shaded spans."""
-    plt = _pyplot()
+def draw_timeline(ax, person: PersonReport, times: np.ndarray, probs: np.ndarray, classes: list[str],
+                  max_points: int = 2000) -> None:
+    """Smoothed probabilities (``probs``: one row per time, one column per class) over time, with
+    blinks as ticks and face touches as shaded spans; at most about ``max_points`` points a line."""
     stride = max(1, len(times) // max_points)
     t, p = times[::stride], probs[::stride]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
     for k, label in enumerate(classes):
         ax.plot(t, p[:, k], color=_colour(label), label=label, linewidth=1.2)
     if person.touches:
@@ -81,30 +65,62 @@ def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, c
         ax.plot(person.blinks.times, [1.03] * len(person.blinks.times), "|", color="black",
                 markersize=8, label="blink")
     ax.set_ylim(0, 1.08)
-    return _save_timeline(plt, fig, ax, path, "probability", f"person {person.track_id}: expression timeline", 5)
+    _label_timeline(ax, "probability", f"person {person.track_id}: expression timeline", 5)
 
 
-def cue_timeline_chart(person: PersonReport, timeline: CueTimeline, path: Path, max_points: int = 2000) -> Path:
+def draw_cue_timeline(ax, person: PersonReport, timeline: CueTimeline, max_points: int = 2000) -> None:
     """A cue's series over time (e.g. yaw, pitch and roll) with its events (e.g. nods, shakes,
     looking away) shaded."""
-    plt = _pyplot()
     stride = max(1, len(timeline.times) // max_points)
-    fig, ax = plt.subplots(figsize=(10, 3.2))
     for name, values in timeline.values.items():
         ax.plot(timeline.times[::stride], values[::stride], label=name, linewidth=1.1)
     for (name, spans), colour in zip(timeline.spans.items(), ("black", "tab:green", "tab:red", "tab:purple")):
         for i, (start, end) in enumerate(spans):
             ax.axvspan(start, end, color=colour, alpha=0.12, label=name if i == 0 else None)
-    return _save_timeline(plt, fig, ax, path, timeline.unit, f"person {person.track_id}: {timeline.title}", 6)
+    _label_timeline(ax, timeline.unit, f"person {person.track_id}: {timeline.title}", 6)
 
 
-def _save_timeline(plt, fig, ax, path: Path, ylabel: str, title: str, legend_columns: int) -> Path:
-    """Label a timeline's axes, put its legend under it, write it and free the figure."""
+def _label_timeline(ax, ylabel: str, title: str, legend_columns: int) -> None:
+    """Label a timeline's axes and put its legend under it."""
     ax.set_xlabel("time (s)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=legend_columns, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+
+
+FIGURE_SIZES = {draw_shares: (4.5, 4.5), draw_intervals: (6.5, 3.5), draw_timeline: (10, 3.5),
+                draw_cue_timeline: (10, 3.2)}
+"""Inches of each chart's own figure (in the report, and from the API when no Axes is given)."""
+
+
+def _write(path: Path, draw, *args, **kwargs) -> Path:
+    """Draw one chart on a figure of its size, write it as a PNG and free the figure (Agg: no display
+    is needed, and none is opened)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=FIGURE_SIZES[draw])
+    draw(ax, *args, **kwargs)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def pie_chart(person: PersonReport, path: Path) -> Path:
+    return _write(path, draw_shares, person)
+
+
+def interval_chart(person: PersonReport, path: Path) -> Path:
+    return _write(path, draw_intervals, person)
+
+
+def timeline_chart(person: PersonReport, times: np.ndarray, probs: np.ndarray, classes: list[str],
+                   path: Path, max_points: int = 2000) -> Path:
+    return _write(path, draw_timeline, person, times, probs, classes, max_points)
+
+
+def cue_timeline_chart(person: PersonReport, timeline: CueTimeline, path: Path, max_points: int = 2000) -> Path:
+    return _write(path, draw_cue_timeline, person, timeline, max_points)
