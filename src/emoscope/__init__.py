@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from emoscope.version import __version__
 
-__all__ = ["Analyzer", "__version__", "analyze_video", "create_model", "frame_table", "gesture", "list_models", "load", "predict_image"]
+__all__ = ["Analyzer", "__version__", "analyze_video", "create_model", "frame_table", "gesture", "list_models", "load",
+           "plot_head_pose", "plot_intervals", "plot_shares", "plot_timeline", "predict_image"]
 
-_API = ("Analyzer", "analyze_video", "frame_table", "gesture", "predict_image")
+_API = ("Analyzer", "analyze_video", "frame_table", "gesture", "plot_head_pose", "plot_intervals", "plot_shares",
+        "plot_timeline", "predict_image")
 
 
 def __getattr__(name: str):

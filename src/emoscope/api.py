@@ -9,6 +9,7 @@ over it, returning the objects the CLI writes as JSON.
 >>> faces[0].label, faces[0].probabilities["happy"]                  # doctest: +SKIP
 >>> report = emoscope.analyze_video("interview.mp4", out_dir="reports")  # doctest: +SKIP
 >>> report.people[0].dominant_emotion                                # doctest: +SKIP
+>>> figure = emoscope.plot_timeline(emoscope.frame_table("interview.mp4"))  # doctest: +SKIP
 
 The CLI commands ``predict``, ``analyze`` and ``gesture`` are shells over the same library code
 (:mod:`emoscope.jobs.predict`, :mod:`emoscope.jobs.analyze`, :mod:`emoscope.gestures.session`).
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from emoscope.faces.registry import PHOTO_DETECTOR
+from emoscope.errors import EmoscopeError
 from emoscope.gestures.classifier import DEFAULT_MODEL as GESTURE_MODEL
 from emoscope.gestures.classifier import GestureOptions
 from emoscope.gestures.session import SessionRecord, run_session
@@ -30,11 +33,14 @@ from emoscope.gestures.speech import Speaker
 from emoscope.gestures.vocabulary import phrases_with
 from emoscope.jobs.predict import FacePrediction, predict_faces
 from emoscope.report.builder import ReportOptions
-from emoscope.report.schema import Report
+from emoscope.report.schema import PersonReport, Report
 from emoscope.runtime.predictor import IMAGE_MODELS, default_model, shared_predictor
 from emoscope.video.pipeline import AnalysisOptions
 from emoscope.video.results import FrameResult
 from emoscope.video.sinks import Sink
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class Analyzer:
@@ -180,6 +186,101 @@ def analyze_video(source: str | int | Path, model=None, options: AnalysisOptions
 
 
 gesture = Analyzer.gesture
+
+
+# -- a run's charts, for notebooks: the report's charts, drawn from what the calls above return ------------
+
+
+def plot_shares(report: Report | pd.DataFrame, person: int | None = None, ax=None) -> Figure:
+    """The share of a person's time per emotion, as a pie (the report's ``shares`` chart): a matplotlib
+    Figure, or ``ax``'s figure when drawn onto ``ax``. ``report``: a :class:`Report`, or the table
+    :func:`frame_table` returns (its report is in ``attrs["report"]``); ``person``: a track id (None:
+    the person seen longest). Nothing is shown or written: ``figure.savefig(...)`` writes it."""
+    from emoscope.report.charts import chart_figure, draw_shares
+
+    return chart_figure(draw_shares, _person(_report_of(report), person), ax=ax)
+
+
+def plot_intervals(report: Report | pd.DataFrame, person: int | None = None, ax=None) -> Figure:
+    """The mean probability of each emotion in the five intervals of the video, as stacked bars with
+    the dominant emotion above each (the report's ``intervals`` chart); arguments as :func:`plot_shares`."""
+    from emoscope.report.charts import chart_figure, draw_intervals
+
+    return chart_figure(draw_intervals, _person(_report_of(report), person), ax=ax)
+
+
+def plot_timeline(table: pd.DataFrame, person: int | None = None, ax=None,
+                  report: Report | None = None) -> Figure:
+    """A person's smoothed probabilities over time, one line per class, with their blinks as ticks and
+    face touches shaded (the report's ``timeline`` chart), from the frame table :func:`frame_table`
+    returns (or ``<video>.frames.csv`` read with pandas, with ``report=`` the run's :class:`Report`,
+    e.g. ``Report.model_validate_json`` of ``<video>.report.json``). ``person``: a track id (None: the
+    person seen longest); returns the Figure, or ``ax``'s figure when drawn onto ``ax``."""
+    from emoscope.report.charts import chart_figure, draw_timeline
+
+    report = _report_of(table if report is None else report)
+    chosen = _person(report, person)
+    classes = report.analysis.model_classes
+    columns = [f"p_{label}" for label in classes]
+    rows = _rows(table, chosen, columns)
+    return chart_figure(draw_timeline, chosen, rows["time"].to_numpy(float), rows[columns].to_numpy(float), classes,
+                        ax=ax)
+
+
+def plot_head_pose(table: pd.DataFrame, person: int | None = None, ax=None,
+                   report: Report | None = None) -> Figure:
+    """A person's head pose over time (yaw, pitch and roll degrees from the table's columns) with the
+    nods, shakes and looking-away episodes of their report shaded (the report's ``head_pose`` chart;
+    an episode ends one frame after its last frame, as the report states it). Arguments as
+    :func:`plot_timeline`; head pose is measured while blinks or gaze are (the face mesh runs)."""
+    from emoscope.cues.head_pose import HeadPoseModel, pose_timeline
+    from emoscope.report.charts import chart_figure, draw_cue_timeline
+
+    chosen = _person(_report_of(table if report is None else report), person)
+    section = getattr(chosen, "head_pose", None)
+    if section is None:
+        raise EmoscopeError(f"person {chosen.track_id}: head pose was not measured (it needs blinks or gaze on)")
+    angles = ["yaw", "pitch", "roll"]
+    rows = _rows(table, chosen, angles).dropna(subset=angles)
+    pose = HeadPoseModel.model_validate(section)
+    timeline = pose_timeline(rows["time"].to_numpy(float), rows[angles].to_numpy(float), pose.looking_away,
+                             pose.nods, pose.shakes)
+    return chart_figure(draw_cue_timeline, chosen, timeline, ax=ax)
+
+
+def _report_of(data: Report | pd.DataFrame) -> Report:
+    if isinstance(data, Report):
+        return data
+    report = data.attrs.get("report") if isinstance(data, pd.DataFrame) else None
+    if not isinstance(report, Report):
+        raise EmoscopeError("no report to chart: pass a Report (from emoscope.analyze_video, or read from "
+                            "<video>.report.json) or the table emoscope.frame_table returns (report in its attrs)")
+    return report
+
+
+def _person(report: Report, person: int | None) -> PersonReport:
+    """The person with track id ``person``, or the one seen longest (the first of equals)."""
+    if not report.people:
+        raise EmoscopeError(f"{report.video.source}: no person was seen, so there is nothing to chart")
+    if person is None:
+        return max(report.people, key=lambda p: p.visible_seconds)
+    for candidate in report.people:
+        if candidate.track_id == person:
+            return candidate
+    present = ", ".join(f"{p.track_id} ({p.visible_seconds:.1f} s)" for p in report.people)
+    raise EmoscopeError(f"no person {person!r} in {report.video.source}; the people seen (track ids): {present}")
+
+
+def _rows(table: pd.DataFrame, person: PersonReport, columns: list[str]) -> pd.DataFrame:
+    """The person's rows of a frame table, checked to have ``columns``."""
+    missing = [name for name in ["time", "track", *columns] if name not in table.columns]
+    if missing:
+        raise EmoscopeError(f"not an emoscope frame table of this run: no column {', '.join(missing)}")
+    rows = table[table["track"] == person.track_id]
+    if rows.empty:
+        raise EmoscopeError(f"the frame table has no rows of person {person.track_id}: is it the table of this "
+                            "report's run?")
+    return rows
 
 
 def bench_photo_calls(photos: Sequence[str | Path], model: str | None = None, backend: str = "auto",

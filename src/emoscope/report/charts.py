@@ -93,17 +93,28 @@ FIGURE_SIZES = {draw_shares: (4.5, 4.5), draw_intervals: (6.5, 3.5), draw_timeli
 """Inches of each chart's own figure (in the report, and from the API when no Axes is given)."""
 
 
-def _write(path: Path, draw, *args, **kwargs) -> Path:
-    """Draw one chart on a figure of its size, write it as a PNG and free the figure (Agg: no display
-    is needed, and none is opened)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def chart_figure(draw, *args, ax=None, **kwargs):
+    """Draw one chart onto ``ax`` and return its figure, or, with no ``ax``, onto a new pyplot figure of
+    the chart's size (in whatever backend matplotlib runs: a notebook's inline one, or Agg headless)."""
+    if ax is not None:
+        draw(ax, *args, **kwargs)
+        return ax.figure
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=FIGURE_SIZES[draw])
     draw(ax, *args, **kwargs)
     fig.tight_layout()
+    return fig
+
+
+def _write(path: Path, draw, *args, **kwargs) -> Path:
+    """Write one chart as a PNG and free its figure (on Agg: no display is needed, and none opens)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = chart_figure(draw, *args, **kwargs)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
