@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("mediapipe")
 pytest.importorskip("matplotlib")
 
+import matplotlib  # noqa: E402
 import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -253,13 +254,18 @@ def test_the_report_still_writes_each_chart_and_the_api_draws_the_same_picture(r
         assert differing.mean() < (0.05 if "timeline" in draw.__name__ else 1e-9), name
 
 
-def test_the_png_writers_write_a_file_and_leave_no_figure_open(run, tmp_path):
+def test_the_png_writers_write_a_file_and_leave_the_notebooks_figures_and_backend_alone(run, tmp_path):
     table, _ = run
     person = table.attrs["report"].people[0]
-    open_before = plt.get_fignums()
-    for write, draw in ((charts.pie_chart, charts.draw_shares), (charts.interval_chart, charts.draw_intervals)):
-        path = tmp_path / f"{write.__name__}.png"
-        assert write(person, path) == path
-        width, height = charts.FIGURE_SIZES[draw]
-        assert mpimg.imread(path).shape[:2] == (height * 100, width * 100)
-    assert plt.get_fignums() == open_before
+    backend = matplotlib.get_backend()
+    plt.switch_backend("svg")  # stands in for a notebook's own backend
+    try:
+        mine = plt.figure()
+        for write, draw in ((charts.pie_chart, charts.draw_shares), (charts.interval_chart, charts.draw_intervals)):
+            path = tmp_path / f"{write.__name__}.png"
+            assert write(person, path) == path
+            width, height = charts.FIGURE_SIZES[draw]
+            assert mpimg.imread(path).shape[:2] == (height * 100, width * 100)
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == [mine.number]
+    finally:
+        plt.switch_backend(backend)

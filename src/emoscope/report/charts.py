@@ -3,7 +3,7 @@
 
 Each chart is a ``draw_...(ax, ...)`` that draws onto a given Axes, so the Python API can draw it into a
 notebook's figure (:mod:`emoscope.api`'s ``plot_...`` helpers) and the report writes it as a PNG (the
-``..._chart(..., path)`` functions, on Agg, at the size in :data:`FIGURE_SIZES`)."""
+``..._chart(..., path)`` functions, at the size in :data:`FIGURE_SIZES`)."""
 
 from __future__ import annotations
 
@@ -101,22 +101,21 @@ def chart_figure(draw, *args, ax=None, **kwargs):
         return ax.figure
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=FIGURE_SIZES[draw])
-    draw(ax, *args, **kwargs)
-    fig.tight_layout()
-    return fig
+    return _own_figure(plt.figure(figsize=FIGURE_SIZES[draw]), draw, *args, **kwargs)
+
+
+def _own_figure(figure, draw, *args, **kwargs):
+    draw(figure.subplots(), *args, **kwargs)
+    figure.tight_layout()
+    return figure
 
 
 def _write(path: Path, draw, *args, **kwargs) -> Path:
-    """Write one chart as a PNG and free its figure (on Agg: no display is needed, and none opens)."""
-    import matplotlib
+    """Write one chart as a PNG. Its figure is not pyplot's: no backend is chosen or switched (a
+    notebook that writes a report keeps its own), nothing is left open, and threads can draw at once."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = chart_figure(draw, *args, **kwargs)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _own_figure(Figure(figsize=FIGURE_SIZES[draw]), draw, *args, **kwargs).savefig(path, dpi=100)
     return path
 
 
