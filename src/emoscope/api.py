@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.errors import EmoscopeError
+from emoscope.faces.registry import PHOTO_DETECTOR
 from emoscope.gestures.classifier import DEFAULT_MODEL as GESTURE_MODEL
 from emoscope.gestures.classifier import GestureOptions
 from emoscope.gestures.session import SessionRecord, run_session
