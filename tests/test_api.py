@@ -52,3 +52,17 @@ def test_an_analyzer_loads_its_models_once_and_module_calls_share_them(monkeypat
         assert emoscope.predict_image(frame, model="fer-default")[0].label in labels
     assert len(loads) == 1 and len(detectors) == 4  # the model is shared; each call opens its own detector
     predictors.clear_shared()
+
+
+def test_a_run_cut_short_divides_the_part_analysed_into_its_intervals(monkeypatch):
+    """`max_seconds` stops early: the five intervals cover the seconds analysed, not the whole file (whose
+    last four fifths were never looked at and would all read "not seen")."""
+    pytest.importorskip("mediapipe")
+    import emoscope
+
+    monkeypatch.chdir(REPO)
+    report = emoscope.analyze_video("samples/WolfgangLanger_Pexels.mp4", max_seconds=4)
+    (person,) = report.people
+    assert report.video.duration > 10  # the file's own length is still what the report says it is
+    assert [interval.dominant is not None for interval in person.intervals] == [True] * 5
+    assert person.intervals[-1].end <= 4.2

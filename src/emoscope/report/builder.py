@@ -98,9 +98,11 @@ class ReportBuilder:
                 summary.add(result.time, face.data)
 
     def build(self, video: VideoModel, analysis: AnalysisModel, metadata: dict[str, str] | None = None,
-              completeness: CompletenessModel | None = None) -> Report:
-        """``completeness``: how much of the source could be decoded; a partial one adds a warning note."""
-        duration = video.duration or (self.frames * self.frame_dt)
+              completeness: CompletenessModel | None = None, analysed_until: float | None = None) -> Report:
+        """``completeness``: how much of the source could be decoded; a partial one adds a warning note.
+        ``analysed_until``: where a run asked to stop early (``max_seconds``) ended: the intervals and parts
+        divide the part analysed, not the whole video (whose last four fifths were never looked at)."""
+        duration = min(filter(None, (video.duration, analysed_until)), default=self.frames * self.frame_dt)
         if self.last_time >= duration:
             # a container that under-counts its frames, or a stream that paused: the video lasts at
             # least until its last frame ends, so no frame falls past the last part or interval

@@ -68,6 +68,7 @@ class ReportSink(Sink):
                           processing_fps=builder.frames / seconds if seconds else 0.0, emoscope_version=__version__),
             metadata=self.metadata,
             completeness=None if live else completeness_model(video),
+            analysed_until=None if video.max_seconds is None else video.max_seconds + 1 / info.fps,
         )
         if self.out_dir is None:
             return
