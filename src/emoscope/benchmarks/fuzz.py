@@ -296,12 +296,12 @@ def fuzz_table(results: dict) -> str:
             | {status: counts[status] for status in statuses}
             for key, counts in results["by_kind_and_mutation"].items()]
     seconds = results["case_seconds"]
-    lines = [markdown_table(rows), f"{results['cases']} cases, seed {results['seed']}, model {results['model']}, bases "
-              f"{', '.join(results['bases'])}; a case took {seconds['median']:.2f} s (median), "
-              f"{seconds['p95']:.2f} s (95th percentile), {seconds['max']:.2f} s at most (limit "
-              f"{results['time_limit_s']:g} s); {results['wall_s']:.0f} s in all. Defects (crash, hang, invalid): "
-              f"{len(results['defects'])}."]
-    return "\n".join(lines) + "\n"
+    note = (f"{results['cases']} cases, seed {results['seed']}, model {results['model']}, bases "
+            f"{', '.join(results['bases'])}; a case took {seconds['median']:.2f} s (median), "
+            f"{seconds['p95']:.2f} s (95th percentile), {seconds['max']:.2f} s at most (limit "
+            f"{results['time_limit_s']:g} s); {results['wall_s']:.0f} s in all. Defects (crash, hang, invalid): "
+            f"{len(results['defects'])}.")
+    return f"{markdown_table(rows)}\n{note}\n"
 
 
 def default_photos(clip: Path, folder: Path) -> list[Path]:

@@ -204,9 +204,9 @@ def soak_table(results: dict) -> str:
              "allowed": f"{figures['allowed']:g}", "flat": "yes" if figures["flat"] else "no"}
             for key, figures in results["flatness"].items()]
     load = results["load_average_1m"]
-    lines = [markdown_table(rows), f"{results['minutes']:g} minutes, {results['cpus']} CPUs (load average {load['before']:.1f} before, "
-              f"{load['after']:.1f} after): {results['uploads']} uploads ({results['jobs_done']} jobs done, each the "
-              f"clip's first {results['max_seconds']:g} s), {results['photos']} photo requests, "
-              f"{results['report_reads']} report reads; {len(results['samples'])} samples; "
-              f"**{results['errors']} errors**."]
-    return "\n".join(lines) + "\n"
+    note = (f"{results['minutes']:g} minutes, {results['cpus']} CPUs (load average {load['before']:.1f} before, "
+            f"{load['after']:.1f} after): {results['uploads']} uploads ({results['jobs_done']} jobs done, each the "
+            f"clip's first {results['max_seconds']:g} s), {results['photos']} photo requests, "
+            f"{results['report_reads']} report reads; {len(results['samples'])} samples; "
+            f"**{results['errors']} errors**.")
+    return f"{markdown_table(rows)}\n{note}\n"
