@@ -64,7 +64,9 @@ def test_a_cards_numbers_follow_from_its_predictions(card_path, mode, data_root)
     predictor = emoscope.load(card["name"], backend="torch")
     images = split_images(card, predictor)
     predicted = decode_predictions(claim["predictions"])
-    assert len(predicted) == len(images) == card["test_images"]
+    assert len(predicted) == len(images) == card["test_images"], (
+        f"{card['name']} {mode}: {len(predicted)} predictions for {len(images)} test images; "
+        f"python tools/card_predictions.py {card['name']} adds them")
     metrics = classification_metrics(images.labels, np.eye(len(card["classes"]))[predicted], card["classes"])
     assert metrics["accuracy"] == pytest.approx(claim["accuracy"], abs=1e-6)
     assert metrics["macro_f1"] == pytest.approx(claim["macro_f1"], abs=1e-6)
