@@ -3,7 +3,7 @@ with its ablations (no dropout, no batch norm, no CBAM, without each backbone)."
 
 from __future__ import annotations
 
-from emoscope.replication.protocol import Arm, Protocol, Scale
+from emoscope.replication.protocol import QUICK_POOL, Arm, Protocol, Scale
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine", "batch_size": 64}
@@ -40,7 +40,7 @@ def _arms(width: float, size: int, epochs: int, ablation_units: int | None) -> l
 
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
-        return Plan(Protocol("kfold", folds=2, pool_limit=300), _arms(0.0625, 32, 1, 1), "Smoke run.")
+        return Plan(Protocol("kfold", folds=2, pool_limit=QUICK_POOL), _arms(0.0625, 32, 1, 1), "Smoke run.")
     if scale == "cpu":
         return Plan(Protocol("kfold", folds=5), _arms(0.125, 32, 3, 1),
                     "CPU scale: the hybrid and every branch at 1/8 width (VGG-19 at 1/4, the CNN at 1/2) on faces "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.replication.protocol import Arm, Protocol, Scale, Split, trained_bundle
+from emoscope.replication.protocol import QUICK_HOLDOUT, Arm, Protocol, Scale, Split, trained_bundle
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine", "batch_size": 64}
@@ -28,7 +28,7 @@ def _arms(width: float, epochs: dict) -> list[Arm]:
 
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
-        return Plan(Protocol("holdout", train_limit=300, val_limit=100, test_limit=300), _arms(0.125, {"rmn": 1, "cnn": 1}), "Smoke run.")
+        return Plan(Protocol("holdout", **QUICK_HOLDOUT), _arms(0.125, {"rmn": 1, "cnn": 1}), "Smoke run.")
     if scale == "cpu":
         return Plan(Protocol("holdout", val_limit=1_500), _arms(0.25, {"rmn": 3, "cnn": 6}),
                     "CPU scale: both networks at 1/4 width on all of Training, 3 (ResMaskNet) or 6 epochs; 1,500 "

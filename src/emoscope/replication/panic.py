@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emoscope.replication.protocol import Arm, Protocol, Scale
+from emoscope.replication.protocol import QUICK_POOL, Arm, Protocol, Scale
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine", "batch_size": 64,
@@ -26,11 +26,11 @@ def _arms(widths: dict, epochs: dict, mobilenet_size: int = 48) -> list[Arm]:
 
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
-        return Plan(Protocol("kfold", label_set="panic", folds=2, pool_splits=("val", "test"), pool_limit=300,
-                             pretrain={"epochs": 1, "limit": 300}),
+        return Plan(Protocol("kfold", label_set="panic", folds=2, pool_splits=("val", "test"),
+                             pool_limit=QUICK_POOL, pretrain={"epochs": 1, "limit": QUICK_POOL}),
                     _arms({"mobilenet": 0.25, "resnet": 0.125, "cnn": [8, 16, 32]},
                           {"mobilenet": 1, "resnet": 1, "cnn": 1}, mobilenet_size=32),
-                    "Smoke run: 300 images, one epoch.")
+                    f"Smoke run: {QUICK_POOL} images, one epoch.")
     if scale == "cpu":
         return Plan(Protocol("kfold", label_set="panic", folds=10, pool_splits=("val", "test"),
                              pretrain={"epochs": 3}),

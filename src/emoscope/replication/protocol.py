@@ -9,6 +9,7 @@ split of the training folds, never on the held-out fold, so the fold's score is 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ PANIC_OPTIONS = ("class_weights", "monitor", "panic_classes")
 """Options of a binary arm that its 7-expression warm start does not take."""
 TARGET_RECALL = 0.9
 """The recall the binary arms' decision threshold is chosen for, on the inner validation split."""
+QUICK_POOL = 200
+"""``quick`` scale: the stratified images a k-fold pool (or a warm start's Training) is cut to. A smoke run
+goes through every step of a protocol; its numbers measure nothing."""
+QUICK_HOLDOUT = {"train_limit": 200, "val_limit": 50, "test_limit": 150}
+"""``quick`` scale: the stratified subsets of Training, PublicTest and PrivateTest a holdout is cut to
+(150 test faces keep 50 per lighting tercile for the interview study's per-group evaluation)."""
 
 
 @dataclass(frozen=True)
@@ -171,9 +178,18 @@ def pretrained(arm: Arm, protocol: Protocol, study: str, scale: str, work_dir: P
 
 
 def unit_config(arm: Arm, protocol: Protocol, study: str, scale: str, unit: str, work_dir: Path) -> TrainConfig:
-    options = {"label_set": protocol.label_set, "seed": protocol.seed, **arm.train,
-               "name": f"{study}/{scale}/{arm.name}/{unit}", "out_dir": str(work_dir), "dataset": protocol.dataset}
-    return TrainConfig.validated(options, source=f"study {study}, arm {arm.name}")
+    options = {"label_set": protocol.label_set, "seed": protocol.seed, **arm.train, "out_dir": str(work_dir),
+               "dataset": protocol.dataset}
+    checked = _validated(json.dumps(options), f"study {study}, arm {arm.name}")
+    return checked.model_copy(update={"name": f"{study}/{scale}/{arm.name}/{unit}"}, deep=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _validated(options: str, source: str) -> TrainConfig:
+    """Training options (JSON) checked once: the check builds the model on the meta device (~0.3 s at
+    ``quick`` widths), and every unit of an arm, and every later run of it, shares the same options but
+    its name."""
+    return TrainConfig.validated(json.loads(options), source=source)
 
 
 def binary_points(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> dict:

@@ -3,7 +3,7 @@ MobileNetV2 on FER2013's five classes, and the same CNN at 48x48 to show what th
 
 from __future__ import annotations
 
-from emoscope.replication.protocol import Arm, Protocol, Scale
+from emoscope.replication.protocol import QUICK_HOLDOUT, Arm, Protocol, Scale
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "scheduler": "none", "batch_size": 32,
@@ -28,7 +28,8 @@ def _arms(large: int, width: float, epochs: int, mobilenet_width: float, mobilen
 
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
-        return Plan(Protocol("holdout", label_set="fer5", train_limit=300, val_limit=100, test_limit=300), _arms(64, 0.125, 1, 0.25, 1),
+        return Plan(Protocol("holdout", label_set="fer5", **QUICK_HOLDOUT),
+                    _arms(64, 0.125, 1, 0.25, 1, mobilenet_size=32),
                     "Smoke run.")
     if scale == "cpu":
         return Plan(Protocol("holdout", label_set="fer5", val_limit=1_500),

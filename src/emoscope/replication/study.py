@@ -3,6 +3,7 @@ one JSON result, from which its page is written."""
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from collections.abc import Callable
@@ -145,18 +146,26 @@ def summarise_arm(arm: Arm, units: list[dict]) -> dict:
 
 def paper_cost(arm: Arm) -> dict:
     """Parameters and MFLOPs of the paper's network (the arm at ``full`` scale), without training it."""
+    options = arm.train
+    size, chans = options.get("img_size", 48), options.get("in_chans", 1)
+    kwargs = options.get("model_kwargs", {})
+    return {"model": options["model"], "model_kwargs": kwargs, "img_size": size,
+            **network_cost(options["model"], json.dumps(kwargs), chans, size)}
+
+
+@functools.lru_cache(maxsize=64)
+def network_cost(architecture: str, kwargs: str, in_chans: int, img_size: int) -> dict:
+    """Parameters and MFLOPs of an architecture with these options (JSON) and input: a pure function of
+    them, computed once per process (on the meta device it takes up to ~1 s for the hybrid)."""
     import torch
 
     from emoscope.models.registry import count_mflops, count_params, create_model
 
-    options = arm.train
-    size, chans = options.get("img_size", 48), options.get("in_chans", 1)
     with torch.device("meta"):  # shapes only: no memory, no initialisation
-        model = create_model(options["model"], num_classes=2, in_chans=chans, img_size=size,
-                             **options.get("model_kwargs", {}))
-        mflops = count_mflops(model, chans, size)
-    return {"model": options["model"], "model_kwargs": options.get("model_kwargs", {}), "img_size": size,
-            "params": count_params(model), "mflops": mflops}
+        model = create_model(architecture, num_classes=2, in_chans=in_chans, img_size=img_size,
+                             **json.loads(kwargs))
+        mflops = count_mflops(model, in_chans, img_size)
+    return {"params": count_params(model), "mflops": mflops}
 
 
 def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: Path) -> dict[str, str]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from emoscope.replication.protocol import Arm, Protocol, Scale, Split, trained_bundle
+from emoscope.replication.protocol import QUICK_HOLDOUT, Arm, Protocol, Scale, Split, trained_bundle
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "plateau", "batch_size": 64}
@@ -46,7 +46,7 @@ def _arms(scale: Scale) -> list[Arm]:
 
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
-        return Plan(Protocol("holdout", train_limit=300, val_limit=100, test_limit=300), _arms(scale), "Smoke run.")
+        return Plan(Protocol("holdout", **QUICK_HOLDOUT), _arms(scale), "Smoke run.")
     if scale == "cpu":
         return Plan(Protocol("holdout", val_limit=1_500), _arms(scale),
                     "CPU scale: all of Training, 1,500 PublicTest images to choose the epoch, all of PrivateTest to "
