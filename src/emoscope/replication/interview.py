@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoscope.replication.protocol import QUICK_HOLDOUT, Arm, Protocol, Scale, Split, trained_bundle
+from emoscope.replication.protocol import (
+    QUICK_HOLDOUT,
+    Arm,
+    Protocol,
+    Scale,
+    Split,
+    trained_bundle,
+    trained_predictor,
+)
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine", "batch_size": 64}
@@ -45,13 +53,12 @@ def lighting_groups(images: np.ndarray) -> list[str]:
 
 def group_evaluation(result: dict, splits: list[Split], scale: Scale) -> dict:
     from emoscope.evaluation.groups import evaluate_groups
-    from emoscope.runtime.predictor import load_predictor
 
     test = splits[0].test
     groups = lighting_groups(test.images)
     out = {"grouping": "lighting tercile of the face's mean brightness (PrivateTest)", "arms": {}}
     for arm in result["arms"]:
-        predictor = load_predictor(trained_bundle(arm), backend="torch")
+        predictor = trained_predictor(trained_bundle(arm))
         probs = predictor.predict_proba(test.images)
         out["arms"][arm["name"]] = evaluate_groups(test.labels, probs, groups, list(predictor.classes),
                                                    n_boot=200 if scale == "quick" else 1000,

@@ -32,7 +32,7 @@ TARGET_RECALL = 0.9
 QUICK_POOL = 200
 """``quick`` scale: the stratified images a k-fold pool (or a warm start's Training) is cut to. A smoke run
 goes through every step of a protocol; its numbers measure nothing."""
-QUICK_HOLDOUT = {"train_limit": 200, "val_limit": 50, "test_limit": 150}
+QUICK_HOLDOUT = {"train_limit": 150, "val_limit": 50, "test_limit": 150}
 """``quick`` scale: the stratified subsets of Training, PublicTest and PrivateTest a holdout is cut to
 (150 test faces keep 50 per lighting tercile for the interview study's per-group evaluation)."""
 
@@ -208,7 +208,6 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     """Train ``arm`` on one split (resuming its checkpoint), then test it; the result is kept in
     ``<run dir>/unit.json`` and reused while the training options are unchanged."""
     from emoscope.evaluation.metrics import classification_metrics, undefined_as_none
-    from emoscope.runtime.predictor import load_predictor
     from emoscope.training.trainer import CHECKPOINT, Trainer
 
     cfg = unit_config(arm, protocol, study, scale, split.name, work_dir)
@@ -223,7 +222,7 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     trainer = Trainer(cfg, split.train, split.val, progress=progress)
     fit = trainer.fit(resume=(cfg.run_dir / CHECKPOINT).exists())
     history = fit.history  # every epoch, also those before a resume
-    predictor = load_predictor(fit.best_bundle, backend="torch")
+    predictor = trained_predictor(fit.best_bundle)
     classes = list(predictor.classes)
     p_test = predictor.predict_proba(split.test.images)
     test = classification_metrics(split.test.labels, p_test, classes)
@@ -242,6 +241,22 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     return data
 
 
+def trained_predictor(bundle: str | Path):
+    """The torch predictor of a trained bundle. A study reads each arm's first bundle up to three times
+    (its test predictions, its cost, a study's extra measurements), so the last two stay loaded while
+    the file is unchanged."""
+    path = Path(bundle).resolve()
+    stat = path.stat()
+    return _loaded_predictor(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded_predictor(path: Path, mtime_ns: int, size: int):
+    from emoscope.runtime.predictor import load_predictor
+
+    return load_predictor(path, backend="torch")
+
+
 def trained_bundle(arm: dict) -> Path:
     """The model bundle of an arm's first unit, from the training options its summary keeps."""
     from emoscope.training.trainer import BEST_BUNDLE
@@ -255,9 +270,8 @@ def measure_cost(bundle: str, images: np.ndarray, count: int = 512) -> dict:
     import torch
 
     from emoscope.models.registry import count_mflops, count_params
-    from emoscope.runtime.predictor import load_predictor
 
-    predictor = load_predictor(bundle, backend="torch")
+    predictor = trained_predictor(bundle)
     model, spec = predictor.model, predictor.spec
     sample = np.resize(images, (count, *images.shape[1:]))
     with torch.inference_mode():

@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-from emoscope.replication.protocol import QUICK_HOLDOUT, Arm, Protocol, Scale, Split, trained_bundle
+from emoscope.replication.protocol import (
+    QUICK_HOLDOUT,
+    Arm,
+    Protocol,
+    Scale,
+    Split,
+    trained_bundle,
+    trained_predictor,
+)
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "plateau", "batch_size": 64}
@@ -35,8 +43,9 @@ def _arms(scale: Scale) -> list[Arm]:
         kwargs = options[scale]
         label, paper = NAMES[name]
         width = kwargs.get("width", kwargs.get("width_mult"))
-        # MobileNetV3 trains at ~140 images/s at 48 px on this CPU (depthwise convolutions): 32 px below full
-        size = 32 if name == "mobilenetv3" and scale != "full" else 48
+        # MobileNetV3 trains at ~140 images/s at 48 px on this CPU (depthwise convolutions): 32 px below full;
+        # the smoke run takes 32 px for every arm
+        size = 32 if scale == "quick" or (name == "mobilenetv3" and scale != "full") else 48
         label += (f" x{width}" if width else "") + (f" {'-'.join(map(str, kwargs['widths']))}" if "widths" in kwargs
                                                     else "") + (f" at {size} px" if size != 48 else "")
         arms.append(Arm(name, label, paper, {**RECIPE, "model": model, "model_kwargs": kwargs, "img_size": size,
@@ -63,11 +72,10 @@ def real_image_pipeline(result: dict, splits: list[Split], scale: Scale) -> dict
     from emoscope.data import data_root
     from emoscope.faces import create_detector, crop_faces, read_image
     from emoscope.faces.align import CLAHE_CLIP
-    from emoscope.runtime.predictor import load_predictor
 
     media = data_root() / "media"
     baseline = next(a for a in result["arms"] if a["name"] == "baseline_cnn")
-    predictor = load_predictor(trained_bundle(baseline), backend="torch")
+    predictor = trained_predictor(trained_bundle(baseline))
     detector = create_detector("mtcnn")
     clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8))
     rows = []
