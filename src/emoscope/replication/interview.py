@@ -24,19 +24,22 @@ RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "c
 LIGHTING = ("dark", "medium", "bright")
 
 
-def _arms(width: float, epochs: dict) -> list[Arm]:
-    named = f" x{width}" if width != 1 else ""
+def _arms(width: float, epochs: dict, size: int | None = None) -> list[Arm]:
+    """``size``: the input side where it is not FER2013's 48 px."""
+    named = (f" x{width}" if width != 1 else "") + (f" at {size} px" if size else "")
+    sized = {"img_size": size} if size else {}
     return [
         Arm("resmasknet", f"ResMaskNet{named}", "ResMaskNet (Pham et al. 2020)",
-            {**RECIPE, "model": "rmn", "model_kwargs": {"width": width}, "epochs": epochs["rmn"]}),
+            {**RECIPE, "model": "rmn", "model_kwargs": {"width": width}, "epochs": epochs["rmn"], **sized}),
         Arm("cnn11", f"11-block CNN{named}", "the study's 11-block CNN",
-            {**RECIPE, "model": "cnn11", "model_kwargs": {"width": width}, "epochs": epochs["cnn"]}),
+            {**RECIPE, "model": "cnn11", "model_kwargs": {"width": width}, "epochs": epochs["cnn"], **sized}),
     ]
 
 
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
-        return Plan(Protocol("holdout", **QUICK_HOLDOUT), _arms(0.125, {"rmn": 1, "cnn": 1}), "Smoke run.")
+        return Plan(Protocol("holdout", **QUICK_HOLDOUT), _arms(0.125, {"rmn": 1, "cnn": 1}, size=32),
+                    "Smoke run.")
     if scale == "cpu":
         return Plan(Protocol("holdout", val_limit=1_500), _arms(0.25, {"rmn": 3, "cnn": 6}),
                     "CPU scale: both networks at 1/4 width on all of Training, 3 (ResMaskNet) or 6 epochs; 1,500 "
