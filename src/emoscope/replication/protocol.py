@@ -186,9 +186,9 @@ def unit_config(arm: Arm, protocol: Protocol, study: str, scale: str, unit: str,
 
 @functools.lru_cache(maxsize=64)
 def _validated(options: str, source: str) -> TrainConfig:
-    """Training options (JSON) checked once: the check builds the model on the meta device (~0.3 s at
-    ``quick`` widths), and every unit of an arm, and every later run of it, shares the same options but
-    its name."""
+    """Training options (JSON) checked once per process: the check builds the model on the meta device
+    (~0.3 s at ``quick`` widths), and the units of an arm, and a second run of it, differ only in their
+    names."""
     return TrainConfig.validated(json.loads(options), source=source)
 
 
