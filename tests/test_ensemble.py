@@ -5,7 +5,7 @@ import pytest
 
 import emoscope
 from emoscope.errors import ModelError
-from emoscope.runtime.bundle import save_bundle
+from emoscope.runtime.bundle import bundle_files, read_tensors, save_bundle
 from emoscope.runtime.ensemble import build_ensemble
 from emoscope.runtime.onnx_runtime import export_onnx
 from emoscope.runtime.spec import ModelSpec
@@ -39,3 +39,23 @@ def test_members_must_share_labels_and_input(tmp_path):
         build_ensemble([base, _member(tmp_path, "c", 1.0, img_size=48)], "bad")
     with pytest.raises(ModelError, match="at least two"):
         build_ensemble([base], "alone")
+
+
+def test_a_bundle_saved_in_shards_loads_whole_and_says_which_shard_is_missing(tmp_path):
+    members = [_member(tmp_path, "a", 1.0), _member(tmp_path, "b", 1.0)]
+    model, spec = build_ensemble(members, "both")
+    whole = save_bundle(model, spec, tmp_path / "whole.safetensors", half=True)
+    limit = whole.stat().st_size // 3
+    sharded = save_bundle(model, spec, tmp_path / "both.safetensors", half=True, max_file_bytes=limit)
+    files = bundle_files(sharded)
+    largest_tensor = max(t.numel() * t.element_size() for t in read_tensors(whole).values())
+    assert len(files) >= 3 and all(f.stat().st_size <= max(limit, largest_tensor) + 4096 for f in files)
+    faces = np.random.default_rng(1).integers(0, 256, size=(4, 32, 32), dtype=np.uint8)
+    np.testing.assert_array_equal(emoscope.load(str(sharded)).predict_proba(faces),
+                                  emoscope.load(str(whole)).predict_proba(faces))
+    save_bundle(model, spec, sharded, half=True)  # saved again whole: the old shards go
+    assert bundle_files(sharded) == [sharded] and not list(tmp_path.glob("both.safetensors.*"))
+    save_bundle(model, spec, sharded, half=True, max_file_bytes=limit)
+    files[-1].unlink()
+    with pytest.raises(ModelError, match=f"shard {files[-1].name} is missing"):
+        emoscope.load(str(sharded))

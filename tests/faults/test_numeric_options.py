@@ -86,6 +86,7 @@ LARGEST_VALID = {
     ("bench soak", "--upload-every"): 3600,
     ("bench soak", "--photo-every"): 3600,
     ("bench soak", "--read-every"): 3600,
+    ("ship", "--max-file-mb"): 100_000,
 }
 
 # The cheapest other arguments of each command. Each makes a run whose check is missing fail fast on
@@ -110,6 +111,7 @@ CHEAP_ARGS = {
     "bench fuzz": ["--clip", "{sandbox}/empty.mp4", "--out", "{sandbox}/fuzz.json"],
     "bench soak": ["{sandbox}/empty.mp4", "--out", "{sandbox}/soak.json"],
     "live": ["{sandbox}/empty.mp4"],
+    "ship": ["{sandbox}/none.safetensors", "--name", "never-shipped"],
 }
 
 SECONDS_BEFORE_ANY_WORK = 5  # in-process; the first call of a command also imports its modules

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from emoscope.data.pack import PACK_SUFFIX
 from emoscope.errors import EmoscopeError
 from emoscope.files import read_json_output, write_text_atomic
-from emoscope.runtime.bundle import load_bundle
+from emoscope.runtime.bundle import bundle_files, load_bundle, read_tensors
 from emoscope.runtime.config_file import read_config_file
 
 REPORT_KEYS = ("model", "dataset", "split", "accuracy", "macro_f1", "per_class", "confusion_matrix")
@@ -145,15 +145,14 @@ def build_card(bundle: str | Path, report: dict, config: str | Path | None = Non
     if list(report["per_class"]) != spec.classes:
         raise EmoscopeError(f"the report's classes ({', '.join(report['per_class'])}) are not {bundle.name}'s "
                             f"({', '.join(spec.classes)}): was it made with this model?")
-    from safetensors import safe_open
-
-    with safe_open(str(bundle), framework="numpy") as handle:
-        # The float storage type (fp32 or fp16) is what matters; batch norm's int64 counters are not weights.
-        dtypes = sorted({str(t.dtype) for t in map(handle.get_tensor, handle.keys()) if t.dtype.kind == "f"})
+    # The float storage type (fp32 or fp16) is what matters; batch norm's int64 counters are not weights.
+    dtypes = sorted({str(t.dtype).removeprefix("torch.")
+                     for t in read_tensors(bundle).values() if t.is_floating_point()})
+    files = bundle_files(bundle)
     selection = {k: v for k, v in spec.metrics.items() if k not in ("per_class", "confusion_matrix")}
     return ModelCard(
-        name=spec.name, architecture=spec.architecture, weights_file=bundle.name,
-        weights_bytes=bundle.stat().st_size, weights_dtype="/".join(dtypes),
+        name=spec.name, architecture=spec.architecture, weights_file=bundle.name + (f" + {len(files) - 1} shard(s) beside it" if len(files) > 1 else ""),
+        weights_bytes=sum(file.stat().st_size for file in files), weights_dtype="/".join(dtypes),
         params=count_params(model), mflops=round(count_mflops(model, spec.in_chans, spec.img_size), 2),
         input=f"{spec.in_chans}x{spec.img_size}x{spec.img_size}, (pixel/255 - {spec.mean}) / {spec.std}",
         classes=spec.classes, train_data=spec.dataset, selection=selection,

@@ -1,15 +1,22 @@
 """Weights bundles: one ``.safetensors`` file holding tensors plus its :class:`ModelSpec`.
 
 safetensors cannot execute code when loaded, unlike pickled checkpoints, so a bundle from
-anywhere is safe to open.
+anywhere is safe to open. A large bundle may be saved in shards (``max_file_bytes``): the file named
+``X.safetensors`` holds the spec, the first tensors and the names of the files beside it holding the rest
+(``X.safetensors.2``, ...), so every file stays within what a package or a repository takes.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from glob import escape as glob_escape
 from pathlib import Path
 
 from emoscope.errors import ModelError
 from emoscope.runtime.spec import SPEC_KEY, ModelSpec
+
+SHARDS_KEY = "emoscope.shards"
 
 
 def _open_safetensors(path: Path):
@@ -33,16 +40,45 @@ def read_spec(path: str | Path) -> ModelSpec:
     return ModelSpec.from_json(metadata[SPEC_KEY], source=path)
 
 
+def bundle_files(path: str | Path) -> list[Path]:
+    """The files a bundle is stored in: ``path`` and its shards, if it has any."""
+    path = Path(path)
+    with _open_safetensors(path) as handle:
+        names = json.loads((handle.metadata() or {}).get(SHARDS_KEY, "[]"))
+    shards = [path.with_name(name) for name in names]
+    missing = [shard.name for shard in shards if not shard.is_file()]
+    if missing:
+        raise ModelError(f"{path}: its shard {', '.join(missing)} is missing (a sharded bundle travels with its shards)")
+    return [path, *shards]
+
+
 def read_tensors(path: str | Path) -> dict:
-    """All tensors of a bundle as torch tensors, in their stored dtype."""
+    """All tensors of a bundle, its shards' too, as torch tensors in their stored dtype."""
     import torch
 
-    with _open_safetensors(Path(path)) as handle:
-        return {key: torch.from_numpy(handle.get_tensor(key)) for key in handle.keys()}
+    tensors = {}
+    for file in bundle_files(path):
+        with _open_safetensors(file) as handle:
+            tensors.update({key: torch.from_numpy(handle.get_tensor(key)) for key in handle.keys()})
+    return tensors
 
 
-def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False) -> Path:
-    """Write ``model``'s weights and ``spec`` to ``path``; ``half`` stores floats as fp16."""
+def _shard(tensors: dict, max_file_bytes: int | None) -> list[dict]:
+    """``tensors`` in state-dict order, cut into groups of at most ``max_file_bytes`` (a larger tensor alone)."""
+    groups, size = [{}], 0
+    for key, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if max_file_bytes and groups[-1] and size + nbytes > max_file_bytes:
+            groups.append({})
+            size = 0
+        groups[-1][key] = tensor
+        size += nbytes
+    return groups
+
+
+def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False, max_file_bytes: int | None = None) -> Path:
+    """Write ``model``'s weights and ``spec`` to ``path``; ``half`` stores floats as fp16; ``max_file_bytes``
+    spreads the tensors over ``path`` and shards beside it so that no file holds more."""
     import torch
     from safetensors.torch import save_file
 
@@ -54,9 +90,20 @@ def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False) ->
         if half and tensor.is_floating_point():
             tensor = tensor.to(torch.float16)
         tensors[key] = tensor.contiguous()
+    first, *rest = _shard(tensors, max_file_bytes)
+    shard_names = [f"{path.name}.{number}" for number in range(2, len(rest) + 2)]
+    stale = [p for p in path.parent.glob(f"{glob_escape(path.name)}.*") if re.fullmatch(r"\d+", p.suffix[1:])]
+    for name, group in zip(shard_names, rest):  # shards first: the main file names them only once they exist
+        tmp = path.with_name(name + ".tmp")
+        save_file(group, str(tmp))
+        tmp.replace(path.with_name(name))
+    metadata = {SPEC_KEY: spec.to_json(), **({SHARDS_KEY: json.dumps(shard_names)} if shard_names else {})}
     tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata={SPEC_KEY: spec.to_json()})
+    save_file(first, str(tmp), metadata=metadata)
     tmp.replace(path)  # never leave a half-written bundle under the real name
+    for leftover in stale:
+        if leftover.name not in shard_names:
+            leftover.unlink()  # a shard of an earlier, larger save under this name
     return path
 
 
