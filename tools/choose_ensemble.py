@@ -1,0 +1,96 @@
+"""Choose an ensemble's members on the selection split, then report the choice on the test split.
+
+Every candidate (a shipped name or a bundle) predicts FER2013 PublicTest (selection) and PrivateTest (test)
+once; the probabilities are cached in ``--cache`` (an .npz keyed by candidate), so adding a candidate costs
+only its own passes. Every subset of two or more candidates is scored on PublicTest alone; the best subset
+(ties: fewer members, then lower compute) is the choice, and only then is PrivateTest read: for each
+candidate alone and for the chosen subset. Inference runs in bf16 on CPUs that have it, for speed: the
+accuracies can differ from an fp32 `emoscope evaluate` by a few images; the shipped model's card is the
+fp32 measurement.
+
+    python tools/choose_ensemble.py fer-best runs/gpu34/vggkd4.safetensors ... --cache runs/members.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoscope.data import load_dataset
+from emoscope.runtime.bundle import load_bundle
+from emoscope.runtime.predictor import resolve_model_path
+
+SPLITS = ("val", "test")
+BATCH = 256
+
+
+def probabilities(model, spec, images: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(images).float().div(255).sub(spec.mean).div(spec.std)[:, None]
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(x), BATCH):
+            batch = x[start:start + BATCH].contiguous(memory_format=torch.channels_last)
+            out.append(torch.softmax(model(batch).float(), 1).numpy())
+    return np.concatenate(out)
+
+
+def candidate_key(candidate: str) -> str:
+    return Path(candidate).name.removesuffix(".safetensors")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("candidates", nargs="+", help="shipped names or .safetensors bundles (7 FER2013 classes)")
+    parser.add_argument("--cache", type=Path, required=True, help="the .npz of probabilities, read and extended")
+    parser.add_argument("--max-members", type=int, default=6)
+    parser.add_argument("--out", type=Path, help="write the choice and the numbers as JSON here")
+    args = parser.parse_args()
+    cache = dict(np.load(args.cache)) if args.cache.is_file() else {}
+    data = {split: load_dataset("fer2013", split=split) for split in SPLITS}
+    params = {}
+    for candidate in args.candidates:
+        key = candidate_key(candidate)
+        model, spec = load_bundle(resolve_model_path(candidate, "torch"))
+        params[key] = sum(p.numel() for p in model.parameters())  # the tie-breaker after size
+        if all(f"{key}_{split}" in cache for split in SPLITS):
+            continue
+        model = model.to(memory_format=torch.channels_last)
+        for split, images in data.items():
+            cache[f"{key}_{split}"] = probabilities(model, spec, images.images)
+        args.cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.cache, **cache)  # after each candidate: an interrupted run keeps what it computed
+    keys = [candidate_key(c) for c in args.candidates]
+    labels = {split: data[split].labels for split in SPLITS}
+
+    def accuracy(members, split):
+        mean = np.mean([cache[f"{key}_{split}"] for key in members], axis=0)
+        return float((mean.argmax(1) == labels[split]).mean())
+
+    subsets = [combo for size in range(2, min(args.max_members, len(keys)) + 1)
+               for combo in itertools.combinations(keys, size)]
+    chosen = max(subsets, key=lambda combo: (accuracy(combo, "val"), -len(combo), -sum(params[k] for k in combo)))
+    result = {
+        "candidates": {key: {"val_accuracy": accuracy([key], "val"), "test_accuracy": accuracy([key], "test")}
+                       for key in keys},
+        "chosen": list(chosen), "chosen_val_accuracy": accuracy(chosen, "val"),
+        "chosen_test_accuracy": accuracy(chosen, "test"),
+        "all_val_accuracy": accuracy(keys, "val"), "all_test_accuracy": accuracy(keys, "test"),
+        "subsets_scored_on_val": len(subsets),
+    }
+    print("| candidate | PublicTest (selection) | PrivateTest (test) |\n| --- | --- | --- |")
+    for key, row in result["candidates"].items():
+        print(f"| {key} | {row['val_accuracy']:.4f} | {row['test_accuracy']:.4f} |")
+    print(f"| **chosen on PublicTest:** {' + '.join(chosen)} | {result['chosen_val_accuracy']:.4f} | "
+          f"{result['chosen_test_accuracy']:.4f} |")
+    print(f"| all {len(keys)} | {result['all_val_accuracy']:.4f} | {result['all_test_accuracy']:.4f} |")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
