@@ -7,7 +7,7 @@ EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install system-packages test test-fast soak demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-asl-gesture reproduce-asl-landmarks reproduce-panic replicate replicate-full clean
+.PHONY: install system-packages test test-fast soak demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-fer-ensemble-large reproduce-asl-gesture reproduce-asl-landmarks reproduce-panic replicate replicate-full clean
 
 install: $(STAMP) system-packages
 
@@ -97,8 +97,9 @@ reproduce-asl-landmarks: $(STAMP)
 # ferplus) without and with test-time augmentation and on the selection split (PublicTest), and write
 # its model card with <name>_TARGET and <name>_WEAKNESSES. $(1) is the name, $(2) the dataset whose test split measures it.
 WEIGHTS := src/emoscope/weights
-# The TTA modes a card reports: <name>_TTA, else both (ten-crop costs ten passes: too slow for big ensembles).
-tta_modes = $(or $($(1)_TTA),hflip tencrop)
+# The TTA modes a card reports: <name>_TTA, else both (ten-crop costs ten passes: too slow for big ensembles);
+# <name>_TTA := none reports the single view only.
+tta_modes = $(filter-out none,$(or $($(1)_TTA),hflip tencrop))
 # <name>_RUN: the run that ships as <name> (default <name>), whose config the card quotes.
 run_of = $(or $($(1)_RUN),$(1))
 define ship_expression_model
@@ -252,12 +253,35 @@ fer-ensemble_WEAKNESSES := $(FER2013_WEAKNESSES) \
 	--weakness "Below its 76% target: two seeds of one recipe trained for 80-82 epochs within a 15-minute GPU lease; the published 75-77% ensembles combine longer-trained, different architectures." \
 	--weakness "Costs both members' compute (about 70x fer-fast per face); its card reports flip TTA only, since ten-crop takes 20 passes of a VGG." \
 	--weakness "Its members' robust stage 2 (docs/robustness.md) cost about a point of clean accuracy: PrivateTest 0.7247 before, hflip 0.7325; PublicTest, the selection split, 0.7158 before. Both members were distilled from the same teacher, so they agree more and averaging them adds less (0.4 point over fer-best, 1.6 before)."
-reproduce-fer-ensemble: $(STAMP) .pack/fer2013-7bit.emopack .pack/fer2013-ensemble.emopack
-	rm -rf runs/fer-ensemble runs/fer-best-seed2 runs/fer-best-seed2-robust
+runs/fer-best-seed2-robust/best.safetensors: | $(STAMP) .pack/fer2013-7bit.emopack .pack/fer2013-ensemble.emopack
 	$(EMOSCOPE) train configs/fer-best.toml --name fer-best-seed2 --seed 2 --epochs 80
 	$(EMOSCOPE) train configs/fer-best-robust.toml --name fer-best-seed2-robust --epochs 8 --set init_from=runs/fer-best-seed2/best.safetensors
+reproduce-fer-ensemble: $(STAMP)
+	rm -rf runs/fer-ensemble runs/fer-best-seed2 runs/fer-best-seed2-robust
+	$(MAKE) runs/fer-best-seed2-robust/best.safetensors
 	$(EMOSCOPE) ensemble fer-best runs/fer-best-seed2-robust/best.safetensors --out runs/fer-ensemble/best.safetensors
 	$(call ship_expression_model,fer-ensemble,fer2013)
+
+# fer-ensemble-large (issue 34): four members chosen by tools/choose_ensemble.py on PublicTest alone, out of
+# fer-ensemble's two and the five candidates of the 2026-12-04 GPU lease (docs/training.md): fer-best, its
+# seed 2 (fer-ensemble's second member), fer-best-kd's recipe with hard labels (seed 6, 75 epochs) and a
+# ResNet-18 (configs/fer-resnet18.toml, seed 1, 62 epochs). Its weights ship in shards of at most 25 MB.
+# The two GPU runs take about 7 min on an H200 beside three others; on 2 CPU cores, days (not run).
+fer-ensemble-large_SHIP := --half --no-onnx --max-file-mb 25
+fer-ensemble-large_TTA := none
+fer-ensemble-large_TARGET := >= 75% PrivateTest accuracy, ensemble (issue 34)
+fer-ensemble-large_WEAKNESSES := $(FER2013_WEAKNESSES) \
+	--weakness "Below its 75% target: its members trained 62-82 epochs within 15-minute GPU leases; the published 75% ensembles average more, longer-trained networks." \
+	--weakness "Costs its four members' compute (about 200x fer-fast per face) and loads 58 MB of weights: for photos and offline analysis, not live video; its card reports the single view only (each view costs four networks)." \
+	--weakness "Members were chosen on PublicTest among 7 candidates (every subset scored there), so its PublicTest accuracy is optimistic; PrivateTest above was not looked at for the choice."
+reproduce-fer-ensemble-large: $(STAMP) .pack/fer2013-ens7.emopack runs/fer-best-seed2-robust/best.safetensors
+	rm -rf runs/fer-ensemble-large runs/fer-best-kd-seed6-hard runs/fer-resnet18-seed1
+	$(EMOSCOPE) train configs/fer-best-kd.toml --name fer-best-kd-seed6-hard --seed 6 --epochs 75 --set soft_labels=false --set label_smoothing=0.1
+	$(EMOSCOPE) train configs/fer-resnet18.toml --name fer-resnet18-seed1 --seed 1 --epochs 62
+	$(EMOSCOPE) ensemble fer-best runs/fer-best-seed2-robust/best.safetensors runs/fer-best-kd-seed6-hard/best.safetensors \
+		runs/fer-resnet18-seed1/best.safetensors --name fer-ensemble-large --chosen-on fer2013:val \
+		--out runs/fer-ensemble-large/best.safetensors
+	$(call ship_expression_model,fer-ensemble-large,fer2013)
 
 # Issue 6's panic study (docs/panic-results.md; about 3.5 h, mostly on one core; needs ../shared/data): the
 # reduced-scale 10-fold protocol for the three architectures, route (a) at full scale (panic-fast,

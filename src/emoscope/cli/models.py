@@ -198,12 +198,14 @@ def ensemble_cmd(
     members: list[str] = typer.Argument(..., help="two or more shipped names or .safetensors bundles"),
     out: Path = typer.Option(..., help="the ensemble's .safetensors bundle (ship it with `emoscope ship`)"),
     name: Optional[str] = typer.Option(None, help="the ensemble's name (default: the file's stem)"),
+    chosen_on: Optional[str] = typer.Option(None, help="the split the members were chosen on (e.g. fer2013:val), "
+                                            "when their own selection splits differ"),
 ):
     """Combine trained models with the same labels and input into one model: the mean of their probabilities."""
     from emoscope.runtime.bundle import save_bundle
     from emoscope.runtime.ensemble import build_ensemble
 
-    model, spec = build_ensemble(members, name or out.stem, command=command_line())
+    model, spec = build_ensemble(members, name or out.stem, command=command_line(), chosen_on=chosen_on)
     save_bundle(model, spec, out)
     console.print(f"ensemble of {spec.metrics['members']}: {out} ({out.stat().st_size / 1e3:.0f} kB)")
 

@@ -12,8 +12,9 @@ SHARED_INPUT = ("label_set", "classes", "in_chans", "img_size", "mean", "std")
 """What every member must agree on: one preprocessing feeds them all and their outputs are averaged."""
 
 
-def build_ensemble(members: list[str | Path], name: str, command: str = ""):
-    """``(model, spec)`` of an ensemble of shipped names or bundle paths; no training involved."""
+def build_ensemble(members: list[str | Path], name: str, command: str = "", chosen_on: str | None = None):
+    """``(model, spec)`` of an ensemble of shipped names or bundle paths; no training involved.
+    ``chosen_on``: the split the members were chosen on, which is then the ensemble's selection split."""
     from emoscope.models.registry import create_model
 
     if len(members) < 2:
@@ -34,9 +35,13 @@ def build_ensemble(members: list[str | Path], name: str, command: str = ""):
     metrics = {"members": ", ".join(s.name for _, s in loaded),
                "selection": "none: the mean of its members' probabilities, each selected on its own "
                             f"validation split ({', '.join(splits)})"}
-    if len(splits) == 1 and splits[0] != "?":
+    if chosen_on:
+        metrics["selection"] += f"; the members were chosen on {chosen_on}"
+        metrics["split"] = chosen_on
+    elif len(splits) == 1 and splits[0] != "?":
         metrics["split"] = splits[0]  # the members' shared selection split is the ensemble's
+    datasets = list(dict.fromkeys(s.dataset for _, s in loaded))  # in member order, each once
     spec = first.model_copy(update={
         "name": name, "architecture": "ensemble", "arch_kwargs": {"members": layout}, "command": command,
-        "metrics": metrics})
+        "metrics": metrics, "dataset": "; ".join(datasets)})
     return model.eval(), spec
