@@ -173,8 +173,9 @@ def ship_cmd(
     name: str = typer.Option(..., help="the name users load it by, e.g. fer-fast"),
     half: bool = typer.Option(False, help="store the weights as fp16 (half the size)"),
     onnx: bool = typer.Option(True, help="also export <name>.onnx beside it"),
-    max_file_mb: float = typer.Option(0, min=0, max=100_000, help="spread the weights over shards of at most this many MB "
-                                      "(where a repository or package caps file size); 0 = one file"),
+    max_file_mb: float = typer.Option(0, min=0, max=100_000,
+                                      help="spread the weights over shards of at most this many MB (where a "
+                                      "repository or package caps file size); 0 = one file"),
 ):
     """Copy a trained bundle into the weights folder ($EMOSCOPE_WEIGHTS, else the package's) under NAME."""
     from emoscope.runtime.bundle import bundle_files, load_bundle, save_bundle
@@ -187,7 +188,8 @@ def ship_cmd(
                          max_file_bytes=int(max_file_mb * 1e6) or None)
     shipped, _ = load_bundle(target)  # the fp16 file is what users get: export that
     files = bundle_files(target)
-    console.print(f"shipped: {target} ({sum(f.stat().st_size for f in files) / 1e3:.0f} kB in {len(files)} file(s))")
+    size_kb = sum(f.stat().st_size for f in files) / 1e3
+    console.print(f"shipped: {target} ({size_kb:.0f} kB in {len(files)} file(s))")
     if onnx:
         path = export_onnx(shipped, spec, target.with_suffix(".onnx"))
         console.print(f"ONNX: {path} ({path.stat().st_size / 1e3:.0f} kB)")

@@ -149,9 +149,10 @@ def build_card(bundle: str | Path, report: dict, config: str | Path | None = Non
     dtypes = sorted({str(t.dtype).removeprefix("torch.")
                      for t in read_tensors(bundle).values() if t.is_floating_point()})
     files = bundle_files(bundle)
+    shards = f" + {len(files) - 1} shard(s) beside it" if len(files) > 1 else ""
     selection = {k: v for k, v in spec.metrics.items() if k not in ("per_class", "confusion_matrix")}
     return ModelCard(
-        name=spec.name, architecture=spec.architecture, weights_file=bundle.name + (f" + {len(files) - 1} shard(s) beside it" if len(files) > 1 else ""),
+        name=spec.name, architecture=spec.architecture, weights_file=bundle.name + shards,
         weights_bytes=sum(file.stat().st_size for file in files), weights_dtype="/".join(dtypes),
         params=count_params(model), mflops=round(count_mflops(model, spec.in_chans, spec.img_size), 2),
         input=f"{spec.in_chans}x{spec.img_size}x{spec.img_size}, (pixel/255 - {spec.mean}) / {spec.std}",

@@ -48,7 +48,8 @@ def bundle_files(path: str | Path) -> list[Path]:
     shards = [path.with_name(name) for name in names]
     missing = [shard.name for shard in shards if not shard.is_file()]
     if missing:
-        raise ModelError(f"{path}: its shard {', '.join(missing)} is missing (a sharded bundle travels with its shards)")
+        raise ModelError(f"{path}: its shard {', '.join(missing)} is missing "
+                         "(a sharded bundle travels with its shards)")
     return [path, *shards]
 
 
@@ -76,7 +77,8 @@ def _shard(tensors: dict, max_file_bytes: int | None) -> list[dict]:
     return groups
 
 
-def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False, max_file_bytes: int | None = None) -> Path:
+def save_bundle(model, spec: ModelSpec, path: str | Path, half: bool = False,
+                max_file_bytes: int | None = None) -> Path:
     """Write ``model``'s weights and ``spec`` to ``path``; ``half`` stores floats as fp16; ``max_file_bytes``
     spreads the tensors over ``path`` and shards beside it so that no file holds more."""
     import torch
