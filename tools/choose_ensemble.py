@@ -3,10 +3,9 @@
 Every candidate (a shipped name or a bundle) predicts FER2013 PublicTest (selection) and PrivateTest (test)
 once; the probabilities are cached in ``--cache`` (an .npz keyed by candidate), so adding a candidate costs
 only its own passes. Every subset of two or more candidates is scored on PublicTest alone; the best subset
-(ties: fewer members, then lower compute) is the choice, and only then is PrivateTest read: for each
-candidate alone and for the chosen subset. Inference runs in bf16 on CPUs that have it, for speed: the
-accuracies can differ from an fp32 `emoscope evaluate` by a few images; the shipped model's card is the
-fp32 measurement.
+(ties: fewer members, then fewer parameters) is the choice, and only then is PrivateTest read: for each
+candidate alone and for the chosen subset. Predictions come from
+`emoscope.load(...).predict_proba`, the fp32 path of `emoscope evaluate` and the model cards.
 
     python tools/choose_ensemble.py fer-best runs/gpu34/vggkd4.safetensors ... --cache runs/members.npz
 """
@@ -19,24 +18,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
+import emoscope
 from emoscope.data import load_dataset
-from emoscope.runtime.bundle import load_bundle
-from emoscope.runtime.predictor import resolve_model_path
 
 SPLITS = ("val", "test")
-BATCH = 256
-
-
-def probabilities(model, spec, images: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(images).float().div(255).sub(spec.mean).div(spec.std)[:, None]
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(x), BATCH):
-            batch = x[start:start + BATCH].contiguous(memory_format=torch.channels_last)
-            out.append(torch.softmax(model(batch).float(), 1).numpy())
-    return np.concatenate(out)
 
 
 def candidate_key(candidate: str) -> str:
@@ -55,13 +41,12 @@ def main() -> None:
     params = {}
     for candidate in args.candidates:
         key = candidate_key(candidate)
-        model, spec = load_bundle(resolve_model_path(candidate, "torch"))
-        params[key] = sum(p.numel() for p in model.parameters())  # the tie-breaker after size
+        predictor = emoscope.load(candidate)
+        params[key] = sum(p.numel() for p in predictor.model.parameters())  # the tie-breaker after size
         if all(f"{key}_{split}" in cache for split in SPLITS):
             continue
-        model = model.to(memory_format=torch.channels_last)
         for split, images in data.items():
-            cache[f"{key}_{split}"] = probabilities(model, spec, images.images)
+            cache[f"{key}_{split}"] = predictor.predict_proba(images.images)
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(args.cache, **cache)  # after each candidate: an interrupted run keeps what it computed
     keys = [candidate_key(c) for c in args.candidates]
