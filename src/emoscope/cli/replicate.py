@@ -17,7 +17,8 @@ QUICK_PAGES = Path("runs/replication/pages")
 @app.command("replicate")
 def replicate_cmd(
     study: str = typer.Argument(..., help="panic | hybrid | thesis | realtime | interview | all"),
-    scale: str = typer.Option("cpu", help="quick (smoke run) | cpu (this machine, a few hours in all) | full "
+    scale: str = typer.Option("cpu", help="quick (smoke run) | cpu (this machine, a few hours in all) | standard "
+                              "(the papers' networks, trained until validation stops improving: a GPU) | full "
                               "(the paper's protocol: a GPU or a long CPU run)"),
     out: Optional[Path] = typer.Option(None, help="pages and JSON (default docs/replication; "
                                        "runs/replication/pages for quick)"),
@@ -25,6 +26,9 @@ def replicate_cmd(
     pages_only: bool = typer.Option(False, "--pages-only", help="train nothing: refresh the claims, quotes, "
                                     "differences and pitfalls in <out>/STUDY.json from the study's definitions and "
                                     "re-render its page and the summary (every measured number stays)"),
+    train: bool = typer.Option(True, "--train/--no-train", help="--no-train: write the page from the units already "
+                               "in --work-dir (say, trained on a lent GPU by tools/device_replicate.py); an arm "
+                               "without any is named as not trained yet"),
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
@@ -42,6 +46,7 @@ def replicate_cmd(
     out = out or (QUICK_PAGES if scale == "quick" else DEFAULT_PAGES)
     for name in names:
         with progress() as bars:
-            result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print)
+            result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print,
+                               train=train)
         learned = sum(arm["learned"] for arm in result["arms"])
         console.print(f"{name}: {learned}/{len(result['arms'])} arms learned; page {out / (name + '.md')}")

@@ -47,8 +47,14 @@ def convergence(arm: dict) -> dict:
     """Whether the arm's validation curve levelled off: ``status`` is ``levelled`` (best epoch at least
     :data:`PATIENCE` epochs before the last in most units), ``rising`` (best epoch = last in most units) or
     ``unclear`` (neither), with a sentence saying which and in how many units."""
-    epochs, best = arm["epochs"], [u["best_epoch"] for u in arm["per_unit"]]
-    n, early, last = len(best), sum(b <= epochs - PATIENCE for b in best), sum(b >= epochs for b in best)
+    units = arm["per_unit"]
+    # a unit stopped early ran fewer epochs than the configured most (older results store only the most)
+    ran = [u.get("epochs_run", arm["epochs"]) for u in units]
+    best = [u["best_epoch"] for u in units]
+    n = len(best)
+    early = sum(b <= r - PATIENCE for b, r in zip(best, ran, strict=True))
+    last = sum(b >= r for b, r in zip(best, ran, strict=True))
+    epochs = f"{min(ran)}-{max(ran)}" if min(ran) != max(ran) else f"{ran[0]}"
     if 2 * early > n:
         return {"status": "levelled", "levelled": True,
                 "text": f"yes: best epoch at least {PATIENCE} before the last ({epochs}) in {early} of {n} unit(s)"}
@@ -127,9 +133,30 @@ def _pitfall_flag_everything(result: dict) -> str:
     return f"flag every face: recall 1.000 at precision {_positive_prevalence(arm):.3f}"
 
 
+def _selection_score(key: str, what: str):
+    """A pitfall's number from the arms' training histories: ``key`` of each main arm's ``selection`` beside
+    its honest test accuracy."""
+
+    def number(result: dict) -> str:
+        arms = [a for a in result["arms"] if a["group"] == "main" and a.get("selection", {}).get(key) is not None]
+        if not arms:
+            return "not recorded in this run"
+        return f"{what}: " + "; ".join(f"{a['name']} {a['selection'][key]:.3f} (test, honestly: "
+                                       f"{a['summary']['accuracy']['mean']:.3f})" for a in arms)
+
+    return number
+
+
 PITFALL_NUMBERS = {"binary_accuracy": _pitfall_all_negative, "majority": _pitfall_majority,
-                   "flag_everything": _pitfall_flag_everything}
-"""Numbers a pitfall yields that follow from the stored test labels and confusion matrices alone."""
+                   "flag_everything": _pitfall_flag_everything,
+                   "training_accuracy": _selection_score("train_accuracy", "training accuracy at the chosen epoch "
+                                                         "(augmented batches)"),
+                   "validation_selected": _selection_score("val_accuracy", "accuracy on the split that chose the "
+                                                           "epoch"),
+                   "test_chosen_epoch": _selection_score("test_best_epoch", "test accuracy at the epoch the test "
+                                                         "split itself picks")}
+"""Numbers a pitfall yields that follow from the stored test labels, confusion matrices and training histories
+alone."""
 
 
 def pitfalls_table(result: dict) -> str:
@@ -161,9 +188,10 @@ def arms_table(result: dict, group: str) -> str:
 
 
 def units_table(arm: dict) -> str:
-    metrics = [m for m in arm["per_unit"][0] if m not in ("unit", "best_epoch")]
-    rows = [[u["unit"], str(u["best_epoch"]), *(_num(u[m]) for m in metrics)] for u in arm["per_unit"]]
-    return _table(["unit", "best epoch", *metrics], rows)
+    metrics = [m for m in arm["per_unit"][0] if m not in ("unit", "best_epoch", "epochs_run")]
+    rows = [[u["unit"], str(u["best_epoch"]), str(u.get("epochs_run", arm["epochs"])), *(_num(u[m]) for m in metrics)]
+            for u in arm["per_unit"]]
+    return _table(["unit", "best epoch", "epochs run", *metrics], rows)
 
 
 def per_class_table(arm: dict) -> str:
@@ -181,6 +209,18 @@ def paper_table(result: dict) -> str:
                      f"{here['cost']['params'] / 1e6:.2f}M / {here['cost']['mflops']:.1f}" if here else "not trained"])
     return _table(["arm", "paper's network (`full` scale)", "params", "MFLOPs",
                    f"trained at {result['scale']} scale: params / MFLOPs"], rows)
+
+
+def epochs_text(arm: dict) -> str:
+    stop = arm["config"].get("early_stopping")
+    if stop:
+        return f"up to {arm['epochs']} epochs, stopped after {stop} without a better validation score"
+    return f"{arm['epochs']} epoch(s)"
+
+
+def units_text(arm: dict) -> str:
+    planned, trained = arm.get("units_planned", len(arm["per_unit"])), len(arm["per_unit"])
+    return f"; {trained} of {planned} units trained so far" if trained < planned else ""
 
 
 def warm_start_line(arm: dict) -> str:
@@ -212,6 +252,9 @@ def render_page(result: dict) -> str:
     if result["note"]:
         parts.append("\n" + result["note"] + "\n")
     parts += ["\n## Results (test metrics, mean ± std over units)\n", arms_table(result, "main")]
+    if result.get("untrained_arms"):
+        parts.append(f"\nNot trained yet at this scale: {', '.join(result['untrained_arms'])} (`{result['command']}` "
+                     f"trains them; every unit resumes where it stopped).\n")
     if any(a["group"] == "ablation" for a in result["arms"]):
         parts += ["\n### Ablations\n", arms_table(result, "ablation")]
     parts += [
@@ -235,7 +278,8 @@ def render_page(result: dict) -> str:
         figures = arm["figures"]
         parts += [f"\n### {arm['name']}: {arm['label']}\n",
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
-                  f"{arm['epochs']} epoch(s) at {arm['train_images_per_s']:.0f} images/s.", warm_start_line(arm),
+                  f"{epochs_text(arm)} at {arm['train_images_per_s']:.0f} images/s on "
+                  f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}.", warm_start_line(arm),
                   f"\n\nValidation curve levelled off: {convergence(arm)['text']}.\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),
                   f"\n![curves]({figures['curves']}) ![confusion]({figures['confusion']})\n"]

@@ -20,11 +20,20 @@ import numpy as np
 
 from emoscope.data.imageset import ImageSet
 from emoscope.errors import DataError, EmoscopeError
-from emoscope.files import write_text_atomic
+from emoscope.files import atomic_output, write_text_atomic
 from emoscope.training.config import TrainConfig
 
-Scale = Literal["quick", "cpu", "full"]
-SCALES: tuple[Scale, ...] = ("quick", "cpu", "full")
+Scale = Literal["quick", "cpu", "standard", "full"]
+SCALES: tuple[Scale, ...] = ("quick", "cpu", "standard", "full")
+"""``quick``: a smoke run; ``cpu``: reduced networks, a few epochs, this machine in a few hours; ``standard``: the
+papers' networks at their width, input size and loss, trained until validation stops improving (early stopping);
+``full``: the papers' own protocols and epoch counts."""
+EARLY_STOPPING = 6
+"""``standard`` scale: epochs without a better validation score before a run stops (longer than the plateau
+scheduler's 3, so a rate cut gets its chance)."""
+TEST_PROBABILITIES = "test_proba.npy"
+"""Beside a unit's ``unit.json``: its test probabilities, so a study's per-group evaluation needs no weights
+(a unit trained on a lent GPU comes back without them)."""
 PANIC_OPTIONS = ("class_weights", "monitor", "panic_classes")
 """Options of a binary arm that its 7-expression warm start does not take."""
 TARGET_RECALL = 0.9
@@ -86,8 +95,11 @@ class Protocol:
     def describe(self) -> str:
         if self.kind == "kfold":
             pool = f"a stratified {self.pool_limit:,}-image subset of" if self.pool_limit else "all of"
+            stop = (f"up to {self.pretrain['epochs']} epochs, stopped after {self.pretrain['early_stopping']} without "
+                    f"improvement" if self.pretrain and self.pretrain.get("early_stopping")
+                    else f"{self.pretrain['epochs']} epochs" if self.pretrain else "")
             warm = (f"; every arm starts from its own 7-expression model trained on {self.dataset} Training "
-                    f"({self.pretrain['epochs']} epochs, epoch chosen on a held-out tenth of Training), which "
+                    f"({stop}, epoch chosen on a held-out tenth of Training), which "
                     f"never saw a pool image" if self.pretrain else "")
             return (f"stratified {self.folds}-fold cross-validation over {pool} {self.dataset} "
                     f"({' + '.join(self.pool_splits)}), label set `{self.label_set}`; in each fold "
@@ -168,12 +180,16 @@ def pretrain_split(protocol: Protocol) -> Split:
     return Split("pretrain", training.subset(fit_idx), val, val, f"{protocol.dataset}:train (held-out tenth)")
 
 
-def pretrained(arm: Arm, protocol: Protocol, study: str, scale: str, work_dir: Path, progress=None) -> tuple[Arm, dict]:
-    """The arm started from its warm-start model (trained first if not yet done), and that run's result."""
+def pretrained(arm: Arm, protocol: Protocol, study: str, scale: str, work_dir: Path, progress=None,
+               train: bool = True) -> tuple[Arm, dict | None]:
+    """The arm started from its warm-start model (trained first if not yet done, unless ``train`` is False),
+    and that run's result (None when it is not trained)."""
     pre_protocol = dataclasses.replace(protocol, label_set="fer2013", pretrain=None)
     options = {key: value for key, value in arm.train.items() if key not in PANIC_OPTIONS}
     pre_arm = dataclasses.replace(arm, train={**options, **protocol.pretrain})
-    unit = run_unit(pre_arm, pre_protocol, pretrain_split(protocol), study, scale, work_dir, progress)
+    unit = run_unit(pre_arm, pre_protocol, pretrain_split(protocol), study, scale, work_dir, progress, train)
+    if unit is None:
+        return arm, None
     return dataclasses.replace(arm, train={**arm.train, "init_from": unit["bundle"]}), unit
 
 
@@ -204,9 +220,13 @@ def binary_points(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray, p_te
 
 
 def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str, work_dir: Path,
-             progress=None) -> dict:
+             progress=None, train: bool = True) -> dict | None:
     """Train ``arm`` on one split (resuming its checkpoint), then test it; the result is kept in
-    ``<run dir>/unit.json`` and reused while the training options are unchanged."""
+    ``<run dir>/unit.json`` and reused while the training options are unchanged. With ``train`` False, only a
+    kept result is read (None when there is none).
+
+    The test split is also scored after every epoch (``watch_*`` in the history), for the record only: the
+    pages show what choosing the epoch on it would have reported."""
     from emoscope.evaluation.metrics import classification_metrics, undefined_as_none
     from emoscope.training.trainer import CHECKPOINT, Trainer
 
@@ -218,18 +238,23 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
         if kept.get("config") == options:
             return kept
         raise EmoscopeError(f"{result_path}: made with other training options; remove {cfg.run_dir} to redo it")
+    if not train:
+        return None
     start = time.perf_counter()
-    trainer = Trainer(cfg, split.train, split.val, progress=progress)
+    trainer = Trainer(cfg, split.train, split.val, progress=progress,
+                      watch=split.test if split.test is not split.val else None)
     fit = trainer.fit(resume=(cfg.run_dir / CHECKPOINT).exists())
     history = fit.history  # every epoch, also those before a resume
     predictor = trained_predictor(fit.best_bundle)
     classes = list(predictor.classes)
     p_test = predictor.predict_proba(split.test.images)
     test = classification_metrics(split.test.labels, p_test, classes)
+    with atomic_output(cfg.run_dir / TEST_PROBABILITIES) as temporary, temporary.open("wb") as file:
+        np.save(file, p_test.astype(np.float32))
     data = {"arm": arm.name, "unit": split.name, "config": options, "classes": classes,
             "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
             "test_split": split.test_split, "best_epoch": fit.best_epoch, "epochs": cfg.epochs,
-            "seconds": time.perf_counter() - start, "history": history,
+            "seconds": time.perf_counter() - start, "device": device_name(trainer.device), "history": history,
             "train_images_per_s": float(np.median([row["train_images_per_s"] for row in history])),
             "val": {k: fit.best_metrics[k] for k in ("accuracy", "macro_f1")}, "test": test,
             "bundle": str(fit.best_bundle)}
@@ -264,15 +289,38 @@ def trained_bundle(arm: dict) -> Path:
     return Path(arm["config"]["out_dir"]) / arm["config"]["name"] / BEST_BUNDLE
 
 
-def measure_cost(bundle: str, images: np.ndarray, count: int = 512) -> dict:
-    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up) of the arm as trained,
-    timed on ``count`` faces."""
+def first_unit_test_probabilities(arm: dict, images: np.ndarray) -> np.ndarray:
+    """The test probabilities of an arm's first unit: saved when it was trained, else predicted again from its
+    bundle (a run made before they were saved)."""
+    saved = trained_bundle(arm).parent / TEST_PROBABILITIES
+    if saved.is_file():
+        return np.load(saved, allow_pickle=False)
+    return trained_predictor(trained_bundle(arm)).predict_proba(images)
+
+
+def device_name(device) -> str:
+    """What trained a unit, in words (the page says which units a lent GPU trained)."""
     import torch
 
-    from emoscope.models.registry import count_mflops, count_params
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
-    predictor = trained_predictor(bundle)
-    model, spec = predictor.model, predictor.spec
+
+def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: int = 512) -> dict:
+    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up) of the arm's architecture as
+    trained, timed on ``count`` faces. The network is built afresh from its training options: the time does
+    not depend on the weights, and an arm trained on a lent GPU comes back without them."""
+    import torch
+
+    from emoscope.models.registry import count_mflops, count_params, create_model
+    from emoscope.runtime.predictor import TorchPredictor
+    from emoscope.runtime.spec import ModelSpec
+
+    spec = ModelSpec(name=config["name"], architecture=config["model"], arch_kwargs=config["model_kwargs"],
+                     label_set=config["label_set"], classes=classes, in_chans=config["in_chans"],
+                     img_size=config["img_size"], mean=config["mean"], std=config["std"])
+    model = create_model(spec.architecture, num_classes=len(classes), in_chans=spec.in_chans,
+                         img_size=spec.img_size, **spec.arch_kwargs)
+    predictor = TorchPredictor(model, spec, source="untrained")
     sample = np.resize(images, (count, *images.shape[1:]))
     with torch.inference_mode():
         predictor.predict_proba(sample[:32])

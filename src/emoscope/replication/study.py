@@ -124,6 +124,17 @@ def chance_levels(confusion: np.ndarray) -> dict:
     return {"accuracy": float(prevalence.max()), "macro_f1": float(f1.mean()), "roc_auc": 0.5}
 
 
+def selection_scores(units: list[dict]) -> dict:
+    """What the arm would have reported by the selection pitfalls, mean over units: training accuracy at the
+    chosen epoch, the accuracy of the split that chose it, and the test accuracy at the epoch the test split
+    itself would pick (None where the histories did not record the test split each epoch)."""
+    at_best = [u["history"][u["best_epoch"] - 1] for u in units]
+    watched = [max(row["watch_accuracy"] for row in u["history"]) for u in units if "watch_accuracy" in u["history"][0]]
+    return {"train_accuracy": float(np.mean([row["train_accuracy"] for row in at_best])),
+            "val_accuracy": float(np.mean([u["val"]["accuracy"] for u in units])),
+            "test_best_epoch": float(np.mean(watched)) if len(watched) == len(units) else None}
+
+
 def summarise_arm(arm: Arm, units: list[dict]) -> dict:
     rows = [flat_metrics(u) for u in units]
     confusion = np.sum([np.array(u["test"]["confusion_matrix"]) for u in units], axis=0)
@@ -135,10 +146,13 @@ def summarise_arm(arm: Arm, units: list[dict]) -> dict:
     auc, f1 = summary["roc_auc"]["mean"], summary["macro_f1"]["mean"]
     learned = auc is not None and auc >= chance["roc_auc"] + LEARNED_MARGIN and f1 > chance["macro_f1"]
     return {"name": arm.name, "label": arm.label, "paper": arm.paper, "group": arm.group, "classes": classes,
-            "summary": summary, "per_unit": [{"unit": u["unit"], "best_epoch": u["best_epoch"], **r}
+            "summary": summary, "per_unit": [{"unit": u["unit"], "best_epoch": u["best_epoch"],
+                                              "epochs_run": len(u["history"]), **r}
                                              for u, r in zip(units, rows, strict=True)],
+            "selection": selection_scores(units),
             "per_class": per_class, "confusion": confusion.tolist(), "chance": chance, "learned": learned,
             "train_seconds": float(sum(u["seconds"] for u in units)),
+            "devices": sorted({u.get("device", "cpu") for u in units}),
             "train_images_per_s": float(np.median([u["train_images_per_s"] for u in units])),
             "n_train": [u["n_train"] for u in units], "n_test": [u["n_test"] for u in units],
             "epochs": units[0]["epochs"], "config": units[0]["config"]}
@@ -200,29 +214,50 @@ def refresh_pages(study: Study, out_dir: Path) -> dict:
     return result
 
 
+def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_dir: Path, progress=None,
+              say: Callable[[str], None] = print, train: bool = True) -> tuple[list[dict], dict | None]:
+    """One arm's units in order (each resumable), after its warm start where the protocol has one: their
+    results and the warm start's. With ``train`` False only kept results are read, up to the first missing."""
+    protocol = study.plan(scale).protocol
+    warm_start = None
+    if protocol.pretrain is not None:
+        arm, warm_start = pretrained(arm, protocol, study.name, scale, work_dir, progress, train)
+        if warm_start is None:
+            return [], None
+        say(f"{study.name}/{arm.name}/pretrain: 7-expression accuracy {warm_start['test']['accuracy']:.4f} "
+            f"on the held-out tenth of Training ({warm_start['seconds']:.0f} s)")
+    units = []
+    for split in splits[: arm.units]:
+        unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train)
+        if unit is None:
+            break
+        units.append(unit)
+        say(f"{study.name}/{arm.name}/{split.name}: test accuracy {unit['test']['accuracy']:.4f}, "
+            f"macro-F1 {unit['test']['macro_f1']:.4f} ({unit['seconds']:.0f} s)")
+    return units, warm_start
+
+
 def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
-              say: Callable[[str], None] = print) -> dict:
-    """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page."""
+              say: Callable[[str], None] = print, train: bool = True) -> dict:
+    """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page.
+
+    ``train`` False writes the page from the units already trained (say, on a lent GPU): an arm is
+    summarised over the units it has, and an arm with none is named on the page as not yet trained."""
     plan = study.plan(scale)
     splits = splits_of(plan.protocol)
     say(f"{study.name} at scale {scale}: {len(plan.arms)} arm(s) x {len(splits)} unit(s); "
         f"{plan.protocol.describe()}")
-    arms, images_dir = [], out_dir / "images"
+    arms, untrained, images_dir = [], [], out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     for arm in plan.arms:
-        warm_start = None
-        if plan.protocol.pretrain is not None:
-            arm, warm_start = pretrained(arm, plan.protocol, study.name, scale, work_dir, progress)
-            say(f"{study.name}/{arm.name}/pretrain: 7-expression accuracy {warm_start['test']['accuracy']:.4f} "
-                f"on the held-out tenth of Training ({warm_start['seconds']:.0f} s)")
-        units = []
-        for split in splits[: arm.units]:
-            unit = run_unit(arm, plan.protocol, split, study.name, scale, work_dir, progress)
-            units.append(unit)
-            say(f"{study.name}/{arm.name}/{split.name}: test accuracy {unit['test']['accuracy']:.4f}, "
-                f"macro-F1 {unit['test']['macro_f1']:.4f} ({unit['seconds']:.0f} s)")
+        units, warm_start = train_arm(study, scale, arm, splits, work_dir, progress, say, train)
+        if not units:
+            untrained.append(arm.name)
+            continue
         summary = summarise_arm(arm, units)
-        summary["cost"] = measure_cost(units[0]["bundle"], splits[0].test.images, 64 if scale == "quick" else 512)
+        summary["units_planned"] = len(splits[: arm.units])
+        summary["cost"] = measure_cost(units[0]["config"], units[0]["classes"], splits[0].test.images,
+                                       64 if scale == "quick" else 512)
         summary["figures"] = plot_arm(study.name, scale, summary, units, images_dir)
         if warm_start is not None:
             summary["warm_start"] = {key: warm_start[key] for key in ("n_train", "n_val", "epochs", "best_epoch",
@@ -230,12 +265,14 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
             summary["warm_start"]["accuracy"] = warm_start["test"]["accuracy"]
             summary["train_seconds"] += warm_start["seconds"]
         arms.append(summary)
+    if not arms:
+        raise EmoscopeError(f"{study.name} at scale {scale}: no arm has a trained unit in {work_dir}")
     result = {
         "study": study.name, "scale": scale,
         "command": f"emoscope replicate {study.name} --scale {scale}",
         "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__}, "note": plan.note,
         **study_metadata(study),
-        "learned_margin": LEARNED_MARGIN, "arms": arms,
+        "learned_margin": LEARNED_MARGIN, "arms": arms, "untrained_arms": untrained,
         "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
     }

@@ -71,6 +71,9 @@ class TrainConfig(BaseModel):
     scheduler: Literal["plateau", "cosine", "onecycle", "none"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    loss: Literal["cross_entropy", "bce"] = Field(
+        "cross_entropy", description="bce: a sigmoid per class with binary cross-entropy against the one-hot "
+        "(or soft) labels, as Keras recipes with sigmoid outputs train; inference still takes the softmax")
     class_weights: bool = Field(False, description="weight the loss by inverse class frequency")
     soft_labels: bool = Field(False, description="train on annotator vote distributions (FER+)")
     init_from: str | None = Field(
@@ -99,6 +102,12 @@ class TrainConfig(BaseModel):
                                 "(train --groups-train GROUPS.csv --group G)")
         if self.group is not None and not self.group.strip():
             raise EmoscopeError("group is empty")
+        return self
+
+    @model_validator(mode="after")
+    def _bce_takes_plain_targets(self) -> TrainConfig:
+        if self.loss == "bce" and (self.class_weights or self.label_smoothing):
+            raise EmoscopeError("loss bce takes neither class_weights nor label_smoothing")
         return self
 
     @model_validator(mode="after")

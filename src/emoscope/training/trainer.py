@@ -116,7 +116,11 @@ class Trainer:
 
     writes_files = True  # the run's files (checkpoints, bundles, history); False on DDP ranks other than 0
 
-    def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, command: str = "", progress=None):
+    def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, command: str = "", progress=None,
+                 watch: ImageSet | None = None):
+        """``watch``: a held-out split scored after every epoch for the record only (``watch_accuracy`` and
+        ``watch_macro_f1`` in the history): it never chooses an epoch, and shows what choosing one on it
+        would have reported."""
         if train.label_set != val.label_set:
             raise EmoscopeError(f"train and validation label sets differ ({train.label_set.name} vs {val.label_set.name})")
         self.config = config
@@ -138,6 +142,7 @@ class Trainer:
         self.train_x = self._pixels(train)
         self.val_x = self._pixels(val)
         self.val_y = val.labels
+        self.watch = (self._pixels(watch), watch.labels) if watch is not None else None
         if config.soft_labels:
             if train.soft_labels is None:
                 raise EmoscopeError(f"{train.source}: soft_labels needs vote distributions (use the ferplus dataset)")
@@ -217,7 +222,10 @@ class Trainer:
             x = self.train_x[index].float() / 255
             x, targets = self._this_rank(*self.augment(x, self.train_targets[index], gen))
             logits = self._forward(self.preprocess.normalise(x), self.train_model)
-            loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=cfg.label_smoothing)
+            if cfg.loss == "bce":
+                loss = F.binary_cross_entropy_with_logits(logits, targets)
+            else:
+                loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             self._backward(loss, len(targets), len(index))
             self.optimizer.step()
@@ -349,6 +357,10 @@ class Trainer:
             row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], **self._train_epoch(epoch)}
             metrics, val_loss = self.evaluate_val()
             row.update(val_loss=val_loss, val_accuracy=metrics["accuracy"], val_macro_f1=metrics["macro_f1"])
+            if self.watch is not None:
+                watched = classification_metrics(self.watch[1], self.predict_proba(self.watch[0]),
+                                                 list(self.labels.classes))
+                row.update(watch_accuracy=watched["accuracy"], watch_macro_f1=watched["macro_f1"])
             if self.scheduler is not None and not self.step_per_batch:
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(self._monitor_value(row))
