@@ -41,9 +41,10 @@ def config(tmp_path_factory) -> Path:
     csv = write_fer2013_csv(work / "fer.csv", images.labels, ["Training"] * 64 + ["PublicTest"] * 16, images.images)
     path = work / "config.json"
     path.write_text(json.dumps({
-        "model": "baseline_cnn", "model_kwargs": {"batch_norm": False, "drop_rate": 0.0, "widths": [16, 32, 64]},
-        "dataset": str(csv), "epochs": EPOCHS, "batch_size": 16, "lr": 0.05, "precision": "fp32", "threads": 1,
-        "out_dir": str(work / "runs")}))
+        "model": "baseline_cnn",
+        "model_kwargs": {"batch_norm": False, "drop_rate": 0.0, "widths": [16, 32, 64]},
+        "dataset": str(csv), "epochs": EPOCHS, "batch_size": 16, "lr": 0.05, "precision": "fp32",
+        "threads": 1, "out_dir": str(work / "runs")}))
     return path
 
 
