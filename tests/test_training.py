@@ -145,6 +145,26 @@ def test_optimisers_and_schedules_run(tmp_path, options):
     assert np.isfinite(result.history[0]["train_loss"])
 
 
+def test_bce_loss_learns_and_takes_no_class_weights(tmp_path):
+    """loss=bce (a sigmoid per class, as Keras recipes with sigmoid outputs train) learns the same task."""
+    train, val = _data()
+    cfg = _config(tmp_path, epochs=4, loss="bce", lr=0.3,  # smaller sigmoid gradients: a larger step
+                  augment=AugmentConfig(rotate=0, scale=0, shift=0, hflip=0, erasing=0))
+    assert Trainer(cfg, train, val).fit().best_metrics["accuracy"] > 0.8  # 7 classes: chance is 0.14
+    with pytest.raises(EmoscopeError, match="neither class_weights nor label_smoothing"):
+        TrainConfig.validated({"loss": "bce", "class_weights": True})
+
+
+def test_a_watched_split_is_scored_every_epoch_and_never_selects(tmp_path):
+    train, val = _data()
+    watched = synthetic_imageset(50, seed=3)
+    options = dict(epochs=3, augment=AugmentConfig(rotate=0, scale=0, shift=0, hflip=0, erasing=0))
+    plain = Trainer(_config(tmp_path, name="plain", **options), train, val).fit()
+    result = Trainer(_config(tmp_path, name="watched", **options), train, val, watch=watched).fit()
+    assert all(0 <= row["watch_accuracy"] <= 1 and "watch_macro_f1" in row for row in result.history)
+    assert result.best_epoch == plain.best_epoch and result.best_metrics["accuracy"] == plain.best_metrics["accuracy"]
+
+
 def test_soft_labels_need_distributions(tmp_path):
     train, val = _data()
     with pytest.raises(EmoscopeError, match="vote distributions"):

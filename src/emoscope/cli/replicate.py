@@ -20,8 +20,8 @@ def replicate_cmd(
     scale: str = typer.Option("cpu", help="quick (smoke run) | cpu (this machine, a few hours in all) | standard "
                               "(the papers' networks, trained until validation stops improving: a GPU) | full "
                               "(the paper's protocol: a GPU or a long CPU run)"),
-    out: Optional[Path] = typer.Option(None, help="pages and JSON (default docs/replication; "
-                                       "runs/replication/pages for quick)"),
+    out: Optional[Path] = typer.Option(None, help="pages and JSON (default docs/replication; its standard/ for "
+                                       "standard; runs/replication/pages for quick)"),
     work_dir: Path = typer.Option(Path("runs/replication"), help="checkpoints and per-unit results (resumable)"),
     pages_only: bool = typer.Option(False, "--pages-only", help="train nothing: refresh the claims, quotes, "
                                     "differences and pitfalls in <out>/STUDY.json from the study's definitions and "
@@ -32,21 +32,26 @@ def replicate_cmd(
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
+    from emoscope.replication.page import STANDARD_PAGES, write_index
     from emoscope.replication.protocol import SCALES
     from emoscope.replication.study import refresh_pages, run_study
 
     check_choice(scale, SCALES, "--scale")
     names = list(STUDIES) if study == "all" else [check_choice(study, [*STUDIES, "all"], "study")]
+    default = {"quick": QUICK_PAGES, "standard": DEFAULT_PAGES / STANDARD_PAGES}.get(scale, DEFAULT_PAGES)
+    out = out or default
     if pages_only:
-        out = out or DEFAULT_PAGES
+        if study == "all":  # the studies this scale has results for
+            names = [name for name in names if (out / f"{name}.json").is_file()] or names
         for name in names:
             result = refresh_pages(STUDIES[name], out)
             console.print(f"{name}: page {out / (name + '.md')} re-rendered from its {result['scale']}-scale result")
         return
-    out = out or (QUICK_PAGES if scale == "quick" else DEFAULT_PAGES)
     for name in names:
         with progress() as bars:
             result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print,
                                train=train)
         learned = sum(arm["learned"] for arm in result["arms"])
         console.print(f"{name}: {learned}/{len(result['arms'])} arms learned; page {out / (name + '.md')}")
+    if out == DEFAULT_PAGES / STANDARD_PAGES:
+        write_index(DEFAULT_PAGES)  # its summary links the standard pages

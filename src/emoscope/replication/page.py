@@ -40,6 +40,8 @@ number of epochs are stored per unit, so this is the most the result can show; a
 is its last was still improving when it stopped."""
 
 
+STANDARD_PAGES = "standard"
+"""The folder beside the pages where ``--scale standard`` results are kept, so the ``cpu`` pages stay."""
 LEVELLED_CELL = {"levelled": "yes", "rising": "**no**", "unclear": "not shown"}
 
 
@@ -73,6 +75,9 @@ def verdict(claim: dict, arm: dict | None, scale: str) -> str:
         return "no verdict: arm not run"
     if claim.get("note"):
         return "not comparable: " + claim["note"]
+    trained, planned = len(arm["per_unit"]), arm.get("units_planned", len(arm["per_unit"]))
+    if trained < planned:
+        return f"no verdict yet: {trained} of {planned} units trained"
     state = convergence(arm)
     if state["status"] == "rising":
         return "no verdict: still improving at its last epoch (best epoch = last)"
@@ -82,7 +87,9 @@ def verdict(claim: dict, arm: dict | None, scale: str) -> str:
     if ours is None or value is None:
         return "levelled off; the paper's number is not a comparable quantity"
     side = "below" if ours < value else "at or above"
-    caveat = "" if scale == "full" else f"; at `{scale}` scale, so this is what this reduced arm reaches, not the paper's network"
+    caveat = {"full": "", "standard": "; the paper's network trained to its plateau under our protocol (why it differs "
+              "from the paper's is below)"}.get(scale, f"; at `{scale}` scale, so this is what this reduced arm "
+                                                  f"reaches, not the paper's network")
     return f"levelled off: ours {ours:.3f} is {abs(value - ours):.3f} {side} the paper's {value:.3f}{caveat}"
 
 
@@ -251,6 +258,9 @@ def render_page(result: dict) -> str:
     ]
     if result["note"]:
         parts.append("\n" + result["note"] + "\n")
+    if any(device != "cpu" for arm in result["arms"] for device in arm.get("devices", ["cpu"])):
+        parts.append("\nUnits trained on a lent GPU (`tools/device_replicate.py`) read FER2013 from a 7-bit pack, "
+                     "every pixel within one grey level of the original; their test scores were measured there.\n")
     parts += ["\n## Results (test metrics, mean ± std over units)\n", arms_table(result, "main")]
     if result.get("untrained_arms"):
         parts.append(f"\nNot trained yet at this scale: {', '.join(result['untrained_arms'])} (`{result['command']}` "
@@ -271,7 +281,8 @@ def render_page(result: dict) -> str:
         parts += ["\n## How the paper's number could arise\n",
                   "Each row is one way the claimed number could have come about, with the paper's words that "
                   "suggest it; rows marked speculation are allowed by the text, not shown by it. Numbers in the "
-                  "third column follow from this run's test labels and confusion matrices alone.\n\n",
+                  "third column follow from this run's test labels, confusion matrices and training histories "
+                  "alone.\n\n",
                   pitfalls_table(result)]
     parts.append("\n## Every unit\n")
     for arm in result["arms"]:
@@ -330,6 +341,9 @@ def render_index(out_dir: Path) -> str:
                       "levelled off", "scale", "what this run can say"], rows))
     if needs_full:
         text += "\nStill to run at the paper's scale (a GPU, or a long CPU run): " + ", ".join(needs_full) + ".\n"
+    if (out_dir / STANDARD_PAGES / "README.md").is_file():
+        text += (f"\nThe papers' networks at full width, trained until validation stopped improving, as far as a lent "
+                 f"GPU has trained them: [`{STANDARD_PAGES}/`]({STANDARD_PAGES}/README.md).\n")
     return text
 
 

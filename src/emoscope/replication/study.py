@@ -276,8 +276,9 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
     }
-    if study.extra is not None:
-        result["extra"] = study.extra(result, splits, scale)
+    extra = study.extra(result, splits, scale) if study.extra is not None else None
+    if extra is not None:
+        result["extra"] = extra
     write_text_atomic(out_dir / f"{study.name}.json", json.dumps(result, indent=1, allow_nan=False))
     write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
     write_index(out_dir)

@@ -75,9 +75,10 @@ def plan(scale: Scale) -> Plan:
     return Plan(Protocol("holdout"), _arms(scale), "The thesis's protocol: all of Training, full networks.")
 
 
-def real_image_pipeline(result: dict, splits: list[Split], scale: Scale) -> dict:
+def real_image_pipeline(result: dict, splits: list[Split], scale: Scale) -> dict | None:
     """MTCNN on the shared face photos, plain and with contrast enhancement (CLAHE on the photo's luma
-    before detection, and on the crop): faces found, and the trained baseline's label of the first face."""
+    before detection, and on the crop): faces found, and the trained baseline's label of the first face.
+    None when the baseline's weights are not here (not trained yet, or trained on a lent GPU without them)."""
     import cv2
 
     from emoscope.data import data_root
@@ -85,7 +86,9 @@ def real_image_pipeline(result: dict, splits: list[Split], scale: Scale) -> dict
     from emoscope.faces.align import CLAHE_CLIP
 
     media = data_root() / "media"
-    baseline = next(a for a in result["arms"] if a["name"] == "baseline_cnn")
+    baseline = next((a for a in result["arms"] if a["name"] == "baseline_cnn"), None)
+    if baseline is None or not trained_bundle(baseline).is_file():
+        return None
     predictor = trained_predictor(trained_bundle(baseline))
     detector = create_detector("mtcnn")
     clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8))
