@@ -7,7 +7,7 @@ EMOSCOPE := $(VENV)/bin/emoscope
 STAMP := $(VENV)/.installed
 export EMOSCOPE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install system-packages test test-fast soak demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-fer-ensemble-large reproduce-asl-gesture reproduce-asl-landmarks reproduce-panic replicate replicate-full clean
+.PHONY: install system-packages test test-fast soak demo demo-train reproduce-fer-fast reproduce-ferplus reproduce-ferplus-fast reproduce-fer-best reproduce-fer5 reproduce-fer-default reproduce-fer-ensemble reproduce-fer-ensemble-large reproduce-asl-gesture reproduce-asl-landmarks reproduce-panic replicate replicate-full replicate-standard clean
 
 install: $(STAMP) system-packages
 
@@ -306,6 +306,14 @@ replicate: $(STAMP)
 
 replicate-full: $(STAMP)
 	$(EMOSCOPE) replicate all --scale full
+
+# Issue 35's standard scale (the papers' networks, early stopping): a GPU's work. tools/device_replicate.py
+# trains arms on a lent one from this pack (all three splits: the studies test on PrivateTest); unpack its
+# tarball here, then `make replicate-standard` writes docs/replication/standard/ from the units it brought.
+.pack/fer2013-all7.emopack: | $(STAMP)
+	$(EMOSCOPE) pack fer2013 --split train --split val --split test --bits 7 --out $@
+replicate-standard: $(STAMP)
+	$(EMOSCOPE) replicate all --scale standard --no-train
 
 # Issue 16's part models (about 25 min on one core; needs ../shared/data): one small net per facial part,
 # trained on FER2013 Training faces cut to that part by emoscope.data.face_parts' fixed template (datasets

@@ -333,6 +333,13 @@ def test_pages_only_refreshes_the_claims_and_leaves_every_result_untouched(tmp_p
     assert "69.41%" in (tmp_path / "README.md").read_text()
 
 
+def test_no_train_without_any_unit_is_one_line(tmp_path):
+    done = run_emoscope("replicate", "all", "--scale", "standard", "--no-train", "--work-dir", str(tmp_path),
+                        "--out", str(tmp_path / "pages"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no study has a unit trained at scale standard" in done.stderr
+
+
 def test_pages_only_without_a_result_is_one_line(tmp_path):
     done = run_emoscope("replicate", "panic", "--pages-only", "--out", str(tmp_path))
     assert done.returncode != 0 and "Traceback" not in done.stderr

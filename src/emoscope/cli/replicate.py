@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from emoscope.cli.options import check_choice, console, progress
+from emoscope.errors import EmoscopeError
 
 app = typer.Typer()
 DEFAULT_PAGES = Path("docs/replication")
@@ -47,6 +48,10 @@ def replicate_cmd(
             result = refresh_pages(STUDIES[name], out)
             console.print(f"{name}: page {out / (name + '.md')} re-rendered from its {result['scale']}-scale result")
         return
+    if not train and study == "all":  # the studies with units trained elsewhere
+        names = [name for name in names if any((work_dir / name / scale).glob("*/*/unit.json"))]
+        if not names:
+            raise EmoscopeError(f"{work_dir}: no study has a unit trained at scale {scale}")
     for name in names:
         with progress() as bars:
             result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print,
