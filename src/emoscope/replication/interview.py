@@ -88,7 +88,7 @@ def groups_markdown(extra: dict) -> str:
     return ("\n".join(lines) + "\n\n" + "\n".join(gaps) + "\n\nemoscope does not infer race, ethnicity or gender "
             "from a face: such guesses are often wrong, encode stereotypes and expose people to harm. The study's "
             "routing of faces to per-ethnicity models is done here only with groups a user supplies "
-            "(`emoscope evaluate --groups`, `emoscope analyze --meta group=...`; see [groups](../groups.md)).\n")
+            "(`emoscope evaluate --groups`, `emoscope analyze --meta group=...`; see `docs/groups.md`).\n")
 
 
 GROUPS = ("the accuracy for Asian individuals stands at 75.2%, while for European individuals it reaches 86.6%.",
