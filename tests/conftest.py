@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,24 @@ def data_root() -> Path:
     if not root.is_dir():
         pytest.skip(f"EMOSCOPE_DATA not found: {root}; real-data tests skipped")
     return root
+
+
+def run_cli_here(*args, cwd: Path | None = None) -> tuple[int, str]:
+    """``emoscope ARGS`` in this process: (exit code, stderr). For refusals, which come before any work: a
+    new interpreter would spend ~7 s importing torch and the rest. main()'s SIGTERM handler and the working
+    folder are put back afterwards."""
+    from emoscope.cli.main import main
+
+    handler, folder, stderr = signal.getsignal(signal.SIGTERM), os.getcwd(), io.StringIO()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as exit:
+            main([str(arg) for arg in args])
+    finally:
+        os.chdir(folder)
+        signal.signal(signal.SIGTERM, handler)
+    return exit.value.code, stderr.getvalue()
 
 
 def write_fer2013_csv(path: Path, labels: Sequence[int], usage: Sequence[str], images: np.ndarray) -> Path:

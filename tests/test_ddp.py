@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_fer2013_csv
-from emoscope.cli.main import main
+from conftest import run_cli_here, write_fer2013_csv
 from helpers import run_emoscope, synthetic_imageset
 
 EPOCHS = 6
@@ -113,16 +112,8 @@ def test_a_stopped_ddp_run_resumes_under_torchrun_to_the_same_weights(config, dd
     (["--ddp", "3"], "--batch-size 16 does not split over --ddp 3 processes"),
     (["--ddp", "2", "--folds", "3"], "k-fold (--folds) is not distributed"),
 ])
-def test_ddp_options_are_checked_before_any_process_starts(config, args, message, capsys):
-    # in this process (the command's own code, without the 7 s of a new interpreter importing torch);
-    # main() installs its SIGTERM handler, which is put back afterwards
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        with pytest.raises(SystemExit) as exit:
-            main(["train", str(config), "--name", "refused", *args])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    stderr = capsys.readouterr().err
-    assert exit.value.code == 2 and stderr.startswith("error: ") and message in stderr, stderr
+def test_ddp_options_are_checked_before_any_process_starts(config, args, message):
+    code, stderr = run_cli_here("train", config, "--name", "refused", *args)
+    assert code == 2 and stderr.startswith("error: ") and message in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1
     assert not (config.parent / "runs" / "refused").exists()

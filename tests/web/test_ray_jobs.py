@@ -17,8 +17,9 @@ import pytest
 
 from emoscope.jobs.batch import KILL_ONCE_ENV
 from emoscope.jobs.ray_engine import MAX_RETRIES
+from conftest import run_cli_here
 from emoscope.web.db import Job, JobState
-from helpers import run_emoscope, without_timing
+from helpers import without_timing
 from web.support import AUTH, SAMPLE, Server, ServeProcess, start_server, wait_job
 
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed (pip install 'emoscope[ray]')")
@@ -175,12 +176,13 @@ def test_serve_refusals_for_the_engine_are_one_error_line(tmp_path):
             "main(['serve', '--engine', 'ray', '--port', '0'])")
     without_ray = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                                  cwd=tmp_path)
-    results = [without_ray] + [run_emoscope("serve", *args, cwd=tmp_path, timeout=60)
-                               for args in (["--engine", "spark"], ["--address", "auto"])]
+    # the two with Ray installed in this process (the command's own code, without a new interpreter's imports)
+    results = [(without_ray.returncode, without_ray.stderr)] + [
+        run_cli_here("serve", *args, cwd=tmp_path) for args in (["--engine", "spark"], ["--address", "auto"])]
     messages = ["error: --engine ray needs Ray: pip install 'emoscope[ray]' (make install includes it)",
                 "unknown engine 'spark'", "--address is for --engine ray"]
-    for result, message in zip(results, messages):
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    for (code, stderr), message in zip(results, messages):
+        lines = stderr.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), stderr
         assert message in lines[0], lines
     assert not any(tmp_path.iterdir())
