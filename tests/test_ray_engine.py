@@ -1,6 +1,7 @@
 """The Ray engine against the local one, on a Ray started on this machine for this module
 (``ray.init(num_cpus=2)``, stopped at the end): the same files item for item, a second run that skips
-everything, a worker killed mid-run whose item Ray retries, and the one-line error without Ray."""
+everything, a worker killed mid-run whose item Ray retries, the command on that Ray by its address and on
+Rays it starts itself (whose cluster is then killed mid-batch), and the one-line error without Ray."""
 
 from __future__ import annotations
 
@@ -95,12 +96,15 @@ def test_a_killed_worker_is_retried_and_the_batch_completes(folder, local_out, l
     assert_same_outputs(local_out, out)
 
 
-def test_the_command_on_a_ray_it_starts_itself(folder, tmp_path):
+def test_the_command_on_a_running_ray_by_its_address(folder, local_ray, tmp_path):
+    """A manifest's metadata through the command on the module's Ray (the cluster-gone test below runs the
+    command on Rays it starts itself)."""
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"path,candidate\n{folder / 'clip_a.mp4'},c-1\n{folder / 'still.jpg'},c-2\n")
     out = tmp_path / "out"
-    run = run_emoscope("analyze", manifest, "--engine", "ray", "--workers", "1", "--out", out, "--no-blinks",
-                       "--no-gaze", "--no-touches", "--max-seconds", "1", timeout=300)
+    address = ray.get_runtime_context().gcs_address
+    run = run_emoscope("analyze", manifest, "--engine", "ray", "--address", address, "--workers", "1", "--out", out,
+                       "--no-blinks", "--no-gaze", "--no-touches", "--max-seconds", "1", timeout=300)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert "2 of 2 analysed, 0 failed" in run.stdout
     assert json.loads((out / "clip_a.report.json").read_text())["metadata"] == {"candidate": "c-1"}
