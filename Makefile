@@ -43,7 +43,7 @@ test: $(STAMP) system-packages
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow"
 
-# Issue 38's soak test (not in `make test`; its 2-minute version is tests/web/test_soak.py): the web app under a
+# Issue 38's soak test (not in `make test`; tests/web/test_soak.py does a 2-minute run's work in one minute): the web app under a
 # steady mix of uploads, report reads and photo requests for SOAK_MINUTES, memory and open files sampled;
 # the table goes into docs/reliability.md.
 SOAK_MINUTES ?= 30

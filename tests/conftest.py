@@ -132,3 +132,18 @@ def ferplus_csv_writer() -> Callable[..., Path]:
 def cache_dir(tmp_path: Path) -> Path:
     """A private cache folder, so tests never touch ``~/.cache/emoscope``."""
     return tmp_path / "cache"
+
+
+SLOWEST_FILES = ("test_replication.py", "test_soak.py", "test_ray_engine.py", "test_ray_jobs.py", "test_ddp.py",
+                 "test_candidate_browser.py")
+"""The longest test files (`make test` lists the slowest tests), started first: with pytest-xdist's
+``--dist loadfile`` a file goes to the next free worker in collection order, so a long file collected
+last leaves the other worker idle at the end."""
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return SLOWEST_FILES.index(name) if name in SLOWEST_FILES else len(SLOWEST_FILES)
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
