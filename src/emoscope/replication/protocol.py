@@ -267,9 +267,8 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
 
 
 def trained_predictor(bundle: str | Path):
-    """The torch predictor of a trained bundle. A study reads each arm's first bundle up to three times
-    (its test predictions, its cost, a study's extra measurements), so the last two stay loaded while
-    the file is unchanged."""
+    """The torch predictor of a trained bundle. A study reads an arm's first bundle up to twice (its test
+    predictions, a study's extra measurements), so the last two stay loaded while the file is unchanged."""
     path = Path(bundle).resolve()
     stat = path.stat()
     return _loaded_predictor(path, stat.st_mtime_ns, stat.st_size)
