@@ -68,6 +68,12 @@ def convergence(arm: dict) -> dict:
                     f"the last itself in {last}"}
 
 
+def unit_counts(arm: dict) -> tuple[int, int]:
+    """(units trained, units planned): fewer where a page was written from units trained elsewhere."""
+    trained = len(arm["per_unit"])
+    return trained, arm.get("units_planned", trained)
+
+
 def verdict(claim: dict, arm: dict | None, scale: str) -> str:
     """What the page may say about a claim: nothing from an arm that had not levelled off, nothing where
     ours is another quantity, otherwise how far ours is from the paper's number at this scale."""
@@ -75,7 +81,7 @@ def verdict(claim: dict, arm: dict | None, scale: str) -> str:
         return "no verdict: arm not run"
     if claim.get("note"):
         return "not comparable: " + claim["note"]
-    trained, planned = len(arm["per_unit"]), arm.get("units_planned", len(arm["per_unit"]))
+    trained, planned = unit_counts(arm)
     if trained < planned:
         return f"no verdict yet: {trained} of {planned} units trained"
     state = convergence(arm)
@@ -226,7 +232,7 @@ def epochs_text(arm: dict) -> str:
 
 
 def units_text(arm: dict) -> str:
-    planned, trained = arm.get("units_planned", len(arm["per_unit"])), len(arm["per_unit"])
+    trained, planned = unit_counts(arm)
     return f"; {trained} of {planned} units trained so far" if trained < planned else ""
 
 
