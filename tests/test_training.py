@@ -77,7 +77,8 @@ def test_narrow_strided_1x1_convolutions_train_in_nchw_on_cpu(tmp_path):
         for precision in ("fp32", "bf16"):
             cfg = TrainConfig(name=precision, model="resnet18", model_kwargs={{"width": 0.125}}, epochs=1,
                               batch_size=64, img_size=48, precision=precision, out_dir={str(tmp_path)!r}, threads=1)
-            trainer = Trainer(cfg, synthetic_imageset(256, size=48), synthetic_imageset(64, size=48, seed=1))
+            # one batch: the memory format is checked above, the run shows both precisions go through
+            trainer = Trainer(cfg, synthetic_imageset(64, size=48), synthetic_imageset(16, size=48, seed=1))
             assert trainer.memory_format == torch.contiguous_format
             trainer.fit()
         print("trained")
