@@ -1,4 +1,4 @@
-"""Every shipped model reproduces its model card's test numbers, single view and each test-time augmentation.
+"""Every shipped model reproduces its model card's test numbers: single view, each test-time augmentation, int8 copy.
 
 A card carries its model's prediction for every image of the test split (one per view it claims). Two checks
 follow: the card's numbers follow from those predictions and the split's labels (no model run, whole split),
@@ -17,18 +17,21 @@ import pytest
 import emoscope
 from emoscope.data import load_dataset
 from emoscope.evaluation.evaluate import align_labels, decode_predictions, evaluate
+from emoscope.evaluation.int8 import MAX_LOSS
 from emoscope.evaluation.metrics import classification_metrics
 from emoscope.runtime.predictor import WEIGHTS_DIR, list_pretrained
 
 CARDS = sorted(WEIGHTS_DIR.glob("*.card.json"))
-TTA_VIEWS = {"none": 1, "hflip": 2, "tencrop": 10}
+TTA_VIEWS = {"none": 1, "hflip": 2, "tencrop": 10, "int8": 1}
 CHECK_GFLOPS = 25
 """Model compute per re-check of a card's predictions (MFLOPs per face x views x faces)."""
 MIN_SAMPLE = 32
 TIE = 1e-4
 """A prediction may differ only where the top two probabilities are this close: a rounding tie, which another
 batch size or CPU may break the other way."""
-CLAIMS = [(path, mode) for path in CARDS for mode in ["none", *json.loads(path.read_text()).get("tta", {})]]
+CLAIMS = [(path, mode) for path in CARDS for card in [json.loads(path.read_text())]
+          for mode in ["none", *card.get("tta", {}), *(["int8"] if "int8" in card else [])]]
+"""Each card's views: single view, each test-time augmentation, and its int8 copy where one is shipped."""
 
 
 def card_dataset(card: dict) -> str:
@@ -39,7 +42,14 @@ def card_dataset(card: dict) -> str:
 
 def claim_of(card: dict, mode: str) -> dict:
     """The part of a card holding the numbers and predictions of one view."""
-    return card if mode == "none" else card["tta"][mode]
+    return card if mode == "none" else card["int8"] if mode == "int8" else card["tta"][mode]
+
+
+def view_predictor(card: dict, mode: str):
+    """The model that makes a view's predictions, and the test-time augmentation it runs with."""
+    if mode == "int8":
+        return emoscope.load(str(WEIGHTS_DIR / card["int8"]["file"]), backend="onnx"), "none"
+    return emoscope.load(card["name"], backend="torch"), mode
 
 
 def split_images(card: dict, predictor):
@@ -73,18 +83,21 @@ def test_a_cards_numbers_follow_from_its_predictions(card_path, mode, data_root)
     if mode == "none":
         recalls = {row["name"]: row["recall"] for row in card["per_class"]}
         assert {k: v["recall"] for k, v in metrics["per_class"].items()} == pytest.approx(recalls, abs=1e-6)
+    if mode == "int8":  # kept only within MAX_LOSS of fp32 on the split that chose it
+        selection = claim["on_selection_split"]
+        assert selection["fp32_accuracy"] - selection["accuracy"] <= MAX_LOSS
 
 
 @pytest.mark.data
 @pytest.mark.parametrize("card_path,mode", CLAIMS, ids=claim_id)
 def test_a_shipped_model_still_makes_its_cards_predictions(card_path, mode, data_root):
     card = json.loads(card_path.read_text())
-    predictor = emoscope.load(card["name"], backend="torch")
+    predictor, tta = view_predictor(card, mode)
     images = split_images(card, predictor)
     affordable = int(CHECK_GFLOPS * 1000 / (card["mflops"] * TTA_VIEWS[mode]))
     size = len(images) if os.environ.get("EMOSCOPE_FULL_CHECKS") == "1" else min(len(images), max(MIN_SAMPLE, affordable))
     sample = np.linspace(0, len(images) - 1, size).round().astype(int)
-    probs = predictor.predict_proba(images.images[sample], tta=mode)
+    probs = predictor.predict_proba(images.images[sample], tta=tta)
     expected = decode_predictions(claim_of(card, mode)["predictions"])[sample]
     top_two = np.sort(probs, axis=1)[:, -2:]
     differ = (probs.argmax(axis=1) != expected) & (top_two[:, 1] - top_two[:, 0] > TIE)
@@ -119,3 +132,24 @@ def test_models_pretrained_writes_every_card_into_the_readme_table(tmp_path):
         card = json.loads(path.read_text())
         assert f"[{card['name']}](src/emoscope/weights/{card['name']}.md)" in text
         assert f"| {card['accuracy']:.4f} |" in text
+
+
+def test_quantize_needs_a_shipped_model_with_card_and_export():
+    from conftest import run_cli_here
+
+    code, stderr = run_cli_here("quantize", "never-shipped")
+    assert code != 0 and stderr.count("\n") == 1 and "int8 needs a shipped model" in stderr, stderr
+
+
+@pytest.mark.data
+def test_an_int8_copy_that_loses_too_much_is_not_kept_and_the_card_is_unchanged(tmp_path, monkeypatch, data_root):
+    import emoscope.evaluation.int8 as int8
+
+    for suffix in (".onnx", ".card.json"):
+        (tmp_path / f"fer-default{suffix}").write_bytes((WEIGHTS_DIR / f"fer-default{suffix}").read_bytes())
+    monkeypatch.setattr(int8, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(int8, "MAX_LOSS", -1.0)  # no int8 model can gain a whole accuracy point's worth
+    with pytest.raises(emoscope.errors.EmoscopeError, match="no int8 file kept"):
+        int8.quantize_shipped("fer-default")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fer-default.card.json", "fer-default.onnx"]
+    assert (tmp_path / "fer-default.card.json").read_bytes() == (WEIGHTS_DIR / "fer-default.card.json").read_bytes()

@@ -110,7 +110,7 @@ def bench_classify_cmd(
     from emoscope.benchmarks.tables import markdown_table
     from emoscope.runtime.predictor import list_pretrained
 
-    names = models or [m for m in list_pretrained() if not m.endswith(".int8")]
+    names = models or list_pretrained()
     if not names:
         raise EmoscopeError("no models to benchmark: none shipped and none given")
     check_can_write_in(out.parent)
@@ -227,8 +227,7 @@ def bench_robustness_cmd(
     corruptions = corruption_names(corruptions)  # before minutes of loading and scoring
     earlier = read_robustness_run(before) if before is not None else None
     check_choice(split, ["test", "val"], "split")
-    names = models or [m for m in list_pretrained() if not (is_part_model(m) or m.endswith(".int8")
-                                                            or m.startswith(("ferplus", "asl-")))]
+    names = models or [m for m in list_pretrained() if not (is_part_model(m) or m.startswith(("ferplus", "asl-")))]
     if not names:
         raise EmoscopeError("no models to benchmark: none shipped and none given")
     check_can_write_in(out.parent)
@@ -312,8 +311,7 @@ def bench_faces_cmd(
     check_can_write_in(out.parent)
     if doc is not None and not doc.is_file():
         raise EmoscopeError(f"{doc}: no such file to put the table in")
-    names = models or [m for m in list_pretrained() if m.startswith(("fer-", "ferplus"))
-                       and not m.endswith(".int8") and m != "fer-panic"]
+    names = models or [m for m in list_pretrained() if m.startswith(("fer-", "ferplus")) and m != "fer-panic"]
     predictors = [load_predictor(name, backend="fastest") for name in names]
     for predictor in predictors:
         check_seven_classes(predictor)

@@ -1,4 +1,4 @@
-"""Commands about trained models: list, evaluate, export, inspect, ship, combine, and document them."""
+"""Commands about trained models: list, evaluate, export, quantise, inspect, ship, combine, and document them."""
 
 from __future__ import annotations
 
@@ -154,6 +154,19 @@ def export_cmd(
     finally:
         unchecked.unlink(missing_ok=True)
     console.print(f"ONNX model: {target} ({target.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
+
+
+@app.command("quantize")
+def quantize_cmd(name: str = typer.Argument(..., help="shipped model name with an ONNX export, e.g. fer-default")):
+    """Write NAME.int8.onnx beside a shipped model if int8 loses at most 0.3 point of selection-split
+    accuracy; its test numbers go into the card, and backend `fastest` then loads it."""
+    from emoscope.evaluation.int8 import quantize_shipped
+
+    section = quantize_shipped(name)
+    selection = section["on_selection_split"]
+    console.print(f"{section['file']}: {selection['split']} accuracy {selection['accuracy']:.4f} (fp32 "
+                  f"{selection['fp32_accuracy']:.4f}); test accuracy {section['accuracy']:.4f}, macro-F1 "
+                  f"{section['macro_f1']:.4f}", markup=False)
 
 
 @app.command("info")

@@ -1,4 +1,9 @@
-"""Static int8 quantisation of an exported ONNX model (QDQ, per-channel), calibrated on real faces."""
+"""Static int8 quantisation of an exported ONNX model (QDQ, per-channel), calibrated on real faces.
+
+The first convolution and the final classifier stay in float. The first convolution sees the normalised
+pixels of a one-channel face, and quantising its input cost fer-default 3.8 points of PublicTest accuracy
+(0.6372 against 0.6748 in fp32). Kept in float, the int8 model scores 0.6765 there.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,14 @@ import numpy as np
 
 from emoscope.runtime.onnx_runtime import INPUT_NAME, open_onnx
 from emoscope.runtime.preprocess import Preprocess
+
+
+def float_nodes(graph_model) -> list[str]:
+    """The nodes left in float: the first convolution and the last matrix product (the classifier)."""
+    nodes = graph_model.graph.node
+    convs = [node.name for node in nodes if node.op_type == "Conv"]
+    products = [node.name for node in nodes if node.op_type in ("Gemm", "MatMul")]
+    return convs[:1] + products[-1:]
 
 
 def quantize_onnx(onnx_path: str | Path, calibration_faces: np.ndarray, out_path: str | Path | None = None,
@@ -39,7 +52,8 @@ def quantize_onnx(onnx_path: str | Path, calibration_faces: np.ndarray, out_path
     logging.getLogger().setLevel(logging.ERROR)  # the quantiser warns through the root logger
     try:
         quantize_static(str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=float_nodes(onnx.load(str(prepared))))
     finally:
         prepared.unlink(missing_ok=True)
     # quantize_static drops custom metadata: copy the spec back so the int8 file loads like any other

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from emoscope.errors import EmoscopeError
 from emoscope.runtime.config_file import read_config_file
 from emoscope.runtime.spec import Channels, PixelMean, PixelStd
+
+
+@functools.lru_cache(maxsize=256)
+def _check_architecture(model: str, in_chans: int, img_size: int, model_kwargs: str) -> None:
+    """Build the model on torch's meta device (no memory) and run a blank image through it. A pure function
+    of its arguments (``model_kwargs`` as sorted JSON), so each combination is checked once per process: a
+    large network takes up to a second here, and a k-fold replication validates the same arm once per unit.
+    A refusal raises and is not cached."""
+    import torch
+
+    from emoscope.runtime.bundle import build_model
+
+    with torch.device("meta"):
+        # Two classes stand in for the label set, which is known only once the data has loaded;
+        # no architecture's accepted options depend on the number of classes.
+        build_model(model, 2, in_chans, img_size, json.loads(model_kwargs), "training options")
 
 
 class AugmentConfig(BaseModel):
@@ -112,18 +130,11 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _architecture_accepts_options(self) -> TrainConfig:
-        """Build the model on torch's meta device (no memory) and run a blank image through it, so a
-        ``model_kwargs`` entry or input size the architecture refuses (``drop_rate=1.5``, a keyword it
-        lacks, a side too small for its pooling) fails before any data loads or run folder exists.
-        The ModelError passes through pydantic, which wraps only ValueError, as one line."""
-        import torch
-
-        from emoscope.runtime.bundle import build_model
-
-        with torch.device("meta"):
-            # Two classes stand in for the label set, which is known only once the data has loaded;
-            # no architecture's accepted options depend on the number of classes.
-            build_model(self.model, 2, self.in_chans, self.img_size, self.model_kwargs, "training options")
+        """A ``model_kwargs`` entry or input size the architecture refuses (``drop_rate=1.5``, a keyword it
+        lacks, a side too small for its pooling) fails before any data loads or run folder exists (see
+        :func:`_check_architecture`). The ModelError passes through pydantic, which wraps only ValueError,
+        as one line."""
+        _check_architecture(self.model, self.in_chans, self.img_size, json.dumps(self.model_kwargs, sort_keys=True))
         return self
 
     @classmethod

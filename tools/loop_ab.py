@@ -1,0 +1,48 @@
+"""Issue 39's two classifier and decoder changes, one at a time, in one process: the emotion-only loop on the
+sample clip with the loops interleaved, so a slower moment of the machine slows each of them alike.
+
+    python tools/loop_ab.py --rounds 5
+
+Prints per loop the median frames/s and CPU ms per frame (docs/speed.md quotes a run)."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import cv2
+
+import emoscope.video.source as source
+from emoscope.benchmarks.video_speed import bench_options, time_pipeline
+from emoscope.runtime.predictor import load_predictor
+
+CLIP = Path(__file__).resolve().parents[1] / "samples" / "WolfgangLanger_Pexels.mp4"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
+    one_thread = source._open_capture
+    ffmpeg_threads = cv2.VideoCapture  # FFmpeg's own decoding threads, as before issue 39's change
+    loops = {
+        "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads),
+        "+ one decoding thread": (load_predictor("fer-default", "onnx"), one_thread),
+        "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread),
+        "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread),
+    }
+    options = bench_options()["emotion_only"]
+    runs: dict[str, list[dict]] = {name: [] for name in loops}
+    for _ in range(rounds):
+        for name, (predictor, opener) in loops.items():
+            source._open_capture = opener
+            runs[name].append(time_pipeline(CLIP, predictor, options))
+    source._open_capture = one_thread
+    for name, measured in runs.items():
+        print(f"{name}: {statistics.median(r['fps'] for r in measured):.1f} frames/s, "
+              f"{statistics.median(r['cpu_ms_per_frame'] for r in measured):.2f} CPU ms per frame")
+
+
+if __name__ == "__main__":
+    main()
