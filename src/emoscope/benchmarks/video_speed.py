@@ -122,7 +122,8 @@ def bench_video(video: Path, predictor, detector: str = "mediapipe", max_frames:
     loops = bench_options(detector, framing_views, **overrides)
     results = {
         "video": str(video), "width": info.width, "height": info.height, "video_fps": info.fps,
-        "model": predictor.spec.name, "backend": type(predictor).__name__, "detector": detector,
+        "model": predictor.spec.name, "backend": type(predictor).__name__, "model_file": Path(predictor.source).name,
+        "detector": detector,
         "framing_views": framing_views, "detect_every": loops["emotion_only"].detect_every,
         "cpu_cores": os.cpu_count(), "load_average_before": [round(v, 2) for v in os.getloadavg()],
     }
@@ -196,7 +197,8 @@ def video_table(results: dict) -> str:
     clip = f"{Path(results['video']).name} ({results['width']}x{results['height']})"
     views = ", framing views in the batched loops" if results.get("framing_views") else ""
     every = results.get("detect_every", 1)
-    text = (f"Clip: {clip}, model {results['model']} ({results['backend']}), detector {results['detector']}{views}; "
+    backend = ", ".join(filter(None, [results["backend"], results.get("model_file")]))  # no file before issue 39
+    text = (f"Clip: {clip}, model {results['model']} ({backend}), detector {results['detector']}{views}; "
             + (f"the default loops detect faces on every {every}th frame and follow them in between. " if every > 1
                else "the default loops detect faces on every frame. ")
             + f"{results.get('cpu_cores', '?')} CPU cores, load average {results.get('load_average_before', ['?'])[0]} "
