@@ -123,7 +123,9 @@ def test_info(bundle):
 
 def test_ship_into_a_weights_folder_then_load_by_name(bundle, tmp_path):
     weights = {"EMOSCOPE_WEIGHTS": str(tmp_path)}
+    (tmp_path / "shipped-tiny.int8.onnx").write_bytes(b"the int8 copy of weights shipped before")
     emoscope_ok("ship", bundle, "--name", "shipped-tiny", "--half", env=weights)
+    assert not (tmp_path / "shipped-tiny.int8.onnx").exists()
     assert (tmp_path / "shipped-tiny.safetensors").is_file() and (tmp_path / "shipped-tiny.onnx").is_file()
     assert '"name": "shipped-tiny"' in emoscope_ok("info", "shipped-tiny", env=weights)
 

@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
-    one_thread = source._open_capture
+    one_thread = source.open_capture
     ffmpeg_threads = cv2.VideoCapture  # FFmpeg's own decoding threads, as before issue 39's change
     loops = {
         "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads),
@@ -36,9 +36,9 @@ def main() -> None:
     runs: dict[str, list[dict]] = {name: [] for name in loops}
     for _ in range(rounds):
         for name, (predictor, opener) in loops.items():
-            source._open_capture = opener
+            source.open_capture = opener
             runs[name].append(time_pipeline(CLIP, predictor, options))
-    source._open_capture = one_thread
+    source.open_capture = one_thread
     for name, measured in runs.items():
         print(f"{name}: {statistics.median(r['fps'] for r in measured):.1f} frames/s, "
               f"{statistics.median(r['cpu_ms_per_frame'] for r in measured):.2f} CPU ms per frame")

@@ -162,11 +162,11 @@ def quantize_cmd(name: str = typer.Argument(..., help="shipped model name with a
     accuracy; its test numbers go into the card, and backend `fastest` then loads it."""
     from emoscope.evaluation.int8 import quantize_shipped
 
-    section = quantize_shipped(name)
-    selection = section["on_selection_split"]
-    console.print(f"{section['file']}: {selection['split']} accuracy {selection['accuracy']:.4f} (fp32 "
-                  f"{selection['fp32_accuracy']:.4f}); test accuracy {section['accuracy']:.4f}, macro-F1 "
-                  f"{section['macro_f1']:.4f}", markup=False)
+    int8 = quantize_shipped(name)
+    selection = int8.on_selection_split
+    console.print(f"{int8.file}: {selection['split']} accuracy {selection['accuracy']:.4f} (fp32 "
+                  f"{selection['fp32_accuracy']:.4f}); test accuracy {int8.accuracy:.4f}, macro-F1 "
+                  f"{int8.macro_f1:.4f}", markup=False)
 
 
 @app.command("info")
@@ -193,10 +193,15 @@ def ship_cmd(
     """Copy a trained bundle into the weights folder ($EMOSCOPE_WEIGHTS, else the package's) under NAME."""
     from emoscope.runtime.bundle import bundle_files, load_bundle, save_bundle
     from emoscope.runtime.onnx_runtime import export_onnx
-    from emoscope.runtime.predictor import WEIGHTS_DIR
+    from emoscope.runtime.predictor import WEIGHTS_DIR, int8_path
 
     model, spec = load_bundle(bundle)
     spec = spec.model_copy(update={"name": name})
+    stale = int8_path(WEIGHTS_DIR / f"{name}.onnx")
+    if stale.is_file():  # the int8 copy of the weights this replaces: `fastest` would load it
+        stale.unlink()
+        console.print(f"removed {stale.name}, the int8 copy of the weights replaced; `emoscope quantize {name}` "
+                      "makes a new one", markup=False)
     target = save_bundle(model, spec, WEIGHTS_DIR / f"{name}.safetensors", half=half,
                          max_file_bytes=int(max_file_mb * 1e6) or None)
     shipped, _ = load_bundle(target)  # the fp16 file is what users get: export that

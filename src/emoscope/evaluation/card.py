@@ -41,6 +41,18 @@ class TtaResult(BaseModel):
     predictions: str = Field("", description=PREDICTIONS_HELP)
 
 
+class Int8Result(BaseModel):
+    """The shipped int8 copy of a model (`emoscope quantize`, :mod:`emoscope.evaluation.int8`)."""
+
+    file: str
+    accuracy: float = Field(description="on the card's test split, single view")
+    macro_f1: float
+    on_selection_split: dict = Field(description="int8 and fp32 accuracy on the split that decided to keep it")
+    quantisation: str
+    command: str
+    predictions: str = Field("", description=PREDICTIONS_HELP)
+
+
 class SplitResult(BaseModel):
     split: str
     images: int
@@ -78,6 +90,7 @@ class ModelCard(BaseModel):
         None, description="the shipped model on the split its epoch was chosen on (single view): comparable "
         "with results published on that split, but not a clean test number")
     target: str = Field("", description="the goal the model was trained for")
+    int8: Int8Result | None = Field(None, description="the int8 copy `backend fastest` loads, where one is shipped")
     confusion_png: str
     weaknesses: list[str]
 
@@ -183,6 +196,11 @@ def render_markdown(card: ModelCard) -> str:
     on_selection = (f"\n\nOn `{chosen.split}` ({chosen.images} images), the split {chosen_what} chosen on, so not a "
                     f"clean test number but the one to compare with results published on that split: accuracy "
                     f"**{chosen.accuracy:.4f}**, macro-F1 {chosen.macro_f1:.4f} (single view)." if chosen else "")
+    int8 = card.int8
+    quantised = (f"\n\nThe int8 copy `{int8.file}` (loaded by `--backend fastest`; {int8.quantisation}): accuracy "
+                 f"**{int8.accuracy:.4f}**, macro-F1 {int8.macro_f1:.4f}; on `{int8.on_selection_split['split']}`, "
+                 f"which decided to keep it, {int8.on_selection_split['accuracy']:.4f} against fp32's "
+                 f"{int8.on_selection_split['fp32_accuracy']:.4f} (`{int8.command}`)." if int8 else "")
     everything = f"All steps: `{card.reproduce_command}`; the training and evaluation commands:\n\n" \
         if card.reproduce_command else ""
     return f"""# Model card: {card.name}
@@ -204,7 +222,7 @@ def render_markdown(card: ModelCard) -> str:
 
 ## Results on `{card.test_split}`
 
-accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}** (single view){tta}{on_selection}
+accuracy **{card.accuracy:.4f}**, macro-F1 **{card.macro_f1:.4f}** (single view){tta}{on_selection}{quantised}
 
 | class | recall | precision | F1 | support |
 | --- | --- | --- | --- | --- |

@@ -9,9 +9,11 @@ tests check them as they check every other view. ``backend="fastest"`` then load
 from __future__ import annotations
 
 import json
+
 from emoscope.data import load_dataset
 from emoscope.data.splits import stratified_sample
 from emoscope.errors import EmoscopeError, ModelError
+from emoscope.evaluation.card import Int8Result, read_card, render_markdown
 from emoscope.evaluation.evaluate import evaluate
 from emoscope.files import write_text_atomic
 from emoscope.runtime.predictor import WEIGHTS_DIR, int8_path, load_predictor
@@ -23,16 +25,17 @@ CALIBRATION_FACES = 512
 """Training faces, stratified by class, whose activations set the int8 ranges."""
 
 
-def quantize_shipped(name: str) -> dict:
-    """Quantise shipped model ``name``, check it, write ``NAME.int8.onnx`` and the card's ``int8`` section.
-    Returns that section. Raises, leaving no int8 file, when int8 loses more than :data:`MAX_LOSS`."""
+def quantize_shipped(name: str) -> Int8Result:
+    """Quantise shipped model ``name``, check it, write ``NAME.int8.onnx`` and the card's ``int8`` section
+    (JSON and Markdown). Returns that section. Raises, leaving no int8 file and the card as it was, when
+    int8 loses more than :data:`MAX_LOSS`."""
     card_path = WEIGHTS_DIR / f"{name}.card.json"
     onnx_path = WEIGHTS_DIR / f"{name}.onnx"
     if not card_path.is_file() or not onnx_path.is_file():
         raise ModelError(f"{name}: int8 needs a shipped model with its card and ONNX export "
                          f"({card_path.name} and {onnx_path.name} in {WEIGHTS_DIR})")
-    card = json.loads(card_path.read_text())
-    dataset, test_split = card["test_split"].rsplit(":", 1)
+    card = read_card(card_path)
+    dataset, test_split = card.test_split.rsplit(":", 1)
     train = load_dataset(dataset, split="train")
     calibration = train.subset(stratified_sample(train.labels, CALIBRATION_FACES, seed=0)).images
     target = int8_path(onnx_path)
@@ -45,16 +48,18 @@ def quantize_shipped(name: str) -> dict:
         if fp32_selection - int8_selection > MAX_LOSS:
             raise EmoscopeError(f"{name}: int8 scores {int8_selection:.4f} on {dataset}:val against fp32's "
                                 f"{fp32_selection:.4f}, more than {MAX_LOSS * 100:.1f} point lost; no int8 file kept")
-        report = evaluate(int8, load_dataset(dataset, split=test_split), split=card["test_split"])
+        report = evaluate(int8, load_dataset(dataset, split=test_split), split=card.test_split)
         unchecked.replace(target)
     finally:
         unchecked.unlink(missing_ok=True)
-    card["int8"] = {
-        "file": target.name, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-        "on_selection_split": {"split": f"{dataset}:val", "accuracy": int8_selection, "fp32_accuracy": fp32_selection},
-        "quantisation": f"static QDQ, per-channel int8 weights, uint8 activations MinMax-calibrated on "
-                        f"{CALIBRATION_FACES} {dataset} Training faces; the first convolution and the classifier in fp32",
-        "command": f"emoscope quantize {name}", "predictions": report["predictions"],
-    }
-    write_text_atomic(card_path, json.dumps(card, indent=1, ensure_ascii=False) + "\n")
-    return card["int8"]
+    card.int8 = Int8Result(
+        file=target.name, accuracy=report["accuracy"], macro_f1=report["macro_f1"],
+        on_selection_split={"split": f"{dataset}:val", "accuracy": int8_selection, "fp32_accuracy": fp32_selection},
+        quantisation=f"static QDQ, per-channel int8 weights, uint8 activations MinMax-calibrated on "
+                     f"{CALIBRATION_FACES} {dataset} Training faces; the first convolution and the classifier in fp32",
+        command=f"emoscope quantize {name}", predictions=report["predictions"])
+    # the file's own layout (tools/card_predictions.py writes it so), with the one new section
+    written = json.loads(card_path.read_text()) | {"int8": card.int8.model_dump()}
+    write_text_atomic(card_path, json.dumps(written, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(card_path.with_name(f"{name}.md"), render_markdown(card))
+    return card.int8

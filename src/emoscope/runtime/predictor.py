@@ -167,8 +167,8 @@ def load_predictor(name_or_path: str | Path, backend: str = "auto", batch_size: 
     ``backend``: ``auto`` (torch for bundles when torch is installed, else ONNX), ``torch``, ``onnx``, or
     ``fastest`` (ONNX Runtime where the model is exported: several times faster per small batch on CPU;
     for a shipped name, its int8 copy where one is shipped, which `emoscope quantize` keeps only within
-    0.3 point of fp32's accuracy; else ``auto``). ``threads``: ONNX Runtime's intra-op threads (it ignores OMP_NUM_THREADS), or torch's
-    thread count, process-wide; 0 leaves the library's default (every core).
+    0.3 point of fp32's accuracy; else ``auto``). ``threads``: ONNX Runtime's intra-op threads (it ignores
+    OMP_NUM_THREADS), or torch's thread count, process-wide; 0 leaves the library's default (every core).
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")

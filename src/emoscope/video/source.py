@@ -217,7 +217,8 @@ a frame instead of 1.6-1.8 with FFmpeg's own threads, at the same speed, and the
 cores busy with its own stages. Larger frames take FFmpeg's threads, so decoding does not cap the loop."""
 
 
-def _open_capture(source: str | int):
+def open_capture(source: str | int):
+    """An OpenCV capture of a webcam or file, decoding files up to :data:`SINGLE_THREAD_DECODE_PIXELS` on one thread."""
     import cv2
 
     if isinstance(source, int):
@@ -257,7 +258,7 @@ class VideoSource:
             if (still := image_format(path)) is not None:
                 raise DataError(f"{path}: a {still} image, not a video (for photos use `emoscope predict`)")
         self._cv2 = cv2
-        self._capture = _open_capture(self.source)
+        self._capture = open_capture(self.source)
         if not self._capture.isOpened():
             what = f"webcam {self.source}" if isinstance(self.source, int) else self.source
             raise DataError(f"{what}: cannot open as video (corrupt file or unsupported codec)")
