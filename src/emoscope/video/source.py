@@ -223,9 +223,8 @@ def open_capture(source: str | int):
 
     if isinstance(source, int):
         return cv2.VideoCapture(source)
-    capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-    if not capture.isOpened():  # a file only another backend reads
-        return cv2.VideoCapture(source)
+    # CAP_ANY, as without the thread count: naming FFmpeg would print OpenCV's own warning on a file it cannot open
+    capture = cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
     if capture.get(cv2.CAP_PROP_FRAME_WIDTH) * capture.get(cv2.CAP_PROP_FRAME_HEIGHT) > SINGLE_THREAD_DECODE_PIXELS:
         capture.release()
         return cv2.VideoCapture(source)
