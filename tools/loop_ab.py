@@ -2,13 +2,15 @@
 sample clip with the loops interleaved, so a slower moment of the machine slows each of them alike.
 
     python tools/loop_ab.py --rounds 5
+    python tools/loop_ab.py --rounds 3 --against fer-best   # the default vs another shipped model's int8 copy
 
-Prints per loop the median frames/s and CPU ms per frame (docs/speed.md quotes a run)."""
+Prints per loop the median frames/s and CPU ms per frame (docs/speed.md quotes runs of both)."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -20,10 +22,24 @@ from emoscope.runtime.predictor import load_predictor
 CLIP = Path(__file__).resolve().parents[1] / "samples" / "WolfgangLanger_Pexels.mp4"
 
 
+def int8_copy(name: str) -> Path:
+    """A shipped model exported and quantised into a temporary folder (kept until the process ends)."""
+    from emoscope.evaluation.int8 import quantized_copy
+    from emoscope.runtime.bundle import load_bundle
+    from emoscope.runtime.onnx_runtime import export_onnx
+    from emoscope.runtime.predictor import resolve_model_path
+
+    model, spec = load_bundle(resolve_model_path(name, "torch"))
+    folder = Path(tempfile.mkdtemp(prefix="loop-ab-"))
+    return quantized_copy(export_onnx(model, spec, folder / f"{name}.onnx"), "fer2013", folder / f"{name}.int8.onnx")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--against", help="a shipped model: its int8 copy (exported and quantised here, as "
+                        "`emoscope quantize` would) against the video default")
+    args = parser.parse_args()
     one_thread = source.open_capture
     ffmpeg_threads = cv2.VideoCapture  # FFmpeg's own decoding threads, as before issue 39's change
     loops = {
@@ -32,9 +48,12 @@ def main() -> None:
         "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread),
         "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread),
     }
+    if args.against is not None:
+        loops = {"video default": (load_predictor("fer-default", "fastest"), one_thread),
+                 f"{args.against} int8": (load_predictor(int8_copy(args.against), "onnx"), one_thread)}
     options = bench_options()["emotion_only"]
     runs: dict[str, list[dict]] = {name: [] for name in loops}
-    for _ in range(rounds):
+    for _ in range(args.rounds):
         for name, (predictor, opener) in loops.items():
             source.open_capture = opener
             runs[name].append(time_pipeline(CLIP, predictor, options))

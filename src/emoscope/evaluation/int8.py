@@ -9,6 +9,7 @@ tests check them as they check every other view. ``backend="fastest"`` then load
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from emoscope.data import load_dataset
 from emoscope.data.splits import stratified_sample
@@ -25,6 +26,14 @@ CALIBRATION_FACES = 512
 """Training faces, stratified by class, whose activations set the int8 ranges."""
 
 
+def quantized_copy(onnx_path: Path, dataset: str, out_path: Path) -> Path:
+    """``onnx_path`` quantised to int8 at ``out_path``, calibrated on :data:`CALIBRATION_FACES` stratified
+    Training faces of ``dataset``."""
+    train = load_dataset(dataset, split="train")
+    calibration = train.subset(stratified_sample(train.labels, CALIBRATION_FACES, seed=0)).images
+    return quantize_onnx(onnx_path, calibration, out_path)
+
+
 def quantize_shipped(name: str) -> Int8Result:
     """Quantise shipped model ``name``, check it, write ``NAME.int8.onnx`` and the card's ``int8`` section
     (JSON and Markdown). Returns that section. Raises, leaving no int8 file and the card as it was, when
@@ -36,10 +45,8 @@ def quantize_shipped(name: str) -> Int8Result:
                          f"({card_path.name} and {onnx_path.name} in {WEIGHTS_DIR})")
     card = read_card(card_path)
     dataset, test_split = card.test_split.rsplit(":", 1)
-    train = load_dataset(dataset, split="train")
-    calibration = train.subset(stratified_sample(train.labels, CALIBRATION_FACES, seed=0)).images
     target = int8_path(onnx_path)
-    unchecked = quantize_onnx(onnx_path, calibration, target.with_name(f"{name}.int8.unchecked.onnx"))
+    unchecked = quantized_copy(onnx_path, dataset, target.with_name(f"{name}.int8.unchecked.onnx"))
     try:
         fp32, int8 = load_predictor(onnx_path, backend="onnx"), load_predictor(unchecked, backend="onnx")
         selection = load_dataset(dataset, split="val")
