@@ -36,7 +36,7 @@ def quantized_copy(onnx_path: Path, dataset: str, out_path: Path) -> Path:
 
 def quantize_shipped(name: str) -> Int8Result:
     """Quantise shipped model ``name``, check it, write ``NAME.int8.onnx`` and the card's ``int8`` section
-    (JSON and Markdown). Returns that section. Raises, leaving no int8 file and the card as it was, when
+    (JSON and Markdown). Returns that section. Raises, writing no int8 file and leaving the card as it was, when
     int8 loses more than :data:`MAX_LOSS`."""
     card_path = WEIGHTS_DIR / f"{name}.card.json"
     onnx_path = WEIGHTS_DIR / f"{name}.onnx"
