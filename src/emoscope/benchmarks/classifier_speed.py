@@ -63,13 +63,11 @@ def check_fer2013_model(predictor, bench: str) -> None:
 
 def classifier_backends(name: str, int8: bool, work_dir: Path) -> dict:
     """torch, ONNX fp32 and (optionally) ONNX int8 predictors of one model; exports what is missing
-    into ``work_dir`` (int8 calibration uses 512 training-split faces)."""
-    from emoscope.data import load_dataset
-    from emoscope.data.splits import stratified_sample
+    into ``work_dir`` (int8: the shipped copy, else quantised as `emoscope quantize` does)."""
+    from emoscope.evaluation.int8 import quantized_copy
     from emoscope.runtime.bundle import load_bundle
     from emoscope.runtime.onnx_runtime import export_onnx
-    from emoscope.runtime.predictor import TorchPredictor, load_predictor, resolve_model_path
-    from emoscope.runtime.quantize import quantize_onnx
+    from emoscope.runtime.predictor import TorchPredictor, int8_path, load_predictor, resolve_model_path
 
     bundle = resolve_model_path(name, "torch")
     model, spec = load_bundle(bundle)
@@ -79,12 +77,10 @@ def classifier_backends(name: str, int8: bool, work_dir: Path) -> dict:
         onnx_path = export_onnx(model, spec, work_dir / f"{spec.name}.onnx")
     backends["onnx-fp32"] = load_predictor(onnx_path, backend="onnx")
     if int8:
-        int8_path = onnx_path.with_name(onnx_path.stem + ".int8.onnx")
-        if not int8_path.is_file():
-            train = load_dataset(evaluation_dataset(spec), split="train")
-            calibration = train.subset(stratified_sample(train.labels, 512, seed=0)).images
-            int8_path = quantize_onnx(onnx_path, calibration, work_dir / f"{spec.name}.int8.onnx")
-        backends["onnx-int8"] = load_predictor(int8_path, backend="onnx")
+        quantized = int8_path(onnx_path)
+        if not quantized.is_file():
+            quantized = quantized_copy(onnx_path, evaluation_dataset(spec), work_dir / f"{spec.name}.int8.onnx")
+        backends["onnx-int8"] = load_predictor(quantized, backend="onnx")
     return backends
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.runtime.onnx_runtime import INPUT_NAME, open_onnx
+from emoscope.runtime.predictor import int8_path
 from emoscope.runtime.preprocess import Preprocess
 
 
@@ -34,7 +35,7 @@ def quantize_onnx(onnx_path: str | Path, calibration_faces: np.ndarray, out_path
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     onnx_path = Path(onnx_path)
-    out_path = Path(out_path) if out_path else onnx_path.with_name(onnx_path.stem + ".int8.onnx")
+    out_path = Path(out_path) if out_path else int8_path(onnx_path)
     _, spec = open_onnx(onnx_path)
     preprocess = Preprocess.from_spec(spec)
     batches = [preprocess(calibration_faces[i : i + batch_size]) for i in range(0, len(calibration_faces), batch_size)]
