@@ -43,9 +43,15 @@ function showQuestion() {
 
 async function startCamera() {
   try {
-    stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480},
-                                                                facingMode: "user"}, audio: false});
-    $("preview").srcObject = stream;
+    const camera = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480},
+                                                                  facingMode: "user"}, audio: false});
+    const preview = $("preview");
+    preview.srcObject = camera;
+    // Recording starts only once the candidate can see themselves (the first frame's size is known).
+    if (preview.readyState < HTMLMediaElement.HAVE_METADATA) {
+      await new Promise((resolve) => preview.addEventListener("loadedmetadata", resolve, {once: true}));
+    }
+    stream = camera;
     $("record").disabled = false;
   } catch (error) {
     say(`The camera could not be started (${error.name}). Allow this page to use the camera, then reload it.`, true);
