@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,7 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
         for kept, aside in hidden.items():
             aside.rename(kept)
     arms = {arm["name"]: arm for arm in result["arms"]}
-    assert result["untrained_arms"] == ["cnn"] and set(arms) == {"mobilenet", "resnet"}
+    assert result["untrained_arms"] == ["cnn"] and set(arms) == {"mobilenet", "resnet", "shipped"}
     assert arms["mobilenet"]["per_unit"] == results["panic"]["arms"][0]["per_unit"]
     assert len(arms["resnet"]["per_unit"]) == 1 and arms["resnet"]["units_planned"] == 2
     page = (tmp_path / "pages" / "panic.md").read_text()
@@ -127,8 +128,9 @@ def test_standard_scale_trains_the_papers_networks_until_validation_stops_improv
     standard, full = STUDIES[name].plan("standard"), STUDIES[name].plan("full")
     paper = {arm.name: arm.train for arm in full.arms}
     for arm in standard.arms:
+        assert (arm.name in paper) != ("init_from" in arm.train), f"{name}/{arm.name}: the paper's or a shipped start"
         for option in ("model", "model_kwargs", "img_size", "in_chans"):
-            assert arm.train.get(option) == paper[arm.name].get(option), f"{name}/{arm.name}: {option}"
+            assert arm.train.get(option) == paper.get(arm.name, arm.train).get(option), f"{name}/{arm.name}: {option}"
         assert arm.train["early_stopping"] == EARLY_STOPPING and arm.train["epochs"] >= 40
     if name == "realtime":  # the study's own loss: sigmoid outputs with binary cross-entropy
         assert {arm.train["loss"] for arm in standard.arms} == {"bce"}
@@ -237,9 +239,35 @@ def test_chance_levels():
     assert skewed["accuracy"] == 0.9 and skewed["macro_f1"] < 0.5
 
 
+def test_one_arm_trains_from_a_shipped_model_and_the_page_keeps_the_others(quick_runs, tmp_path):
+    """`--arm shipped`: only that arm trains (from the shipped model its options name); the page lists the
+    arms already trained and names the rest as not trained."""
+    _, work, results = quick_runs
+    arms_dir = work / "panic" / "quick"
+    hidden = {arms_dir / "cnn": tmp_path / "cnn", arms_dir / "shipped": tmp_path / "shipped"}
+    for kept, aside in hidden.items():  # put back below: the module's other tests read them
+        kept.rename(aside)
+    try:
+        result = run_study(STUDIES["panic"], "quick", tmp_path / "pages", work, say=lambda line: None,
+                           only={"shipped"})
+        with pytest.raises(EmoscopeError, match="has no arm 'nosuch'"):
+            run_study(STUDIES["panic"], "quick", tmp_path / "pages", work, only={"nosuch"})
+    finally:
+        shutil.rmtree(arms_dir / "shipped", ignore_errors=True)
+        for kept, aside in hidden.items():
+            aside.rename(kept)
+    arms = {arm["name"]: arm for arm in result["arms"]}
+    assert set(arms) == {"mobilenet", "resnet", "shipped"} and result["untrained_arms"] == ["cnn"]
+    assert arms["mobilenet"]["per_unit"] == results["panic"]["arms"][0]["per_unit"]
+    assert arms["shipped"]["warm_start"]["shipped"] == "fer-default"
+    assert arms["shipped"]["config"]["model"] == "fer_fast_net" and len(arms["shipped"]["per_unit"]) == 2
+    assert "Warm start: the shipped model `fer-default`" in (tmp_path / "pages" / "panic.md").read_text()
+
+
 @pytest.mark.parametrize("args, message", [
     (["replicate", "nosuch"], "unknown study 'nosuch'"),
     (["replicate", "panic", "--scale", "huge"], "unknown --scale 'huge'"),
+    (["replicate", "all", "--arm", "cnn"], "--arm names an arm of one study"),
 ])
 def test_bad_arguments_are_one_line(args, message):
     done = run_emoscope(*args)

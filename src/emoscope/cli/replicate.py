@@ -30,6 +30,8 @@ def replicate_cmd(
     train: bool = typer.Option(True, "--train/--no-train", help="--no-train: write the page from the units already "
                                "in --work-dir (say, trained on a lent GPU by tools/device_replicate.py); an arm "
                                "without any is named as not trained yet"),
+    arms: Optional[list[str]] = typer.Option(None, "--arm", help="train only this arm (repeatable; one study): the "
+                                             "page still shows every arm with units in --work-dir"),
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
@@ -38,6 +40,8 @@ def replicate_cmd(
     from emoscope.replication.study import refresh_pages, run_study
 
     check_choice(scale, SCALES, "--scale")
+    if arms and study == "all":
+        raise EmoscopeError("--arm names an arm of one study: give the study, not all")
     names = list(STUDIES) if study == "all" else [check_choice(study, [*STUDIES, "all"], "study")]
     default = {"quick": QUICK_PAGES, "standard": DEFAULT_PAGES / STANDARD_PAGES}.get(scale, DEFAULT_PAGES)
     out = out or default
@@ -55,7 +59,7 @@ def replicate_cmd(
     for name in names:
         with progress() as bars:
             result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print,
-                               train=train)
+                               train=train, only=arms or None)
         learned = sum(arm["learned"] for arm in result["arms"])
         console.print(f"{name}: {learned}/{len(result['arms'])} arms learned; page {out / (name + '.md')}")
     if out == DEFAULT_PAGES / STANDARD_PAGES:

@@ -38,6 +38,15 @@ def _arms(width: float, size: int, epochs: int, ablation_units: int | None, stop
     ]
 
 
+CPU_LIMITS = (
+    "**What this run can and cannot say.** At `cpu` scale every network is width-reduced, sees 32 px faces "
+    "and about 25,800 training faces per fold for 3 epochs, and in nearly every unit the best epoch was the "
+    "last: the arms were still improving. Their accuracies are therefore no evidence about the paper's "
+    "numbers, nor about which network is better; the page shows that the protocol runs end to end and "
+    "what each network costs.")
+"""The cpu scale's page: why its numbers carry no verdict."""
+
+
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
         return Plan(Protocol("kfold", folds=2, pool_limit=QUICK_POOL), _arms(0.0625, 32, 1, 1), "Smoke run.")
@@ -48,7 +57,7 @@ def plan(scale: Scale) -> Plan:
                     "ablations on the first fold only. On the 7,178 PublicTest + PrivateTest faces alone (about "
                     "5,200 training faces per fold, 4 epochs) only VGG-19 left chance. The true hybrid costs "
                     "~6 GFLOPs per 48 px face and trains at a few images/s on this CPU; `full` trains it at full "
-                    "width for 50 epochs.")
+                    "width for 50 epochs.\n\n" + CPU_LIMITS)
     if scale == "standard":
         return Plan(Protocol("kfold", folds=5), _arms(1.0, 48, 50, 1, stop={"early_stopping": EARLY_STOPPING}),
                     f"Standard scale: every network at full width on 48 px faces, the 5 folds over all 35,887 "
@@ -87,11 +96,6 @@ STUDY = Study(
         "is about 65%, the best published single models reach 73-76%).\n"
         "- **Our protocol.** The 5 folds are cut before any augmentation, augmentation runs per batch on the "
         "training folds only, the epoch is chosen on an inner validation split and each fold is tested once.\n"
-        "- **What this run can and cannot say.** At `cpu` scale every network is width-reduced, sees 32 px faces "
-        "and about 25,800 training faces per fold for 3 epochs, and in nearly every unit the best epoch was the "
-        "last: the arms were still improving. Their accuracies are therefore no evidence about the paper's "
-        "numbers, nor about which network is better; the page shows that the protocol runs end to end and "
-        "what each network costs.\n"
         "- **Ablations run at the hybrid's budget** (same width, data and epochs) on one fold, also still "
         "improving at their last epoch; an ablation at chance says only that, at this budget, the reduced "
         "hybrid learns through what it removed. `full` tests the components at full width.\n"

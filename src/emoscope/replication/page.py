@@ -240,6 +240,10 @@ def warm_start_line(arm: dict) -> str:
     warm = arm.get("warm_start")
     if not warm:
         return ""
+    if "shipped" in warm:
+        return (f" Warm start: the shipped model `{warm['shipped']}` (trained on {warm['train_data']}; its epoch was "
+                f"chosen on {warm['selection_split']}; 7-expression accuracy {warm['accuracy']:.4f} on "
+                f"{warm['test_split']}, from its card).")
     rising = ", still improving at its last epoch" if warm["best_epoch"] >= warm["epochs"] else ""
     return (f" Warm start: {warm['n_train']:,} Training faces, {warm['epochs']} epoch(s) (best {warm['best_epoch']}"
             f"{rising}), 7-expression accuracy {warm['accuracy']:.4f} on {warm['test_split']}, {warm['seconds']:.0f} s.")

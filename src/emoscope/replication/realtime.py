@@ -29,6 +29,14 @@ def _arms(large: int, width: float, epochs: int, mobilenet_width: float, mobilen
     ]
 
 
+CPU_LIMITS = (
+    "**What this run can and cannot say.** At `cpu` scale the CNN is 1/4 width at 96 px for 6 epochs and "
+    "MobileNetV2 x0.35 at 32 px for 10; each arm's best epoch was at or next to its last, so none is shown "
+    "to have levelled off and the accuracies are no evidence about the study's numbers. The binary-accuracy "
+    "row below needs no training to read: it follows from the test labels and our confusion matrices.")
+"""The cpu scale's page: why its numbers carry no verdict."""
+
+
 def plan(scale: Scale) -> Plan:
     if scale == "quick":
         return Plan(Protocol("holdout", label_set="fer5", **QUICK_HOLDOUT),
@@ -39,7 +47,8 @@ def plan(scale: Scale) -> Plan:
                     _arms(96, 0.25, 6, 0.35, 10, mobilenet_size=32),
                     "CPU scale: the CNN at 1/4 width and 96 px instead of 180 px (180 px costs ~4.8 GFLOPs per face "
                     "at full width), all of Training's five classes, 6 epochs of the study's recipe (MobileNetV2 "
-                    "x0.35 at 32 px: 10, since in 4 it did not learn); 1,500 PublicTest images choose the epoch.")
+                    "x0.35 at 32 px: 10, since in 4 it did not learn); 1,500 PublicTest images choose the "
+                    "epoch.\n\n" + CPU_LIMITS)
     if scale == "standard":
         return Plan(Protocol("holdout", label_set="fer5"), _arms(180, 1.0, 60, 1.0, 60, paper_loss=True),
                     f"Standard scale: the study's CNN at full width on 180 px RGB, its recipe (Adam 1e-4, batch 32) "
@@ -77,11 +86,7 @@ STUDY = Study(
         "- **Input size.** FER2013 faces are 48x48 grayscale; at 180 px RGB the network sees the same 2,304 pixels "
         "interpolated and copied into three channels. The 48 px arm shows what the extra size buys: compute, not "
         "information.\n"
-        "- **Per-class accuracy** is each class's recall (below, per arm); disgust has about 2% of the images.\n"
-        "- **What this run can and cannot say.** At `cpu` scale the CNN is 1/4 width at 96 px for 6 epochs and "
-        "MobileNetV2 x0.35 at 32 px for 10; each arm's best epoch was at or next to its last, so none is shown "
-        "to have levelled off and the accuracies are no evidence about the study's numbers. The binary-accuracy "
-        "row below needs no training to read: it follows from the test labels and our confusion matrices."),
+        "- **Per-class accuracy** is each class's recall (below, per arm); disgust has about 2% of the images."),
     pitfalls=(
         Pitfall("Keras binary accuracy over five one-hot sigmoid outputs, reported as accuracy",
                 "the loss function (binary cross-entropy) and the accuracy metric", "Section 3.3 c",

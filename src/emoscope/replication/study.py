@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -202,29 +202,47 @@ def study_metadata(study: Study) -> dict:
 
 
 def refresh_pages(study: Study, out_dir: Path) -> dict:
-    """``<out_dir>/<study>.json`` with the study's current claims, differences and pitfalls, and its page
+    """``<out_dir>/<study>.json`` with the study's current claims, differences, pitfalls and scale note, and its page
     and the summary re-rendered from it: no training, every measured number left as it was."""
     path = out_dir / f"{study.name}.json"
     if not path.is_file():
         raise EmoscopeError(f"{path} does not exist: run `emoscope replicate {study.name} --scale cpu` first")
-    result = {**read_result(path), **study_metadata(study)}
+    result = read_result(path)
+    result |= {**study_metadata(study), "note": study.plan(result["scale"]).note}
     write_text_atomic(path, json.dumps(result, indent=1, allow_nan=False))
     write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
     write_index(out_dir)
     return result
 
 
+def shipped_warm_start(name: str) -> dict:
+    """What the page says of a shipped model an arm starts from, read from its card."""
+    from emoscope.evaluation.card import read_card
+    from emoscope.runtime.predictor import WEIGHTS_DIR
+
+    card = read_card(WEIGHTS_DIR / f"{name}.card.json")
+    return {"shipped": name, "train_data": card.train_data, "selection_split": card.selection["split"],
+            "accuracy": card.accuracy, "test_split": card.test_split, "seconds": 0.0}
+
+
 def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_dir: Path, progress=None,
               say: Callable[[str], None] = print, train: bool = True) -> tuple[list[dict], dict | None]:
-    """One arm's units in order (each resumable), after its warm start where the protocol has one: their
-    results and the warm start's. With ``train`` False only kept results are read, up to the first missing."""
+    """One arm's units in order (each resumable), after its warm start where it has one: their results and
+    what the page says of the warm start. An arm with ``init_from`` in its options starts from that shipped
+    model; any other arm from the protocol's own warm start where the protocol has one. With ``train`` False
+    only kept results are read, up to the first missing."""
     protocol = study.plan(scale).protocol
     warm_start = None
-    if protocol.pretrain is not None:
-        arm, warm_start = pretrained(arm, protocol, study.name, scale, work_dir, progress, train)
-        if warm_start is None:
+    if "init_from" in arm.train:
+        warm_start = shipped_warm_start(arm.train["init_from"])
+    elif protocol.pretrain is not None:
+        arm, pretrain = pretrained(arm, protocol, study.name, scale, work_dir, progress, train)
+        if pretrain is None:
             return [], None
-        say(f"{study.name}/{arm.name}/pretrain: 7-expression accuracy {warm_start['test']['accuracy']:.4f} "
+        warm_start = {key: pretrain[key] for key in ("n_train", "n_val", "epochs", "best_epoch", "seconds",
+                                                     "test_split")}
+        warm_start["accuracy"] = pretrain["test"]["accuracy"]
+        say(f"{study.name}/{arm.name}/pretrain: 7-expression accuracy {warm_start['accuracy']:.4f} "
             f"on the held-out tenth of Training ({warm_start['seconds']:.0f} s)")
     units = []
     for split in splits[: arm.units]:
@@ -238,19 +256,25 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
 
 
 def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
-              say: Callable[[str], None] = print, train: bool = True) -> dict:
+              say: Callable[[str], None] = print, train: bool = True, only: Collection[str] | None = None) -> dict:
     """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page.
 
     ``train`` False writes the page from the units already trained (say, on a lent GPU): an arm is
-    summarised over the units it has, and an arm with none is named on the page as not yet trained."""
+    summarised over the units it has, and an arm with none is named on the page as not yet trained.
+    ``only``: the arms to train; the others are read as with ``train`` False."""
     plan = study.plan(scale)
+    unknown = sorted(set(only or ()) - {arm.name for arm in plan.arms})
+    if unknown:
+        raise EmoscopeError(f"{study.name} at scale {scale} has no arm {unknown[0]!r} "
+                            f"(its arms: {', '.join(arm.name for arm in plan.arms)})")
     splits = splits_of(plan.protocol)
     say(f"{study.name} at scale {scale}: {len(plan.arms)} arm(s) x {len(splits)} unit(s); "
         f"{plan.protocol.describe()}")
     arms, untrained, images_dir = [], [], out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     for arm in plan.arms:
-        units, warm_start = train_arm(study, scale, arm, splits, work_dir, progress, say, train)
+        units, warm_start = train_arm(study, scale, arm, splits, work_dir, progress, say,
+                                      train and (only is None or arm.name in only))
         if not units:
             untrained.append(arm.name)
             continue
@@ -260,9 +284,7 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
                                        64 if scale == "quick" else 512)
         summary["figures"] = plot_arm(study.name, scale, summary, units, images_dir)
         if warm_start is not None:
-            summary["warm_start"] = {key: warm_start[key] for key in ("n_train", "n_val", "epochs", "best_epoch",
-                                                                       "seconds", "test_split")}
-            summary["warm_start"]["accuracy"] = warm_start["test"]["accuracy"]
+            summary["warm_start"] = warm_start
             summary["train_seconds"] += warm_start["seconds"]
         arms.append(summary)
     if not arms:
