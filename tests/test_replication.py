@@ -14,7 +14,7 @@ import pytest
 from emoscope.errors import EmoscopeError
 from emoscope.replication import STUDIES
 from emoscope.replication.page import render_page
-from emoscope.replication.protocol import Protocol, splits_of
+from emoscope.replication.protocol import Protocol, augmented_copies, splits_of
 from emoscope.replication.study import chance_levels, run_study
 from helpers import run_emoscope
 
@@ -54,6 +54,11 @@ def test_each_study_measures_what_its_paper_reports(quick_runs):
     panic_arm = results["panic"]["arms"][0]
     assert {"default_recall", "chosen_recall", "chosen_precision", "default_mae"} <= set(panic_arm["summary"])
     assert len(panic_arm["per_unit"]) == 2  # folds
+    panic = {arm["name"]: arm for arm in results["panic"]["arms"]}
+    copied = panic["shipped_copies"]  # the pitfall run: one fold of the pool and a copy of each face
+    assert copied["group"] == "pitfall" and copied["n_test"] == [2 * panic["shipped"]["n_test"][0]]
+    assert "1 augmented copy of every pool face made before the folds are cut: shipped_copies accuracy" in \
+        render_page(results["panic"])
     hybrid = {arm["name"]: arm for arm in results["hybrid"]["arms"]}
     assert {"no_dropout", "no_batchnorm", "no_cbam", "no_resnet", "no_mobilenet", "no_attention_cnn"} <= set(hybrid)
     assert hybrid["no_mobilenet"]["group"] == "ablation"
@@ -102,7 +107,7 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
         for kept, aside in hidden.items():
             aside.rename(kept)
     arms = {arm["name"]: arm for arm in result["arms"]}
-    assert result["untrained_arms"] == ["cnn"] and set(arms) == {"mobilenet", "resnet", "shipped"}
+    assert result["untrained_arms"] == ["cnn"] and set(arms) == {"mobilenet", "resnet", "shipped", "shipped_copies"}
     assert arms["mobilenet"]["per_unit"] == results["panic"]["arms"][0]["per_unit"]
     assert len(arms["resnet"]["per_unit"]) == 1 and arms["resnet"]["units_planned"] == 2
     page = (tmp_path / "pages" / "panic.md").read_text()
@@ -163,11 +168,15 @@ def test_a_unit_made_with_other_options_is_not_reused(quick_runs, tmp_path):
     plan = study.plan("quick")
     arm = plan.arms[0]
     unit = unit_config(arm, plan.protocol, "panic", "quick", "fold1", work).run_dir / "unit.json"
-    kept = json.loads(unit.read_text())
+    original = unit.read_text()
+    kept = json.loads(original)
     kept["config"]["lr"] = 123.0
     unit.write_text(json.dumps(kept))
-    with pytest.raises(EmoscopeError, match="other training options"):
-        run_study(study, "quick", tmp_path, work, say=lambda line: None)
+    try:
+        with pytest.raises(EmoscopeError, match="other training options"):
+            run_study(study, "quick", tmp_path, work, say=lambda line: None)
+    finally:  # the module's other tests read it
+        unit.write_text(original)
 
 
 def test_kfold_units_never_select_or_train_on_their_test_fold(data_root):
@@ -178,6 +187,20 @@ def test_kfold_units_never_select_or_train_on_their_test_fold(data_root):
         train, val, test = (set(s.meta["rows"]) for s in (unit.train, unit.val, unit.test))
         assert not (train & val or train & test or val & test)
         assert len(train) + len(val) + len(test) == 600
+
+
+def test_copies_made_before_the_split_put_a_copy_of_most_test_faces_into_training(data_root):
+    """The pitfall run's folds: the pool and one augmented copy of each face, cut afterwards."""
+    units = splits_of(Protocol("kfold", label_set="panic", folds=3, pool_limit=600), copies_before_split=1)
+    first = units[0]
+    assert len(first.train) + len(first.val) + len(first.test) == 1200
+    trained_rows = set(first.train.meta["rows"])
+    twins = np.isin(first.test.meta["rows"], list(trained_rows)).mean()
+    assert twins > 0.5  # about 2/3 of the other copies land in training folds, 9/10 of those in training
+    n = len(first.test)
+    made = augmented_copies(first.test, 1, seed=0)  # a copy is its original moved, not the same pixels
+    assert (made.labels[n:] == made.labels[:n]).all() and (made.meta["rows"][n:] == made.meta["rows"][:n]).all()
+    assert (made.images[n:] != made.images[:n]).any(axis=(1, 2)).mean() > 0.9
 
 
 def test_holdout_units_are_training_publictest_privatetest(data_root):
@@ -257,7 +280,7 @@ def test_one_arm_trains_from_a_shipped_model_and_the_page_keeps_the_others(quick
         for kept, aside in hidden.items():
             aside.rename(kept)
     arms = {arm["name"]: arm for arm in result["arms"]}
-    assert set(arms) == {"mobilenet", "resnet", "shipped"} and result["untrained_arms"] == ["cnn"]
+    assert set(arms) == {"mobilenet", "resnet", "shipped", "shipped_copies"} and result["untrained_arms"] == ["cnn"]
     assert arms["mobilenet"]["per_unit"] == results["panic"]["arms"][0]["per_unit"]
     assert arms["shipped"]["warm_start"]["shipped"] == "fer-default"
     assert arms["shipped"]["config"]["model"] == "fer_fast_net" and len(arms["shipped"]["per_unit"]) == 2

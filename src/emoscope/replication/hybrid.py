@@ -118,6 +118,7 @@ STUDY = Study(
                 "near-duplicates; augmented copies made before the split add more)",
                 "we applied 5-fold cross-validation on the FER2013 dataset", "Section III.B",
                 "folds are cut before augmentation, which runs per batch on training folds only; near-duplicates "
-                "already in FER2013 are not removed, so this is not ruled out", speculative=True),
+                "already in FER2013 are not removed, so this is not ruled out", speculative=True,
+                yields="copies_before_split"),
     ),
 )

@@ -160,8 +160,29 @@ def _selection_score(key: str, what: str):
     return number
 
 
+def copies_text(count: int) -> str:
+    return f"{count} augmented cop{'y' if count == 1 else 'ies'}"
+
+
+def _pitfall_copies_before_split(result: dict) -> str:
+    arms = {a["name"]: a for a in result["arms"]}
+    runs = [a for a in result["arms"] if a.get("copies_before_split")]
+    if not runs:
+        return "not run at this scale"
+
+    def scores(arm: dict) -> str:
+        auc = arm["summary"].get("roc_auc", {}).get("mean")
+        return f"accuracy {arm['summary']['accuracy']['mean']:.3f}" + (f", ROC-AUC {auc:.3f}" if auc is not None
+                                                                      else "")
+
+    return "; ".join(f"{copies_text(run['copies_before_split'])} of every pool face made before the folds are cut: "
+                     f"{run['name']} {scores(run)} over {len(run['per_unit'])} fold(s) (honestly, "
+                     f"{run['honest']}: {scores(arms[run['honest']])})" if run["honest"] in arms else
+                     f"{run['name']}: {scores(run)} ({run['honest']} not trained)" for run in runs)
+
+
 PITFALL_NUMBERS = {"binary_accuracy": _pitfall_all_negative, "majority": _pitfall_majority,
-                   "flag_everything": _pitfall_flag_everything,
+                   "flag_everything": _pitfall_flag_everything, "copies_before_split": _pitfall_copies_before_split,
                    "training_accuracy": _selection_score("train_accuracy", "training accuracy at the chosen epoch "
                                                          "(augmented batches)"),
                    "validation_selected": _selection_score("val_accuracy", "accuracy on the split that chose the "
@@ -294,6 +315,9 @@ def render_page(result: dict) -> str:
                   "third column follow from this run's test labels, confusion matrices and training histories "
                   "alone.\n\n",
                   pitfalls_table(result)]
+        if any(a["group"] == "pitfall" for a in result["arms"]):
+            parts += ["\nThe pitfalls' own runs (inflated by design; never compared with the paper):\n",
+                      arms_table(result, "pitfall")]
     parts.append("\n## Every unit\n")
     for arm in result["arms"]:
         figures = arm["figures"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from emoscope.replication.page import copies_text
 from emoscope.replication.protocol import EARLY_STOPPING, QUICK_POOL, Arm, Protocol, Scale
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
 
@@ -22,6 +25,14 @@ def _shipped_arm(epochs: int, stop: dict | None = None) -> Arm:
     return Arm("shipped", f"{SHIPPED}'s network, fine-tuned", "not in the paper: emoscope's shipped video model",
                {**RECIPE, **(stop or {}), "lr": 1e-4, "model": "fer_fast_net", "model_kwargs": {"width": 2.0},
                 "init_from": SHIPPED, "epochs": epochs})
+
+
+def _copies_arm(shipped: Arm, copies: int) -> Arm:
+    """The pitfall run of the ``shipped`` arm: the same training on folds cut after ``copies`` augmented
+    copies of every pool face were made, on the first fold only (it costs ``copies`` + 1 times as much)."""
+    return dataclasses.replace(shipped, name="shipped_copies", label=f"{shipped.label}, folds cut after "
+                               f"making {copies_text(copies)} of each face", paper="the pitfall, not the paper's",
+                               group="pitfall", units=1, copies_before_split=copies, honest=shipped.name)
 
 
 def _arms(widths: dict, epochs: dict, mobilenet_size: int = 48, stop: dict | None = None) -> list[Arm]:
@@ -59,7 +70,8 @@ def plan(scale: Scale) -> Plan:
         return Plan(Protocol("kfold", label_set="panic", folds=2, pool_splits=("val", "test"),
                              pool_limit=QUICK_POOL, pretrain={"epochs": 1, "limit": QUICK_POOL}),
                     [*_arms({"mobilenet": 0.25, "resnet": 0.125, "cnn": [8, 16, 32]},
-                            {"mobilenet": 1, "resnet": 1, "cnn": 1}, mobilenet_size=32), _shipped_arm(1)],
+                            {"mobilenet": 1, "resnet": 1, "cnn": 1}, mobilenet_size=32), _shipped_arm(1),
+                     _copies_arm(_shipped_arm(1), 1)],
                     f"Smoke run: {QUICK_POOL} images, one epoch.")
     if scale == "cpu":
         return Plan(Protocol("kfold", label_set="panic", folds=10, pool_splits=("val", "test"),
@@ -76,7 +88,8 @@ def plan(scale: Scale) -> Plan:
                              pretrain={"epochs": 40, "early_stopping": EARLY_STOPPING}),
                     [*_arms({"mobilenet": 1.0, "resnet": 1.0, "cnn": [64, 128, 320]},
                             {"mobilenet": 40, "resnet": 40, "cnn": 40}, stop={"early_stopping": EARLY_STOPPING}),
-                     _shipped_arm(40, stop={"early_stopping": EARLY_STOPPING})],
+                     _shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}),
+                     _copies_arm(_shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}), 1)],
                     f"Standard scale: the paper's networks at full width and 48 px, the cpu scale's protocol (10 "
                     f"folds over the 7,178 PublicTest + PrivateTest faces, each arm warm-started from its own "
                     f"7-expression model of Training); every run stops after {EARLY_STOPPING} epochs without a better "
@@ -122,8 +135,8 @@ STUDY = Study(
         "(Table 4) are the per-fold MAE values of Table 6, digit for digit, and its mean recall 0.969 (Table 5) "
         "is about 1 − its mean MAE 0.032 (Table 7). The paper never says which expressions count as panic; its "
         "MobileNet was pretrained on ImageNet with early layers frozen. Ours is fear against the other six "
-        "expressions, with no ImageNet weights (none may be downloaded): each arm starts from its own "
-        "7-expression model of Training instead.\n"
+        "expressions, with no ImageNet weights (none may be downloaded): each of the paper's arms starts from "
+        "its own 7-expression model of Training instead.\n"
         "- **Class balance.** Fear is about 14% of these faces, so always answering calm scores about 86% "
         "accuracy and flagging every face scores recall 1.0; the pages report precision, F1, ROC-AUC and PR-AUC "
         "beside recall, and recall at a threshold chosen on an inner validation split for 90% recall.\n"
@@ -150,6 +163,11 @@ STUDY = Study(
                 "validation folds.", "Section 4, on Table 2",
                 "each fold is tested once, after the epoch and threshold were chosen on an inner validation part "
                 "of the other folds", speculative=True, yields="validation_selected"),
+        Pitfall("Augmented copies made before the 10 folds are cut, so copies of a test face are trained on",
+                "experiments with data augmentation techniques to increase robustness",
+                "Section 3.1 (when the augmentation was applied is not said)",
+                "the folds are cut first; augmentation runs per batch on the training part only",
+                speculative=True, yields="copies_before_split"),
         Pitfall("Hyperparameters and architecture tuned on the evaluation folds",
                 "the model's hyperparameters and architecture are fine-tuned based on evaluation results",
                 "Section 3.1", "one fixed recipe for every arm; nothing is tuned on a test fold", speculative=True),

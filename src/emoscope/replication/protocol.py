@@ -59,6 +59,11 @@ class Arm:
     """``main`` for the compared models, ``ablation`` for a study's ablations (own table)."""
     units: int | None = None
     """Run only the first N units (folds): a cheaper ablation at ``cpu`` scale, stated on the page."""
+    copies_before_split: int = 0
+    """A pitfall run (group ``pitfall``): every pool image and this many augmented copies of it, made before
+    the folds are cut, so copies of a test face are trained on. Never the honest protocol."""
+    honest: str = ""
+    """A pitfall run's honest counterpart: the main arm trained with the same options on the clean folds."""
 
 
 @dataclass(frozen=True)
@@ -146,8 +151,26 @@ def _limited(images: ImageSet, limit: int | None, seed: int) -> ImageSet:
     return limit_per_split(images, limit, seed=seed) if limit and limit < len(images) else images
 
 
-def splits_of(protocol: Protocol) -> list[Split]:
-    """The units of ``protocol``: one per fold, or the one holdout split."""
+def augmented_copies(images: ImageSet, copies: int, seed: int) -> ImageSet:
+    """``images`` followed by ``copies`` augmented copies of each (flip, rotation, zoom, shift: the
+    training augmentation's geometry), as a dataset augmented once and saved would hold them. A copy keeps
+    its original's row in ``meta["rows"]``."""
+    import torch
+
+    from emoscope.training.augment import RandomAffine
+
+    generator = torch.Generator().manual_seed(seed)
+    geometry = RandomAffine(rotate=10.0, scale=0.1, shift=0.1, hflip=0.5)
+    pixels = torch.from_numpy(images.images).float().div(255).unsqueeze(1)  # (N, 1, H, W)
+    made = [geometry(pixels, generator).squeeze(1).mul(255).round().to(torch.uint8).numpy() for _ in range(copies)]
+    meta = {"rows": np.tile(images.meta["rows"], copies + 1)} if "rows" in images.meta else {}
+    return ImageSet(np.concatenate([images.images, *made]), np.tile(images.labels, copies + 1), images.label_set,
+                    f"{images.source} and augmented copies of it ({copies} of each image)", meta=meta)
+
+
+def splits_of(protocol: Protocol, copies_before_split: int = 0) -> list[Split]:
+    """The units of ``protocol``: one per fold, or the one holdout split. ``copies_before_split``: the
+    pitfall of :attr:`Arm.copies_before_split` (k-fold only)."""
     from emoscope.data import stratified_kfold, stratified_sample, stratified_split
 
     if protocol.kind == "holdout":
@@ -159,6 +182,8 @@ def splits_of(protocol: Protocol) -> list[Split]:
     pool = concatenate(parts, f"{protocol.dataset} [{'+'.join(protocol.pool_splits)}]")
     if protocol.pool_limit and protocol.pool_limit < len(pool):
         pool = pool.subset(stratified_sample(pool.labels, protocol.pool_limit, seed=protocol.seed))
+    if copies_before_split:
+        pool = augmented_copies(pool, copies_before_split, protocol.seed)
     units = []
     for fold, (train_idx, test_idx) in enumerate(stratified_kfold(pool.labels, protocol.folds, seed=protocol.seed), 1):
         rest = pool.subset(train_idx)

@@ -155,7 +155,9 @@ def summarise_arm(arm: Arm, units: list[dict]) -> dict:
             "devices": sorted({u.get("device", "cpu") for u in units}),
             "train_images_per_s": float(np.median([u["train_images_per_s"] for u in units])),
             "n_train": [u["n_train"] for u in units], "n_test": [u["n_test"] for u in units],
-            "epochs": units[0]["epochs"], "config": units[0]["config"]}
+            "epochs": units[0]["epochs"], "config": units[0]["config"],
+            **({"copies_before_split": arm.copies_before_split, "honest": arm.honest} if arm.copies_before_split
+               else {})}
 
 
 def paper_cost(arm: Arm) -> dict:
@@ -232,6 +234,8 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
     model; any other arm from the protocol's own warm start where the protocol has one. With ``train`` False
     only kept results are read, up to the first missing."""
     protocol = study.plan(scale).protocol
+    if arm.copies_before_split:
+        splits = splits_of(protocol, arm.copies_before_split)
     warm_start = None
     if "init_from" in arm.train:
         warm_start = shipped_warm_start(arm.train["init_from"])
