@@ -59,6 +59,9 @@ def test_each_study_measures_what_its_paper_reports(quick_runs):
     assert copied["group"] == "pitfall" and copied["n_test"] == [2 * panic["shipped"]["n_test"][0]]
     assert "1 augmented copy of every pool face made before the folds are cut: shipped_copies accuracy" in \
         render_page(results["panic"])
+    cue = results["panic"]["extra"]  # the product's own panic score on the same folds, trained on none of them
+    assert cue["model"] == "fer-default" and [u["unit"] for u in cue["units"]] == ["fold1", "fold2"]
+    assert cue["summary"]["roc_auc"]["n"] == 2 and "## emoscope's panic cue as shipped" in render_page(results["panic"])
     hybrid = {arm["name"]: arm for arm in results["hybrid"]["arms"]}
     assert {"no_dropout", "no_batchnorm", "no_cbam", "no_resnet", "no_mobilenet", "no_attention_cnn"} <= set(hybrid)
     assert hybrid["no_mobilenet"]["group"] == "ablation"

@@ -15,7 +15,7 @@ BINARY = ("pr_auc", "chosen_threshold", "chosen_recall", "chosen_precision", "ch
           "default_precision", "default_mae")
 
 
-def _pm(stat: dict | None, digits: int = 3) -> str:
+def plus_minus(stat: dict | None, digits: int = 3) -> str:
     if not stat or stat.get("mean") is None:
         return "n/a"
     if stat.get("n", 1) > 1:
@@ -27,7 +27,7 @@ def _num(value, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -108,12 +108,12 @@ def claims_table(result: dict) -> str:
     rows = []
     for claim in result["claims"]:
         arm = arms.get(claim["arm"])
-        ours = _pm(metric_of(arm, claim["metric"])) if arm else "not run"
+        ours = plus_minus(metric_of(arm, claim["metric"])) if arm else "not run"
         rows.append([claim["what"], claim["paper"], f"\"{claim['quote']}\" ({claim['where']})", claim["protocol"],
                      f"{ours} ({arm['label']}, {claim['metric']})" if arm else ours,
                      verdict(claim, arm, result["scale"])])
-    return _table(["claim", "paper", "the paper's words", "paper's protocol", f"ours ({result['scale']} scale)",
-                   "what this run can say"], rows)
+    return markdown_table(["claim", "paper", "the paper's words", "paper's protocol",
+                           f"ours ({result['scale']} scale)", "what this run can say"], rows)
 
 
 def _positive_prevalence(arm: dict) -> float:
@@ -199,8 +199,8 @@ def pitfalls_table(result: dict) -> str:
         evidence = f"\"{p['quote']}\" ({p['where']})" if p["quote"] else p["where"]
         rows.append([p["how"] + (" *(speculation)*" if p["speculative"] else ""), evidence,
                      PITFALL_NUMBERS[p["yields"]](result) if p["yields"] else "-", p["ours"]])
-    return _table(["how the number could arise", "what in the paper suggests it", "what it yields here",
-                   "our protocol"], rows)
+    return markdown_table(["how the number could arise", "what in the paper suggests it", "what it yields here",
+                           "our protocol"], rows)
 
 
 def arms_table(result: dict, group: str) -> str:
@@ -212,25 +212,25 @@ def arms_table(result: dict, group: str) -> str:
     rows = []
     for a in arms:
         cost = a["cost"]
-        rows.append([a["name"], a["label"], *(_pm(a["summary"].get(m)) for m in metrics),
+        rows.append([a["name"], a["label"], *(plus_minus(a["summary"].get(m)) for m in metrics),
                      f"{a['chance']['accuracy']:.3f} / {a['chance']['macro_f1']:.3f}",
                      "yes" if a["learned"] else "**no**",
                      LEVELLED_CELL[convergence(a)["status"]],
                      f"{cost['params'] / 1e6:.2f}M", f"{cost['mflops']:.1f}",
                      f"{cost['faces_per_s']:,.0f}", f"{a['train_seconds']:.0f}"])
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def units_table(arm: dict) -> str:
     metrics = [m for m in arm["per_unit"][0] if m not in ("unit", "best_epoch", "epochs_run")]
     rows = [[u["unit"], str(u["best_epoch"]), str(u.get("epochs_run", arm["epochs"])), *(_num(u[m]) for m in metrics)]
             for u in arm["per_unit"]]
-    return _table(["unit", "best epoch", "epochs run", *metrics], rows)
+    return markdown_table(["unit", "best epoch", "epochs run", *metrics], rows)
 
 
 def per_class_table(arm: dict) -> str:
     rows = [[c, *(_num(v[m], 3) for m in ("precision", "recall", "f1"))] for c, v in arm["per_class"].items()]
-    return _table(["class", "precision", "recall (per-class accuracy)", "F1"], rows)
+    return markdown_table(["class", "precision", "recall (per-class accuracy)", "F1"], rows)
 
 
 def paper_table(result: dict) -> str:
@@ -241,8 +241,8 @@ def paper_table(result: dict) -> str:
         rows.append([p["name"], f"`{p['model']}` {json.dumps(p['model_kwargs'])} at {p['img_size']} px",
                      f"{p['params'] / 1e6:.2f}M", f"{p['mflops']:.1f}",
                      f"{here['cost']['params'] / 1e6:.2f}M / {here['cost']['mflops']:.1f}" if here else "not trained"])
-    return _table(["arm", "paper's network (`full` scale)", "params", "MFLOPs",
-                   f"trained at {result['scale']} scale: params / MFLOPs"], rows)
+    return markdown_table(["arm", "paper's network (`full` scale)", "params", "MFLOPs",
+                           f"trained at {result['scale']} scale: params / MFLOPs"], rows)
 
 
 def epochs_text(arm: dict) -> str:
@@ -358,9 +358,9 @@ def render_index(out_dir: Path) -> str:
                              "", result["scale"], verdict(claim, arm, result["scale"])])
                 continue
             rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"],
-                         _pm(metric_of(arm, claim["metric"])), arm["label"],
-                         f"{_pm(arm['summary']['roc_auc'])} (0.5)",
-                         f"{_pm(arm['summary']['macro_f1'])} ({arm['chance']['macro_f1']:.3f})",
+                         plus_minus(metric_of(arm, claim["metric"])), arm["label"],
+                         f"{plus_minus(arm['summary']['roc_auc'])} (0.5)",
+                         f"{plus_minus(arm['summary']['macro_f1'])} ({arm['chance']['macro_f1']:.3f})",
                          LEVELLED_CELL[convergence(arm)["status"]],
                          result["scale"] + ("" if arm["learned"] else ", **did not learn**"),
                          verdict(claim, arm, result["scale"])])
@@ -371,8 +371,8 @@ def render_index(out_dir: Path) -> str:
             "paper's number could arise. ROC-AUC and macro-F1 are test means, with what a model that learned "
             f"nothing scores in brackets. Levelled off: in most units the best validation epoch came at least "
             f"{PATIENCE} epochs before the last; no claim gets a verdict from an arm that had not.\n\n"
-            + _table(["study", "claim", "paper", "ours", "model trained", "ROC-AUC (chance)", "macro-F1 (chance)",
-                      "levelled off", "scale", "what this run can say"], rows))
+            + markdown_table(["study", "claim", "paper", "ours", "model trained", "ROC-AUC (chance)",
+                              "macro-F1 (chance)", "levelled off", "scale", "what this run can say"], rows))
     if needs_full:
         text += "\nStill to run at the paper's scale (a GPU, or a long CPU run): " + ", ".join(needs_full) + ".\n"
     if (out_dir / STANDARD_PAGES / "README.md").is_file():
