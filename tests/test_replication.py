@@ -139,7 +139,8 @@ def test_standard_scale_trains_the_papers_networks_until_validation_stops_improv
         assert (arm.name in paper) != ("init_from" in arm.train), f"{name}/{arm.name}: the paper's or a shipped start"
         for option in ("model", "model_kwargs", "img_size", "in_chans"):
             assert arm.train.get(option) == paper.get(arm.name, arm.train).get(option), f"{name}/{arm.name}: {option}"
-        assert arm.train["early_stopping"] == EARLY_STOPPING and arm.train["epochs"] >= 40
+        assert arm.train["early_stopping"] == EARLY_STOPPING
+        assert arm.train["epochs"] >= 40 or arm.group == "pitfall", f"{name}/{arm.name}: too few epochs to level off"
     if name == "realtime":  # the study's own loss: sigmoid outputs with binary cross-entropy
         assert {arm.train["loss"] for arm in standard.arms} == {"bce"}
 

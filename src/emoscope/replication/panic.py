@@ -28,12 +28,14 @@ def _shipped_arm(epochs: int, stop: dict | None = None) -> Arm:
                 "init_from": SHIPPED, "epochs": epochs})
 
 
-def _copies_arm(shipped: Arm, copies: int) -> Arm:
+def _copies_arm(shipped: Arm, copies: int, epochs: int) -> Arm:
     """The pitfall run of the ``shipped`` arm: the same training on folds cut after ``copies`` augmented
-    copies of every pool face were made, on the first fold only (it costs ``copies`` + 1 times as much)."""
+    copies of every pool face were made, on the first fold only and for at most ``epochs`` (each epoch costs
+    ``copies`` + 1 times as much, and a validation part holding copies of training faces rarely stops it)."""
     return dataclasses.replace(shipped, name="shipped_copies", label=f"{shipped.label}, folds cut after "
                                f"making {copies_text(copies)} of each face", paper="the pitfall, not the paper's",
-                               group="pitfall", units=1, copies_before_split=copies, honest=shipped.name)
+                               train={**shipped.train, "epochs": epochs}, group="pitfall", units=1,
+                               copies_before_split=copies, honest=shipped.name)
 
 
 def _arms(widths: dict, epochs: dict, mobilenet_size: int = 48, stop: dict | None = None) -> list[Arm]:
@@ -72,7 +74,7 @@ def plan(scale: Scale) -> Plan:
                              pool_limit=QUICK_POOL, pretrain={"epochs": 1, "limit": QUICK_POOL}),
                     [*_arms({"mobilenet": 0.25, "resnet": 0.125, "cnn": [8, 16, 32]},
                             {"mobilenet": 1, "resnet": 1, "cnn": 1}, mobilenet_size=32), _shipped_arm(1),
-                     _copies_arm(_shipped_arm(1), 1)],
+                     _copies_arm(_shipped_arm(1), 1, 1)],
                     f"Smoke run: {QUICK_POOL} images, one epoch.")
     if scale == "cpu":
         return Plan(Protocol("kfold", label_set="panic", folds=10, pool_splits=("val", "test"),
@@ -90,7 +92,7 @@ def plan(scale: Scale) -> Plan:
                     [*_arms({"mobilenet": 1.0, "resnet": 1.0, "cnn": [64, 128, 320]},
                             {"mobilenet": 40, "resnet": 40, "cnn": 40}, stop={"early_stopping": EARLY_STOPPING}),
                      _shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}),
-                     _copies_arm(_shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}), 1)],
+                     _copies_arm(_shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}), 1, 20)],
                     f"Standard scale: the paper's networks at full width and 48 px, the cpu scale's protocol (10 "
                     f"folds over the 7,178 PublicTest + PrivateTest faces, each arm warm-started from its own "
                     f"7-expression model of Training); every run stops after {EARLY_STOPPING} epochs without a better "
