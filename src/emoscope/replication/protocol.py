@@ -279,7 +279,9 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
     data = {"arm": arm.name, "unit": split.name, "config": options, "classes": classes,
             "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
             "test_split": split.test_split, "best_epoch": fit.best_epoch, "epochs": cfg.epochs,
-            "seconds": time.perf_counter() - start, "device": device_name(trainer.device), "history": history,
+            # a resumed unit's own time covers only its last part; its history times every epoch
+            "seconds": max(time.perf_counter() - start, sum(row.get("epoch_seconds", 0.0) for row in history)),
+            "device": device_name(trainer.device), "history": history,
             "train_images_per_s": float(np.median([row["train_images_per_s"] for row in history])),
             "val": {k: fit.best_metrics[k] for k in ("accuracy", "macro_f1")}, "test": test,
             "bundle": str(fit.best_bundle)}
