@@ -22,16 +22,12 @@ from emoscope.runtime.predictor import load_predictor
 CLIP = Path(__file__).resolve().parents[1] / "samples" / "WolfgangLanger_Pexels.mp4"
 
 
-def int8_copy(name: str) -> Path:
-    """A shipped model exported and quantised into a temporary folder (kept until the process ends)."""
-    from emoscope.evaluation.int8 import quantized_copy
-    from emoscope.runtime.bundle import load_bundle
-    from emoscope.runtime.onnx_runtime import export_onnx
-    from emoscope.runtime.predictor import resolve_model_path
+def int8_predictor(name: str):
+    """A shipped model's int8 copy: the shipped one, else exported and quantised into a temporary folder as
+    `emoscope bench classify` does (kept until the process ends)."""
+    from emoscope.benchmarks.classifier_speed import classifier_backends
 
-    model, spec = load_bundle(resolve_model_path(name, "torch"))
-    folder = Path(tempfile.mkdtemp(prefix="loop-ab-"))
-    return quantized_copy(export_onnx(model, spec, folder / f"{name}.onnx"), "fer2013", folder / f"{name}.int8.onnx")
+    return classifier_backends(name, int8=True, work_dir=Path(tempfile.mkdtemp(prefix="loop-ab-")))["onnx-int8"]
 
 
 def main() -> None:
@@ -42,15 +38,16 @@ def main() -> None:
     args = parser.parse_args()
     one_thread = source.open_capture
     ffmpeg_threads = cv2.VideoCapture  # FFmpeg's own decoding threads, as before issue 39's change
-    loops = {
-        "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads),
-        "+ one decoding thread": (load_predictor("fer-default", "onnx"), one_thread),
-        "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread),
-        "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread),
-    }
     if args.against is not None:
         loops = {"video default": (load_predictor("fer-default", "fastest"), one_thread),
-                 f"{args.against} int8": (load_predictor(int8_copy(args.against), "onnx"), one_thread)}
+                 f"{args.against} int8": (int8_predictor(args.against), one_thread)}
+    else:
+        loops = {
+            "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads),
+            "+ one decoding thread": (load_predictor("fer-default", "onnx"), one_thread),
+            "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread),
+            "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread),
+        }
     options = bench_options()["emotion_only"]
     runs: dict[str, list[dict]] = {name: [] for name in loops}
     for _ in range(args.rounds):

@@ -20,22 +20,22 @@ SHIPPED = "fer-default"
 this CPU can fine-tune on every fold (the paper's networks at full width need a GPU here)."""
 
 
-def _shipped_arm(epochs: int, stop: dict | None = None) -> Arm:
-    """Fear vs rest fine-tuned from :data:`SHIPPED` on each fold, at a tenth of the other arms' learning rate
-    (the warm start is already a good expression model; the new two-class head is the only random part)."""
-    return Arm("shipped", f"{SHIPPED}'s network, fine-tuned", "not in the paper: emoscope's shipped video model",
-               {**RECIPE, **(stop or {}), "lr": 1e-4, "model": "fer_fast_net", "model_kwargs": {"width": 2.0},
-                "init_from": SHIPPED, "epochs": epochs})
+def _shipped_arms(epochs: int, copies_epochs: int, stop: dict | None = None) -> list[Arm]:
+    """The ``shipped`` arm and its pitfall run.
 
-
-def _copies_arm(shipped: Arm, copies: int, epochs: int) -> Arm:
-    """The pitfall run of the ``shipped`` arm: the same training on folds cut after ``copies`` augmented
-    copies of every pool face were made, on the first fold only and for at most ``epochs`` (each epoch costs
-    ``copies`` + 1 times as much, and a validation part holding copies of training faces rarely stops it)."""
-    return dataclasses.replace(shipped, name="shipped_copies", label=f"{shipped.label}, folds cut after "
-                               f"making {copies_text(copies)} of each face", paper="the pitfall, not the paper's",
-                               train={**shipped.train, "epochs": epochs}, group="pitfall", units=1,
-                               copies_before_split=copies, honest=shipped.name)
+    ``shipped``: fear vs rest fine-tuned from :data:`SHIPPED` on each fold, at a tenth of the other arms'
+    learning rate (the warm start is already a good expression model; the new two-class head is the only
+    random part). ``shipped_copies``: the same training on folds cut after one augmented copy of every pool
+    face was made, on the first fold only and for at most ``copies_epochs`` (each epoch costs twice as much,
+    and a validation part holding copies of training faces rarely stops it)."""
+    shipped = Arm("shipped", f"{SHIPPED}'s network, fine-tuned", "not in the paper: emoscope's shipped video model",
+                  {**RECIPE, **(stop or {}), "lr": 1e-4, "model": "fer_fast_net", "model_kwargs": {"width": 2.0},
+                   "init_from": SHIPPED, "epochs": epochs})
+    copies = dataclasses.replace(shipped, name="shipped_copies", label=f"{shipped.label}, folds cut after making "
+                                 f"{copies_text(1)} of each face", paper="the pitfall, not the paper's",
+                                 train={**shipped.train, "epochs": copies_epochs}, group="pitfall", units=1,
+                                 copies_before_split=1, honest=shipped.name)
+    return [shipped, copies]
 
 
 def _arms(widths: dict, epochs: dict, mobilenet_size: int = 48, stop: dict | None = None) -> list[Arm]:
@@ -73,8 +73,7 @@ def plan(scale: Scale) -> Plan:
         return Plan(Protocol("kfold", label_set="panic", folds=2, pool_splits=("val", "test"),
                              pool_limit=QUICK_POOL, pretrain={"epochs": 1, "limit": QUICK_POOL}),
                     [*_arms({"mobilenet": 0.25, "resnet": 0.125, "cnn": [8, 16, 32]},
-                            {"mobilenet": 1, "resnet": 1, "cnn": 1}, mobilenet_size=32), _shipped_arm(1),
-                     _copies_arm(_shipped_arm(1), 1, 1)],
+                            {"mobilenet": 1, "resnet": 1, "cnn": 1}, mobilenet_size=32), *_shipped_arms(1, 1)],
                     f"Smoke run: {QUICK_POOL} images, one epoch.")
     if scale == "cpu":
         return Plan(Protocol("kfold", label_set="panic", folds=10, pool_splits=("val", "test"),
@@ -91,8 +90,7 @@ def plan(scale: Scale) -> Plan:
                              pretrain={"epochs": 40, "early_stopping": EARLY_STOPPING}),
                     [*_arms({"mobilenet": 1.0, "resnet": 1.0, "cnn": [64, 128, 320]},
                             {"mobilenet": 40, "resnet": 40, "cnn": 40}, stop={"early_stopping": EARLY_STOPPING}),
-                     _shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}),
-                     _copies_arm(_shipped_arm(40, stop={"early_stopping": EARLY_STOPPING}), 1, 20)],
+                     *_shipped_arms(40, 20, stop={"early_stopping": EARLY_STOPPING})],
                     f"Standard scale: the paper's networks at full width and 48 px, the cpu scale's protocol (10 "
                     f"folds over the 7,178 PublicTest + PrivateTest faces, each arm warm-started from its own "
                     f"7-expression model of Training); every run stops after {EARLY_STOPPING} epochs without a better "
