@@ -1,9 +1,12 @@
 """Blink, face-touch and gaze cues on constructed landmark streams with known answers."""
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from emoscope.cues.blinks import LEFT_EYE, RIGHT_EYE, BlinkDetector, eye_aspect_ratio
+from emoscope.cues.blinks import LEFT_EYE, RIGHT_EYE, BlinkDetector, eye_aspect_ratio, percentile_of_sorted
 from emoscope.cues.gaze import EYES, gaze_direction, iris_position
 from emoscope.cues.debounce import Debouncer
 from emoscope.cues.touch import hand_touches_face
@@ -51,6 +54,22 @@ def test_threshold_adapts_to_a_person_with_narrow_eyes():
     blinks, detector = run_blinks(ears)
     assert len(blinks) == 2
     assert detector.threshold == pytest.approx(0.75 * 0.18, rel=0.05)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0, 1) | st.sampled_from([0.25, 0.3, math.nan]), min_size=1, max_size=120),
+       st.floats(0.5, 60), st.sampled_from([50, 80, 95]))
+def test_the_open_level_is_numpys_percentile_of_the_window_to_the_last_bit(ears, fps, q):
+    """The detector keeps its window sorted instead of calling np.percentile every frame (issue 39)."""
+    detector = BlinkDetector(warmup_frames=1)
+    for i, ear in enumerate(ears):
+        detector.update(ear, i / fps)
+        window = [value for time, value in detector._recent]
+        expected = float(np.percentile(window, 80))
+        assert detector.open_level == expected or (math.isnan(expected) and math.isnan(detector.open_level))
+    finite = sorted(e for e in ears if not math.isnan(e))
+    if finite:
+        assert percentile_of_sorted(finite, q) == float(np.percentile(finite, q))
 
 
 def test_touch_requires_enough_landmarks_inside_the_box():

@@ -12,6 +12,8 @@ and the eyes open again within ``max_closed_s`` seconds (longer closures are not
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import deque
 
 import numpy as np
@@ -35,6 +37,18 @@ def eye_aspect_ratio(mesh: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
+def percentile_of_sorted(values: list[float], q: float) -> float:
+    """``np.percentile(values, q)`` (its default, linear method, to the last bit) of a non-empty ascending
+    list: the loop asks for one every frame, and numpy's general machinery costs more than the sum."""
+    position = (len(values) - 1) * (q / 100)
+    if position >= len(values) - 1:
+        return values[-1]
+    lower = math.floor(position)
+    below, above = values[lower], values[lower + 1]
+    weight, step = position - lower, above - below
+    return above - step * (1 - weight) if weight >= 0.5 else below + step * weight  # numpy's lerp
+
+
 class BlinkDetector:
     """Per-person blink state machine over a stream of EAR values."""
 
@@ -47,6 +61,8 @@ class BlinkDetector:
         self.window_s = window_s
         self.warmup_frames = warmup_frames
         self._recent: deque[tuple[float, float]] = deque()  # (time, ear)
+        self._ascending: list[float] = []  # the EARs of _recent in order, NaNs left out
+        self._nans = 0  # NaNs in _recent
         self._closed_frames = 0
         self._closed_since: float | None = None
         self._deep = False
@@ -57,7 +73,7 @@ class BlinkDetector:
     def open_level(self) -> float | None:
         if len(self._recent) < self.warmup_frames:
             return None
-        return float(np.percentile([ear for _, ear in self._recent], 80))
+        return math.nan if self._nans else float(percentile_of_sorted(self._ascending, 80))  # NaN, as numpy
 
     @property
     def threshold(self) -> float | None:
@@ -67,8 +83,9 @@ class BlinkDetector:
     def update(self, ear: float, time: float) -> bool:
         """Feed one frame's EAR; True when a blink has just completed."""
         self._recent.append((time, ear))
+        self._count(ear, +1)
         while time - self._recent[0][0] > self.window_s:
-            self._recent.popleft()
+            self._count(self._recent.popleft()[1], -1)
         level = self.level = self.open_level
         if level is None or ear >= self.closed_ratio * level:
             blink = (self._closed_frames >= self.min_closed_frames and self._deep
@@ -82,6 +99,15 @@ class BlinkDetector:
         self._closed_frames += 1
         self._deep = self._deep or ear < self.depth_ratio * level
         return False
+
+    def _count(self, ear: float, change: int) -> None:
+        """Add (+1) or remove (-1) one EAR of the window from the sorted list (or the NaN count)."""
+        if math.isnan(ear):
+            self._nans += change
+        elif change > 0:
+            bisect.insort(self._ascending, ear)
+        else:
+            del self._ascending[bisect.bisect_left(self._ascending, ear)]
 
     @property
     def eyes_closed(self) -> bool:

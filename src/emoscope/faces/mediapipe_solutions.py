@@ -107,7 +107,27 @@ class SolutionRunner:
         self._solution.close()
 
 
+_SERIALIZED_LANDMARK = np.dtype([("tags", "u1", 3), ("x", "<f4"), ("y_tag", "u1"), ("y", "<f4"),
+                                 ("z_tag", "u1"), ("z", "<f4")])
+"""One landmark of a serialized ``NormalizedLandmarkList`` holding only x, y and z: the list's field tag
+(0x0a), the landmark's length (15), then each float's tag (0x0d, 0x15, 0x1d) and its four bytes."""
+_EXPECTED_TAGS = (np.array([0x0A, 0x0F, 0x0D], np.uint8), 0x15, 0x1D)
+
+
 def landmark_pixels(landmarks, width: int, height: int) -> np.ndarray:
     """A normalised landmark list as ``(K, 3)`` float32: x, y in pixels, z (depth, smaller = nearer)
-    in the same scale as x."""
+    in the same scale as x.
+
+    Read from the list's serialized bytes in one go where every landmark holds just x, y and z (the face
+    mesh's 478, the hands' 21): reading 478 x 3 fields one by one in Python took 0.4 ms a frame and held
+    the GIL, stalling the loop's other threads. Any other layout is read field by field."""
+    raw = np.frombuffer(landmarks.SerializeToString(), np.uint8)
+    count = len(landmarks.landmark)
+    if count and raw.size == count * _SERIALIZED_LANDMARK.itemsize:
+        fields = raw.view(_SERIALIZED_LANDMARK)
+        tags, y_tag, z_tag = _EXPECTED_TAGS
+        if (fields["tags"] == tags).all() and (fields["y_tag"] == y_tag).all() and (fields["z_tag"] == z_tag).all():
+            # in float64 as Python multiplies, so the pixels are the same to the last bit
+            scaled = [fields[axis].astype(np.float64) * scale for axis, scale in (("x", width), ("y", height), ("z", width))]
+            return np.stack(scaled, axis=1).astype(np.float32)
     return np.array([(p.x * width, p.y * height, p.z * width) for p in landmarks.landmark], dtype=np.float32)

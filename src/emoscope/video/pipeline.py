@@ -150,7 +150,6 @@ class FrameAnalyzer:
             self.hands = HandsRunner() if HANDS in needs else None
         self.tracker = FaceTracker(self.options.track_iou, max_missed=self.options.track_max_missed)
         self.smoother = EmaSmoother(self.options.ema_alpha)
-        self._frames_seen = 0
         self._last_hands = np.zeros((0, 21, 2), np.float32)
         self._hands_pending: Future | None = None
         self._hands_pool = ThreadPoolExecutor(1, thread_name_prefix="emoscope-hands") if self.hands else None
@@ -177,7 +176,7 @@ class FrameAnalyzer:
         per_workers = LOOKAHEAD_PER_WORKER * len(self._detection.instances)
         lookahead = max(per_workers, min(per_workers * self.options.detect_every, self.options.batch_frames))
         window: list[_Perceived] = []
-        started: deque[tuple[Frame, Future, Future | None]] = deque()
+        started: deque[tuple[Frame, Future, Future | None, Future | None]] = deque()
 
         def drain(keep: int) -> Iterator[FrameResult]:
             nonlocal window
@@ -192,8 +191,10 @@ class FrameAnalyzer:
                          if self.schedule.planned(position) else None)
             if self._follower is not None:
                 detecting = self._follow_pool.submit(self._follow_or_detect, frame.image, detecting)
-            started.append((frame, detecting, self._mesh_pool.submit(self._mesh_for, frame.image, detecting)
-                            if self.mesh is not None else None))
+            meshing = self._mesh_pool.submit(self._mesh_for, frame.image, detecting) if self.mesh is not None else None
+            handling = (self._hands_pool.submit(self._timed, "hands", self.hands, frame.image)
+                        if self.hands is not None and position % self.options.hands_every == 0 else None)
+            started.append((frame, detecting, meshing, handling))
             yield from drain(lookahead)
         yield from drain(0)
         if window:
@@ -246,7 +247,8 @@ class FrameAnalyzer:
             self._follower.start(image, detections)
         return detections, crops
 
-    def _perceive(self, frame: Frame, detecting: Future, mesh_pending: Future | None) -> _Perceived:
+    def _perceive(self, frame: Frame, detecting: Future, mesh_pending: Future | None,
+                  hands_pending: Future | None) -> _Perceived:
         from emoscope.video.landmarks import match_to_boxes
 
         detections, crops = detecting.result()
@@ -257,23 +259,21 @@ class FrameAnalyzer:
             for i, j in enumerate(match_to_boxes(found, boxes)):
                 if j >= 0:
                     meshes[i] = found[j]
-        return _Perceived(frame, boxes, detections.scores, crops, meshes, self._hands_for(frame))
+        return _Perceived(frame, boxes, detections.scores, crops, meshes, self._hands_for(hands_pending))
 
-    def _hands_for(self, frame: Frame) -> np.ndarray:
+    def _hands_for(self, submitted: Future | None) -> np.ndarray:
         """Hand landmarks, refreshed every ``hands_every`` frames and held in between.
 
-        The hand tracker runs on a worker thread, in parallel with detection and the face mesh on
-        this one (MediaPipe releases the GIL). To stay deterministic, frame k waits for the result
-        of frame k - hands_every, submitted one period earlier: touches lag by one period (a few
-        hundredths of a second at video rates), never by however long the thread happened to take.
+        The hand tracker runs on a worker thread on every ``hands_every``-th frame as it is read, so a
+        call has the whole lookahead to finish in (MediaPipe releases the GIL). To stay deterministic,
+        frame k gets the hands of frame k - hands_every, submitted one period earlier, whose result is
+        then surely waited for: touches lag by one period (a few hundredths of a second at video
+        rates), never by however long the thread happened to take. ``submitted``: this frame's call.
         """
-        if self.hands is None:
-            return self._last_hands
-        if self._frames_seen % self.options.hands_every == 0:
+        if submitted is not None:
             if self._hands_pending is not None:
                 self._last_hands = self._hands_pending.result()
-            self._hands_pending = self._hands_pool.submit(self._timed, "hands", self.hands, frame.image)
-        self._frames_seen += 1
+            self._hands_pending = submitted
         return self._last_hands
 
     # -- stage 2: one classifier call per window, then tracking and cues in order --------------
