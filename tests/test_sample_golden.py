@@ -6,8 +6,9 @@ default becoming fer-default (issue 18: the model's name and the probabilities),
 robust fine-tune (issue 18: the probabilities, so some labels and episodes), by the framing-views
 option (issue 18: one more report option, off), and by detection on every 5th frame with the faces
 followed in between (issue 39: one more report option, the boxes between detections and so the
-probabilities; the labels of 99.4% of the frames are the same), and by crops averaged down before the warp
-(issue 39: the probabilities; the labels of 471 of the 472 face-frames are the same).
+probabilities; the labels of 99.4% of the frames are the same), by crops averaged down before the warp
+(issue 39: the probabilities; the labels of 471 of the 472 face-frames are the same), and by the hand
+tracker's search for a second hand on every other run (issue 39: one more report option, nothing else).
 
 The golden runs take fer-default's fp32 ONNX file. The video default is its int8 copy (issue 39). Integer
 kernels round differently on CPUs with and without VNNI, so an int8 golden would pin one kind of CPU. The

@@ -81,20 +81,24 @@ class SolutionRunner:
     ``"multi_face_landmarks"``...): warm-up ends after a few frames found something.
     """
 
-    def __init__(self, make_solution: Callable, findings: str):
+    def __init__(self, make_solution: Callable, findings: str, streams: dict | None = None):
+        """``streams``: the graph's inputs besides its image (called ``image``), for its first frame."""
         mp = import_mediapipe()
         with native_stderr_silenced():
             self._solution = make_solution(mp)
-            self._solution.process(np.zeros((64, 64, 3), np.uint8))  # a graph starts, and logs, on its first frame
+            blank = np.zeros((64, 64, 3), np.uint8)  # a graph starts, and logs, on its first frame
+            self._solution.process(blank if streams is None else {"image": blank} | streams)
         self._findings = findings
         self._warmup = WarmupSilencer()
 
-    def process(self, image_bgr: np.ndarray):
-        """MediaPipe's result for one uint8 HxWx3 BGR frame."""
+    def process(self, image_bgr: np.ndarray, streams: dict | None = None):
+        """MediaPipe's result for one uint8 HxWx3 BGR frame; ``streams``: the graph's other inputs by name
+        (its image input is then called ``image``)."""
         import cv2
 
+        image = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         with self._warmup():
-            result = self._solution.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+            result = self._solution.process(image if streams is None else {"image": image} | streams)
         self._warmup.record(bool(getattr(result, self._findings)))
         return result
 

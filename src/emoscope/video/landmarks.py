@@ -25,7 +25,7 @@ class FaceMeshRunner:
     def __init__(self, max_faces: int = 4, min_confidence: float = 0.5):
         self.max_faces = max_faces
         self.min_confidence = min_confidence
-        self._graphs: dict[int, SolutionRunner] = {}
+        self._graphs = {1: self._graph(1)}  # made now, not in the loop: the graph for one face serves most videos
         self._last: int | None = None  # the graph of the last frame
 
     def __call__(self, image_bgr: np.ndarray, faces: int | None = None) -> np.ndarray:
@@ -58,10 +58,11 @@ class FaceMeshRunner:
 
 
 class HandsRunner:
-    """21 landmarks per hand as ``(N, 21, 2)`` pixels, from the lighter hand tracker."""
+    """21 landmarks per hand as ``(N, 21, 2)`` pixels, from the lighter hand tracker; ``search_every``: see
+    :class:`~emoscope.faces.hands.HandDetector`."""
 
-    def __init__(self, max_hands: int = 2):
-        self._detector = HandDetector(still=False, max_hands=max_hands, complexity=0)
+    def __init__(self, max_hands: int = 2, search_every: int = 1):
+        self._detector = HandDetector(still=False, max_hands=max_hands, complexity=0, search_every=search_every)
 
     def __call__(self, image_bgr: np.ndarray) -> np.ndarray:
         hands = self._detector(image_bgr)

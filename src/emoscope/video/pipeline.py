@@ -58,6 +58,9 @@ class AnalysisOptions(BaseModel):
     ema_alpha: float = Field(0.3, gt=0, le=1, description="weight of the newest frame in the EMA")
     hands_every: int = Field(4, ge=1, description="run the hand tracker on every Nth frame; a touch lasts "
                              "seconds, and hands are the costliest stage (~35 ms a frame on 2 cores)")
+    hands_search_every: int = Field(2, ge=1, description="while the hand tracker follows one hand, it looks for a "
+                                    "second only on every Nth of its runs (a full search of the frame, its costliest "
+                                    "part); with none in view it looks on every run; 1: look on every run")
     max_faces: int = Field(4, ge=1, description="faces tracked by the face mesh")
     track_iou: float = Field(0.3, gt=0, le=1)
     track_max_missed: int = Field(15, ge=0, description="frames a track survives without its face")
@@ -147,7 +150,7 @@ class FrameAnalyzer:
             from emoscope.video.landmarks import FaceMeshRunner, HandsRunner
 
             self.mesh = FaceMeshRunner(self.options.max_faces) if MESH in needs else None
-            self.hands = HandsRunner() if HANDS in needs else None
+            self.hands = HandsRunner(search_every=self.options.hands_search_every) if HANDS in needs else None
         self.tracker = FaceTracker(self.options.track_iou, max_missed=self.options.track_max_missed)
         self.smoother = EmaSmoother(self.options.ema_alpha)
         self._last_hands = np.zeros((0, 21, 2), np.float32)
