@@ -1,8 +1,9 @@
-"""Issue 39's two classifier and decoder changes, one at a time, in one process: the emotion-only loop on the
-sample clip with the loops interleaved, so a slower moment of the machine slows each of them alike.
+"""Issue 39's changes, one at a time, in one process: a loop on the sample clip against its variants, the loops
+interleaved, so a slower moment of the machine slows each of them alike.
 
     python tools/loop_ab.py --rounds 5
     python tools/loop_ab.py --rounds 3 --against fer-best   # the default vs another shipped model's int8 copy
+    python tools/loop_ab.py --rounds 5 --full-report hands_search_every=1   # the full report vs these options
 
 Prints per loop the median frames/s and CPU ms per frame (docs/speed.md quotes runs of both)."""
 
@@ -35,25 +36,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--against", help="a shipped model: its int8 copy (exported and quantised here, as "
                         "`emoscope quantize` would) against the video default")
+    parser.add_argument("--full-report", nargs="+", metavar="OPTION=VALUE",
+                        help="the full-report loop (frame table and report too, as `bench video` times it) with the "
+                        "default options against these AnalysisOptions")
     args = parser.parse_args()
     one_thread = source.open_capture
     ffmpeg_threads = cv2.VideoCapture  # FFmpeg's own decoding threads, as before issue 39's change
-    if args.against is not None:
-        loops = {"video default": (load_predictor("fer-default", "fastest"), one_thread),
-                 f"{args.against} int8": (int8_predictor(args.against), one_thread)}
+    emotion_only = bench_options()["emotion_only"]
+    if args.full_report:
+        default = load_predictor("fer-default", "fastest")
+        changed = dict(option.split("=", 1) for option in args.full_report)
+        loops = {"full report": (default, one_thread, bench_options()["full_report"]),
+                 f"full report, {' '.join(args.full_report)}": (default, one_thread, bench_options(**changed)["full_report"])}
+    elif args.against is not None:
+        loops = {"video default": (load_predictor("fer-default", "fastest"), one_thread, emotion_only),
+                 f"{args.against} int8": (int8_predictor(args.against), one_thread, emotion_only)}
     else:
         loops = {
-            "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads),
-            "+ one decoding thread": (load_predictor("fer-default", "onnx"), one_thread),
-            "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread),
-            "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread),
+            "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads, emotion_only),
+            "+ one decoding thread": (load_predictor("fer-default", "onnx"), one_thread, emotion_only),
+            "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread, emotion_only),
+            "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread, emotion_only),
         }
-    options = bench_options()["emotion_only"]
     runs: dict[str, list[dict]] = {name: [] for name in loops}
     for _ in range(args.rounds):
-        for name, (predictor, opener) in loops.items():
+        for name, (predictor, opener, options) in loops.items():
             source.open_capture = opener
-            runs[name].append(time_pipeline(CLIP, predictor, options))
+            runs[name].append(time_pipeline(CLIP, predictor, options, sinks=bool(args.full_report)))
     source.open_capture = one_thread
     for name, measured in runs.items():
         print(f"{name}: {statistics.median(r['fps'] for r in measured):.1f} frames/s, "
