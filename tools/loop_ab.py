@@ -47,7 +47,8 @@ def main() -> None:
         default = load_predictor("fer-default", "fastest")
         changed = dict(option.split("=", 1) for option in args.full_report)
         loops = {"full report": (default, one_thread, bench_options()["full_report"]),
-                 f"full report, {' '.join(args.full_report)}": (default, one_thread, bench_options(**changed)["full_report"])}
+                 f"full report, {' '.join(args.full_report)}":
+                     (default, one_thread, bench_options(**changed)["full_report"])}
     elif args.against is not None:
         loops = {"video default": (load_predictor("fer-default", "fastest"), one_thread, emotion_only),
                  f"{args.against} int8": (int8_predictor(args.against), one_thread, emotion_only)}
@@ -56,7 +57,8 @@ def main() -> None:
             "before (fp32, FFmpeg's threads)": (load_predictor("fer-default", "onnx"), ffmpeg_threads, emotion_only),
             "+ one decoding thread": (load_predictor("fer-default", "onnx"), one_thread, emotion_only),
             "+ int8 classifier": (load_predictor("fer-default", "fastest"), one_thread, emotion_only),
-            "+ ONNX Runtime on one thread": (load_predictor("fer-default", "fastest", threads=1), one_thread, emotion_only),
+            "+ ONNX Runtime on one thread":
+                (load_predictor("fer-default", "fastest", threads=1), one_thread, emotion_only),
         }
     runs: dict[str, list[dict]] = {name: [] for name in loops}
     for _ in range(args.rounds):

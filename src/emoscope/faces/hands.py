@@ -87,8 +87,9 @@ class HandDetector:
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence),
                 findings="multi_hand_landmarks")
         else:
-            self._hands = SolutionRunner(lambda mp: hands_searching_on_request(mp, max_hands, complexity, min_confidence),
-                                         findings="multi_hand_landmarks", streams={SEARCH_STREAM: True})
+            self._hands = SolutionRunner(
+                lambda mp: hands_searching_on_request(mp, max_hands, complexity, min_confidence),
+                findings="multi_hand_landmarks", streams={SEARCH_STREAM: True})
 
     def __call__(self, image_bgr: np.ndarray) -> list[Hand]:
         hands = self._find(image_bgr)

@@ -132,6 +132,7 @@ def landmark_pixels(landmarks, width: int, height: int) -> np.ndarray:
         tags, y_tag, z_tag = _EXPECTED_TAGS
         if (fields["tags"] == tags).all() and (fields["y_tag"] == y_tag).all() and (fields["z_tag"] == z_tag).all():
             # in float64 as Python multiplies, so the pixels are the same to the last bit
-            scaled = [fields[axis].astype(np.float64) * scale for axis, scale in (("x", width), ("y", height), ("z", width))]
+            scaled = [fields[axis].astype(np.float64) * scale
+                      for axis, scale in (("x", width), ("y", height), ("z", width))]
             return np.stack(scaled, axis=1).astype(np.float32)
     return np.array([(p.x * width, p.y * height, p.z * width) for p in landmarks.landmark], dtype=np.float32)
