@@ -29,6 +29,10 @@ MIN_SAMPLE = 32
 TIE = 1e-4
 """A prediction may differ only where the top two probabilities are this close: a rounding tie, which another
 batch size or CPU may break the other way."""
+INT8_TIE = 0.01
+"""The same for an int8 copy, whose integer kernels differ by CPU (ONNX Runtime picks AVX2, AVX-512 VNNI or AMX
+code, which round differently): on a CPU with AMX, 8 of fer-default's 3,589 test images came out otherwise than
+its card, made on another CPU, every one with its top two within 0.0073."""
 CLAIMS = [(path, mode) for path in CARDS for card in [json.loads(path.read_text())]
           for mode in ["none", *card.get("tta", {}), *(["int8"] if "int8" in card else [])]]
 """Each card's views: single view, each test-time augmentation, and its int8 copy where one is shipped."""
@@ -100,7 +104,8 @@ def test_a_shipped_model_still_makes_its_cards_predictions(card_path, mode, data
     probs = predictor.predict_proba(images.images[sample], tta=tta)
     expected = decode_predictions(claim_of(card, mode)["predictions"])[sample]
     top_two = np.sort(probs, axis=1)[:, -2:]
-    differ = (probs.argmax(axis=1) != expected) & (top_two[:, 1] - top_two[:, 0] > TIE)
+    tie = INT8_TIE if mode == "int8" else TIE
+    differ = (probs.argmax(axis=1) != expected) & (top_two[:, 1] - top_two[:, 0] > tie)
     assert not differ.any(), f"{differ.sum()} of {size} test images predicted otherwise than the card says"
 
 
