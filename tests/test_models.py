@@ -11,7 +11,6 @@ from emoscope.errors import ModelError
 from emoscope.models import count_mflops, count_params, create_model, list_models
 from emoscope.models.registry import get_entry
 
-torch.set_num_threads(2)
 
 MODELS = list_models()
 
