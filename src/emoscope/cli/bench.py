@@ -311,11 +311,12 @@ def bench_faces_cmd(
     check_can_write_in(out.parent)
     if doc is not None and not doc.is_file():
         raise EmoscopeError(f"{doc}: no such file to put the table in")
+    # the photos first: a wrong path is refused before seconds of loading models
+    parts = {name: load_face_photos(photo_set, part=name) for name in (["dev", "measure"] if part == "both" else [part])}
     names = models or [m for m in list_pretrained() if m.startswith(("fer-", "ferplus")) and m != "fer-panic"]
     predictors = [load_predictor(name, backend="fastest") for name in names]
     for predictor in predictors:
         check_seven_classes(predictor)
-    parts = {name: load_face_photos(photo_set, part=name) for name in (["dev", "measure"] if part == "both" else [part])}
     with progress() as bar:
         task = bar.add_task("reading", total=None)
         results = bench_faces(parts, predictors, detector, framing_views, tta, PEERS if peers else (),

@@ -44,15 +44,14 @@ def models_cmd(
 
             replace_between_markers(readme, "models:pretrained", table)
         return
-    from emoscope.models.registry import count_mflops, count_params, create_model, get_entry, list_models
+    from emoscope.models.registry import architecture_cost, get_entry, list_models
 
     for name in names or ():
         get_entry(name)  # an unknown name is one error line, before any model is built
     table = Table("name", "params (M)", f"MFLOPs @1x{img_size}x{img_size}", "description")
     for name in names or list_models():
-        model = create_model(name, num_classes=classes, in_chans=1, img_size=img_size)
-        table.add_row(name, f"{count_params(model) / 1e6:.3f}", f"{count_mflops(model, 1, img_size):.1f}",
-                      get_entry(name).description)
+        cost = architecture_cost(name, classes, 1, img_size)
+        table.add_row(name, f"{cost['params'] / 1e6:.3f}", f"{cost['mflops']:.1f}", get_entry(name).description)
     console.print(table)
 
 

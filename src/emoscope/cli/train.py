@@ -48,8 +48,6 @@ def train_cmd(
 ):
     """Train any registered model on any dataset; checkpoints every epoch, resumable."""
     from emoscope.training.config import TrainConfig
-    from emoscope.training.distributed import World, launch, run_distributed, without_ddp_option
-    from emoscope.training.run import run_training
 
     flags = {"name": name, "model": model, "dataset": dataset, "label_set": label_set, "epochs": epochs,
              "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler, "limit": limit,
@@ -63,6 +61,10 @@ def train_cmd(
     overrides = merge(overrides, parse_key_values(set_, "--set", typed=True))
     base = TrainConfig.from_file(config).model_dump() if config is not None else {}
     cfg = TrainConfig.model_validate(merge(base, overrides))  # a bad flag is reported by main(), by name
+    # torch is imported only now: a refused flag is reported without the second it takes
+    from emoscope.training.distributed import World, launch, run_distributed, without_ddp_option
+    from emoscope.training.run import run_training
+
     world = World.from_env()  # set by torchrun, or by the --ddp launcher for each of its processes
     if (ddp > 1 or world is not None) and folds:
         raise EmoscopeError("distributed training runs one train/val run; k-fold (--folds) is not distributed")

@@ -1,5 +1,8 @@
 """Read dataset CSVs with pandas, turning every way a file can be broken into a one-line DataError.
 
+pandas is imported by the functions that read, not here: every command imports :mod:`emoscope.data` (the label
+sets), and importing pandas takes about half a second that only the commands reading a CSV need.
+
 Row numbers in messages are 1-based *data* rows: row 1 is the first line after the header.
 """
 
@@ -8,11 +11,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from emoscope.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_COLUMNS_NAMED = 12
@@ -45,6 +51,8 @@ def read_csv(path: str | Path, required: Sequence[str], what: str, dtype=None) -
     ``what`` names the dataset in the not-found message (``"FER2013 CSV"``). Empty cells stay
     ``""`` (never NaN) so that validators see exactly what was in the file.
     """
+    import pandas as pd
+
     path = require_file(path, what)
     try:
         table = pd.read_csv(
@@ -76,6 +84,8 @@ def _some(names: list[str]) -> str:
 
 def _as_numbers(column: pd.Series) -> pd.Series:
     """Numeric cells as they are; text cells only when plain decimal digits (no sign, point or exponent)."""
+    import pandas as pd
+
     if pd.api.types.is_integer_dtype(column) or pd.api.types.is_float_dtype(column):
         return column
     text = column.astype(str)

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from emoscope.errors import EmoscopeError
 from emoscope.files import ensure_writable_folder, sha256_of
@@ -25,6 +24,9 @@ from emoscope.video.pipeline import AnalysisOptions, FrameAnalyzer
 from emoscope.video.sinks import (DataFrameSink, FrameTable, Sink, VideoWriterSink, frame_table_path,
                                   frame_table_sink)
 from emoscope.video.source import VideoSource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass

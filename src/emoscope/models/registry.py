@@ -98,6 +98,15 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def architecture_cost(name: str, num_classes: int, in_chans: int, img_size: int, **kwargs) -> dict:
+    """Parameters and forward MFLOPs of a registered architecture, built on torch's meta device: shapes only,
+    no memory and no initialisation, so a 67M-parameter network costs a fraction of a second."""
+    with torch.device("meta"):
+        model = create_model(name, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+        mflops = count_mflops(model, in_chans, img_size)
+    return {"params": count_params(model), "mflops": mflops}
+
+
 def count_mflops(model: nn.Module, in_chans: int, img_size: int) -> float:
     """Forward-pass MFLOPs for one image (1 multiply-add = 2 FLOPs), via torch's FLOP counter."""
     from torch.utils.flop_counter import FlopCounterMode

@@ -173,15 +173,9 @@ def paper_cost(arm: Arm) -> dict:
 def network_cost(architecture: str, kwargs: str, in_chans: int, img_size: int) -> dict:
     """Parameters and MFLOPs of an architecture with these options (JSON) and input: a pure function of
     them, computed once per process (on the meta device it takes up to ~1 s for the hybrid)."""
-    import torch
+    from emoscope.models.registry import architecture_cost
 
-    from emoscope.models.registry import count_mflops, count_params, create_model
-
-    with torch.device("meta"):  # shapes only: no memory, no initialisation
-        model = create_model(architecture, num_classes=2, in_chans=in_chans, img_size=img_size,
-                             **json.loads(kwargs))
-        mflops = count_mflops(model, in_chans, img_size)
-    return {"params": count_params(model), "mflops": mflops}
+    return architecture_cost(architecture, 2, in_chans, img_size, **json.loads(kwargs))
 
 
 def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: Path) -> dict[str, str]:
