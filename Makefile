@@ -28,13 +28,15 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one). --dist loadfile keeps each
 # test file on one worker, so module-scoped fixtures (the replication runs, a Ray started per module) are
-# made once; every shared resource is per worker: its own Xvfb display, PostgreSQL database, free ports, tmp dirs.
+# made once, and --no-loadscope-reorder hands the files out in the order tests/conftest.py gives them (the
+# longest first); every shared resource is per worker: its own Xvfb display, PostgreSQL database, free ports, tmp dirs.
 # TEST_THREADS: torch's (OpenMP's) threads in each worker and in the commands tests start. Workers x threads must
 # not exceed the cores: OpenMP threads spin while they wait, and two workers of two threads each on two cores
 # made the replication fixture take 579 s instead of 85 s. The 25 slowest tests are listed at the end.
 TEST_WORKERS ?= 2
 TEST_THREADS ?= 1
-PYTEST := OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+PYTEST := OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile \
+	--no-loadscope-reorder --durations=25
 
 test: $(STAMP) system-packages
 	$(PYTEST)

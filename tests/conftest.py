@@ -134,16 +134,20 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-SLOWEST_FILES = ("test_replication.py", "test_soak.py", "test_ray_engine.py", "test_ray_jobs.py", "test_ddp.py",
-                 "test_candidate_browser.py")
-"""The longest test files (`make test` lists the slowest tests), started first: with pytest-xdist's
-``--dist loadfile`` a file goes to the next free worker in collection order, so a long file collected
-last leaves the other worker idle at the end."""
+SLOWEST_FILES = ("test_replication.py", "web/test_soak.py", "test_ray_engine.py", "test_cli.py", "test_training.py",
+                 "faults/test_videos_and_outputs.py", "faults/test_numeric_options.py", "test_shipped_models.py",
+                 "web/test_api.py", "gui/test_faults.py", "web/test_ray_jobs.py", "test_ddp.py")
+"""The longest test files, longest first (seconds per file: `pytest --durations=0`), started first. With
+pytest-xdist's ``--dist loadfile --no-loadscope-reorder`` (the Makefile's) a file goes to the next free worker
+in collection order, so a long file collected last would leave the other worker idle at the end. (Without
+``--no-loadscope-reorder`` xdist orders files by their number of tests, which puts one-test files such as the
+soak, a minute long, last.)"""
+TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
-        name = item.path.name
+        name = item.path.relative_to(TESTS).as_posix()
         return SLOWEST_FILES.index(name) if name in SLOWEST_FILES else len(SLOWEST_FILES)
 
     items.sort(key=rank)  # stable: the order within a file and among the rest is kept

@@ -38,7 +38,7 @@ PANIC_OPTIONS = ("class_weights", "monitor", "panic_classes")
 """Options of a binary arm that its 7-expression warm start does not take."""
 TARGET_RECALL = 0.9
 """The recall the binary arms' decision threshold is chosen for, on the inner validation split."""
-QUICK_POOL = 200
+QUICK_POOL = 100
 """``quick`` scale: the stratified images a k-fold pool (or a warm start's Training) is cut to. A smoke run
 goes through every step of a protocol; its numbers measure nothing."""
 QUICK_HOLDOUT = {"train_limit": 150, "val_limit": 50, "test_limit": 150}
