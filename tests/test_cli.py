@@ -177,7 +177,7 @@ def test_bench_video_on_a_one_frame_clip(bundle, frame, tmp_path):
 
 def test_bench_classify(bundle, tmp_path):
     out = tmp_path / "classify.json"
-    emoscope_ok("bench", "classify", bundle, "--no-int8", "--no-accuracy", "--out", out)
+    emoscope_ok("bench", "classify", bundle, "--no-int8", "--no-accuracy", "--seconds", "0.05", "--out", out)
     rows = json.loads(out.read_text())["rows"]
     assert [row["backend"] for row in rows] == ["torch", "onnx-fp32"]
 

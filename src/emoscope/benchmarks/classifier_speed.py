@@ -20,11 +20,13 @@ def _faces_per_second(run, batch: np.ndarray, min_seconds: float = 1.0) -> float
     return done / elapsed
 
 
-def bench_classifier(predictors: dict[str, object], batch_sizes=(1, 32, 256), accuracy: dict | None = None) -> list[dict]:
+def bench_classifier(predictors: dict[str, object], batch_sizes=(1, 32, 256), accuracy: dict | None = None,
+                     min_seconds: float = 1.0) -> list[dict]:
     """Faces/s of prepared (already normalised) batches through each backend's model call.
 
     All backends are timed in one process, one after the other on the same inputs, so their ratios
-    are comparable; ``ms_batch1`` is the latency of one face.
+    are comparable; ``ms_batch1`` is the latency of one face. Each backend and batch size runs for at least
+    ``min_seconds`` and three batches.
     """
     rows = []
     for label, predictor in predictors.items():
@@ -33,7 +35,7 @@ def bench_classifier(predictors: dict[str, object], batch_sizes=(1, 32, 256), ac
         for size in batch_sizes:
             batch = np.random.default_rng(0).standard_normal(
                 (size, spec.in_chans, spec.img_size, spec.img_size)).astype(np.float32)
-            row[f"faces_per_s_b{size}"] = round(_faces_per_second(predictor._logits, batch), 1)
+            row[f"faces_per_s_b{size}"] = round(_faces_per_second(predictor._logits, batch, min_seconds), 1)
         if 1 in batch_sizes:
             row["ms_batch1"] = round(1000 / row["faces_per_s_b1"], 3)
         if accuracy and label in accuracy:

@@ -99,6 +99,8 @@ def bench_classify_cmd(
     models: list[str] = typer.Argument(None, help="shipped names or bundle paths (default: every shipped model)"),
     int8: bool = typer.Option(True, help="also time an int8 ONNX model (quantised here when not shipped)"),
     accuracy: bool = typer.Option(True, help="measure each backend's accuracy on the test split (needs the data)"),
+    seconds: float = typer.Option(1.0, min=0.01, max=600, help="timing per backend and batch size (at least three "
+                                  "batches)"),
     out: Path = typer.Option(Path("runs/bench/classify.json"), help="JSON; a Markdown table is written beside it"),
     doc: Optional[Path] = typer.Option(None, help="also put the table between <!-- bench:classify --> markers "
                                        "here (docs/speed.md)"),
@@ -119,7 +121,7 @@ def bench_classify_cmd(
         for name in names:
             backends = classifier_backends(name, int8, Path(work))
             measured = {label: split_accuracy(p) for label, p in backends.items()} if accuracy else None
-            rows += bench_classifier(backends, accuracy=measured)
+            rows += bench_classifier(backends, accuracy=measured, min_seconds=seconds)
     publish(out, {"threads": os.cpu_count(), "rows": rows}, markdown_table(rows), "bench:classify", doc)
 
 
