@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from emoscope.benchmarks.fuzz import short_clip
 from helpers import default_ctrl_c, run_emoscope
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,7 +152,7 @@ def looped_sample(target: Path, times: int) -> Path:
 def test_an_interrupted_run_keeps_what_finished_and_marks_what_did_not(tmp_path, sig):
     folder = tmp_path / "videos"
     folder.mkdir()
-    (folder / "a_short.mp4").write_bytes(SAMPLE.read_bytes())
+    short_clip(SAMPLE, folder / "a_short.mp4", seconds=1)
     looped_sample(folder / "b_long.mp4", times=4)  # long enough that the signal cannot miss it
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "emoscope", "analyze", str(folder), "--out", str(out),
