@@ -1,6 +1,9 @@
 """A bad option value is one `error:` line on stderr and exit code 2, for every command, before any
 model or video is opened: pydantic options models, typer ranges and the CLI's own checks alike."""
 
+import subprocess
+import sys
+
 import pytest
 
 from helpers import run_emoscope
@@ -37,3 +40,13 @@ def test_a_bad_value_is_one_error_line_and_exit_2(args, fragment, tmp_path):
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], run.stderr
+
+
+@pytest.mark.parametrize("args", [("train", "--epochs", "0"), ("analyze", "missing.mp4", "--fps", "-1"), ("--help",)],
+                         ids=" ".join)
+def test_a_refusal_or_the_help_imports_neither_torch_nor_pandas(args):
+    """Each takes about a second to import; a user who mistyped a flag should not wait for them."""
+    code = ("import sys\nfrom emoscope.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+            "    pass\nprint(sorted({'torch', 'pandas'} & set(sys.modules)), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert run.stderr.strip().splitlines()[-1] == "[]", run.stderr
