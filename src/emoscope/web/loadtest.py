@@ -25,6 +25,10 @@ import numpy as np
 
 from emoscope.errors import DataError, EmoscopeError
 
+KEEPALIVE_EXPIRY_S = 2.0
+"""How long the load clients keep an idle connection: less than uvicorn's 5 s keep-alive. At the same expiry a
+request can go out on a connection the server is closing and fail as a disconnect (seen in the soak under load)."""
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -143,7 +147,8 @@ async def _candidates(client, url: str, video: Path, count: int, timeout: float)
                 "seconds": round(time.perf_counter() - start, 2)}
 
     # no token: the link is the key; redirects followed, as a browser does
-    async with httpx.AsyncClient(base_url=url, timeout=timeout, follow_redirects=True) as browser:
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, follow_redirects=True,
+                                 limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)) as browser:
         start = time.perf_counter()
         answers = await asyncio.gather(*(one_candidate(browser, *pair) for pair in invited))
         wall = time.perf_counter() - start
@@ -167,7 +172,8 @@ def run_load_test(video: Path, image: Path | None = None, requests: int = 200, c
 
         async def phases() -> dict:
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout) as client:
+                                         timeout=timeout,
+                                         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)) as client:
                 await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo)})  # loads the model
                 return {"images": await _images(client, photo, requests, concurrency),
                         "videos": await _videos(client, video, videos) if videos else None,

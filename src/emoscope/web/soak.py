@@ -25,7 +25,7 @@ from pathlib import Path
 from emoscope.benchmarks.tables import markdown_table
 from emoscope.errors import DataError
 from emoscope.video.source import VideoSource
-from emoscope.web.loadtest import face_photo, served
+from emoscope.web.loadtest import KEEPALIVE_EXPIRY_S, face_photo, served
 
 RSS_TOLERANCE = (0.10, 50.0)
 """Memory growth allowed from the first quarter's median to the last's: 10 %, or 50 MB when that is more.
@@ -181,7 +181,8 @@ def run_soak(video: Path, minutes: float = 30, image: Path | None = None, max_se
 
         async def soak() -> dict:
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout) as client:
+                                         timeout=timeout,
+                                         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)) as client:
                 return await _soak(client, server.pid, photo, video, minutes * 60, upload_every_s,
                                    photo_every_s, read_every_s, sample_every_s, warm_up_jobs)
 
