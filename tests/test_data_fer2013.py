@@ -173,7 +173,7 @@ def test_extra_field_on_a_row(tmp_path, cache_dir):
 
 # --- fuzz: whatever a malformed row holds, the loader answers with a DataError --------------------
 
-# Cell text that cannot change the CSV's structure (no separators, quotes or line breaks) and that a UTF-8 file can hold.
+# Cell text that cannot change the CSV's structure (no separators, quotes or line breaks) and that UTF-8 can hold.
 CELL_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters=',"\r\n'), max_size=12)
 BAD_PIXEL_TOKEN = st.one_of(
     st.integers(min_value=256).map(str),

@@ -30,6 +30,14 @@ KEEPALIVE_EXPIRY_S = 2.0
 request can go out on a connection the server is closing and fail as a disconnect (seen in the soak under load)."""
 
 
+def load_client(url: str, timeout: float, **options):
+    """The async HTTP client the load tests (`bench serve`, `bench soak`) talk to the server with."""
+    import httpx
+
+    return httpx.AsyncClient(base_url=url, timeout=timeout, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
+                             **options)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -112,8 +120,6 @@ async def _wait_done(client, job_id: str) -> dict:
 
 async def _candidates(client, url: str, video: Path, count: int, timeout: float) -> dict:
     """``count`` candidates, each with an invitation of one question, answer at once with ``video``."""
-    import httpx
-
     content = video.read_bytes()
     invited = []  # the analyst's side, before the clock starts
     for index in range(count):
@@ -147,8 +153,7 @@ async def _candidates(client, url: str, video: Path, count: int, timeout: float)
                 "seconds": round(time.perf_counter() - start, 2)}
 
     # no token: the link is the key; redirects followed, as a browser does
-    async with httpx.AsyncClient(base_url=url, timeout=timeout, follow_redirects=True,
-                                 limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)) as browser:
+    async with load_client(url, timeout, follow_redirects=True) as browser:
         start = time.perf_counter()
         answers = await asyncio.gather(*(one_candidate(browser, *pair) for pair in invited))
         wall = time.perf_counter() - start
@@ -163,17 +168,13 @@ async def _candidates(client, url: str, video: Path, count: int, timeout: float)
 
 def run_load_test(video: Path, image: Path | None = None, requests: int = 200, concurrency: int = 8,
                   videos: int = 3, workers: int = 3, timeout: float = 900, candidates: int = 0) -> dict:
-    import httpx
-
     if not video.is_file():
         raise DataError(f"{video}: no such video")
     photo, photo_source = face_photo(image, video)
     with served("--workers", str(workers), "--max-queue", str(max(videos, candidates, 1))) as (_, url, token):
 
         async def phases() -> dict:
-            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout,
-                                         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)) as client:
+            async with load_client(url, timeout, headers={"Authorization": f"Bearer {token}"}) as client:
                 await client.post("/v1/images:analyze", files={"image": ("photo.jpg", photo)})  # loads the model
                 return {"images": await _images(client, photo, requests, concurrency),
                         "videos": await _videos(client, video, videos) if videos else None,

@@ -25,7 +25,7 @@ from pathlib import Path
 from emoscope.benchmarks.tables import markdown_table
 from emoscope.errors import DataError
 from emoscope.video.source import VideoSource
-from emoscope.web.loadtest import KEEPALIVE_EXPIRY_S, face_photo, served
+from emoscope.web.loadtest import face_photo, load_client, served
 
 RSS_TOLERANCE = (0.10, 50.0)
 """Memory growth allowed from the first quarter's median to the last's: 10 %, or 50 MB when that is more.
@@ -171,8 +171,6 @@ def run_soak(video: Path, minutes: float = 30, image: Path | None = None, max_se
              upload_every_s: float = 15, photo_every_s: float = 0.5, read_every_s: float = 1.0,
              sample_every_s: float = 5, workers: int = 1, warm_up_jobs: int = 5, timeout: float = 300) -> dict:
     """Run the soak (see the module's doc); its counts, samples and :func:`flatness`."""
-    import httpx
-
     with VideoSource(video, prefetch=0) as frames:  # an upload the server refuses would only count errors
         if next(iter(frames), None) is None:
             raise DataError(f"{video}: no frame could be decoded")
@@ -180,9 +178,7 @@ def run_soak(video: Path, minutes: float = 30, image: Path | None = None, max_se
     with served("--workers", str(workers), "--max-seconds", str(max_seconds)) as (server, url, token):
 
         async def soak() -> dict:
-            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout,
-                                         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)) as client:
+            async with load_client(url, timeout, headers={"Authorization": f"Bearer {token}"}) as client:
                 return await _soak(client, server.pid, photo, video, minutes * 60, upload_every_s,
                                    photo_every_s, read_every_s, sample_every_s, warm_up_jobs)
 
