@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from emoscope.errors import EmoscopeError
+from emoscope.evaluation.card import read_card
 from emoscope.replication import STUDIES
 from emoscope.replication.page import render_page
 from emoscope.replication.protocol import Protocol, augmented_copies, splits_of
 from emoscope.replication.study import chance_levels, run_study
+from emoscope.runtime.predictor import WEIGHTS_DIR
 from helpers import run_emoscope
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +73,10 @@ def test_each_study_measures_what_its_paper_reports(quick_runs):
     assert realtime["cnn5_48"]["classes"] == ["angry", "disgust", "happy", "neutral", "surprise"]
     assert realtime["cnn5_large"]["config"]["in_chans"] == 3 and realtime["cnn5_large"]["config"]["img_size"] == 64
     photos = results["thesis"]["extra"]["photos"]
+    shipped = {row["model"]: row for row in results["thesis"]["extra"]["shipped"]}  # on the thesis's own splits
+    assert shipped["fer-best"]["accuracy"] == read_card(WEIGHTS_DIR / "fer-best.card.json").accuracy
+    assert "fer5" not in shipped and "part-mouth" not in shipped  # other classes or another test split
+    assert "## emoscope's shipped models on the same split" in render_page(results["thesis"])
     assert any(row["plain_faces"] for row in photos), "MTCNN found no face in the shared face photos"
     groups = results["interview"]["extra"]["arms"]["cnn11"]["groups"]
     assert set(groups) == {"dark", "medium", "bright"}
