@@ -332,8 +332,8 @@ def device_name(device) -> str:
 
 
 def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: int = 512) -> dict:
-    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up) of the arm's architecture as
-    trained, timed on ``count`` faces. The network is built afresh from its training options: the time does
+    """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up batch of the same size: a first
+    batch of a new size sets up its kernels) of the arm's architecture as trained, timed on ``count`` faces. The network is built afresh from its training options: the time does
     not depend on the weights, and an arm trained on a lent GPU comes back without them."""
     import torch
 
@@ -349,7 +349,7 @@ def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: in
     predictor = TorchPredictor(model, spec, source="untrained")
     sample = np.resize(images, (count, *images.shape[1:]))
     with torch.inference_mode():
-        predictor.predict_proba(sample[:32])
+        predictor.predict_proba(sample[:256])
         start = time.perf_counter()
         predictor.predict_proba(sample)
         seconds = time.perf_counter() - start

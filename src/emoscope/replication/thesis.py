@@ -205,7 +205,8 @@ STUDY = Study(
     ),
     plan=plan,
     differences=(
-        "- **Split.** Ours: trained on Training, epoch chosen on 1,500 PublicTest faces, tested on PrivateTest. "
+        "- **Split.** Ours: trained on Training, epoch chosen on PublicTest (1,500 of its faces at `cpu` scale, all "
+        "3,589 at `standard`), tested on PrivateTest. "
         "The thesis names only Training (28,709) and the public test set (3,589); which faces chose its epochs "
         "is not said. The same net scores about 1.5 points higher on PrivateTest than on PublicTest.\n"
         "- **Pretraining.** The thesis fine-tunes ImageNet-pretrained MobileNetV3, ResNet34 and "
