@@ -333,8 +333,9 @@ def device_name(device) -> str:
 
 def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: int = 512) -> dict:
     """Parameters, MFLOPs and CPU faces/s (torch, batch 256, after a warm-up batch of the same size: a first
-    batch of a new size sets up its kernels) of the arm's architecture as trained, timed on ``count`` faces. The network is built afresh from its training options: the time does
-    not depend on the weights, and an arm trained on a lent GPU comes back without them."""
+    batch of a new size sets up its kernels) of the arm's architecture as trained, timed on ``count`` faces.
+    The network is built afresh from its training options: the time does not depend on the weights, and an
+    arm trained on a lent GPU comes back without them."""
     import torch
 
     from emoscope.models.registry import count_mflops, count_params, create_model

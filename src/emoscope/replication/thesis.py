@@ -184,6 +184,8 @@ def shipped_markdown(rows: list[dict]) -> str:
 def thesis_markdown(extra: dict) -> str:
     parts = [shipped_markdown(extra["shipped"])] if "shipped" in extra else []
     return "\n".join(parts + ([pipeline_markdown(extra)] if "photos" in extra else []))
+
+
 PROTOCOL = "FER2013 test split, fine-tuned from ImageNet weights"
 ABSTRACT_RATES = ("While the ResNet 34 achieved an accuracy rate of 68.57% and the Mobile Net V 3 had a ratio of 66.09%.",
                   "Abstract; Table 5.8")
