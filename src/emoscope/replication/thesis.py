@@ -182,8 +182,12 @@ def shipped_markdown(rows: list[dict]) -> str:
 
 
 def thesis_markdown(extra: dict) -> str:
-    parts = [shipped_markdown(extra["shipped"])] if "shipped" in extra else []
-    return "\n".join(parts + ([pipeline_markdown(extra)] if "photos" in extra else []))
+    parts = []
+    if "shipped" in extra:
+        parts.append(shipped_markdown(extra["shipped"]))
+    if "photos" in extra:  # results written before the shipped table hold the pipeline alone
+        parts.append(pipeline_markdown(extra))
+    return "\n".join(parts)
 
 
 PROTOCOL = "FER2013 test split, fine-tuned from ImageNet weights"
