@@ -14,7 +14,7 @@ import pytest
 from emoscope.errors import EmoscopeError
 from emoscope.evaluation.card import read_card
 from emoscope.replication import STUDIES
-from emoscope.replication.page import render_page
+from emoscope.replication.page import EARLIER_RUN, render_page
 from emoscope.replication.protocol import Protocol, augmented_copies, splits_of
 from emoscope.replication.study import chance_levels, run_study
 from emoscope.runtime.predictor import WEIGHTS_DIR
@@ -122,6 +122,37 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
     page = (tmp_path / "pages" / "panic.md").read_text()
     assert "Not trained yet at this scale: cnn" in page and "1 of 2 units trained so far" in page
     assert page.count("no verdict yet: 1 of 2 units trained") == 2  # the ResNet's two claims
+
+
+def test_an_arm_trained_earlier_is_kept_from_the_page_while_its_options_are_unchanged(quick_runs, tmp_path,
+                                                                                      monkeypatch):
+    """Checkpoints stay where they were trained (a lent GPU, a lost runs/): a later run keeps such an arm, and
+    its per-arm extras, from the page's earlier result, says so on the page, and drops it once its training
+    options change."""
+    from emoscope.training import trainer
+
+    out, work, results = quick_runs
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    shutil.copy(out / "interview.json", pages / "interview.json")
+    hidden, aside = work / "interview" / "quick" / "resmasknet", tmp_path / "resmasknet"
+    monkeypatch.setattr(trainer.Trainer, "fit", lambda *a, **k: pytest.fail("--no-train trained a unit"))
+    hidden.rename(aside)  # put back below: the module's other tests read it
+    try:
+        result = run_study(STUDIES["interview"], "quick", pages, work, say=lambda line: None, train=False)
+        earlier = json.loads((pages / "interview.json").read_text())
+        earlier["arms"][[a["name"] for a in earlier["arms"]].index("resmasknet")]["config"]["lr"] *= 2
+        (pages / "interview.json").write_text(json.dumps(earlier))
+        changed = run_study(STUDIES["interview"], "quick", pages, work, say=lambda line: None, train=False)
+    finally:
+        aside.rename(hidden)
+    arms = {arm["name"]: arm for arm in result["arms"]}
+    before = {arm["name"]: arm for arm in results["interview"]["arms"]}
+    assert arms["resmasknet"]["earlier_run"] and not arms["cnn11"].get("earlier_run")
+    assert arms["resmasknet"]["summary"] == before["resmasknet"]["summary"] and result["untrained_arms"] == []
+    assert result["extra"]["arms"]["resmasknet"] == results["interview"]["extra"]["arms"]["resmasknet"]
+    assert EARLIER_RUN in render_page(result)
+    assert changed["untrained_arms"] == ["resmasknet"] and "resmasknet" not in changed["extra"]["arms"]
 
 
 def test_the_test_split_is_scored_each_epoch_for_the_pitfalls_only(quick_runs):

@@ -270,6 +270,10 @@ def warm_start_line(arm: dict) -> str:
             f"{rising}), 7-expression accuracy {warm['accuracy']:.4f} on {warm['test_split']}, {warm['seconds']:.0f} s.")
 
 
+EARLIER_RUN = (" Trained by an earlier run of this command whose checkpoints are not in the later run's work "
+               "folder: its numbers and figures are kept from that run's result.")
+
+
 def render_page(result: dict) -> str:
     """The study's page; a pure function of its JSON result (tests check the committed pages match)."""
     from emoscope.replication import STUDIES
@@ -325,6 +329,7 @@ def render_page(result: dict) -> str:
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
                   f"{epochs_text(arm)} at {arm['train_images_per_s']:.0f} images/s on "
                   f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}.", warm_start_line(arm),
+                  EARLIER_RUN if arm.get("earlier_run") else "",
                   f"\n\nValidation curve levelled off: {convergence(arm)['text']}.\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),
                   f"\n![curves]({figures['curves']}) ![confusion]({figures['confusion']})\n"]

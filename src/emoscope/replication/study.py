@@ -24,6 +24,7 @@ from emoscope.replication.protocol import (
     pretrained,
     run_unit,
     splits_of,
+    unit_config,
 )
 
 LEARNED_MARGIN = 0.05
@@ -221,6 +222,26 @@ def shipped_warm_start(name: str) -> dict:
             "accuracy": card.accuracy, "test_split": card.test_split, "seconds": 0.0}
 
 
+def earlier_result(path: Path, scale: Scale) -> dict:
+    """The page's earlier result at this scale ({} when there is none).
+
+    Checkpoints stay on the machine that trained them (a lent GPU, a session's git-ignored ``runs/``), so a
+    later run that trains one arm keeps the others from the committed page rather than dropping them."""
+    if not path.is_file():
+        return {}
+    result = read_result(path)
+    return result if result.get("scale") == scale else {}
+
+
+def same_training(kept: dict, config, arm: Arm) -> bool:
+    """Whether an earlier arm was trained with the options ``config`` gives its unit now. A warm start of the
+    protocol's own is a path in the earlier work folder, so it is compared only where the arm names one."""
+    now = json.loads(config.model_dump_json())
+    if "init_from" not in arm.train:
+        kept, now = ({k: v for k, v in options.items() if k != "init_from"} for options in (kept, now))
+    return kept == now
+
+
 def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_dir: Path, progress=None,
               say: Callable[[str], None] = print, train: bool = True) -> tuple[list[dict], dict | None]:
     """One arm's units in order (each resumable), after its warm start where it has one: their results and
@@ -270,11 +291,19 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         f"{plan.protocol.describe()}")
     arms, untrained, images_dir = [], [], out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_result(out_dir / f"{study.name}.json", scale)
+    earlier_arms = {arm["name"]: arm for arm in earlier.get("arms", [])}
     for arm in plan.arms:
         units, warm_start = train_arm(study, scale, arm, splits, work_dir, progress, say,
                                       train and (only is None or arm.name in only))
         if not units:
-            untrained.append(arm.name)
+            kept = earlier_arms.get(arm.name)
+            if kept is not None and same_training(kept["config"], unit_config(
+                    arm, plan.protocol, study.name, scale, kept["per_unit"][0]["unit"], work_dir), arm):
+                say(f"{study.name}/{arm.name}: no unit in {work_dir}; kept as it was in {out_dir / study.name}.json")
+                arms.append({**kept, "earlier_run": True})
+            else:
+                untrained.append(arm.name)
             continue
         summary = summarise_arm(arm, units)
         summary["units_planned"] = len(splits[: arm.units])
@@ -285,7 +314,7 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
             summary["warm_start"] = warm_start
             summary["train_seconds"] += warm_start["seconds"]
         arms.append(summary)
-    if not arms:
+    if all(arm.get("earlier_run") for arm in arms):
         raise EmoscopeError(f"{study.name} at scale {scale}: no arm has a trained unit in {work_dir}")
     result = {
         "study": study.name, "scale": scale,
@@ -297,6 +326,10 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
     }
     extra = study.extra(result, splits, scale) if study.extra is not None else None
+    if extra is not None and isinstance(extra.get("arms"), dict):  # per-arm extras need units: keep the kept arms'
+        kept = {arm["name"] for arm in arms if arm.get("earlier_run")}
+        extra["arms"] |= {name: entry for name, entry in earlier.get("extra", {}).get("arms", {}).items()
+                          if name in kept}
     if extra is not None:
         result["extra"] = extra
     write_text_atomic(out_dir / f"{study.name}.json", json.dumps(result, indent=1, allow_nan=False))
