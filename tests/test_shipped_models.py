@@ -139,7 +139,7 @@ def test_models_pretrained_writes_every_card_into_the_readme_table(tmp_path):
         assert f"| {card['accuracy']:.4f} |" in text
 
 
-def test_quantize_needs_a_shipped_model_with_card_and_export():
+def test_quantize_needs_a_shipped_model_with_its_card():
     from conftest import run_cli_here
 
     code, stderr = run_cli_here("quantize", "never-shipped")
@@ -158,3 +158,18 @@ def test_an_int8_copy_that_loses_too_much_is_not_kept_and_the_card_is_unchanged(
         int8.quantize_shipped("fer-default")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fer-default.card.json", "fer-default.onnx"]
     assert (tmp_path / "fer-default.card.json").read_bytes() == (WEIGHTS_DIR / "fer-default.card.json").read_bytes()
+
+
+@pytest.mark.data
+def test_a_model_shipped_without_onnx_is_exported_for_int8_and_nothing_is_left_behind(tmp_path, monkeypatch,
+                                                                                      data_root):
+    """fer-best ships no fp32 ONNX (24 MB): quantising exports one into a temporary folder, used and removed."""
+    import emoscope.evaluation.int8 as int8
+
+    for suffix in (".safetensors", ".card.json"):
+        (tmp_path / f"fer-fast{suffix}").write_bytes((WEIGHTS_DIR / f"fer-fast{suffix}").read_bytes())
+    monkeypatch.setattr(int8, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(int8, "MAX_LOSS", -1.0)
+    with pytest.raises(emoscope.errors.EmoscopeError, match="fer-fast: int8 scores .* against fp32's"):
+        int8.quantize_shipped("fer-fast")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fer-fast.card.json", "fer-fast.safetensors"]
