@@ -328,8 +328,8 @@ def render_page(result: dict) -> str:
         parts += [f"\n### {arm['name']}: {arm['label']}\n",
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
                   f"{epochs_text(arm)} at {arm['train_images_per_s']:.0f} images/s on "
-                  f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}.", warm_start_line(arm),
-                  EARLIER_RUN if arm.get("earlier_run") else "",
+                  f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}.",
+                  warm_start_line(arm) + (EARLIER_RUN if arm.get("earlier_run") else ""),
                   f"\n\nValidation curve levelled off: {convergence(arm)['text']}.\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),
                   f"\n![curves]({figures['curves']}) ![confusion]({figures['confusion']})\n"]
