@@ -1,9 +1,10 @@
 """An int8 ONNX file beside a shipped model, kept only where it costs at most :data:`MAX_LOSS` of accuracy.
 
 `emoscope quantize NAME` quantises the shipped ``NAME.onnx`` (exported from its weights where none ships) on
-Training faces of the model's dataset, scores fp32 and int8 on the selection split (FER2013 PublicTest), and keeps
-``NAME.int8.onnx`` only if int8 loses at most 0.3 point there. The test split's numbers and predictions go into the card's ``int8`` section, where
-tests check them as they check every other view. ``backend="fastest"`` then loads the int8 file.
+Training faces of the model's dataset, scores fp32 and int8 on the selection split (FER2013 PublicTest), and
+keeps ``NAME.int8.onnx`` only if int8 loses at most 0.3 point there. The test split's numbers and predictions
+go into the card's ``int8`` section, where tests check them as they check every other view.
+``backend="fastest"`` then loads the int8 file.
 """
 
 from __future__ import annotations
