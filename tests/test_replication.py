@@ -69,6 +69,9 @@ def test_each_study_measures_what_its_paper_reports(quick_runs):
     assert hybrid["no_mobilenet"]["group"] == "ablation"
     assert hybrid["hybrid"]["cost"]["params"] > hybrid["no_mobilenet"]["cost"]["params"]
     assert (Path(results["hybrid"]["arms"][0]["figures"]["curves"]).name.endswith("curves.png"))
+    assert hybrid["sequential_cnn_copies"]["group"] == "pitfall"
+    assert "1 augmented copy of every pool face made before the folds are cut: sequential_cnn_copies accuracy" in \
+        render_page(results["hybrid"])
     realtime = {arm["name"]: arm for arm in results["realtime"]["arms"]}
     assert realtime["cnn5_48"]["classes"] == ["angry", "disgust", "happy", "neutral", "surprise"]
     assert realtime["cnn5_large"]["config"]["in_chans"] == 3 and realtime["cnn5_large"]["config"]["img_size"] == 64
@@ -174,8 +177,12 @@ def test_standard_scale_trains_the_papers_networks_until_validation_stops_improv
     paper = {arm.name: arm.train for arm in full.arms}
     for arm in standard.arms:
         assert (arm.name in paper) != ("init_from" in arm.train), f"{name}/{arm.name}: the paper's or a shipped start"
-        for option in ("model", "model_kwargs", "img_size", "in_chans"):
+        for option in ("model", "img_size", "in_chans"):
             assert arm.train.get(option) == paper.get(arm.name, arm.train).get(option), f"{name}/{arm.name}: {option}"
+        kwargs, paper_kwargs = arm.train.get("model_kwargs"), paper.get(arm.name, arm.train).get("model_kwargs")
+        if kwargs != paper_kwargs:  # narrower than the paper's only where the plan says this CPU could not level it off
+            assert {**kwargs, "width": paper_kwargs["width"]} == paper_kwargs, f"{name}/{arm.name}: model_kwargs"
+            assert kwargs["width"] < paper_kwargs["width"] and "the widest width that does" in standard.note
         assert arm.train["early_stopping"] == EARLY_STOPPING
         assert arm.train["epochs"] >= 40 or arm.group == "pitfall", f"{name}/{arm.name}: too few epochs to level off"
     if name == "realtime":  # the study's own loss: sigmoid outputs with binary cross-entropy
@@ -379,6 +386,18 @@ def test_convergence_is_read_from_the_best_epochs():
     assert convergence(_arm([1, 2, 3], 3))["status"] == "unclear"
     assert convergence(_arm([10 - PATIENCE, 4, 10], 10))["status"] == "levelled"
     assert convergence(_arm([10 - PATIENCE + 1] * 3, 10))["status"] == "unclear"  # within the patience: not shown
+
+
+def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
+    from emoscope.replication.page import verdict
+
+    claim = {"note": "", "metric": "accuracy", "value": 0.66}
+    arm = {"epochs": 20, "per_unit": [{"best_epoch": 5, "epochs_run": 20}], "summary": {"accuracy": {"mean": 0.6}},
+           "config": {"model_kwargs": {"width": 0.5}}}
+    assert "the paper's network at x0.5 width (the widest that levels off on this CPU)" in \
+        verdict(claim, arm, "standard")
+    arm["config"]["model_kwargs"]["width"] = 1.0
+    assert "; the paper's network trained to its plateau" in verdict(claim, arm, "standard")
 
 
 @pytest.mark.parametrize("scale", sorted(FOLDERS))

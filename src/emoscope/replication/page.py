@@ -93,7 +93,10 @@ def verdict(claim: dict, arm: dict | None, scale: str) -> str:
     if ours is None or value is None:
         return "levelled off; the paper's number is not a comparable quantity"
     side = "below" if ours < value else "at or above"
-    caveat = {"full": "", "standard": "; the paper's network trained to its plateau under our protocol (why it differs "
+    width = arm["config"].get("model_kwargs", {}).get("width", 1.0)
+    network = ("the paper's network" if width == 1
+               else f"the paper's network at x{width:g} width (the widest that levels off on this CPU)")
+    caveat = {"full": "", "standard": f"; {network} trained to its plateau under our protocol (why it differs "
               "from the paper's is below)"}.get(scale, f"; at `{scale}` scale, so this is what this reduced arm "
                                                   f"reaches, not the paper's network")
     return f"levelled off: ours {ours:.3f} is {abs(value - ours):.3f} {side} the paper's {value:.3f}{caveat}"
@@ -381,8 +384,9 @@ def render_index(out_dir: Path) -> str:
     if needs_full:
         text += "\nStill to run at the paper's scale (a GPU, or a long CPU run): " + ", ".join(needs_full) + ".\n"
     if (out_dir / STANDARD_PAGES / "README.md").is_file():
-        text += (f"\nThe papers' networks at full width, trained until validation stopped improving, as far as a lent "
-                 f"GPU has trained them: [`{STANDARD_PAGES}/`]({STANDARD_PAGES}/README.md).\n")
+        text += (f"\nThe papers' networks trained until validation stopped improving (at full width, or the widest "
+                 f"that levels off on this CPU where a page says so): [`{STANDARD_PAGES}/`]"
+                 f"({STANDARD_PAGES}/README.md).\n")
     return text
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from emoscope.replication.page import copies_text, markdown_table, plus_minus
+from emoscope.replication.page import markdown_table, plus_minus
 from emoscope.replication.protocol import (EARLY_STOPPING, QUICK_POOL, TARGET_RECALL, Arm, Protocol, Scale, Split,
                                            binary_points)
-from emoscope.replication.study import Claim, Pitfall, Plan, Study, mean_std
+from emoscope.replication.study import Claim, Pitfall, Plan, Study, copies_pitfall, mean_std
 
 RECIPE = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "cosine", "batch_size": 64,
           "class_weights": True, "monitor": "macro_f1", "panic_classes": ["fear"]}
@@ -25,17 +23,11 @@ def _shipped_arms(epochs: int, copies_epochs: int, stop: dict | None = None) -> 
 
     ``shipped``: fear vs rest fine-tuned from :data:`SHIPPED` on each fold, at a tenth of the other arms'
     learning rate (the warm start is already a good expression model; the new two-class head is the only
-    random part). ``shipped_copies``: the same training on folds cut after one augmented copy of every pool
-    face was made, on the first fold only and for at most ``copies_epochs`` (each epoch costs twice as much,
-    and a validation part holding copies of training faces rarely stops it)."""
+    random part). ``shipped_copies``: :func:`copies_pitfall` of it."""
     shipped = Arm("shipped", f"{SHIPPED}'s network, fine-tuned", "not in the paper: emoscope's shipped video model",
                   {**RECIPE, **(stop or {}), "lr": 1e-4, "model": "fer_fast_net", "model_kwargs": {"width": 2.0},
                    "init_from": SHIPPED, "epochs": epochs})
-    copies = dataclasses.replace(shipped, name="shipped_copies", label=f"{shipped.label}, folds cut after making "
-                                 f"{copies_text(1)} of each face", paper="the pitfall, not the paper's",
-                                 train={**shipped.train, "epochs": copies_epochs}, group="pitfall", units=1,
-                                 copies_before_split=1, honest=shipped.name)
-    return [shipped, copies]
+    return [shipped, copies_pitfall(shipped, copies_epochs)]
 
 
 def _arms(widths: dict, epochs: dict, mobilenet_size: int = 48, stop: dict | None = None) -> list[Arm]:

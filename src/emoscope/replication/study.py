@@ -3,6 +3,7 @@ one JSON result, from which its page is written."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import platform
@@ -14,7 +15,7 @@ import numpy as np
 
 from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
-from emoscope.replication.page import read_result, render_page, write_index
+from emoscope.replication.page import copies_text, read_result, render_page, write_index
 from emoscope.replication.protocol import (
     Arm,
     Protocol,
@@ -66,6 +67,16 @@ class Pitfall:
     """True when the paper's text does not show it happened, only allows it."""
     yields: str = ""
     """A number the page computes from the result for this way (a key of page.PITFALL_NUMBERS), or ""."""
+
+
+def copies_pitfall(arm: Arm, epochs: int) -> Arm:
+    """``arm``'s training again on folds cut after one augmented copy of every pool face was made, so copies of
+    test faces are trained on: a pitfall run, on the first fold only and for at most ``epochs`` (each epoch
+    costs twice as much, and a validation part holding copies of training faces rarely stops it)."""
+    return dataclasses.replace(arm, name=f"{arm.name}_copies", paper="the pitfall, not the paper's",
+                               label=f"{arm.label}, folds cut after making {copies_text(1)} of each face",
+                               train={**arm.train, "epochs": epochs}, group="pitfall", units=1,
+                               copies_before_split=1, honest=arm.name)
 
 
 @dataclass(frozen=True)
