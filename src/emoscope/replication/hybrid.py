@@ -110,9 +110,9 @@ STUDY = Study(
         "is about 65%, the best published single models reach 73-76%).\n"
         "- **Our protocol.** The 5 folds are cut before any augmentation, augmentation runs per batch on the "
         "training folds only, the epoch is chosen on an inner validation split and each fold is tested once.\n"
-        "- **Ablations run at the hybrid's budget** (same width, data and epochs) on one fold, also still "
-        "improving at their last epoch; an ablation at chance says only that, at this budget, the reduced "
-        "hybrid learns through what it removed. `full` tests the components at full width.\n"
+        "- **Ablations run at the hybrid's budget** (same width, data and epoch limit) on one fold; an "
+        "ablation at chance says only that, at this budget, the reduced hybrid learns through what it removed. "
+        "`full` tests the components at full width.\n"
         "- **Per-class metrics** and the confusion matrices are below, per arm."),
     pitfalls=(
         Pitfall("Training accuracy reported as the result", "A training accuracy of 96% and a validation accuracy "

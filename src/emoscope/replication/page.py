@@ -93,7 +93,8 @@ def verdict(claim: dict, arm: dict | None, scale: str) -> str:
     if ours is None or value is None:
         return "levelled off; the paper's number is not a comparable quantity"
     side = "below" if ours < value else "at or above"
-    width = arm["config"].get("model_kwargs", {}).get("width", 1.0)
+    kwargs = arm["config"].get("model_kwargs", {})
+    width = kwargs.get("width", kwargs.get("width_mult", 1.0))
     network = ("the paper's network" if width == 1
                else f"the paper's network at x{width:g} width (the widest that levels off on this CPU)")
     caveat = {"full": "", "standard": f"; {network} trained to its plateau under our protocol (why it differs "
