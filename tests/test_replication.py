@@ -392,12 +392,17 @@ def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
     from emoscope.replication.page import verdict
 
     claim = {"note": "", "metric": "accuracy", "value": 0.66}
+    paper = {"model": "vgg19_bn", "model_kwargs": {"width": 1.0}, "img_size": 48}
     arm = {"epochs": 20, "per_unit": [{"best_epoch": 5, "epochs_run": 20}], "summary": {"accuracy": {"mean": 0.6}},
-           "config": {"model_kwargs": {"width": 0.5}}}
+           "config": {"model": "vgg19_bn", "model_kwargs": {"width": 0.5}, "img_size": 48}}
     assert "the paper's network at x0.5 width (the widest that levels off on this CPU)" in \
-        verdict(claim, arm, "standard")
+        verdict(claim, arm, "standard", paper)
     arm["config"]["model_kwargs"]["width"] = 1.0
-    assert "; the paper's network trained to its plateau" in verdict(claim, arm, "standard")
+    assert "; the paper's network trained to its plateau" in verdict(claim, arm, "standard", paper)
+    # a reduction other than width alone (here also a smaller face) is not called the paper's network
+    arm["config"] |= {"model_kwargs": {"width": 0.5}, "img_size": 40}
+    said = verdict(claim, arm, "standard", paper)
+    assert "the paper's network" not in said and '; a reduced network (`vgg19_bn` {"width": 0.5} at 40 px' in said
 
 
 @pytest.mark.parametrize("scale", sorted(FOLDERS))

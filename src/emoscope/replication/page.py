@@ -74,9 +74,10 @@ def unit_counts(arm: dict) -> tuple[int, int]:
     return trained, arm.get("units_planned", trained)
 
 
-def verdict(claim: dict, arm: dict | None, scale: str) -> str:
+def verdict(claim: dict, arm: dict | None, scale: str, paper: dict) -> str:
     """What the page may say about a claim: nothing from an arm that had not levelled off, nothing where
-    ours is another quantity, otherwise how far ours is from the paper's number at this scale."""
+    ours is another quantity, otherwise how far ours is from the paper's number at this scale. ``paper`` is
+    the paper's network for the claim's arm (an entry of ``paper_arms``), to name how ours differs from it."""
     if arm is None:
         return "no verdict: arm not run"
     if claim.get("note"):
@@ -93,18 +94,38 @@ def verdict(claim: dict, arm: dict | None, scale: str) -> str:
     if ours is None or value is None:
         return "levelled off; the paper's number is not a comparable quantity"
     side = "below" if ours < value else "at or above"
-    kwargs = arm["config"].get("model_kwargs", {})
-    width = kwargs.get("width", kwargs.get("width_mult", 1.0))
-    network = ("the paper's network" if width == 1
-               else f"the paper's network at x{width:g} width (the widest that levels off on this CPU)")
+    network = network_trained(arm["config"], paper)
     caveat = {"full": "", "standard": f"; {network} trained to its plateau under our protocol (why it differs "
               "from the paper's is below)"}.get(scale, f"; at `{scale}` scale, so this is what this reduced arm "
                                                   f"reaches, not the paper's network")
     return f"levelled off: ours {ours:.3f} is {abs(value - ours):.3f} {side} the paper's {value:.3f}{caveat}"
 
 
+WIDTH_KEYS = ("width", "width_mult")
+
+
+def network_trained(config: dict, paper: dict) -> str:
+    """The trained network as the paper's, or as the paper's at a narrower width where width is all that
+    differs, or as a reduced network otherwise; compared with the paper's, not guessed from option names."""
+    kwargs = config.get("model_kwargs", {})
+    if (config["model"], kwargs, config["img_size"]) == (paper["model"], paper["model_kwargs"], paper["img_size"]):
+        return "the paper's network"
+    differing = [key for key in kwargs.keys() | paper["model_kwargs"].keys()
+                 if kwargs.get(key) != paper["model_kwargs"].get(key)]
+    width = kwargs.get(differing[0]) if len(differing) == 1 and differing[0] in WIDTH_KEYS else None
+    if (config["model"], config["img_size"]) == (paper["model"], paper["img_size"]) and width is not None:
+        return f"the paper's network at x{width:g} width (the widest that levels off on this CPU)"
+    return (f"a reduced network (`{config['model']}` {json.dumps(kwargs)} at {config['img_size']} px; the paper's "
+            "is in the table of networks below)")
+
+
 def metric_of(arm: dict, metric: str) -> dict | None:
     return arm["summary"].get(metric)
+
+
+def paper_network(result: dict, arm_name: str) -> dict:
+    """The paper's network for an arm: the arm as the ``full`` plan trains it."""
+    return {p["name"]: p for p in result["paper_arms"]}[arm_name]
 
 
 def claims_table(result: dict) -> str:
@@ -115,7 +136,7 @@ def claims_table(result: dict) -> str:
         ours = plus_minus(metric_of(arm, claim["metric"])) if arm else "not run"
         rows.append([claim["what"], claim["paper"], f"\"{claim['quote']}\" ({claim['where']})", claim["protocol"],
                      f"{ours} ({arm['label']}, {claim['metric']})" if arm else ours,
-                     verdict(claim, arm, result["scale"])])
+                     verdict(claim, arm, result["scale"], paper_network(result, claim["arm"]))])
     return markdown_table(["claim", "paper", "the paper's words", "paper's protocol",
                            f"ours ({result['scale']} scale)", "what this run can say"], rows)
 
@@ -361,10 +382,10 @@ def render_index(out_dir: Path) -> str:
         result = read_result(path)
         arms = {a["name"]: a for a in result["arms"]}
         for claim in result["claims"]:
-            arm = arms.get(claim["arm"])
+            arm, paper = arms.get(claim["arm"]), paper_network(result, claim["arm"])
             if arm is None:
                 rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"], "not run", "", "", "",
-                             "", result["scale"], verdict(claim, arm, result["scale"])])
+                             "", result["scale"], verdict(claim, arm, result["scale"], paper)])
                 continue
             rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"],
                          plus_minus(metric_of(arm, claim["metric"])), arm["label"],
@@ -372,7 +393,7 @@ def render_index(out_dir: Path) -> str:
                          f"{plus_minus(arm['summary']['macro_f1'])} ({arm['chance']['macro_f1']:.3f})",
                          LEVELLED_CELL[convergence(arm)["status"]],
                          result["scale"] + ("" if arm["learned"] else ", **did not learn**"),
-                         verdict(claim, arm, result["scale"])])
+                         verdict(claim, arm, result["scale"], paper)])
         if result["scale"] != "full":
             needs_full.append(f"`emoscope replicate {name} --scale full`")
     text = ("# Replication of the five studies\n\nWritten by `emoscope replicate` from the studies' JSON files; "
