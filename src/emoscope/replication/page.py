@@ -104,19 +104,24 @@ def verdict(claim: dict, arm: dict | None, scale: str, paper: dict) -> str:
 WIDTH_KEYS = ("width", "width_mult")
 
 
+def network_text(network: dict) -> str:
+    """A network by architecture, options and face size: a unit's config or a ``paper_arms`` entry."""
+    return f"`{network['model']}` {json.dumps(network.get('model_kwargs', {}))} at {network['img_size']} px"
+
+
 def network_trained(config: dict, paper: dict) -> str:
     """The trained network as the paper's, or as the paper's at a narrower width where width is all that
     differs, or as a reduced network otherwise; compared with the paper's, not guessed from option names."""
     kwargs = config.get("model_kwargs", {})
-    if (config["model"], kwargs, config["img_size"]) == (paper["model"], paper["model_kwargs"], paper["img_size"]):
-        return "the paper's network"
+    same_frame = (config["model"], config["img_size"]) == (paper["model"], paper["img_size"])
     differing = [key for key in kwargs.keys() | paper["model_kwargs"].keys()
                  if kwargs.get(key) != paper["model_kwargs"].get(key)]
+    if same_frame and not differing:
+        return "the paper's network"
     width = kwargs.get(differing[0]) if len(differing) == 1 and differing[0] in WIDTH_KEYS else None
-    if (config["model"], config["img_size"]) == (paper["model"], paper["img_size"]) and width is not None:
+    if same_frame and width is not None:
         return f"the paper's network at x{width:g} width (the widest that levels off on this CPU)"
-    return (f"a reduced network (`{config['model']}` {json.dumps(kwargs)} at {config['img_size']} px; the paper's "
-            "is in the table of networks below)")
+    return f"a reduced network ({network_text(config)}; the paper's is in the table of networks below)"
 
 
 def metric_of(arm: dict, metric: str) -> dict | None:
@@ -263,7 +268,7 @@ def paper_table(result: dict) -> str:
     rows = []
     for p in result["paper_arms"]:
         here = trained.get(p["name"])
-        rows.append([p["name"], f"`{p['model']}` {json.dumps(p['model_kwargs'])} at {p['img_size']} px",
+        rows.append([p["name"], network_text(p),
                      f"{p['params'] / 1e6:.2f}M", f"{p['mflops']:.1f}",
                      f"{here['cost']['params'] / 1e6:.2f}M / {here['cost']['mflops']:.1f}" if here else "not trained"])
     return markdown_table(["arm", "paper's network (`full` scale)", "params", "MFLOPs",
