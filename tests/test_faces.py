@@ -285,3 +285,23 @@ def test_stderr_silencing_from_many_threads_always_restores_stderr():
             silenced.append(os.fstat(2).st_rdev == os.stat(os.devnull).st_rdev)
         warmup.record(found)
     assert silenced == [True, True, True, True, False]
+
+
+def test_a_face_mesh_reset_as_faces_come_and_go_prints_nothing():
+    """Each reset restarts MediaPipe's graph, whose models log again as they load, on threads of their own:
+    an analysis whose face count changes once printed a warning line to the user's terminal."""
+    from pathlib import Path
+
+    clip = Path(__file__).parents[1] / "samples" / "WolfgangLanger_Pexels.mp4"
+    run = _python("import cv2\n"
+                  "from emoscope.video.landmarks import FaceMeshRunner\n"
+                  f"video = cv2.VideoCapture({str(clip)!r})\n"
+                  "frames = [video.read()[1] for _ in range(8)]\n"
+                  "mesh = FaceMeshRunner()\n"
+                  "found = [len(mesh(frame, 1)) for frame in frames[:5]]\n"
+                  "for frame in frames[5:]:\n"
+                  "    mesh(frame, 0)\n"
+                  "    found.append(len(mesh(frame, 1)))\n"
+                  "print(found)\n")
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    assert run.stdout.strip() == str([1] * 8)

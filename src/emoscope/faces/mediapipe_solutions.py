@@ -84,11 +84,17 @@ class SolutionRunner:
     def __init__(self, make_solution: Callable, findings: str, streams: dict | None = None):
         """``streams``: the graph's inputs besides its image (called ``image``), for its first frame."""
         mp = import_mediapipe()
+        self._streams = streams
+        self._findings = findings
         with native_stderr_silenced():
             self._solution = make_solution(mp)
-            blank = np.zeros((64, 64, 3), np.uint8)  # a graph starts, and logs, on its first frame
-            self._solution.process(blank if streams is None else {"image": blank} | streams)
-        self._findings = findings
+            self._start()
+
+    def _start(self) -> None:
+        """Runs the freshly started graph once on a blank frame (to be called silenced): its models are
+        loaded, and log, on threads of their own, which only a first frame waits for."""
+        blank = np.zeros((64, 64, 3), np.uint8)
+        self._solution.process(blank if self._streams is None else {"image": blank} | self._streams)
         self._warmup = WarmupSilencer()
 
     def process(self, image_bgr: np.ndarray, streams: dict | None = None):
@@ -103,9 +109,12 @@ class SolutionRunner:
         return result
 
     def reset(self) -> None:
-        """Forget what the graph tracked: the next frame starts afresh, as the first one did."""
+        """Forget what the graph tracked: the next frame starts afresh, as the first one did.
+
+        MediaPipe resets a graph by closing it and starting it again, which loads its models again."""
         with native_stderr_silenced():
             self._solution.reset()
+            self._start()
 
     def close(self) -> None:
         self._solution.close()
