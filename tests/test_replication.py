@@ -402,7 +402,12 @@ def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
     # a reduction other than width alone (here also a smaller face) is not called the paper's network
     arm["config"] |= {"model_kwargs": {"width": 0.5}, "img_size": 40}
     said = verdict(claim, arm, "standard", paper)
-    assert "the paper's network" not in said and '; a reduced network (`vgg19_bn` {"width": 0.5} at 40 px' in said
+    assert '; a network other than the paper\'s (`vgg19_bn` {"width": 0.5} at 40 px' in said
+    assert "the paper's network at" not in said and "the paper's network trained" not in said
+    # nor is a wider one called narrower
+    arm["config"] |= {"model_kwargs": {"width": 2.0}, "img_size": 48}
+    said = verdict(claim, arm, "standard", paper)
+    assert '; a network other than the paper\'s (`vgg19_bn` {"width": 2.0} at 48 px' in said
 
 
 @pytest.mark.parametrize("scale", sorted(FOLDERS))

@@ -111,17 +111,18 @@ def network_text(network: dict) -> str:
 
 def network_trained(config: dict, paper: dict) -> str:
     """The trained network as the paper's, or as the paper's at a narrower width where width is all that
-    differs, or as a reduced network otherwise; compared with the paper's, not guessed from option names."""
+    differs, or as another network otherwise; compared with the paper's, not guessed from option names."""
     kwargs = config.get("model_kwargs", {})
     same_frame = (config["model"], config["img_size"]) == (paper["model"], paper["img_size"])
     differing = [key for key in kwargs.keys() | paper["model_kwargs"].keys()
                  if kwargs.get(key) != paper["model_kwargs"].get(key)]
     if same_frame and not differing:
         return "the paper's network"
-    width = kwargs.get(differing[0]) if len(differing) == 1 and differing[0] in WIDTH_KEYS else None
-    if same_frame and width is not None:
-        return f"the paper's network at x{width:g} width (the widest that levels off on this CPU)"
-    return f"a reduced network ({network_text(config)}; the paper's is in the table of networks below)"
+    if same_frame and len(differing) == 1 and differing[0] in WIDTH_KEYS:
+        width, papers_width = kwargs.get(differing[0], 1.0), paper["model_kwargs"].get(differing[0], 1.0)
+        if width < papers_width:  # an unset width is the architecture's own, x1
+            return f"the paper's network at x{width:g} width (the widest that levels off on this CPU)"
+    return f"a network other than the paper's ({network_text(config)}; the paper's is in the table of networks below)"
 
 
 def metric_of(arm: dict, metric: str) -> dict | None:
