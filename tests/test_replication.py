@@ -399,6 +399,8 @@ def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
         verdict(claim, arm, "standard", paper)
     arm["config"]["model_kwargs"]["width"] = 1.0
     assert "; the paper's network trained to its plateau" in verdict(claim, arm, "standard", paper)
+    arm["config"]["model_kwargs"] = {}  # an unset width is the architecture's own, x1: the paper's
+    assert "; the paper's network trained to its plateau" in verdict(claim, arm, "standard", paper)
     # a reduction other than width alone (here also a smaller face) is not called the paper's network
     arm["config"] |= {"model_kwargs": {"width": 0.5}, "img_size": 40}
     said = verdict(claim, arm, "standard", paper)

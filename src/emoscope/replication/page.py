@@ -112,16 +112,18 @@ def network_text(network: dict) -> str:
 def network_trained(config: dict, paper: dict) -> str:
     """The trained network as the paper's, or as the paper's at a narrower width where width is all that
     differs, or as another network otherwise; compared with the paper's, not guessed from option names."""
-    kwargs = config.get("model_kwargs", {})
-    same_frame = (config["model"], config["img_size"]) == (paper["model"], paper["img_size"])
-    differing = [key for key in kwargs.keys() | paper["model_kwargs"].keys()
-                 if kwargs.get(key) != paper["model_kwargs"].get(key)]
-    if same_frame and not differing:
+
+    def options(network: dict) -> dict:  # an unset width is the architecture's own, x1
+        return dict.fromkeys(WIDTH_KEYS, 1.0) | network.get("model_kwargs", {})
+
+    ours, papers = options(config), options(paper)
+    same_model_and_size = (config["model"], config["img_size"]) == (paper["model"], paper["img_size"])
+    differing = [key for key in ours.keys() | papers.keys() if ours.get(key) != papers.get(key)]
+    if same_model_and_size and not differing:
         return "the paper's network"
-    if same_frame and len(differing) == 1 and differing[0] in WIDTH_KEYS:
-        width, papers_width = kwargs.get(differing[0], 1.0), paper["model_kwargs"].get(differing[0], 1.0)
-        if width < papers_width:  # an unset width is the architecture's own, x1
-            return f"the paper's network at x{width:g} width (the widest that levels off on this CPU)"
+    if same_model_and_size and len(differing) == 1 and differing[0] in WIDTH_KEYS \
+            and ours[differing[0]] < papers[differing[0]]:
+        return f"the paper's network at x{ours[differing[0]]:g} width (the widest that levels off on this CPU)"
     return f"a network other than the paper's ({network_text(config)}; the paper's is in the table of networks below)"
 
 
