@@ -59,8 +59,9 @@ def test_each_study_measures_what_its_paper_reports(quick_runs):
     panic = {arm["name"]: arm for arm in results["panic"]["arms"]}
     copied = panic["shipped_copies"]  # the pitfall run: one fold of the pool and a copy of each face
     assert copied["group"] == "pitfall" and copied["n_test"] == [2 * panic["shipped"]["n_test"][0]]
-    assert "1 augmented copy of every pool face made before the folds are cut: shipped_copies accuracy" in \
-        render_page(results["panic"])
+    panic_page = render_page(results["panic"])
+    assert "1 augmented copy of every pool face made before the folds are cut: shipped_copies accuracy" in panic_page
+    assert "(honestly, shipped on the same folds: accuracy" in panic_page
     cue = results["panic"]["extra"]  # the product's own panic score on the same folds, trained on none of them
     assert cue["model"] == "fer-default" and [u["unit"] for u in cue["units"]] == ["fold1", "fold2"]
     assert cue["summary"]["roc_auc"]["n"] == 2 and "## emoscope's panic cue as shipped" in render_page(results["panic"])
@@ -386,6 +387,25 @@ def test_convergence_is_read_from_the_best_epochs():
     assert convergence(_arm([1, 2, 3], 3))["status"] == "unclear"
     assert convergence(_arm([10 - PATIENCE, 4, 10], 10))["status"] == "levelled"
     assert convergence(_arm([10 - PATIENCE + 1] * 3, 10))["status"] == "unclear"  # within the patience: not shown
+
+
+def test_a_copies_run_is_set_beside_its_honest_arm_on_the_same_folds_only():
+    from emoscope.replication.page import PITFALL_NUMBERS
+
+    def unit(name: str, accuracy: float, auc: float | None, best: int) -> dict:
+        return {"unit": name, "accuracy": accuracy, "roc_auc": auc, "best_epoch": best}
+
+    honest = {"name": "cnn", "epochs": 50, "per_unit": [unit("fold1", 0.6, 0.8, 30), unit("fold2", 0.4, 0.6, 30)]}
+    run = {"name": "cnn_copies", "epochs": 20, "copies_before_split": 1, "honest": "cnn",
+           "per_unit": [unit("fold1", 0.7, None, 20)]}
+    copies = PITFALL_NUMBERS["copies_before_split"]
+    assert copies({"arms": [honest, run]}) == (
+        "1 augmented copy of every pool face made before the folds are cut: cnn_copies accuracy 0.700 on fold1, "
+        "not levelled off within its 20-epoch cap (honestly, cnn on the same folds: accuracy 0.600, ROC-AUC 0.800)")
+    honest["per_unit"] = honest["per_unit"][1:]  # not the run's fold: no comparison with another fold's score
+    run["per_unit"] = [unit("fold1", 0.7, 0.9, 10)]
+    assert copies({"arms": [honest, run]}).endswith(
+        "cnn_copies accuracy 0.700, ROC-AUC 0.900 on fold1 (cnn not trained on the same folds)")
 
 
 def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():

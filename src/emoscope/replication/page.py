@@ -198,20 +198,32 @@ def copies_text(count: int) -> str:
 
 
 def _pitfall_copies_before_split(result: dict) -> str:
+    """Each copies run beside its honest arm on the same folds (the run has only the first), and whether the
+    run's own curve had levelled off within its epoch cap."""
     arms = {a["name"]: a for a in result["arms"]}
     runs = [a for a in result["arms"] if a.get("copies_before_split")]
     if not runs:
         return "not run at this scale"
 
-    def scores(arm: dict) -> str:
-        auc = arm["summary"].get("roc_auc", {}).get("mean")
-        return f"accuracy {arm['summary']['accuracy']['mean']:.3f}" + (f", ROC-AUC {auc:.3f}" if auc is not None
-                                                                      else "")
+    def scores(arm: dict, units: set[str]) -> str:
+        rows = [u for u in arm["per_unit"] if u["unit"] in units]
+        means = {m: np.mean([u[m] for u in rows]) if all(u.get(m) is not None for u in rows) else None
+                 for m in ("accuracy", "roc_auc")}
+        return f"accuracy {means['accuracy']:.3f}" + (f", ROC-AUC {means['roc_auc']:.3f}"
+                                                      if means["roc_auc"] is not None else "")
 
-    return "; ".join(f"{copies_text(run['copies_before_split'])} of every pool face made before the folds are cut: "
-                     f"{run['name']} {scores(run)} over {len(run['per_unit'])} fold(s) (honestly, "
-                     f"{run['honest']}: {scores(arms[run['honest']])})" if run["honest"] in arms else
-                     f"{run['name']}: {scores(run)} ({run['honest']} not trained)" for run in runs)
+    def run_text(run: dict) -> str:
+        units = {u["unit"] for u in run["per_unit"]}
+        rising = ("" if convergence(run)["levelled"] else
+                  f", not levelled off within its {run['epochs']}-epoch cap")
+        text = (f"{copies_text(run['copies_before_split'])} of every pool face made before the folds are cut: "
+                f"{run['name']} {scores(run, units)} on {', '.join(sorted(units))}{rising}")
+        honest = arms.get(run["honest"])
+        if honest is None or not units <= {u["unit"] for u in honest["per_unit"]}:
+            return f"{text} ({run['honest']} not trained on the same folds)"
+        return f"{text} (honestly, {run['honest']} on the same folds: {scores(honest, units)})"
+
+    return "; ".join(run_text(run) for run in runs)
 
 
 PITFALL_NUMBERS = {"binary_accuracy": _pitfall_all_negative, "majority": _pitfall_majority,
@@ -361,8 +373,8 @@ def render_page(result: dict) -> str:
         parts += [f"\n### {arm['name']}: {arm['label']}\n",
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
                   f"{epochs_text(arm)} at {arm['train_images_per_s']:.0f} images/s on "
-                  f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}.",
-                  warm_start_line(arm) + (EARLIER_RUN if arm.get("earlier_run") else ""),
+                  f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}." + warm_start_line(arm)
+                  + (EARLIER_RUN if arm.get("earlier_run") else ""),
                   f"\n\nValidation curve levelled off: {convergence(arm)['text']}.\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),
                   f"\n![curves]({figures['curves']}) ![confusion]({figures['confusion']})\n"]
