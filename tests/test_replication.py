@@ -159,6 +159,35 @@ def test_an_arm_trained_earlier_is_kept_from_the_page_while_its_options_are_unch
     assert changed["untrained_arms"] == ["resmasknet"] and "resmasknet" not in changed["extra"]["arms"]
 
 
+def test_a_unit_whose_checkpoints_are_gone_is_read_from_its_record_beside_the_page(quick_runs, tmp_path,
+                                                                                   monkeypatch):
+    """A later session without runs/: each unit recorded beside the page stands in for its training, up to the
+    first unit without a record; a record made with other options is not used."""
+    from emoscope.replication.study import UNIT_RECORDS
+    from emoscope.training import trainer
+
+    out, work, results = quick_runs
+    records = tmp_path / "pages" / UNIT_RECORDS / "hybrid"
+    shutil.copytree(out / UNIT_RECORDS / "hybrid", records)
+    assert {path.name for path in (records / "sequential_cnn").iterdir()} == {"fold1.json", "fold2.json"}
+    (records / "sequential_cnn" / "fold2.json").unlink()
+    changed = json.loads((records / "vgg19" / "fold1.json").read_text())
+    changed["config"]["lr"] *= 2
+    (records / "vgg19" / "fold1.json").write_text(json.dumps(changed))
+    hidden, aside = work / "hybrid", tmp_path / "hybrid"
+    monkeypatch.setattr(trainer.Trainer, "fit", lambda *a, **k: pytest.fail("--no-train trained a unit"))
+    hidden.rename(aside)  # put back below: the module's other tests read it
+    try:
+        result = run_study(STUDIES["hybrid"], "quick", tmp_path / "pages", work, say=lambda line: None, train=False)
+    finally:
+        aside.rename(hidden)
+    arms = {arm["name"]: arm for arm in result["arms"]}
+    before = {arm["name"]: arm for arm in results["hybrid"]["arms"]}
+    assert arms["hybrid"]["per_unit"] == before["hybrid"]["per_unit"] and not arms["hybrid"].get("earlier_run")
+    assert arms["sequential_cnn"]["per_unit"] == before["sequential_cnn"]["per_unit"][:1]
+    assert "vgg19" in result["untrained_arms"] and "1 of 2 units trained so far" in render_page(result)
+
+
 def test_the_test_split_is_scored_each_epoch_for_the_pitfalls_only(quick_runs):
     _, _, results = quick_runs
     for result in results.values():

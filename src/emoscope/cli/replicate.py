@@ -28,8 +28,8 @@ def replicate_cmd(
                                     "differences and pitfalls in <out>/STUDY.json from the study's definitions and "
                                     "re-render its page and the summary (every measured number stays)"),
     train: bool = typer.Option(True, "--train/--no-train", help="--no-train: write the page from the units already "
-                               "in --work-dir (say, trained on a lent GPU by tools/device_replicate.py); an arm "
-                               "without any is named as not trained yet"),
+                               "in --work-dir (say, trained on a lent GPU by tools/device_replicate.py) or recorded "
+                               "in <out>/units; an arm without any is named as not trained yet"),
     arms: Optional[list[str]] = typer.Option(None, "--arm", help="train only this arm (repeatable; one study): the "
                                              "page still shows every arm with units in --work-dir"),
 ):

@@ -16,6 +16,7 @@ from emoscope.replication.protocol import (
     Protocol,
     Scale,
     Split,
+    first_unit_here,
     first_unit_test_probabilities,
 )
 from emoscope.replication.study import Claim, Pitfall, Plan, Study
@@ -72,7 +73,7 @@ def group_evaluation(result: dict, splits: list[Split], scale: Scale) -> dict:
     test = splits[0].test
     groups = lighting_groups(test.images)
     out = {"grouping": "lighting tercile of the face's mean brightness (PrivateTest)", "arms": {}}
-    for arm in (arm for arm in result["arms"] if not arm.get("earlier_run")):  # kept arms have no probabilities here
+    for arm in filter(first_unit_here, result["arms"]):
         probs = first_unit_test_probabilities(arm, test.images)
         out["arms"][arm["name"]] = evaluate_groups(test.labels, probs, groups, arm["classes"],
                                                    n_boot=200 if scale == "quick" else 1000,

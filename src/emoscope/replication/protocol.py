@@ -315,6 +315,13 @@ def trained_bundle(arm: dict) -> Path:
     return Path(arm["config"]["out_dir"]) / arm["config"]["name"] / BEST_BUNDLE
 
 
+def first_unit_here(arm: dict) -> bool:
+    """Whether the arm's first unit's test probabilities or model are on this machine (not so for an arm kept
+    from an earlier page, nor for a unit read from its record)."""
+    bundle = trained_bundle(arm)
+    return (bundle.parent / TEST_PROBABILITIES).is_file() or bundle.is_file()
+
+
 def first_unit_test_probabilities(arm: dict, images: np.ndarray) -> np.ndarray:
     """The test probabilities of an arm's first unit: saved when it was trained, else predicted again from its
     bundle (a run made before they were saved)."""

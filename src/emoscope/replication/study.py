@@ -253,13 +253,39 @@ def same_training(kept: dict, config, arm: Arm) -> bool:
     return kept == now
 
 
+UNIT_RECORDS = "units"
+"""The folder beside a study's page that keeps each finished unit's result, ``units/<study>/<arm>/<unit>.json``
+(committed with the page). Checkpoints stay in git-ignored ``runs/``, which a later session may not have: with
+the records, a unit trained in one session is not trained again in the next, so a five-fold arm that takes
+longer than a session is trained a fold at a time."""
+
+
+def unit_record(records: Path | None, arm: Arm, protocol: Protocol) -> Callable[[str], Path | None]:
+    """Where each of ``arm``'s units is recorded under ``records``; None for an arm warm-started from the
+    protocol's own model (a later unit needs that model's weights, which are not recorded)."""
+    if records is None or (protocol.pretrain is not None and "init_from" not in arm.train):
+        return lambda unit: None
+    return lambda unit: records / arm.name / f"{unit}.json"
+
+
+def recorded_unit(record: Path | None, config, arm: Arm) -> dict | None:
+    """A unit's recorded result, where it was trained with the options ``config`` gives it now."""
+    if record is None or not record.is_file():
+        return None
+    kept = read_result(record)
+    return kept if same_training(kept.get("config", {}), config, arm) else None
+
+
 def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_dir: Path, progress=None,
-              say: Callable[[str], None] = print, train: bool = True) -> tuple[list[dict], dict | None]:
+              say: Callable[[str], None] = print, train: bool = True,
+              records: Path | None = None) -> tuple[list[dict], dict | None]:
     """One arm's units in order (each resumable), after its warm start where it has one: their results and
     what the page says of the warm start. An arm with ``init_from`` in its options starts from that shipped
     model; any other arm from the protocol's own warm start where the protocol has one. With ``train`` False
-    only kept results are read, up to the first missing."""
+    only kept results are read, up to the first missing. ``records``: the study's :data:`UNIT_RECORDS` folder;
+    a unit not in ``work_dir`` is read from its record there, and each unit found or trained is recorded."""
     protocol = study.plan(scale).protocol
+    record_of = unit_record(records, arm, protocol)
     if arm.copies_before_split:
         splits = splits_of(protocol, arm.copies_before_split)
     warm_start = None
@@ -276,9 +302,19 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
             f"on the held-out tenth of Training ({warm_start['seconds']:.0f} s)")
     units = []
     for split in splits[: arm.units]:
-        unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train)
+        record = record_of(split.name)
+        unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train=False)
+        if unit is None:
+            unit = recorded_unit(record, unit_config(arm, protocol, study.name, scale, split.name, work_dir), arm)
+            if unit is not None:
+                say(f"{study.name}/{arm.name}/{split.name}: read from {record}")
+        if unit is None:
+            unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train)
         if unit is None:
             break
+        if record is not None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(record, json.dumps(unit, indent=1, allow_nan=False))
         units.append(unit)
         say(f"{study.name}/{arm.name}/{split.name}: test accuracy {unit['test']['accuracy']:.4f}, "
             f"macro-F1 {unit['test']['macro_f1']:.4f} ({unit['seconds']:.0f} s)")
@@ -306,7 +342,8 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     earlier_arms = {arm["name"]: arm for arm in earlier.get("arms", [])}
     for arm in plan.arms:
         units, warm_start = train_arm(study, scale, arm, splits, work_dir, progress, say,
-                                      train and (only is None or arm.name in only))
+                                      train and (only is None or arm.name in only),
+                                      out_dir / UNIT_RECORDS / study.name)
         if not units:
             kept = earlier_arms.get(arm.name)
             if kept is not None and same_training(kept["config"], unit_config(
@@ -337,10 +374,11 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
     }
     extra = study.extra(result, splits, scale) if study.extra is not None else None
-    if extra is not None and isinstance(extra.get("arms"), dict):  # per-arm extras need units: keep the kept arms'
-        kept = {arm["name"] for arm in arms if arm.get("earlier_run")}
+    if extra is not None and isinstance(extra.get("arms"), dict):
+        # per-arm extras need the first unit's model: an arm whose first unit is not here keeps its earlier entry
+        names = {arm["name"] for arm in arms}
         extra["arms"] |= {name: entry for name, entry in earlier.get("extra", {}).get("arms", {}).items()
-                          if name in kept}
+                          if name in names and name not in extra["arms"]}
     if extra is not None:
         result["extra"] = extra
     write_text_atomic(out_dir / f"{study.name}.json", json.dumps(result, indent=1, allow_nan=False))
