@@ -188,6 +188,27 @@ def test_a_unit_whose_checkpoints_are_gone_is_read_from_its_record_beside_the_pa
     assert "vgg19" in result["untrained_arms"] and "1 of 2 units trained so far" in render_page(result)
 
 
+def test_an_extra_that_needs_a_model_not_here_keeps_its_earlier_value(quick_runs, tmp_path, monkeypatch):
+    """The thesis page's real-image table needs its baseline's weights: a run that writes the page while the
+    baseline is kept from the earlier page (its checkpoints elsewhere) keeps the table as it was."""
+    from emoscope.training import trainer
+
+    out, work, results = quick_runs
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    shutil.copy(out / "thesis.json", pages / "thesis.json")
+    hidden, aside = work / "thesis" / "quick" / "baseline_cnn", tmp_path / "baseline_cnn"
+    monkeypatch.setattr(trainer.Trainer, "fit", lambda *a, **k: pytest.fail("--no-train trained a unit"))
+    hidden.rename(aside)  # put back below: the module's other tests read it
+    try:
+        result = run_study(STUDIES["thesis"], "quick", pages, work, say=lambda line: None, train=False)
+    finally:
+        aside.rename(hidden)
+    assert {arm["name"]: arm for arm in result["arms"]}["baseline_cnn"]["earlier_run"]
+    assert result["extra"]["photos"] == results["thesis"]["extra"]["photos"]
+    assert "## Real-image pipeline" in render_page(result)
+
+
 def test_the_test_split_is_scored_each_epoch_for_the_pitfalls_only(quick_runs):
     _, _, results = quick_runs
     for result in results.values():

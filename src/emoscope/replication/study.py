@@ -379,8 +379,8 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         names = {arm["name"] for arm in arms}
         extra["arms"] |= {name: entry for name, entry in earlier.get("extra", {}).get("arms", {}).items()
                           if name in names and name not in extra["arms"]}
-    if extra is not None:
-        result["extra"] = extra
+    if extra is not None:  # an extra that needs a model not on this machine (the thesis's photos) keeps its value
+        result["extra"] = {**earlier.get("extra", {}), **extra}
     write_text_atomic(out_dir / f"{study.name}.json", json.dumps(result, indent=1, allow_nan=False))
     write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
     write_index(out_dir)
