@@ -188,6 +188,31 @@ def test_a_unit_whose_checkpoints_are_gone_is_read_from_its_record_beside_the_pa
     assert "vgg19" in result["untrained_arms"] and "1 of 2 units trained so far" in render_page(result)
 
 
+def test_a_run_with_a_unit_budget_trains_that_many_new_units_and_the_next_run_goes_on(data_root, tmp_path,
+                                                                                      monkeypatch):
+    """`--units 1`: a session trains the next fold of a long arm and writes the page; the next session's run
+    reads that fold (here from its record, the checkpoints gone) and trains only the one after it."""
+    from emoscope.replication.study import UNIT_RECORDS
+    from emoscope.training import trainer
+
+    fits = []
+    fit = trainer.Trainer.fit
+    monkeypatch.setattr(trainer.Trainer, "fit", lambda self, *a, **k: fits.append(self.config.name) or fit(self, *a, **k))
+    pages = tmp_path / "pages"
+    first = run_study(STUDIES["hybrid"], "quick", pages, tmp_path / "work", say=lambda line: None,
+                      only=["sequential_cnn"], new_units=1)
+    assert fits == ["hybrid/quick/sequential_cnn/fold1"]
+    assert [arm["name"] for arm in first["arms"]] == ["sequential_cnn"]
+    assert [unit["unit"] for unit in first["arms"][0]["per_unit"]] == ["fold1"]
+    records = pages / UNIT_RECORDS / "hybrid" / "sequential_cnn"
+    assert sorted(path.name for path in records.iterdir()) == ["fold1.json"]
+    second = run_study(STUDIES["hybrid"], "quick", pages, tmp_path / "work-elsewhere", say=lambda line: None,
+                       only=["sequential_cnn"], new_units=1)
+    assert fits == ["hybrid/quick/sequential_cnn/fold1", "hybrid/quick/sequential_cnn/fold2"]
+    assert second["arms"][0]["per_unit"][0] == first["arms"][0]["per_unit"][0]
+    assert [unit["unit"] for unit in second["arms"][0]["per_unit"]] == ["fold1", "fold2"]
+
+
 def test_an_extra_that_needs_a_model_not_here_keeps_its_earlier_value(quick_runs, tmp_path, monkeypatch):
     """The thesis page's real-image table needs its baseline's weights: a run that writes the page while the
     baseline is kept from the earlier page (its checkpoints elsewhere) keeps the table as it was."""

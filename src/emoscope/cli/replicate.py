@@ -32,6 +32,9 @@ def replicate_cmd(
                                "in <out>/units; an arm without any is named as not trained yet"),
     arms: Optional[list[str]] = typer.Option(None, "--arm", help="train only this arm (repeatable; one study): the "
                                              "page still shows every arm with units in --work-dir"),
+    units: Optional[int] = typer.Option(None, "--units", min=1, help="train at most this many units not trained "
+                                        "yet (a fold or a hold-out run; arms and folds in order), then write the "
+                                        "page: a session's share of a long arm, which the next run continues"),
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
@@ -59,7 +62,7 @@ def replicate_cmd(
     for name in names:
         with progress() as bars:
             result = run_study(STUDIES[name], scale, out, work_dir, progress=bars, say=bars.console.print,
-                               train=train, only=arms or None)
+                               train=train, only=arms or None, new_units=units)
         learned = sum(arm["learned"] for arm in result["arms"])
         console.print(f"{name}: {learned}/{len(result['arms'])} arms learned; page {out / (name + '.md')}")
     if out == DEFAULT_PAGES / STANDARD_PAGES:

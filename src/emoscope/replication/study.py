@@ -245,11 +245,12 @@ def earlier_result(path: Path, scale: Scale) -> dict:
 
 
 def same_training(kept: dict, config, arm: Arm) -> bool:
-    """Whether an earlier arm was trained with the options ``config`` gives its unit now. A warm start of the
-    protocol's own is a path in the earlier work folder, so it is compared only where the arm names one."""
-    now = json.loads(config.model_dump_json())
-    if "init_from" not in arm.train:
-        kept, now = ({k: v for k, v in options.items() if k != "init_from"} for options in (kept, now))
+    """Whether an earlier arm was trained with the options ``config`` gives its unit now. Where its checkpoints
+    went (``out_dir``) is no training option; a warm start of the protocol's own is a path in the earlier work
+    folder, so it is compared only where the arm names one."""
+    ignored = {"out_dir"} | ({"init_from"} if "init_from" not in arm.train else set())
+    kept, now = ({k: v for k, v in options.items() if k not in ignored}
+                 for options in (kept, json.loads(config.model_dump_json())))
     return kept == now
 
 
@@ -276,15 +277,32 @@ def recorded_unit(record: Path | None, config, arm: Arm) -> dict | None:
     return kept if same_training(kept.get("config", {}), config, arm) else None
 
 
+@dataclass
+class UnitBudget:
+    """How many units not trained yet a run may still train (None: all of them), so that a session can take a
+    share of a long arm: the next run resumes at the first unit left."""
+
+    left: int | None = None
+
+    def allows(self) -> bool:
+        return self.left is None or self.left > 0
+
+    def spend(self) -> None:
+        if self.left is not None:
+            self.left -= 1
+
+
 def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_dir: Path, progress=None,
               say: Callable[[str], None] = print, train: bool = True,
-              records: Path | None = None) -> tuple[list[dict], dict | None]:
+              records: Path | None = None, budget: UnitBudget | None = None) -> tuple[list[dict], dict | None]:
     """One arm's units in order (each resumable), after its warm start where it has one: their results and
     what the page says of the warm start. An arm with ``init_from`` in its options starts from that shipped
     model; any other arm from the protocol's own warm start where the protocol has one. With ``train`` False
     only kept results are read, up to the first missing. ``records``: the study's :data:`UNIT_RECORDS` folder;
-    a unit not in ``work_dir`` is read from its record there, and each unit found or trained is recorded."""
+    a unit not in ``work_dir`` is read from its record there, and each unit found or trained is recorded.
+    ``budget``: the units this run may still train (a warm start's pretraining is not counted)."""
     protocol = study.plan(scale).protocol
+    budget = budget or UnitBudget()
     record_of = unit_record(records, arm, protocol)
     if arm.copies_before_split:
         splits = splits_of(protocol, arm.copies_before_split)
@@ -292,7 +310,7 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
     if "init_from" in arm.train:
         warm_start = shipped_warm_start(arm.train["init_from"])
     elif protocol.pretrain is not None:
-        arm, pretrain = pretrained(arm, protocol, study.name, scale, work_dir, progress, train)
+        arm, pretrain = pretrained(arm, protocol, study.name, scale, work_dir, progress, train and budget.allows())
         if pretrain is None:
             return [], None
         warm_start = {key: pretrain[key] for key in ("n_train", "n_val", "epochs", "best_epoch", "seconds",
@@ -309,9 +327,10 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
             if unit is not None:
                 say(f"{study.name}/{arm.name}/{split.name}: read from {record}")
         if unit is None:
-            unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train)
-        if unit is None:
-            break
+            unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train and budget.allows())
+            if unit is None:
+                break
+            budget.spend()
         if record is not None:
             record.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(record, json.dumps(unit, indent=1, allow_nan=False))
@@ -322,12 +341,14 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
 
 
 def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
-              say: Callable[[str], None] = print, train: bool = True, only: Collection[str] | None = None) -> dict:
+              say: Callable[[str], None] = print, train: bool = True, only: Collection[str] | None = None,
+              new_units: int | None = None) -> dict:
     """Every arm on every unit (each resumable), then ``<out_dir>/<study>.json`` and its page.
 
     ``train`` False writes the page from the units already trained (say, on a lent GPU): an arm is
     summarised over the units it has, and an arm with none is named on the page as not yet trained.
-    ``only``: the arms to train; the others are read as with ``train`` False."""
+    ``only``: the arms to train; the others are read as with ``train`` False. ``new_units``: train at most
+    this many units not trained yet (arms and folds in order), then write the page from what there is."""
     plan = study.plan(scale)
     unknown = sorted(set(only or ()) - {arm.name for arm in plan.arms})
     if unknown:
@@ -340,10 +361,11 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     images_dir.mkdir(parents=True, exist_ok=True)
     earlier = earlier_result(out_dir / f"{study.name}.json", scale)
     earlier_arms = {arm["name"]: arm for arm in earlier.get("arms", [])}
+    budget = UnitBudget(new_units)
     for arm in plan.arms:
         units, warm_start = train_arm(study, scale, arm, splits, work_dir, progress, say,
                                       train and (only is None or arm.name in only),
-                                      out_dir / UNIT_RECORDS / study.name)
+                                      out_dir / UNIT_RECORDS / study.name, budget)
         if not units:
             kept = earlier_arms.get(arm.name)
             if kept is not None and same_training(kept["config"], unit_config(
