@@ -197,7 +197,8 @@ def test_a_run_with_a_unit_budget_trains_that_many_new_units_and_the_next_run_go
 
     fits = []
     fit = trainer.Trainer.fit
-    monkeypatch.setattr(trainer.Trainer, "fit", lambda self, *a, **k: fits.append(self.config.name) or fit(self, *a, **k))
+    monkeypatch.setattr(trainer.Trainer, "fit",
+                        lambda self, *a, **k: fits.append(self.config.name) or fit(self, *a, **k))
     pages = tmp_path / "pages"
     first = run_study(STUDIES["hybrid"], "quick", pages, tmp_path / "work", say=lambda line: None,
                       only=["sequential_cnn"], new_units=1)
