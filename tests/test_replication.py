@@ -113,9 +113,9 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
         kept.rename(aside)
     try:
         result = run_study(STUDIES["panic"], "quick", tmp_path / "pages", work, say=lambda line: None, train=False)
-        with pytest.raises(EmoscopeError, match="no arm has a trained unit"):
-            run_study(STUDIES["panic"], "quick", tmp_path / "pages", tmp_path / "empty", say=lambda line: None,
-                      train=False)
+        with pytest.raises(EmoscopeError, match="no arm has a trained unit"):  # no units, no records beside it
+            run_study(STUDIES["panic"], "quick", tmp_path / "other-pages", tmp_path / "empty",
+                      say=lambda line: None, train=False)
     finally:
         for kept, aside in hidden.items():
             aside.rename(kept)

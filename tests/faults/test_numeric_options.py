@@ -114,6 +114,7 @@ CHEAP_ARGS = {
     "bench soak": ["{sandbox}/empty.mp4", "--out", "{sandbox}/soak.json"],
     "live": ["{sandbox}/empty.mp4"],
     "ship": ["{sandbox}/none.safetensors", "--name", "never-shipped"],
+    "replicate": ["no-such-study"],
 }
 
 SECONDS_BEFORE_ANY_WORK = 5  # in-process; the first call of a command also imports its modules
