@@ -116,6 +116,8 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
         with pytest.raises(EmoscopeError, match="no arm has a trained unit"):  # no units, no records beside it
             run_study(STUDIES["panic"], "quick", tmp_path / "other-pages", tmp_path / "empty",
                       say=lambda line: None, train=False)
+        done = run_emoscope("replicate", "panic", "--scale", "quick", "--no-train", "--work-dir", work,
+                            "--out", tmp_path / "cli-pages")
     finally:
         for kept, aside in hidden.items():
             aside.rename(kept)
@@ -126,6 +128,8 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
     page = (tmp_path / "pages" / "panic.md").read_text()
     assert "Not trained yet at this scale: cnn" in page and "1 of 2 units trained so far" in page
     assert page.count("no verdict yet: 1 of 2 units trained") == 2  # the ResNet's two claims
+    assert done.returncode == 0, done.stderr
+    assert "panic/resnet: 1 of 2 units trained; `emoscope replicate panic --scale quick --arm resnet`" in done.stdout
 
 
 def test_an_arm_trained_earlier_is_kept_from_the_page_while_its_options_are_unchanged(quick_runs, tmp_path,

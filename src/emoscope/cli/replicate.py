@@ -25,8 +25,9 @@ def replicate_cmd(
                                        "standard; runs/replication/pages for quick)"),
     work_dir: Path = typer.Option(Path("runs/replication"), help="checkpoints and per-unit results (resumable)"),
     pages_only: bool = typer.Option(False, "--pages-only", help="train nothing: refresh the claims, quotes, "
-                                    "differences and pitfalls in <out>/STUDY.json from the study's definitions and "
-                                    "re-render its page and the summary (every measured number stays)"),
+                                    "differences, pitfalls and plan in <out>/STUDY.json from the study's "
+                                    "definitions and re-render its page and the summary (every measured number "
+                                    "stays; an arm new to the plan is listed as not trained yet)"),
     train: bool = typer.Option(True, "--train/--no-train", help="--no-train: write the page from the units already "
                                "in --work-dir (say, trained on a lent GPU by tools/device_replicate.py) or recorded "
                                "in <out>/units; an arm without any is named as not trained yet"),
@@ -38,7 +39,7 @@ def replicate_cmd(
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
-    from emoscope.replication.page import STANDARD_PAGES, write_index
+    from emoscope.replication.page import STANDARD_PAGES, unit_counts, write_index
     from emoscope.replication.protocol import SCALES
     from emoscope.replication.study import refresh_pages, run_study
 
@@ -65,5 +66,11 @@ def replicate_cmd(
                                train=train, only=arms or None, new_units=units)
         learned = sum(arm["learned"] for arm in result["arms"])
         console.print(f"{name}: {learned}/{len(result['arms'])} arms learned; page {out / (name + '.md')}")
+        for arm in result["arms"]:
+            trained, planned = unit_counts(arm)
+            if trained < planned:
+                console.print(f"{name}/{arm['name']}: {trained} of {planned} units trained; `emoscope replicate "
+                              f"{name} --scale {scale} --arm {arm['name']}` trains the rest (--units N: N of them)",
+                              soft_wrap=True)  # one line, to copy the command
     if out == DEFAULT_PAGES / STANDARD_PAGES:
         write_index(DEFAULT_PAGES)  # its summary links the standard pages

@@ -209,14 +209,24 @@ def study_metadata(study: Study) -> dict:
             "differences": study.differences, "pitfalls": [asdict(pitfall) for pitfall in study.pitfalls]}
 
 
+def plan_metadata(study: Study, scale: Scale, arms: list[dict]) -> dict:
+    """What a result takes from the study's plan beside its trained ``arms``: the scale's note, the arms not
+    trained yet and the paper's networks (the ``full`` plan). Refreshed too by :func:`refresh_pages`."""
+    trained = {arm["name"] for arm in arms}
+    plan = study.plan(scale)
+    return {"note": plan.note, "untrained_arms": [arm.name for arm in plan.arms if arm.name not in trained],
+            "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms]}
+
+
 def refresh_pages(study: Study, out_dir: Path) -> dict:
-    """``<out_dir>/<study>.json`` with the study's current claims, differences, pitfalls and scale note, and its page
-    and the summary re-rendered from it: no training, every measured number left as it was."""
+    """``<out_dir>/<study>.json`` with the study's current claims, differences, pitfalls and plan (its note, the
+    arms not trained yet, the paper's networks), and its page and the summary re-rendered from it: no training,
+    every measured number left as it was."""
     path = out_dir / f"{study.name}.json"
     if not path.is_file():
         raise EmoscopeError(f"{path} does not exist: run `emoscope replicate {study.name} --scale cpu` first")
     result = read_result(path)
-    result |= {**study_metadata(study), "note": study.plan(result["scale"]).note}
+    result |= {**study_metadata(study), **plan_metadata(study, result["scale"], result["arms"])}
     write_text_atomic(path, json.dumps(result, indent=1, allow_nan=False))
     write_text_atomic(out_dir / f"{study.name}.md", render_page(result))
     write_index(out_dir)
@@ -357,7 +367,7 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     splits = splits_of(plan.protocol)
     say(f"{study.name} at scale {scale}: {len(plan.arms)} arm(s) x {len(splits)} unit(s); "
         f"{plan.protocol.describe()}")
-    arms, untrained, images_dir = [], [], out_dir / "images"
+    arms, images_dir = [], out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     earlier = earlier_result(out_dir / f"{study.name}.json", scale)
     earlier_arms = {arm["name"]: arm for arm in earlier.get("arms", [])}
@@ -372,8 +382,6 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
                     arm, plan.protocol, study.name, scale, kept["per_unit"][0]["unit"], work_dir), arm):
                 say(f"{study.name}/{arm.name}: no unit in {work_dir}; kept as it was in {out_dir / study.name}.json")
                 arms.append({**kept, "earlier_run": True})
-            else:
-                untrained.append(arm.name)
             continue
         summary = summarise_arm(arm, units)
         summary["units_planned"] = len(splits[: arm.units])
@@ -389,10 +397,9 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     result = {
         "study": study.name, "scale": scale,
         "command": f"emoscope replicate {study.name} --scale {scale}",
-        "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__}, "note": plan.note,
-        **study_metadata(study),
-        "learned_margin": LEARNED_MARGIN, "arms": arms, "untrained_arms": untrained,
-        "paper_arms": [{"name": arm.name, **paper_cost(arm)} for arm in study.plan("full").arms],
+        "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__},
+        **study_metadata(study), **plan_metadata(study, scale, arms),
+        "learned_margin": LEARNED_MARGIN, "arms": arms,
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
     }
     extra = study.extra(result, splits, scale) if study.extra is not None else None
