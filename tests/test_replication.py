@@ -538,20 +538,22 @@ def test_no_verdict_from_an_arm_that_had_not_levelled_off(scale, name):
     assert "does not hold" not in committed and "How the paper's number could arise" in committed
 
 
-def test_pages_only_refreshes_the_claims_and_leaves_every_result_untouched(tmp_path):
+def test_pages_only_refreshes_the_definitions_and_leaves_every_result_untouched(tmp_path):
     source = COMMITTED / "thesis.json"
     if not source.is_file():
         pytest.skip("no committed thesis.json")
     stale = json.loads(source.read_text())
     stale["claims"] = [{**stale["claims"][0], "paper": "not quoted here"}]
     stale["differences"], stale["pitfalls"] = "- old text", []
+    stale["untrained_arms"], stale["paper_arms"] = ["an arm the plan no longer has"], []
     (tmp_path / "thesis.json").write_text(json.dumps(stale))
     done = run_emoscope("replicate", "thesis", "--pages-only", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    fresh = json.loads((tmp_path / "thesis.json").read_text())
-    assert {k: v for k, v in fresh.items() if k not in ("claims", "differences", "pitfalls")} == \
-        {k: v for k, v in stale.items() if k not in ("claims", "differences", "pitfalls")}
-    assert fresh["claims"] == json.loads(source.read_text())["claims"] and fresh["pitfalls"]
+    fresh, committed = json.loads((tmp_path / "thesis.json").read_text()), json.loads(source.read_text())
+    definitions = ("claims", "differences", "pitfalls", "untrained_arms", "paper_arms")
+    assert {k: v for k, v in fresh.items() if k not in definitions} == \
+        {k: v for k, v in stale.items() if k not in definitions}
+    assert all(fresh[k] == committed[k] for k in definitions) and fresh["pitfalls"] and fresh["paper_arms"]
     assert (tmp_path / "thesis.md").read_text() == render_page(fresh)
     assert "69.41%" in (tmp_path / "README.md").read_text()
 
