@@ -49,7 +49,7 @@ def _arms(width: float, epochs: dict, size: int | None = None, stop: dict | None
     ]
     if lower_lr:
         arms.append(Arm("cnn11_lower_lr", f"11-block CNN{named}, Adam lr {LOWER_LR:g}",
-                        "the study's 11-block CNN, its learning rate tuned as the study says it did",
+                        "the study's 11-block CNN (the study says it tuned learning rates)",
                         {**cnn11, "lr": LOWER_LR}))
     return arms
 
