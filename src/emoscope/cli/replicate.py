@@ -69,8 +69,8 @@ def replicate_cmd(
         for arm in result["arms"]:
             trained, planned = unit_counts(arm)
             if trained < planned:
-                console.print(f"{name}/{arm['name']}: {trained} of {planned} units trained; `emoscope replicate "
-                              f"{name} --scale {scale} --arm {arm['name']}` trains the rest (--units N: N of them)",
+                console.print(f"{name}/{arm['name']}: {trained} of {planned} units trained; `{result['command']} "
+                              f"--arm {arm['name']}` trains the rest (--units N: N of them)",
                               soft_wrap=True)  # one line, to copy the command
     if out == DEFAULT_PAGES / STANDARD_PAGES:
         write_index(DEFAULT_PAGES)  # its summary links the standard pages
