@@ -149,14 +149,16 @@ def test_a_job_whose_ray_retries_are_used_up_fails_with_one_line(local_ray, serv
     server = serve(engine="ray", max_seconds=None)
     job_id = server.upload(server.create_candidate()).json()["job"]["id"]
     killed: set[int] = set()
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and len(killed) <= MAX_RETRIES:
+    deadline = time.monotonic() + 120
+    # until the job ends: Ray does not count every killed worker against the retries (one CI run killed four,
+    # saw two retries and the job finished), so the number of kills a job takes is not fixed
+    while (job := server.client.get(f"/v1/jobs/{job_id}", headers=AUTH).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {job_id} outlived {len(killed)} killed workers: {job}"
         for pid in running_analyses() - killed:
             os.kill(pid, signal.SIGKILL)  # every attempt's worker, as a node that keeps running out of memory
             killed.add(pid)
         time.sleep(0.1)
-    job = server.wait(job_id)
-    assert len(killed) == MAX_RETRIES + 1
+    assert len(killed) > MAX_RETRIES  # the first attempt and every retry
     assert job["state"] == "failed" and "Ray worker failed" in job["error"] and "\n" not in job["error"], job
     assert server.files() == set()
 
