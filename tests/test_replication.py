@@ -453,7 +453,8 @@ def test_committed_results_carry_the_current_claims_and_pitfalls(scale, name):
 
     result = committed_result(scale, name)
     for key, value in study_metadata(STUDIES[name]).items():
-        assert result[key] == value, f"run `emoscope replicate {name} --pages-only` ({key} is stale)"
+        as_stored = json.loads(json.dumps(value))  # JSON keeps a tuple as a list
+        assert result[key] == as_stored, f"run `emoscope replicate {name} --pages-only` ({key} is stale)"
 
 
 def _arm(best_epochs: list[int], epochs: int) -> dict:
@@ -486,6 +487,29 @@ def test_a_copies_run_is_set_beside_its_honest_arm_on_the_same_folds_only():
     run["per_unit"] = [unit("fold1", 0.7, 0.9, 10)]
     assert copies({"arms": [honest, run]}).endswith(
         "cnn_copies accuracy 0.700, ROC-AUC 0.900 on fold1 (cnn not trained on the same folds)")
+
+
+def test_a_claim_with_alternative_settings_reads_the_one_chosen_on_validation_never_on_test():
+    from emoscope.replication.page import claim_arm, claims_table
+
+    def arm(name: str, val: float, test: float) -> dict:
+        return {"name": name, "label": name, "selection": {"val_accuracy": val},
+                "summary": {"accuracy": {"mean": test, "std": 0.0}}}
+
+    claim = {"what": "accuracy", "paper": "86.6%", "quote": "q", "where": "w", "protocol": "p", "arm": "cnn11",
+             "metric": "accuracy", "note": "not the same quantity", "alternatives": ["cnn11_lower_lr"]}
+    arms = {"cnn11": arm("cnn11", 0.25, 0.90), "cnn11_lower_lr": arm("cnn11_lower_lr", 0.67, 0.68)}
+    assert claim_arm(claim, arms)["name"] == "cnn11_lower_lr"  # better on validation, worse on test
+    arms["cnn11"]["selection"]["val_accuracy"] = 0.67
+    assert claim_arm(claim, arms)["name"] == "cnn11"  # a tie keeps the claim's own arm
+    del arms["cnn11"]
+    assert claim_arm(claim, arms)["name"] == "cnn11_lower_lr"  # the only one trained
+    assert claim_arm({**claim, "alternatives": []}, arms) is None
+    arms["cnn11"] = arm("cnn11", 0.25, 0.90)
+    result = {"claims": [claim], "arms": list(arms.values()), "scale": "standard",
+              "paper_arms": [{"name": "cnn11"}, {"name": "cnn11_lower_lr"}]}
+    assert "| 0.680 (cnn11_lower_lr, accuracy; chosen over cnn11 on validation accuracy, 0.670 vs 0.250)" \
+        in claims_table(result)
 
 
 def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():

@@ -131,6 +131,27 @@ def metric_of(arm: dict, metric: str) -> dict | None:
     return arm["summary"].get(metric)
 
 
+def _claim_candidates(claim: dict, arms: dict) -> list[dict]:
+    return [arms[name] for name in (claim["arm"], *claim.get("alternatives", ())) if name in arms]
+
+
+def _validation_accuracy(arm: dict) -> float:
+    return arm.get("selection", {}).get("val_accuracy") or 0.0
+
+
+def claim_arm(claim: dict, arms: dict) -> dict | None:
+    """The trained arm a claim reads: its own or, among its alternatives, the one with the best accuracy on the
+    split that chose the epoch (ties keep the claim's own arm)."""
+    return max(_claim_candidates(claim, arms), key=_validation_accuracy, default=None)
+
+
+def _chosen_over(claim: dict, arm: dict, arms: dict) -> str:
+    """The other trained settings the claim's arm was chosen over, with the validation accuracies compared."""
+    others = [other for other in _claim_candidates(claim, arms) if other is not arm]
+    return "".join(f"; chosen over {other['name']} on validation accuracy, {_validation_accuracy(arm):.3f} vs "
+                   f"{_validation_accuracy(other):.3f}" for other in others)
+
+
 def paper_network(result: dict, arm_name: str) -> dict:
     """The paper's network for an arm: the arm as the ``full`` plan trains it."""
     return {p["name"]: p for p in result["paper_arms"]}[arm_name]
@@ -140,11 +161,11 @@ def claims_table(result: dict) -> str:
     arms = {a["name"]: a for a in result["arms"]}
     rows = []
     for claim in result["claims"]:
-        arm = arms.get(claim["arm"])
+        arm = claim_arm(claim, arms)
         ours = plus_minus(metric_of(arm, claim["metric"])) if arm else "not run"
         rows.append([claim["what"], claim["paper"], f"\"{claim['quote']}\" ({claim['where']})", claim["protocol"],
-                     f"{ours} ({arm['label']}, {claim['metric']})" if arm else ours,
-                     verdict(claim, arm, result["scale"], paper_network(result, claim["arm"]))])
+                     f"{ours} ({arm['label']}, {claim['metric']}{_chosen_over(claim, arm, arms)})" if arm else ours,
+                     verdict(claim, arm, result["scale"], paper_network(result, arm["name"] if arm else claim["arm"]))])
     return markdown_table(["claim", "paper", "the paper's words", "paper's protocol",
                            f"ours ({result['scale']} scale)", "what this run can say"], rows)
 
@@ -342,9 +363,9 @@ def render_page(result: dict) -> str:
         parts.append("\nUnits trained on a lent GPU (`tools/device_replicate.py`) read FER2013 from a 7-bit pack, "
                      "every pixel within one grey level of the original; their test scores were measured there.\n")
     parts += ["\n## Results (test metrics, mean ± std over units)\n", arms_table(result, "main")]
-    if result.get("untrained_arms"):
-        parts.append(f"\nNot trained yet at this scale: {', '.join(result['untrained_arms'])} (`{result['command']}` "
-                     f"trains them; every unit resumes where it stopped).\n")
+    if untrained := result.get("untrained_arms"):
+        parts.append(f"\nNot trained yet at this scale: {', '.join(untrained)} (`{result['command']}` trains "
+                     f"{'them' if len(untrained) > 1 else 'it'}; every unit resumes where it stopped).\n")
     if any(a["group"] == "ablation" for a in result["arms"]):
         parts += ["\n### Ablations\n", arms_table(result, "ablation")]
     parts += [
@@ -402,7 +423,8 @@ def render_index(out_dir: Path) -> str:
         result = read_result(path)
         arms = {a["name"]: a for a in result["arms"]}
         for claim in result["claims"]:
-            arm, paper = arms.get(claim["arm"]), paper_network(result, claim["arm"])
+            arm = claim_arm(claim, arms)
+            paper = paper_network(result, arm["name"] if arm else claim["arm"])
             if arm is None:
                 rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"], "not run", "", "", "",
                              "", result["scale"], verdict(claim, arm, result["scale"], paper)])
