@@ -368,7 +368,7 @@ def test_committed_pages_match_their_json(scale, name):
 
 @pytest.mark.parametrize("scale", sorted(FOLDERS))
 def test_the_committed_summary_matches_the_committed_json(scale):
-    from emoscope.replication.page import render_index
+    from emoscope.replication.index import render_index
 
     if not (FOLDERS[scale] / "README.md").is_file():
         pytest.skip(f"no committed {scale} replication summary yet")
@@ -377,7 +377,7 @@ def test_the_committed_summary_matches_the_committed_json(scale):
 
 def test_a_damaged_result_is_one_clear_error(tmp_path):
     from emoscope.errors import EmoscopeError
-    from emoscope.replication.page import render_index
+    from emoscope.replication.index import render_index
 
     (tmp_path / "panic.json").write_text('{"study": "panic", "arms": [')
     with pytest.raises(EmoscopeError, match="panic.json: not a replication result"):

@@ -39,7 +39,8 @@ def replicate_cmd(
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
-    from emoscope.replication.page import STANDARD_PAGES, unit_counts, write_index
+    from emoscope.replication.index import write_index
+    from emoscope.replication.page import STANDARD_PAGES, unit_counts
     from emoscope.replication.protocol import SCALES
     from emoscope.replication.study import refresh_pages, run_study
 

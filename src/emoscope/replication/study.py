@@ -15,7 +15,8 @@ import numpy as np
 
 from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
-from emoscope.replication.page import copies_text, read_result, render_page, write_index
+from emoscope.replication.index import read_result, write_index
+from emoscope.replication.page import copies_text, render_page
 from emoscope.replication.protocol import (
     Arm,
     Protocol,
