@@ -333,7 +333,9 @@ def test_copies_made_before_the_split_put_a_copy_of_most_test_faces_into_trainin
 
 
 def test_holdout_units_are_training_publictest_privatetest(data_root):
-    (unit,) = splits_of(Protocol("holdout", train_limit=200, val_limit=100, test_limit=100))
+    protocol = Protocol("holdout", train_limit=200, val_limit=100, test_limit=100)
+    (unit,) = splits_of(protocol)
+    assert protocol.selection_split in unit.val.source  # the name the curves' title gives the validation split
     assert ("Training" in unit.train.source and "PublicTest" in unit.val.source
             and "PrivateTest" in unit.test.source and unit.test_split == "fer2013:test")
     assert not set(unit.train.meta["rows"]) & set(unit.test.meta["rows"])

@@ -97,6 +97,11 @@ class Protocol:
         if self.pretrain is not None and "train" in self.pool_splits:
             raise ValueError("a warm start from FER2013 Training needs a pool without Training")
 
+    @property
+    def selection_split(self) -> str:
+        """The split the epoch is chosen on, as a page names it."""
+        return "inner validation" if self.kind == "kfold" else "PublicTest"
+
     def describe(self) -> str:
         if self.kind == "kfold":
             pool = f"a stratified {self.pool_limit:,}-image subset of" if self.pool_limit else "all of"

@@ -194,13 +194,15 @@ def network_cost(architecture: str, kwargs: str, in_chans: int, img_size: int) -
     return architecture_cost(architecture, 2, in_chans, img_size, **json.loads(kwargs))
 
 
-def plot_arm(study: str, scale: str, arm: dict, units: list[dict], images_dir: Path) -> dict[str, str]:
-    """The first unit's training curves and the confusion matrix summed over units, as PNGs."""
+def plot_arm(study: str, scale: str, arm: dict, units: list[dict], selection_split: str,
+             images_dir: Path) -> dict[str, str]:
+    """The first unit's training curves (validation on ``selection_split``) and the confusion matrix summed over
+    units, as PNGs."""
     from emoscope.evaluation.plots import plot_confusion, plot_curves
 
     stem = f"{study}-{scale}-{arm['name']}"
     curves = plot_curves(units[0]["history"], images_dir / f"{stem}-curves.png",
-                         title=f"{arm['label']}: {units[0]['unit']} (inner validation)")
+                         title=f"{arm['label']}: {units[0]['unit']} (validation: {selection_split})")
     confusion = plot_confusion(arm["confusion"], arm["classes"], images_dir / f"{stem}-confusion.png",
                                title=f"{arm['label']}: test, summed over {len(units)} unit(s)")
     return {"curves": f"images/{curves.name}", "confusion": f"images/{confusion.name}"}
@@ -391,7 +393,8 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         summary["units_planned"] = len(splits[: arm.units])
         summary["cost"] = measure_cost(units[0]["config"], units[0]["classes"], splits[0].test.images,
                                        64 if scale == "quick" else 512)
-        summary["figures"] = plot_arm(study.name, scale, summary, units, images_dir)
+        summary["figures"] = plot_arm(study.name, scale, summary, units, plan.protocol.selection_split,
+                                      images_dir)
         if warm_start is not None:
             summary["warm_start"] = warm_start
             summary["train_seconds"] += warm_start["seconds"]
