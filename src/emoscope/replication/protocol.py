@@ -117,7 +117,7 @@ class Protocol:
                     f" (and a binary model's threshold), and the held-out fold is only tested on{warm}")
         limit = f"a stratified {self.train_limit:,}-image subset of " if self.train_limit else ""
         test = f" ({self.test_limit:,} images)" if self.test_limit else ""
-        return (f"train on {limit}{self.dataset} Training, choose the epoch on PublicTest"
+        return (f"train on {limit}{self.dataset} Training, choose the epoch on {self.selection_split}"
                 f"{f' ({self.val_limit:,} images)' if self.val_limit else ''}, test on PrivateTest{test}; label set "
                 f"`{self.label_set}`")
 
