@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from emoscope.errors import EmoscopeError
 from emoscope.evaluation.card import read_card
@@ -18,6 +19,7 @@ from emoscope.replication.page import EARLIER_RUN, render_page
 from emoscope.replication.protocol import Protocol, augmented_copies, splits_of
 from emoscope.replication.study import chance_levels, run_study
 from emoscope.runtime.predictor import WEIGHTS_DIR
+from emoscope.training.trainer import bf16_supported
 from helpers import run_emoscope
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +49,12 @@ def test_every_study_writes_its_page_json_and_the_summary(quick_runs):
         assert result["arms"] and all(arm["per_unit"] for arm in result["arms"])
         for claim in result["claims"]:
             assert claim["arm"] in {arm["name"] for arm in result["arms"]}, f"{name}: a claim names no arm"
+        # speeds depend on the processor and precision: the page names what trained and what timed
+        processor = result["machine"]["processor"]
+        assert processor and f"threads of {processor}, batch 256" in page
+        trained_here = f"{processor} ({'bf16' if bf16_supported(torch.device('cpu')) else 'fp32'})"
+        assert all(arm["hardware"] == [trained_here] for arm in result["arms"])
+        assert f"images/s on {trained_here}" in page
     summary = (out / "README.md").read_text()
     assert all(f"({name}.md)" in summary for name in results)
 

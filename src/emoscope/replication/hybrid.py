@@ -71,11 +71,12 @@ def plan(scale: Scale) -> Plan:
                     f"Standard scale, on this 2-core CPU: the paper's 48 px faces, the 5 folds over all 35,887 "
                     f"FER2013 faces, each run stopped after {EARLY_STOPPING} epochs without a better inner-validation "
                     f"score (at most 50). The sequential CNN runs at the paper's width on every fold. VGG-19-BN at "
-                    f"full width (1.8 GFLOPs a face) and the hybrid (6.3) would not level off on five folds here in "
-                    f"about two hours, so they run at the widest width that does: VGG-19-BN at 1/2 width on every "
-                    f"fold, the hybrid and its ablations at 1/8 width on the first fold only (the training speed "
-                    f"of each is in its section). `full` trains the paper's full-width networks on all folds (a "
-                    f"GPU).")
+                    f"full width (1.8 GFLOPs a face) and the hybrid (6.3) would not level off on five folds on a "
+                    f"2-core CPU, so they run narrower: VGG-19-BN at 1/2 width on every fold (1.8-2.2 CPU hours a "
+                    f"fold in bf16 on an AVX-512 CPU), the hybrid and its ablations at 1/8 width on the first fold "
+                    f"only (about 3.5 CPU hours a unit at the 124 images/s it trained at there). Each section gives "
+                    f"its arm's training speed and the processors that trained it. `full` trains the paper's "
+                    f"full-width networks on all folds (a GPU).")
     return Plan(Protocol("kfold", folds=5), _arms(1.0, 48, 50, None, copies_epochs=50),
                 "The paper's protocol with full networks.")
 

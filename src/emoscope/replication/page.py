@@ -315,6 +315,11 @@ def epochs_text(arm: dict) -> str:
     return f"{arm['epochs']} epoch(s)"
 
 
+def processor_text(machine: dict) -> str:
+    processor = machine.get("processor")  # pages written before it was recorded lack it
+    return f" of {processor}" if processor else ""
+
+
 def units_text(arm: dict) -> str:
     trained, planned = unit_counts(arm)
     return f"; {trained} of {planned} units trained so far" if trained < planned else ""
@@ -369,7 +374,7 @@ def render_page(result: dict) -> str:
         f"\nChance is what a model that learned nothing scores on the same test labels (the majority class's "
         f"accuracy, uniform guessing's macro-F1, ROC-AUC 0.5); an arm has learned when its ROC-AUC is at least "
         f"{result.get('learned_margin', 0.05)} above 0.5 and its macro-F1 above chance. CPU faces/s: torch, "
-        f"{result['machine']['cpu_threads']} threads, batch 256.\n",
+        f"{result['machine']['cpu_threads']} threads{processor_text(result['machine'])}, batch 256.\n",
         "\n## The paper's networks and what was trained here\n", paper_table(result),
     ]
     if result.get("extra") and study is not None and study.extra_markdown is not None:
@@ -391,7 +396,8 @@ def render_page(result: dict) -> str:
         parts += [f"\n### {arm['name']}: {arm['label']}\n",
                   f"Paper: {arm['paper']}. Trained on {', '.join(map(str, arm['n_train']))} images per unit for "
                   f"{epochs_text(arm)} at {arm['train_images_per_s']:.0f} images/s on "
-                  f"{' and '.join(arm.get('devices', ['cpu']))}{units_text(arm)}." + warm_start_line(arm)
+                  f"{' and '.join(arm.get('hardware') or arm.get('devices', ['cpu']))}{units_text(arm)}."
+                  + warm_start_line(arm)
                   + (EARLIER_RUN if arm.get("earlier_run") else ""),
                   f"\n\nValidation curve levelled off: {convergence(arm)['text']}.\n\n",
                   units_table(arm), "\nPer class (mean over units):\n\n", per_class_table(arm),

@@ -353,6 +353,7 @@ def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: in
     from emoscope.models.registry import count_mflops, count_params, create_model
     from emoscope.runtime.predictor import TorchPredictor
     from emoscope.runtime.spec import ModelSpec
+    from emoscope.training.trainer import processor_name
 
     spec = ModelSpec(name=config["name"], architecture=config["model"], arch_kwargs=config["model_kwargs"],
                      label_set=config["label_set"], classes=classes, in_chans=config["in_chans"],
@@ -367,4 +368,5 @@ def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: in
         predictor.predict_proba(sample)
         seconds = time.perf_counter() - start
     return {"params": count_params(model), "mflops": count_mflops(model, spec.in_chans, spec.img_size),
-            "faces_per_s": len(sample) / seconds, "threads": torch.get_num_threads()}
+            "faces_per_s": len(sample) / seconds, "threads": torch.get_num_threads(),
+            "processor": processor_name(torch.device("cpu"))}

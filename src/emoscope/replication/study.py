@@ -151,6 +151,14 @@ def selection_scores(units: list[dict]) -> dict:
             "test_best_epoch": float(np.mean(watched)) if len(watched) == len(units) else None}
 
 
+def training_hardware(units: list[dict]) -> list[str]:
+    """What trained the units' epochs, in words: a long unit may have resumed on another machine, and an
+    epoch's time depends on the processor and on whether it ran in bf16 (units from before the history
+    recorded it name only their device)."""
+    return sorted({f"{row['processor']} ({row['precision']})" if "processor" in row
+                   else f"{u.get('device', 'cpu')} (processor not recorded)" for u in units for row in u["history"]})
+
+
 def summarise_arm(arm: Arm, units: list[dict]) -> dict:
     rows = [flat_metrics(u) for u in units]
     confusion = np.sum([np.array(u["test"]["confusion_matrix"]) for u in units], axis=0)
@@ -169,6 +177,7 @@ def summarise_arm(arm: Arm, units: list[dict]) -> dict:
             "per_class": per_class, "confusion": confusion.tolist(), "chance": chance, "learned": learned,
             "train_seconds": float(sum(u["seconds"] for u in units)),
             "devices": sorted({u.get("device", "cpu") for u in units}),
+            "hardware": training_hardware(units),
             "train_images_per_s": float(np.median([u["train_images_per_s"] for u in units])),
             "n_train": [u["n_train"] for u in units], "n_test": [u["n_test"] for u in units],
             "epochs": units[0]["epochs"], "config": units[0]["config"],
@@ -407,7 +416,9 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         "protocol": {"description": plan.protocol.describe(), **plan.protocol.__dict__},
         **study_metadata(study), **plan_metadata(study, scale, arms),
         "learned_margin": LEARNED_MARGIN, "arms": arms,
-        "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None, "python": platform.python_version()},
+        "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None,
+                    "processor": arms[0]["cost"].get("processor") if arms else None,
+                    "python": platform.python_version()},
     }
     extra = study.extra(result, splits, scale) if study.extra is not None else None
     if extra is not None and isinstance(extra.get("arms"), dict):

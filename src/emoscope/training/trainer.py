@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,6 +42,19 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def processor_name(device: torch.device) -> str:
+    """What runs the training, in words: a run's speed depends on it, and a long run may resume on another machine."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "an unnamed CPU"
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -133,6 +147,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_supported(self.device))
         self.autocast_dtype = torch.bfloat16 if use_bf16 else None
+        self.processor = processor_name(self.device)
         self.run_dir = config.run_dir
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -367,6 +382,7 @@ class Trainer:
                 else:
                     self.scheduler.step()
             row["epoch_seconds"] = time.perf_counter() - epoch_start  # training and validation
+            row.update(processor=self.processor, precision="bf16" if self.autocast_dtype else "fp32")
             history.append(row)
             value = self._monitor_value(row)
             if value > best_value:
