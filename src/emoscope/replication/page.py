@@ -316,8 +316,8 @@ def epochs_text(arm: dict) -> str:
 
 
 def processor_text(machine: dict) -> str:
-    processor = machine.get("processor")  # pages written before it was recorded lack it
-    return f" of {processor}" if processor else ""
+    processors = machine.get("processors")  # pages written before they were recorded lack them
+    return f" of {' and '.join(processors)}" if processors else ""
 
 
 def units_text(arm: dict) -> str:

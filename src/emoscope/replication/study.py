@@ -417,7 +417,8 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
         **study_metadata(study), **plan_metadata(study, scale, arms),
         "learned_margin": LEARNED_MARGIN, "arms": arms,
         "machine": {"cpu_threads": arms[0]["cost"]["threads"] if arms else None,
-                    "processor": arms[0]["cost"].get("processor") if arms else None,
+                    # an arm kept from an earlier run keeps the faces/s timed there, maybe on another machine
+                    "processors": sorted({arm["cost"].get("processor", "an unrecorded CPU") for arm in arms}),
                     "python": platform.python_version()},
     }
     extra = study.extra(result, splits, scale) if study.extra is not None else None
