@@ -42,6 +42,9 @@ def quick_runs(data_root, tmp_path_factory) -> tuple[Path, Path, dict]:
 def test_every_study_writes_its_page_json_and_the_summary(quick_runs):
     out, _, results = quick_runs
     assert set(results) == {"panic", "hybrid", "thesis", "realtime", "interview"}
+    # speeds depend on the processor and precision: the page names what trained and what timed
+    processor = processor_name(torch.device("cpu"))
+    trained_here = f"{processor} ({'bf16' if bf16_supported(torch.device('cpu')) else 'fp32'})"
     for name, result in results.items():
         page = (out / f"{name}.md").read_text()
         assert page == render_page(json.loads((out / f"{name}.json").read_text()))
@@ -49,10 +52,7 @@ def test_every_study_writes_its_page_json_and_the_summary(quick_runs):
         assert result["arms"] and all(arm["per_unit"] for arm in result["arms"])
         for claim in result["claims"]:
             assert claim["arm"] in {arm["name"] for arm in result["arms"]}, f"{name}: a claim names no arm"
-        # speeds depend on the processor and precision: the page names what trained and what timed
-        processor = processor_name(torch.device("cpu"))
         assert result["machine"]["processors"] == [processor] and f"threads of {processor}, batch 256" in page
-        trained_here = f"{processor} ({'bf16' if bf16_supported(torch.device('cpu')) else 'fp32'})"
         assert all(arm["hardware"] == [trained_here] for arm in result["arms"])
         assert f"images/s on {trained_here}" in page
     summary = (out / "README.md").read_text()

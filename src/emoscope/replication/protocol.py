@@ -286,7 +286,8 @@ def run_unit(arm: Arm, protocol: Protocol, split: Split, study: str, scale: str,
             "test_split": split.test_split, "best_epoch": fit.best_epoch, "epochs": cfg.epochs,
             # a resumed unit's own time covers only its last part; its history times every epoch
             "seconds": max(time.perf_counter() - start, sum(row.get("epoch_seconds", 0.0) for row in history)),
-            "device": device_name(trainer.device), "history": history,
+            # the page says which units a lent GPU trained
+            "device": trainer.processor if trainer.device.type == "cuda" else "cpu", "history": history,
             "train_images_per_s": float(np.median([row["train_images_per_s"] for row in history])),
             "val": {k: fit.best_metrics[k] for k in ("accuracy", "macro_f1")}, "test": test,
             "bundle": str(fit.best_bundle)}
@@ -334,13 +335,6 @@ def first_unit_test_probabilities(arm: dict, images: np.ndarray) -> np.ndarray:
     if saved.is_file():
         return np.load(saved, allow_pickle=False)
     return trained_predictor(trained_bundle(arm)).predict_proba(images)
-
-
-def device_name(device) -> str:
-    """What trained a unit, in words (the page says which units a lent GPU trained)."""
-    import torch
-
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def measure_cost(config: dict, classes: list[str], images: np.ndarray, count: int = 512) -> dict:
