@@ -274,8 +274,9 @@ def test_standard_scale_trains_the_papers_networks_until_validation_stops_improv
             assert arm.train.get(option) == paper.get(arm.name, arm.train).get(option), f"{name}/{arm.name}: {option}"
         kwargs, paper_kwargs = arm.train.get("model_kwargs"), paper.get(arm.name, arm.train).get("model_kwargs")
         if kwargs != paper_kwargs:  # narrower than the paper's only where the plan says this CPU could not level it off
-            assert {**kwargs, "width": paper_kwargs["width"]} == paper_kwargs, f"{name}/{arm.name}: model_kwargs"
-            assert kwargs["width"] < paper_kwargs["width"]
+            changed = {key for key in kwargs.keys() | paper_kwargs.keys() if kwargs.get(key) != paper_kwargs.get(key)}
+            assert changed <= {"width", "width_mult"}, f"{name}/{arm.name}: model_kwargs"
+            assert all(kwargs[key] < paper_kwargs.get(key, 1.0) for key in changed), f"{name}/{arm.name}: wider"
             assert "would not level off" in standard.note and "run narrower" in standard.note
         assert arm.train["early_stopping"] == EARLY_STOPPING
         assert arm.train["epochs"] >= 40 or arm.group == "pitfall", f"{name}/{arm.name}: too few epochs to level off"
@@ -435,6 +436,8 @@ def test_one_arm_trains_from_a_shipped_model_and_the_page_keeps_the_others(quick
     (["replicate", "nosuch"], "unknown study 'nosuch'"),
     (["replicate", "panic", "--scale", "huge"], "unknown --scale 'huge'"),
     (["replicate", "all", "--arm", "cnn"], "--arm names an arm of one study"),
+    (["replicate", "thesis", "--scale", "quick", "--speed", "--arm", "nosuch"],
+     "thesis at scale quick has no arm 'nosuch'"),
 ])
 def test_bad_arguments_are_one_line(args, message):
     done = run_emoscope(*args)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.table import Table
 
 from emoscope.cli.options import check_choice, console, progress
 from emoscope.errors import EmoscopeError
+from emoscope.files import write_text_atomic
 
 app = typer.Typer()
 DEFAULT_PAGES = Path("docs/replication")
@@ -19,8 +22,9 @@ QUICK_PAGES = Path("runs/replication/pages")
 def replicate_cmd(
     study: str = typer.Argument(..., help="panic | hybrid | thesis | realtime | interview | all"),
     scale: str = typer.Option("cpu", help="quick (smoke run) | cpu (this machine, a few hours in all) | standard "
-                              "(the papers' networks, trained until validation stops improving: a GPU) | full "
-                              "(the paper's protocol: a GPU or a long CPU run)"),
+                              "(the papers' networks or the widest that can level off on a CPU, trained until "
+                              "validation stops improving: hours a unit on a CPU, see --speed) | full (the paper's "
+                              "protocol: a GPU or a long CPU run)"),
     out: Optional[Path] = typer.Option(None, help="pages and JSON (default docs/replication; its standard/ for "
                                        "standard; runs/replication/pages for quick)"),
     work_dir: Path = typer.Option(Path("runs/replication"), help="checkpoints and per-unit results (resumable)"),
@@ -36,6 +40,9 @@ def replicate_cmd(
     units: Optional[int] = typer.Option(None, "--units", min=1, help="train at most this many units not trained "
                                         "yet (a fold or a hold-out run; arms and folds in order), then write the "
                                         "page: a session's share of a long arm, which the next run continues"),
+    speed: bool = typer.Option(False, "--speed", help="train nothing: time each arm's training step on this "
+                               "machine for a few batches and say how long an epoch, a unit and the arm would take "
+                               "at most (written to <work-dir>/speed/STUDY-SCALE.json)"),
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
@@ -50,6 +57,10 @@ def replicate_cmd(
     names = list(STUDIES) if study == "all" else [check_choice(study, [*STUDIES, "all"], "study")]
     default = {"quick": QUICK_PAGES, "standard": DEFAULT_PAGES / STANDARD_PAGES}.get(scale, DEFAULT_PAGES)
     out = out or default
+    if speed:
+        for name in names:
+            speeds_of(name, scale, work_dir, arms)
+        return
     if pages_only:
         if study == "all":  # the studies this scale has results for
             names = [name for name in names if (out / f"{name}.json").is_file()] or names
@@ -75,3 +86,27 @@ def replicate_cmd(
                               soft_wrap=True)  # one line, to copy the command
     if out == DEFAULT_PAGES / STANDARD_PAGES:
         write_index(DEFAULT_PAGES)  # its summary links the standard pages
+
+
+def speeds_of(study: str, scale: str, work_dir: Path, arms: list[str] | None) -> None:
+    """``--speed``: the study's arms timed here, as a table and as JSON."""
+    from emoscope.replication import STUDIES
+    from emoscope.replication.speed import plan_speed
+
+    result = plan_speed(STUDIES[study], scale, arms or None, say=console.print)
+    out = work_dir / "speed" / f"{study}-{scale}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, json.dumps(result, indent=1))
+    timed_on = {f"{arm['processor']} ({arm['precision']})" for arm in result["arms"]}
+    table = Table(title=f"{study} at scale {scale}, on {result['threads']} threads of {', '.join(sorted(timed_on))}: "
+                  "hours at most (early stopping may end a unit sooner)")
+    for column in ("arm", "trained as", "params", "train img/s", "infer img/s", "epoch min", "epochs", "h a unit",
+                   "units", "h the arm"):
+        table.add_column(column)
+    for arm in result["arms"]:
+        table.add_row(arm["arm"], arm["label"], f"{arm['params'] / 1e6:.2f}M", f"{arm['train_images_per_s']:.0f}",
+                      f"{arm['inference_images_per_s']:.0f}", f"{arm['epoch_seconds'] / 60:.1f}",
+                      str(arm["epochs_at_most"]), f"{arm['unit_hours_at_most']:.1f}", str(arm["units"]),
+                      f"{arm['arm_hours_at_most']:.1f}")
+    console.print(table)
+    console.print(f"written: {out}", soft_wrap=True)

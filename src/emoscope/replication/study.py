@@ -365,6 +365,14 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
     return units, warm_start
 
 
+def check_arm_names(study: Study, scale: Scale, names: Collection[str] | None) -> None:
+    """One clear error for a name in ``names`` (``--arm``) that the plan at ``scale`` has no arm of."""
+    arms = [arm.name for arm in study.plan(scale).arms]
+    unknown = sorted(set(names or ()) - set(arms))
+    if unknown:
+        raise EmoscopeError(f"{study.name} at scale {scale} has no arm {unknown[0]!r} (its arms: {', '.join(arms)})")
+
+
 def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progress=None,
               say: Callable[[str], None] = print, train: bool = True, only: Collection[str] | None = None,
               new_units: int | None = None) -> dict:
@@ -375,10 +383,7 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
     ``only``: the arms to train; the others are read as with ``train`` False. ``new_units``: train at most
     this many units not trained yet (arms and folds in order), then write the page from what there is."""
     plan = study.plan(scale)
-    unknown = sorted(set(only or ()) - {arm.name for arm in plan.arms})
-    if unknown:
-        raise EmoscopeError(f"{study.name} at scale {scale} has no arm {unknown[0]!r} "
-                            f"(its arms: {', '.join(arm.name for arm in plan.arms)})")
+    check_arm_names(study, scale, only)
     splits = splits_of(plan.protocol)
     say(f"{study.name} at scale {scale}: {len(plan.arms)} arm(s) x {len(splits)} unit(s); "
         f"{plan.protocol.describe()}")

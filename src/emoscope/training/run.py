@@ -38,7 +38,7 @@ def run_training(cfg: TrainConfig, folds: int = 0, resume: bool = False, command
     say(f"training {cfg.model} on {len(train)} images of {train.source}, validating on {len(val)} "
         f"({cfg.val_split}); classes: {', '.join(train.label_set.classes)}")
     trainer = (trainer_type or Trainer)(cfg, train, val, command=command, progress=progress)
-    say(f"device {trainer.device}, precision {'bf16' if trainer.autocast_dtype else 'fp32'}, "
+    say(f"device {trainer.device}, precision {trainer.precision}, "
         f"{trainer.steps_per_epoch} steps/epoch")
     if trainer.warm_start is not None:
         say(trainer.warm_start.describe())

@@ -187,6 +187,11 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, config)
         self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, config, self.steps_per_epoch)
 
+    @property
+    def precision(self) -> str:
+        """What the training steps compute in, as history rows and messages name it."""
+        return "bf16" if self.autocast_dtype else "fp32"
+
     # -- batches -------------------------------------------------------------------------
     def _num_batches(self, n: int) -> int:
         full, rest = divmod(n, self.config.batch_size)
@@ -260,6 +265,18 @@ class Trainer:
             raise EmoscopeError(f"training diverged in epoch {epoch + 1} (loss {mean_loss}); lower the learning rate")
         return {"train_loss": mean_loss, "train_accuracy": correct.item() / seen,
                 "train_seconds": seconds, "train_images_per_s": seen / seconds}
+
+    def speed(self) -> dict:
+        """Training and inference images/s on this trainer's sets, with nothing written: a warm-up epoch
+        (allocation, kernel choice), then one timed epoch and the second of two passes over the validation set.
+        For planning a run; the model is left trained on those epochs."""
+        self._train_epoch(0)
+        train = self._train_epoch(1)["train_images_per_s"]
+        self.predict_proba(self.val_x)
+        start = time.perf_counter()
+        self.predict_proba(self.val_x)
+        return {"train_images_per_s": train, "inference_images_per_s": len(self.val_x) / (time.perf_counter() - start),
+                "processor": self.processor, "precision": self.precision}
 
     # -- where distributed training divides the work (see the class docstring) ----------------
     def _this_rank(self, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -382,7 +399,7 @@ class Trainer:
                 else:
                     self.scheduler.step()
             row["epoch_seconds"] = time.perf_counter() - epoch_start  # training and validation
-            row.update(processor=self.processor, precision="bf16" if self.autocast_dtype else "fp32")
+            row.update(processor=self.processor, precision=self.precision)
             history.append(row)
             value = self._monitor_value(row)
             if value > best_value:

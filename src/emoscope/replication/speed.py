@@ -1,0 +1,61 @@
+"""How long each arm of a study's plan would train on this machine, timed before it is trained.
+
+A scale is only useful if its arms can finish: this times each arm's own training step (its augmentation,
+precision and memory format, as its units train) on a few batches of its first unit's training faces, then
+scales the time to a unit's sets and to the most epochs the arm may run. Early stopping may end a unit
+sooner; a warm start the protocol trains first is not counted."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable, Collection
+
+import numpy as np
+import torch
+
+from emoscope.replication.protocol import Arm, Split, splits_of, unit_config
+from emoscope.replication.study import Study, check_arm_names
+
+TIMED_BATCHES = 4
+"""Batches in the timed epoch (after a warm-up epoch of as many): enough to steady a CPU's speed, few enough
+that the widest network is timed in minutes."""
+
+
+def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], batches: int = TIMED_BATCHES) -> dict:
+    """One arm's measured speeds and what they make of an epoch, a unit and the arm (hours at most)."""
+    from emoscope.training.trainer import Trainer
+
+    first = splits[0]
+    with tempfile.TemporaryDirectory(prefix="emoscope-speed-") as work_dir:
+        config = unit_config(arm, study.plan(scale).protocol, study.name, scale, "speed", Path(work_dir))
+        timed = np.arange(min(len(first.train), batches * config.batch_size))
+        trainer = Trainer(config, first.train.subset(timed), first.val.subset(timed[: len(first.val)]))
+        measured = trainer.speed()
+        params = sum(p.numel() for p in trainer.model.parameters())
+    # a pitfall arm's pool holds its augmented copies too; every epoch scores the selection and the test split
+    copies = 1 + arm.copies_before_split
+    n_train, n_scored = len(first.train) * copies, (len(first.val) + len(first.test)) * copies
+    epoch_seconds = n_train / measured["train_images_per_s"] + n_scored / measured["inference_images_per_s"]
+    units = len(splits[: arm.units])
+    unit_hours = config.epochs * epoch_seconds / 3600
+    return {"arm": arm.name, "label": arm.label, "group": arm.group, "params": params, **measured,
+            "n_train": n_train, "n_scored": n_scored, "epoch_seconds": epoch_seconds, "epochs_at_most": config.epochs,
+            "unit_hours_at_most": unit_hours, "units": units, "arm_hours_at_most": unit_hours * units}
+
+
+def plan_speed(study: Study, scale: str, only: Collection[str] | None = None,
+               say: Callable[[str], None] = print) -> dict:
+    """Every arm of ``study``'s plan at ``scale`` (or those in ``only``), timed on this machine."""
+    plan = study.plan(scale)
+    check_arm_names(study, scale, only)
+    splits = splits_of(plan.protocol)
+    arms = []
+    for arm in plan.arms:
+        if only and arm.name not in only:
+            continue
+        arms.append(arm_speed(study, scale, arm, splits))
+        say(f"{study.name}/{arm.name}: {arms[-1]['train_images_per_s']:.0f} training images/s, "
+            f"{arms[-1]['unit_hours_at_most']:.1f} h a unit at most")
+    return {"study": study.name, "scale": scale, "command": f"emoscope replicate {study.name} --scale {scale} --speed",
+            "timed_batches": TIMED_BATCHES, "threads": torch.get_num_threads(), "arms": arms}

@@ -1,0 +1,48 @@
+"""`emoscope replicate STUDY --speed`: a plan's arms timed on this machine, and the hours that makes, before
+anything is trained."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from emoscope.replication import STUDIES
+from emoscope.replication.protocol import splits_of
+from emoscope.training.trainer import bf16_supported, processor_name
+from helpers import run_emoscope
+
+
+def test_speed_times_every_arm_and_scales_it_to_the_units_of_its_plan(data_root, tmp_path):
+    # hybrid: k-fold units, an ablation on fewer folds and a pitfall whose pool holds augmented copies
+    done = run_emoscope("replicate", "hybrid", "--scale", "quick", "--speed", "--work-dir", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == ["hybrid-quick.json"]
+    result = json.loads((tmp_path / "speed" / "hybrid-quick.json").read_text())
+    plan = STUDIES["hybrid"].plan("quick")
+    assert [arm["arm"] for arm in result["arms"]] == [arm.name for arm in plan.arms]
+    first = splits_of(plan.protocol)[0]
+    cpu = torch.device("cpu")
+    for timed, arm in zip(result["arms"], plan.arms):
+        assert timed["train_images_per_s"] > 0 and timed["inference_images_per_s"] > 0
+        precision = "bf16" if bf16_supported(cpu) else "fp32"
+        assert (timed["processor"], timed["precision"]) == (processor_name(cpu), precision)
+        copies = 1 + arm.copies_before_split
+        assert timed["n_train"] == len(first.train) * copies
+        assert timed["n_scored"] == (len(first.val) + len(first.test)) * copies  # selection and watched test split
+        epoch = timed["n_train"] / timed["train_images_per_s"] + timed["n_scored"] / timed["inference_images_per_s"]
+        assert timed["epoch_seconds"] == pytest.approx(epoch)
+        assert timed["unit_hours_at_most"] == pytest.approx(arm.train["epochs"] * epoch / 3600)
+        assert timed["units"] == (arm.units or plan.protocol.folds)
+        assert timed["arm_hours_at_most"] == pytest.approx(timed["unit_hours_at_most"] * timed["units"])
+    assert any(arm.copies_before_split for arm in plan.arms) and any(arm.units for arm in plan.arms)
+    assert f"written: {tmp_path / 'speed' / 'hybrid-quick.json'}" in done.stdout
+
+
+def test_speed_of_one_arm_times_that_arm_only(data_root, tmp_path):
+    done = run_emoscope("replicate", "thesis", "--scale", "quick", "--speed", "--arm", "resnet34",
+                        "--work-dir", tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "speed" / "thesis-quick.json").read_text())
+    assert [arm["arm"] for arm in result["arms"]] == ["resnet34"] and result["arms"][0]["units"] == 1
