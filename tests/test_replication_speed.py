@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from emoscope.replication import STUDIES
-from emoscope.replication.protocol import splits_of
+from emoscope.replication.protocol import pretrain_split, splits_of
 from emoscope.training.trainer import bf16_supported, processor_name
 from helpers import run_emoscope
 
@@ -35,6 +35,7 @@ def test_speed_times_every_arm_and_scales_it_to_the_units_of_its_plan(data_root,
         assert timed["epoch_seconds"] == pytest.approx(epoch)
         assert timed["unit_hours_at_most"] == pytest.approx(arm.train["epochs"] * epoch / 3600)
         assert timed["units"] == (arm.units or plan.protocol.folds)
+        assert timed["warm_start_hours_at_most"] == 0  # hybrid's arms train from scratch
         assert timed["arm_hours_at_most"] == pytest.approx(timed["unit_hours_at_most"] * timed["units"])
     assert any(arm.copies_before_split for arm in plan.arms) and any(arm.units for arm in plan.arms)
     assert f"written: {tmp_path / 'speed' / 'hybrid-quick.json'}" in done.stdout
@@ -46,3 +47,21 @@ def test_speed_of_one_arm_times_that_arm_only(data_root, tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "speed" / "thesis-quick.json").read_text())
     assert [arm["arm"] for arm in result["arms"]] == ["resnet34"] and result["arms"][0]["units"] == 1
+
+
+def test_an_arm_trained_from_the_protocols_warm_start_counts_that_training_too(data_root, tmp_path):
+    done = run_emoscope("replicate", "panic", "--scale", "quick", "--speed", "--work-dir", tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "speed" / "panic-quick.json").read_text())
+    plan = STUDIES["panic"].plan("quick")
+    protocol, warm = plan.protocol, pretrain_split(plan.protocol)
+    for timed, arm in zip(result["arms"], plan.arms):
+        if "init_from" in arm.train:  # started from a shipped model: no warm start of the protocol's to train
+            assert timed["warm_start_hours_at_most"] == 0
+            continue
+        epoch = len(warm.train) / timed["train_images_per_s"] + len(warm.val) / timed["inference_images_per_s"]
+        assert timed["warm_start_hours_at_most"] == pytest.approx(protocol.pretrain["epochs"] * epoch / 3600)
+        assert timed["arm_hours_at_most"] == pytest.approx(
+            timed["unit_hours_at_most"] * timed["units"] + timed["warm_start_hours_at_most"])
+    assert [timed["arm"] for timed in result["arms"]] == [arm.name for arm in plan.arms]
+    assert any("init_from" in arm.train for arm in plan.arms) and not all("init_from" in arm.train for arm in plan.arms)

@@ -101,12 +101,13 @@ def speeds_of(study: str, scale: str, work_dir: Path, arms: list[str] | None) ->
     table = Table(title=f"{study} at scale {scale}, on {result['threads']} threads of {', '.join(sorted(timed_on))}: "
                   "hours at most (early stopping may end a unit sooner)")
     for column in ("arm", "trained as", "params", "train img/s", "infer img/s", "epoch min", "epochs", "h a unit",
-                   "units", "h the arm"):
+                   "units", "h warm start", "h the arm"):
         table.add_column(column)
     for arm in result["arms"]:
+        warm = arm["warm_start_hours_at_most"]
         table.add_row(arm["arm"], arm["label"], f"{arm['params'] / 1e6:.2f}M", f"{arm['train_images_per_s']:.0f}",
                       f"{arm['inference_images_per_s']:.0f}", f"{arm['epoch_seconds'] / 60:.1f}",
                       str(arm["epochs_at_most"]), f"{arm['unit_hours_at_most']:.1f}", str(arm["units"]),
-                      f"{arm['arm_hours_at_most']:.1f}")
+                      f"{warm:.1f}" if warm else "-", f"{arm['arm_hours_at_most']:.1f}")
     console.print(table)
     console.print(f"written: {out}", soft_wrap=True)

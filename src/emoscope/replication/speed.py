@@ -2,8 +2,8 @@
 
 A scale is only useful if its arms can finish: this times each arm's own training step (its augmentation,
 precision and memory format, as its units train) on a few batches of its first unit's training faces, then
-scales the time to a unit's sets and to the most epochs the arm may run. Early stopping may end a unit
-sooner; a warm start the protocol trains first is not counted."""
+scales the time to a unit's sets and to the most epochs the arm may run, and to the protocol's own warm start
+where the arm is trained from one. Early stopping may end either sooner."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable, Collection
 import numpy as np
 import torch
 
-from emoscope.replication.protocol import Arm, Split, splits_of, unit_config
+from emoscope.replication.protocol import Arm, Split, pretrain_split, splits_of, unit_config
 from emoscope.replication.study import Study, check_arm_names
 
 TIMED_BATCHES = 4
@@ -22,13 +22,15 @@ TIMED_BATCHES = 4
 that the widest network is timed in minutes."""
 
 
-def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], batches: int = TIMED_BATCHES) -> dict:
-    """One arm's measured speeds and what they make of an epoch, a unit and the arm (hours at most)."""
+def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_start: Split | None,
+              batches: int = TIMED_BATCHES) -> dict:
+    """One arm's measured speeds and what they make of an epoch, a unit, the protocol's warm start
+    (``warm_start``: its split, where it has one) and the arm (hours at most)."""
     from emoscope.training.trainer import Trainer
 
-    first = splits[0]
+    first, protocol = splits[0], study.plan(scale).protocol
     with tempfile.TemporaryDirectory(prefix="emoscope-speed-") as work_dir:
-        config = unit_config(arm, study.plan(scale).protocol, study.name, scale, "speed", Path(work_dir))
+        config = unit_config(arm, protocol, study.name, scale, "speed", Path(work_dir))
         timed = np.arange(min(len(first.train), batches * config.batch_size))
         trainer = Trainer(config, first.train.subset(timed), first.val.subset(timed[: len(first.val)]))
         measured = trainer.speed()
@@ -39,9 +41,16 @@ def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], batches: 
     epoch_seconds = n_train / measured["train_images_per_s"] + n_scored / measured["inference_images_per_s"]
     units = len(splits[: arm.units])
     unit_hours = config.epochs * epoch_seconds / 3600
+    warm_hours = 0.0
+    if warm_start is not None and "init_from" not in arm.train:  # a shipped start needs no training
+        # the same network on 7 classes; its held-out tenth chooses the epoch and is its test, scored once an epoch
+        warm_epoch = (len(warm_start.train) / measured["train_images_per_s"]
+                      + len(warm_start.val) / measured["inference_images_per_s"])
+        warm_hours = protocol.pretrain["epochs"] * warm_epoch / 3600
     return {"arm": arm.name, "label": arm.label, "group": arm.group, "params": params, **measured,
             "n_train": n_train, "n_scored": n_scored, "epoch_seconds": epoch_seconds, "epochs_at_most": config.epochs,
-            "unit_hours_at_most": unit_hours, "units": units, "arm_hours_at_most": unit_hours * units}
+            "unit_hours_at_most": unit_hours, "units": units, "warm_start_hours_at_most": warm_hours,
+            "arm_hours_at_most": unit_hours * units + warm_hours}
 
 
 def plan_speed(study: Study, scale: str, only: Collection[str] | None = None,
@@ -50,11 +59,12 @@ def plan_speed(study: Study, scale: str, only: Collection[str] | None = None,
     plan = study.plan(scale)
     check_arm_names(study, scale, only)
     splits = splits_of(plan.protocol)
+    warm_start = pretrain_split(plan.protocol) if plan.protocol.pretrain is not None else None
     arms = []
     for arm in plan.arms:
         if only and arm.name not in only:
             continue
-        arms.append(arm_speed(study, scale, arm, splits))
+        arms.append(arm_speed(study, scale, arm, splits, warm_start))
         say(f"{study.name}/{arm.name}: {arms[-1]['train_images_per_s']:.0f} training images/s, "
             f"{arms[-1]['unit_hours_at_most']:.1f} h a unit at most")
     return {"study": study.name, "scale": scale, "command": f"emoscope replicate {study.name} --scale {scale} --speed",
