@@ -135,6 +135,7 @@ def test_no_train_writes_the_page_from_kept_units_and_names_the_rest(quick_runs,
     assert len(arms["resnet"]["per_unit"]) == 1 and arms["resnet"]["units_planned"] == 2
     page = (tmp_path / "pages" / "panic.md").read_text()
     assert "Not trained yet at this scale: cnn" in page and "1 of 2 units trained so far" in page
+    assert "`emoscope replicate panic --scale quick --speed` first says how long" in page
     assert page.count("no verdict yet: 1 of 2 units trained") == 2  # the ResNet's two claims
     assert done.returncode == 0, done.stderr
     assert "panic/resnet: 1 of 2 units trained; `emoscope replicate panic --scale quick --arm resnet`" in done.stdout

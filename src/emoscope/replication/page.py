@@ -367,7 +367,8 @@ def render_page(result: dict) -> str:
     parts += ["\n## Results (test metrics, mean ± std over units)\n", arms_table(result, "main")]
     if untrained := result.get("untrained_arms"):
         parts.append(f"\nNot trained yet at this scale: {', '.join(untrained)} (`{result['command']}` trains "
-                     f"{'them' if len(untrained) > 1 else 'it'}; every unit resumes where it stopped).\n")
+                     f"{'them' if len(untrained) > 1 else 'it'}; every unit resumes where it stopped; "
+                     f"`{result['command']} --speed` first says how long that would take on your machine).\n")
     if any(a["group"] == "ablation" for a in result["arms"]):
         parts += ["\n### Ablations\n", arms_table(result, "ablation")]
     parts += [
