@@ -86,9 +86,9 @@ def plan(scale: Scale) -> Plan:
                     f"PublicTest, each run stopped after {EARLY_STOPPING} epochs without a better PublicTest score (at "
                     f"most 60); no ImageNet weights (none may be downloaded). The baseline is at full size. At full "
                     f"width the three large networks would not level off within a session on a 2-core CPU: timed on "
-                    f"a 2-core AMD EPYC in fp32 (`emoscope replicate thesis --scale full --speed`), an epoch takes 2.2 "
-                    f"times a baseline epoch for MobileNetV3-Large, 14 times for ResNet-34 and 55 times for "
-                    f"Wide-ResNet-50-2. So they run narrower, each about as fast to train as the baseline: "
+                    f"a 2-core AMD EPYC in fp32 (`emoscope replicate thesis --scale full --speed`, two runs), an "
+                    f"epoch takes about twice a baseline epoch for MobileNetV3-Large, 14 times for ResNet-34 and 50-55 "
+                    f"times for Wide-ResNet-50-2. So they run narrower, each about as fast to train as the baseline: "
                     f"MobileNetV3-Large at 1/2 width, ResNet-34 at 1/4 and Wide-ResNet-50-2 at 1/8 (`--speed` times "
                     f"each arm on your machine).")
     return Plan(Protocol("holdout"), _arms(scale), "The thesis's protocol: all of Training, full networks.")
