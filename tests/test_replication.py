@@ -252,6 +252,29 @@ def test_an_extra_that_needs_a_model_not_here_keeps_its_earlier_value(quick_runs
     assert "## Real-image pipeline" in render_page(result)
 
 
+def test_what_is_left_of_an_arm_counts_finished_recorded_and_shown_units_and_checkpointed_epochs(quick_runs,
+                                                                                                tmp_path):
+    from emoscope.replication.protocol import unit_config
+    from emoscope.replication.speed import arm_progress
+
+    out, work, _ = quick_runs
+    study = STUDIES["hybrid"]
+    plan = study.plan("quick")
+    splits, vgg = splits_of(plan.protocol), next(arm for arm in plan.arms if arm.name == "vgg19")
+    units = len(splits[: vgg.units])
+    assert units >= 2
+    assert arm_progress(study, "quick", vgg, splits, work, None) == [None] * units  # kept in the work folder
+    assert arm_progress(study, "quick", vgg, splits, tmp_path / "gone", out) == [None] * units  # recorded
+    shown = tmp_path / "shown"
+    shown.mkdir()
+    shutil.copy(out / "hybrid.json", shown)  # the page without its unit records: its arms as a run keeps them
+    assert arm_progress(study, "quick", vgg, splits, tmp_path / "gone", shown) == [None] * units
+    started = unit_config(vgg, plan.protocol, "hybrid", "quick", splits[1].name, tmp_path / "fresh").run_dir
+    started.mkdir(parents=True)
+    (started / "history.json").write_text(json.dumps([{"epoch": 1}]))
+    assert arm_progress(study, "quick", vgg, splits, tmp_path / "fresh", None) == [0, 1] + [0] * (units - 2)
+
+
 def test_the_test_split_is_scored_each_epoch_for_the_pitfalls_only(quick_runs):
     _, _, results = quick_runs
     for result in results.values():

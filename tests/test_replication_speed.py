@@ -16,7 +16,8 @@ from helpers import run_emoscope
 
 def test_speed_times_every_arm_and_scales_it_to_the_units_of_its_plan(data_root, tmp_path):
     # hybrid: k-fold units, an ablation on fewer folds and a pitfall whose pool holds augmented copies
-    done = run_emoscope("replicate", "hybrid", "--scale", "quick", "--speed", "--work-dir", tmp_path)
+    done = run_emoscope("replicate", "hybrid", "--scale", "quick", "--speed", "--work-dir", tmp_path,
+                        "--out", tmp_path / "pages")
     assert done.returncode == 0, done.stderr
     assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == ["hybrid-quick.json"]
     result = json.loads((tmp_path / "speed" / "hybrid-quick.json").read_text())
@@ -37,20 +38,22 @@ def test_speed_times_every_arm_and_scales_it_to_the_units_of_its_plan(data_root,
         assert timed["units"] == (arm.units or plan.protocol.folds)
         assert timed["warm_start_hours_at_most"] == 0  # hybrid's arms train from scratch
         assert timed["arm_hours_at_most"] == pytest.approx(timed["unit_hours_at_most"] * timed["units"])
+        assert timed["units_finished"] == 0 and timed["hours_left_at_most"] == pytest.approx(timed["arm_hours_at_most"])
     assert any(arm.copies_before_split for arm in plan.arms) and any(arm.units for arm in plan.arms)
     assert f"written: {tmp_path / 'speed' / 'hybrid-quick.json'}" in done.stdout
 
 
 def test_speed_of_one_arm_times_that_arm_only(data_root, tmp_path):
     done = run_emoscope("replicate", "thesis", "--scale", "quick", "--speed", "--arm", "resnet34",
-                        "--work-dir", tmp_path)
+                        "--work-dir", tmp_path, "--out", tmp_path / "pages")
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "speed" / "thesis-quick.json").read_text())
     assert [arm["arm"] for arm in result["arms"]] == ["resnet34"] and result["arms"][0]["units"] == 1
 
 
 def test_an_arm_trained_from_the_protocols_warm_start_counts_that_training_too(data_root, tmp_path):
-    done = run_emoscope("replicate", "panic", "--scale", "quick", "--speed", "--work-dir", tmp_path)
+    done = run_emoscope("replicate", "panic", "--scale", "quick", "--speed", "--work-dir", tmp_path,
+                        "--out", tmp_path / "pages")
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "speed" / "panic-quick.json").read_text())
     plan = STUDIES["panic"].plan("quick")

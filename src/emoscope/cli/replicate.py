@@ -42,7 +42,9 @@ def replicate_cmd(
                                         "page: a session's share of a long arm, which the next run continues"),
     speed: bool = typer.Option(False, "--speed", help="train nothing: time each arm's training step on this "
                                "machine for a few batches and say how long an epoch, a unit and the arm would take "
-                               "at most (written to <work-dir>/speed/STUDY-SCALE.json)"),
+                               "at most, and what is left of it (units finished in --work-dir, recorded beside the "
+                               "page in <out> or shown on it; epochs in checkpoints); written to "
+                               "<work-dir>/speed/STUDY-SCALE.json"),
 ):
     """Run a study's protocol (every arm and fold resumes where it stopped), then write its page."""
     from emoscope.replication import STUDIES
@@ -59,7 +61,7 @@ def replicate_cmd(
     out = out or default
     if speed:
         for name in names:
-            speeds_of(name, scale, work_dir, arms)
+            speeds_of(name, scale, work_dir, out, arms)
         return
     if pages_only:
         if study == "all":  # the studies this scale has results for
@@ -88,26 +90,26 @@ def replicate_cmd(
         write_index(DEFAULT_PAGES)  # its summary links the standard pages
 
 
-def speeds_of(study: str, scale: str, work_dir: Path, arms: list[str] | None) -> None:
-    """``--speed``: the study's arms timed here, as a table and as JSON."""
+def speeds_of(study: str, scale: str, work_dir: Path, pages: Path, arms: list[str] | None) -> None:
+    """``--speed``: the study's arms timed here, and what is left of them, as a table and as JSON."""
     from emoscope.replication import STUDIES
     from emoscope.replication.speed import plan_speed
 
-    result = plan_speed(STUDIES[study], scale, arms or None, say=console.print)
-    out = work_dir / "speed" / f"{study}-{scale}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps(result, indent=1))
+    result = plan_speed(STUDIES[study], scale, work_dir, pages, arms or None, say=console.print)
+    written = work_dir / "speed" / f"{study}-{scale}.json"
+    written.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(written, json.dumps(result, indent=1))
     timed_on = {f"{arm['processor']} ({arm['precision']})" for arm in result["arms"]}
     table = Table(title=f"{study} at scale {scale}, on {result['threads']} threads of {', '.join(sorted(timed_on))}: "
                   "hours at most (early stopping may end a unit sooner)")
-    for column in ("arm", "trained as", "params", "train img/s", "infer img/s", "epoch min", "epochs", "h a unit",
-                   "units", "h warm start", "h the arm"):
+    for column in ("arm", "trained as", "params", "train img/s", "epoch min", "epochs", "h a unit", "units",
+                   "h warm start", "h the arm", "units finished", "h left"):
         table.add_column(column)
     for arm in result["arms"]:
         warm = arm["warm_start_hours_at_most"]
         table.add_row(arm["arm"], arm["label"], f"{arm['params'] / 1e6:.2f}M", f"{arm['train_images_per_s']:.0f}",
-                      f"{arm['inference_images_per_s']:.0f}", f"{arm['epoch_seconds'] / 60:.1f}",
-                      str(arm["epochs_at_most"]), f"{arm['unit_hours_at_most']:.1f}", str(arm["units"]),
-                      f"{warm:.1f}" if warm else "-", f"{arm['arm_hours_at_most']:.1f}")
+                      f"{arm['epoch_seconds'] / 60:.1f}", str(arm["epochs_at_most"]),
+                      f"{arm['unit_hours_at_most']:.1f}", str(arm["units"]), f"{warm:.1f}" if warm else "-",
+                      f"{arm['arm_hours_at_most']:.1f}", str(arm["units_finished"]), f"{arm['hours_left_at_most']:.1f}")
     console.print(table)
-    console.print(f"written: {out}", soft_wrap=True)
+    console.print(f"written: {written}", soft_wrap=True)
