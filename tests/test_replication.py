@@ -263,16 +263,16 @@ def test_what_is_left_of_an_arm_counts_finished_recorded_and_shown_units_and_che
     splits, vgg = splits_of(plan.protocol), next(arm for arm in plan.arms if arm.name == "vgg19")
     units = len(splits[: vgg.units])
     assert units >= 2
-    assert arm_progress(study, "quick", vgg, splits, work, None) == [None] * units  # kept in the work folder
-    assert arm_progress(study, "quick", vgg, splits, tmp_path / "gone", out) == [None] * units  # recorded
-    shown = tmp_path / "shown"
-    shown.mkdir()
-    shutil.copy(out / "hybrid.json", shown)  # the page without its unit records: its arms as a run keeps them
-    assert arm_progress(study, "quick", vgg, splits, tmp_path / "gone", shown) == [None] * units
+    gone = tmp_path / "gone"
+    assert arm_progress(study, "quick", vgg, splits, work, None, {}) == [None] * units  # kept in the work folder
+    assert arm_progress(study, "quick", vgg, splits, gone, out / "units" / "hybrid", {}) == [None] * units  # recorded
+    # the page without its unit records: its arms as a run keeps them
+    shown = {arm["name"]: arm for arm in json.loads((out / "hybrid.json").read_text())["arms"]}
+    assert arm_progress(study, "quick", vgg, splits, gone, tmp_path / "no records", shown) == [None] * units
     started = unit_config(vgg, plan.protocol, "hybrid", "quick", splits[1].name, tmp_path / "fresh").run_dir
     started.mkdir(parents=True)
     (started / "history.json").write_text(json.dumps([{"epoch": 1}]))
-    assert arm_progress(study, "quick", vgg, splits, tmp_path / "fresh", None) == [0, 1] + [0] * (units - 2)
+    assert arm_progress(study, "quick", vgg, splits, tmp_path / "fresh", None, {}) == [0, 1] + [0] * (units - 2)
 
 
 def test_the_test_split_is_scored_each_epoch_for_the_pitfalls_only(quick_runs):

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from emoscope.replication.protocol import Arm, Split, pretrain_split, splits_of, unit_config
-from emoscope.replication.study import (UNIT_RECORDS, Study, check_arm_names, earlier_result, recorded_unit,
-                                        same_training, unit_record)
+from emoscope.replication.study import (UNIT_RECORDS, Study, check_arm_names, earlier_result, kept_arm,
+                                        recorded_unit, unit_record)
 
 TIMED_BATCHES = 4
 """Batches in the timed epoch (after a warm-up epoch of as many): enough to steady a CPU's speed, few enough
@@ -33,30 +33,29 @@ def epochs_trained(config) -> int | None:
     return len(json.loads(history.read_text())) if history.is_file() else 0
 
 
-def arm_progress(study: Study, scale: str, arm: Arm, splits: list[Split], work_dir: Path,
-                 pages: Path | None) -> list[int | None]:
+def arm_progress(study: Study, scale: str, arm: Arm, splits: list[Split], work_dir: Path, records: Path | None,
+                 earlier_arms: dict[str, dict]) -> list[int | None]:
     """Per unit of ``arm``: None where it is finished, else the epochs its checkpoint in ``work_dir`` has
-    trained. Finished: its result kept in ``work_dir``, or, with the options it has now, recorded beside the
-    study's page in ``pages`` or (where none of the arm's units is found) shown on that page, as a run keeps it."""
+    trained. Finished: its result kept in ``work_dir``, or, with the options it has now, recorded under
+    ``records`` (the study's folder of unit records) or (where none of the arm's units is found) shown on the
+    page (``earlier_arms``: its arms by name), as a run keeps it."""
     protocol = study.plan(scale).protocol
-    record_of = unit_record(pages / UNIT_RECORDS / study.name if pages else None, arm, protocol)
+    record_of = unit_record(records, arm, protocol)
     progress = []
     for split in splits[: arm.units]:
         config = unit_config(arm, protocol, study.name, scale, split.name, work_dir)
         progress.append(None if recorded_unit(record_of(split.name), config, arm) else epochs_trained(config))
-    earlier = earlier_result(pages / f"{study.name}.json", scale) if pages else {}
-    kept = next((shown for shown in earlier.get("arms", []) if shown["name"] == arm.name), None)
-    if None not in progress and kept is not None and same_training(kept["config"], unit_config(
-            arm, protocol, study.name, scale, kept["per_unit"][0]["unit"], work_dir), arm):
+    if None not in progress and (kept := kept_arm(earlier_arms, arm, protocol, study.name, scale, work_dir)):
         progress[: len(kept["per_unit"])] = [None] * len(kept["per_unit"])
     return progress
 
 
-def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_start: Split | None,
-              work_dir: Path, pages: Path | None, batches: int = TIMED_BATCHES) -> dict:
+def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_start: Split | None, work_dir: Path,
+              progress: list[int | None], batches: int = TIMED_BATCHES) -> dict:
     """One arm's measured speeds and what they make of an epoch, a unit, the protocol's warm start
-    (``warm_start``: its split, where it has one) and the arm, and of what is left of them (``work_dir``,
-    ``pages``: as for :func:`arm_progress`); hours at most."""
+    (``warm_start``: its split, where it has one) and the arm, and of what is left of them (``progress``: the
+    arm's :func:`arm_progress` in ``work_dir``, where its warm start's checkpoint is read too); hours at most."""
+    from emoscope.models.registry import count_params
     from emoscope.training.trainer import Trainer
 
     first, protocol = splits[0], study.plan(scale).protocol
@@ -65,14 +64,13 @@ def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_star
         timed = np.arange(min(len(first.train), batches * config.batch_size))
         trainer = Trainer(config, first.train.subset(timed), first.val.subset(timed[: len(first.val)]))
         measured = trainer.speed()
-        params = sum(p.numel() for p in trainer.model.parameters())
+        params = count_params(trainer.model)
     # a pitfall arm's pool holds its augmented copies too; every epoch scores the selection and the test split
     copies = 1 + arm.copies_before_split
     n_train, n_scored = len(first.train) * copies, (len(first.val) + len(first.test)) * copies
     epoch_seconds = n_train / measured["train_images_per_s"] + n_scored / measured["inference_images_per_s"]
     units = len(splits[: arm.units])
     unit_hours = config.epochs * epoch_seconds / 3600
-    progress = arm_progress(study, scale, arm, splits, work_dir, pages)
     left = sum(config.epochs - trained for trained in progress if trained is not None) * epoch_seconds / 3600
     warm_hours = 0.0
     if warm_start is not None and "init_from" not in arm.train:  # a shipped start needs no training
@@ -93,16 +91,20 @@ def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_star
 def plan_speed(study: Study, scale: str, work_dir: Path, pages: Path | None = None,
                only: Collection[str] | None = None, say: Callable[[str], None] = print) -> dict:
     """Every arm of ``study``'s plan at ``scale`` (or those in ``only``), timed on this machine, with what is
-    left of it (``work_dir``, ``pages``: as for :func:`arm_progress`)."""
+    left of it in ``work_dir`` and beside the study's page in ``pages`` (its unit records and its arms)."""
     plan = study.plan(scale)
     check_arm_names(study, scale, only)
     splits = splits_of(plan.protocol)
     warm_start = pretrain_split(plan.protocol) if plan.protocol.pretrain is not None else None
+    records = pages / UNIT_RECORDS / study.name if pages else None
+    earlier = earlier_result(pages / f"{study.name}.json", scale) if pages else {}
+    earlier_arms = {arm["name"]: arm for arm in earlier.get("arms", [])}
     arms = []
     for arm in plan.arms:
         if only and arm.name not in only:
             continue
-        arms.append(arm_speed(study, scale, arm, splits, warm_start, work_dir, pages))
+        progress = arm_progress(study, scale, arm, splits, work_dir, records, earlier_arms)
+        arms.append(arm_speed(study, scale, arm, splits, warm_start, work_dir, progress))
         say(f"{study.name}/{arm.name}: {arms[-1]['train_images_per_s']:.0f} training images/s, "
             f"{arms[-1]['unit_hours_at_most']:.1f} h a unit, {arms[-1]['hours_left_at_most']:.1f} h left at most")
     return {"study": study.name, "scale": scale, "command": f"emoscope replicate {study.name} --scale {scale} --speed",

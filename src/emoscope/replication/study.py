@@ -286,6 +286,15 @@ the records, a unit trained in one session is not trained again in the next, so 
 longer than a session is trained a fold at a time."""
 
 
+def kept_arm(earlier_arms: dict[str, dict], arm: Arm, protocol: Protocol, study: str, scale: Scale,
+             work_dir: Path) -> dict | None:
+    """The page's earlier entry for ``arm`` (``earlier_arms``: by name), where it was trained with the options
+    its units have now: a run without any of its units keeps it as it was."""
+    kept = earlier_arms.get(arm.name)
+    return kept if kept is not None and same_training(kept["config"], unit_config(
+        arm, protocol, study, scale, kept["per_unit"][0]["unit"], work_dir), arm) else None
+
+
 def unit_record(records: Path | None, arm: Arm, protocol: Protocol) -> Callable[[str], Path | None]:
     """Where each of ``arm``'s units is recorded under ``records``; None for an arm warm-started from the
     protocol's own model (a later unit needs that model's weights, which are not recorded)."""
@@ -397,9 +406,8 @@ def run_study(study: Study, scale: Scale, out_dir: Path, work_dir: Path, progres
                                       train and (only is None or arm.name in only),
                                       out_dir / UNIT_RECORDS / study.name, budget)
         if not units:
-            kept = earlier_arms.get(arm.name)
-            if kept is not None and same_training(kept["config"], unit_config(
-                    arm, plan.protocol, study.name, scale, kept["per_unit"][0]["unit"], work_dir), arm):
+            kept = kept_arm(earlier_arms, arm, plan.protocol, study.name, scale, work_dir)
+            if kept is not None:
                 say(f"{study.name}/{arm.name}: no unit in {work_dir}; kept as it was in {out_dir / study.name}.json")
                 arms.append({**kept, "earlier_run": True})
             continue
