@@ -66,5 +66,21 @@ def test_an_arm_trained_from_the_protocols_warm_start_counts_that_training_too(d
         assert timed["warm_start_hours_at_most"] == pytest.approx(protocol.pretrain["epochs"] * epoch / 3600)
         assert timed["arm_hours_at_most"] == pytest.approx(
             timed["unit_hours_at_most"] * timed["units"] + timed["warm_start_hours_at_most"])
+        assert timed["hours_left_at_most"] == pytest.approx(timed["arm_hours_at_most"])  # nothing trained yet
     assert [timed["arm"] for timed in result["arms"]] == [arm.name for arm in plan.arms]
     assert any("init_from" in arm.train for arm in plan.arms) and not all("init_from" in arm.train for arm in plan.arms)
+
+
+def test_an_arm_whose_units_are_all_finished_has_no_warm_start_left_to_train(data_root, tmp_path):
+    # its units recorded beside the page, its warm start's checkpoint long gone from the work folder
+    from emoscope.replication.speed import arm_speed
+
+    study = STUDIES["panic"]
+    plan = study.plan("quick")
+    splits, warm = splits_of(plan.protocol), pretrain_split(plan.protocol)
+    arm = next(arm for arm in plan.arms if "init_from" not in arm.train)
+    finished = arm_speed(study, "quick", arm, splits, warm, tmp_path, [None] * len(splits))
+    assert finished["warm_start_hours_at_most"] > 0 and finished["hours_left_at_most"] == 0
+    one_left = arm_speed(study, "quick", arm, splits, warm, tmp_path, [None] * (len(splits) - 1) + [0])
+    assert one_left["hours_left_at_most"] == pytest.approx(
+        one_left["unit_hours_at_most"] + one_left["warm_start_hours_at_most"])

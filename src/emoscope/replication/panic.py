@@ -49,6 +49,13 @@ def _arms(widths: dict, epochs: dict, mobilenet_size: int = 48, stop: dict | Non
     ]
 
 
+FULL_WIDTH_TIMES = (
+    "timed with `emoscope replicate panic --scale full --speed` on a 2-core Intel Xeon in bf16, they train at 64 "
+    "and 105 faces/s against 546 for the plain CNN (on a 2-core AMD EPYC in fp32: 53 and 18), so this page's "
+    "warm start and 10 folds of at most 40 epochs each would take at most 15 and 9 h there (20 and 54 h on the "
+    "EPYC).")
+"""What the paper's networks cost at full width here (the standard page's reason to narrow them)."""
+
 CPU_LIMITS = (
     "**What this run can and cannot say.** At `cpu` scale the networks are width-reduced, the folds divide "
     "PublicTest + PrivateTest (7,178 faces) and each arm trains 3 epochs per fold after a 3-epoch warm "
@@ -80,16 +87,19 @@ def plan(scale: Scale) -> Plan:
     if scale == "standard":
         return Plan(Protocol("kfold", label_set="panic", folds=10, pool_splits=("val", "test"),
                              pretrain={"epochs": 40, "early_stopping": EARLY_STOPPING}),
-                    [*_arms({"mobilenet": 1.0, "resnet": 1.0, "cnn": [64, 128, 320]},
+                    [*_arms({"mobilenet": 0.5, "resnet": 0.5, "cnn": [64, 128, 320]},
                             {"mobilenet": 40, "resnet": 40, "cnn": 40}, stop={"early_stopping": EARLY_STOPPING}),
                      *_shipped_arms(40, 20, stop={"early_stopping": EARLY_STOPPING})],
-                    f"Standard scale: the paper's networks at full width and 48 px, the cpu scale's protocol (10 "
-                    f"folds over the 7,178 PublicTest + PrivateTest faces, each arm warm-started from its own "
-                    f"7-expression model of Training); every run stops after {EARLY_STOPPING} epochs without a better "
-                    f"validation score (at most 40). The `shipped` arm is not the paper's: it starts from emoscope's "
-                    f"own `{SHIPPED}` instead of a warm start of its own, at a tenth of the learning rate. That model "
-                    f"never trained on a pool image, but its epoch was chosen on PublicTest, half of this pool, so "
-                    f"its test folds are not wholly unseen: an epoch choice is the only way they reached it.")
+                    f"Standard scale: the paper's networks at 48 px, the cpu scale's protocol (10 folds over the "
+                    f"7,178 PublicTest + PrivateTest faces, each arm warm-started from its own 7-expression model of "
+                    f"Training); every run stops after {EARLY_STOPPING} epochs without a better validation score (at "
+                    f"most 40). At full width MobileNetV2 and ResNet-18 would not level off on every fold within a "
+                    f"session or two on a 2-core CPU: {FULL_WIDTH_TIMES} So they run narrower, at 1/2 width "
+                    f"(`--speed` times each arm on your machine). The `shipped` arm is not the paper's: it starts "
+                    f"from emoscope's own `{SHIPPED}` instead of a warm start of its own, at a tenth of the learning "
+                    f"rate. That model never trained on a pool image, but its epoch was chosen on PublicTest, half of "
+                    f"this pool, so its test folds are not wholly unseen: an epoch choice is the only way they reached "
+                    f"it.")
     return Plan(Protocol("kfold", label_set="panic", folds=10),
                 _arms({"mobilenet": 1.0, "resnet": 1.0, "cnn": [64, 128, 320]},
                       {"mobilenet": 30, "resnet": 30, "cnn": 30}),

@@ -79,7 +79,7 @@ def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_star
                       + len(warm_start.val) / measured["inference_images_per_s"])
         warm_hours = protocol.pretrain["epochs"] * warm_epoch / 3600
         warm_trained = epochs_trained(unit_config(arm, protocol, study.name, scale, "pretrain", work_dir))
-        if warm_trained is not None:
+        if warm_trained is not None and progress.count(None) < units:  # finished units need no warm start
             left += (protocol.pretrain["epochs"] - warm_trained) * warm_epoch / 3600
     return {"arm": arm.name, "label": arm.label, "group": arm.group, "params": params, **measured,
             "n_train": n_train, "n_scored": n_scored, "epoch_seconds": epoch_seconds, "epochs_at_most": config.epochs,
