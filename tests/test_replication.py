@@ -180,7 +180,7 @@ def test_a_unit_whose_checkpoints_are_gone_is_read_from_its_record_beside_the_pa
                                                                                    monkeypatch):
     """A later session without runs/: each unit recorded beside the page stands in for its training, up to the
     first unit without a record; a record made with other options is not used."""
-    from emoscope.replication.study import UNIT_RECORDS
+    from emoscope.replication.records import UNIT_RECORDS
     from emoscope.training import trainer
 
     out, work, results = quick_runs
@@ -205,11 +205,46 @@ def test_a_unit_whose_checkpoints_are_gone_is_read_from_its_record_beside_the_pa
     assert "vgg19" in result["untrained_arms"] and "1 of 2 units trained so far" in render_page(result)
 
 
+def test_an_arm_warm_started_by_the_protocol_is_recorded_with_its_warm_start_and_goes_on_without_runs(
+        quick_runs, tmp_path, monkeypatch):
+    """Panic's arms start from a warm start of their own: its result and weights are recorded beside the page
+    with the units, so a session without the work folder reads them all and trains nothing; the units hold only
+    for the weights they started from."""
+    from emoscope.files import sha256_of
+    from emoscope.replication.records import UNIT_RECORDS
+    from emoscope.training import trainer
+
+    out, work, results = quick_runs
+    plan = STUDIES["panic"].plan("quick")
+    warm_started = [arm.name for arm in plan.arms if "init_from" not in arm.train]
+    pages = tmp_path / "pages"
+    shutil.copytree(out / UNIT_RECORDS / "panic", pages / UNIT_RECORDS / "panic")
+    for name in warm_started:
+        folder = pages / UNIT_RECORDS / "panic" / name
+        warm = json.loads((folder / "pretrain.json").read_text())
+        assert warm["sha256"] == sha256_of(folder / "pretrain.safetensors")
+        assert all(json.loads(unit.read_text())["warm_start_sha256"] == warm["sha256"]
+                   for unit in folder.glob("fold*.json"))
+    monkeypatch.setattr(trainer.Trainer, "fit", lambda *a, **k: pytest.fail("a recorded unit was trained again"))
+    again = run_study(STUDIES["panic"], "quick", pages, tmp_path / "no runs", say=lambda line: None)
+    before = {arm["name"]: arm for arm in results["panic"]["arms"]}
+    for arm in again["arms"]:
+        assert arm["per_unit"] == before[arm["name"]]["per_unit"] and not arm.get("earlier_run"), arm["name"]
+    # other weights: the warm start still holds for its options, but not the units made from the old weights
+    other = pages / UNIT_RECORDS / "panic" / warm_started[0] / "pretrain.json"
+    changed = json.loads(other.read_text())
+    other.write_text(json.dumps({**changed, "sha256": "0" * 64}))
+    (pages / "panic.json").unlink()  # else the page's arms are kept as they were
+    third = run_study(STUDIES["panic"], "quick", pages, tmp_path / "still no runs", say=lambda line: None,
+                      train=False)
+    assert warm_started[0] in third["untrained_arms"]
+
+
 def test_a_run_with_a_unit_budget_trains_that_many_new_units_and_the_next_run_goes_on(data_root, tmp_path,
                                                                                       monkeypatch):
     """`--units 1`: a session trains the next fold of a long arm and writes the page; the next session's run
     reads that fold (here from its record, the checkpoints gone) and trains only the one after it."""
-    from emoscope.replication.study import UNIT_RECORDS
+    from emoscope.replication.records import UNIT_RECORDS
     from emoscope.training import trainer
 
     fits = []

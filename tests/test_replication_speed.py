@@ -71,8 +71,8 @@ def test_an_arm_trained_from_the_protocols_warm_start_counts_that_training_too(d
     assert any("init_from" in arm.train for arm in plan.arms) and not all("init_from" in arm.train for arm in plan.arms)
 
 
-def test_an_arm_whose_units_are_all_finished_has_no_warm_start_left_to_train(data_root, tmp_path):
-    # its units recorded beside the page, its warm start's checkpoint long gone from the work folder
+def test_a_warm_start_is_left_to_train_only_for_units_left_and_where_it_is_not_recorded(data_root, tmp_path):
+    # its units recorded beside the page, its warm start's checkpoint gone from the work folder
     from emoscope.replication.speed import arm_speed
 
     study = STUDIES["panic"]
@@ -84,3 +84,8 @@ def test_an_arm_whose_units_are_all_finished_has_no_warm_start_left_to_train(dat
     one_left = arm_speed(study, "quick", arm, splits, warm, tmp_path, [None] * (len(splits) - 1) + [0])
     assert one_left["hours_left_at_most"] == pytest.approx(
         one_left["unit_hours_at_most"] + one_left["warm_start_hours_at_most"])
+    records = tmp_path / "records"  # the warm start recorded beside the page: only the unit is left
+    (records / arm.name).mkdir(parents=True)
+    (records / arm.name / "pretrain.safetensors").write_bytes(b"")
+    recorded = arm_speed(study, "quick", arm, splits, warm, tmp_path, [None] * (len(splits) - 1) + [0], records)
+    assert recorded["hours_left_at_most"] == pytest.approx(recorded["unit_hours_at_most"])

@@ -198,6 +198,11 @@ def splits_of(protocol: Protocol, copies_before_split: int = 0) -> list[Split]:
     return units
 
 
+WARM_START = "pretrain"
+"""The unit name of an arm's warm start of the protocol's own (its run folder in the work folder; beside the page,
+``pretrain.json`` and ``pretrain.safetensors`` record it)."""
+
+
 def pretrain_split(protocol: Protocol) -> Split:
     """Training (``limit`` images of it where the warm-start options say) divided 90/10 for a warm start:
     the tenth chooses its epoch and is its test."""
@@ -207,16 +212,21 @@ def pretrain_split(protocol: Protocol) -> Split:
                         protocol.pretrain.get("limit"), protocol.seed)
     fit_idx, val_idx = stratified_split(training.labels, 0.1, seed=protocol.seed)
     val = training.subset(val_idx)
-    return Split("pretrain", training.subset(fit_idx), val, val, f"{protocol.dataset}:train (held-out tenth)")
+    return Split(WARM_START, training.subset(fit_idx), val, val, f"{protocol.dataset}:train (held-out tenth)")
+
+
+def warm_start_unit(arm: Arm, protocol: Protocol) -> tuple[Arm, Protocol]:
+    """What trains ``arm``'s warm start: the same network on the 7 expressions, with the warm-start options."""
+    options = {key: value for key, value in arm.train.items() if key not in PANIC_OPTIONS}
+    return (dataclasses.replace(arm, train={**options, **protocol.pretrain}),
+            dataclasses.replace(protocol, label_set="fer2013", pretrain=None))
 
 
 def pretrained(arm: Arm, protocol: Protocol, study: str, scale: str, work_dir: Path, progress=None,
                train: bool = True) -> tuple[Arm, dict | None]:
     """The arm started from its warm-start model (trained first if not yet done, unless ``train`` is False),
     and that run's result (None when it is not trained)."""
-    pre_protocol = dataclasses.replace(protocol, label_set="fer2013", pretrain=None)
-    options = {key: value for key, value in arm.train.items() if key not in PANIC_OPTIONS}
-    pre_arm = dataclasses.replace(arm, train={**options, **protocol.pretrain})
+    pre_arm, pre_protocol = warm_start_unit(arm, protocol)
     unit = run_unit(pre_arm, pre_protocol, pretrain_split(protocol), study, scale, work_dir, progress, train)
     if unit is None:
         return arm, None

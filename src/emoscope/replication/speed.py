@@ -16,9 +16,9 @@ from typing import Callable, Collection
 import numpy as np
 import torch
 
-from emoscope.replication.protocol import Arm, Split, pretrain_split, splits_of, unit_config
-from emoscope.replication.study import (UNIT_RECORDS, Study, check_arm_names, earlier_result, kept_arm,
-                                        recorded_unit, unit_record)
+from emoscope.replication.protocol import WARM_START, Arm, Split, pretrain_split, splits_of, unit_config
+from emoscope.replication.records import UNIT_RECORDS, kept_arm, recorded_unit, unit_record
+from emoscope.replication.study import Study, check_arm_names, earlier_result
 
 TIMED_BATCHES = 4
 """Batches in the timed epoch (after a warm-up epoch of as many): enough to steady a CPU's speed, few enough
@@ -40,7 +40,7 @@ def arm_progress(study: Study, scale: str, arm: Arm, splits: list[Split], work_d
     ``records`` (the study's folder of unit records) or (where none of the arm's units is found) shown on the
     page (``earlier_arms``: its arms by name), as a run keeps it."""
     protocol = study.plan(scale).protocol
-    record_of = unit_record(records, arm, protocol)
+    record_of = unit_record(records, arm)
     progress = []
     for split in splits[: arm.units]:
         config = unit_config(arm, protocol, study.name, scale, split.name, work_dir)
@@ -51,10 +51,11 @@ def arm_progress(study: Study, scale: str, arm: Arm, splits: list[Split], work_d
 
 
 def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_start: Split | None, work_dir: Path,
-              progress: list[int | None], batches: int = TIMED_BATCHES) -> dict:
+              progress: list[int | None], records: Path | None = None, batches: int = TIMED_BATCHES) -> dict:
     """One arm's measured speeds and what they make of an epoch, a unit, the protocol's warm start
     (``warm_start``: its split, where it has one) and the arm, and of what is left of them (``progress``: the
-    arm's :func:`arm_progress` in ``work_dir``, where its warm start's checkpoint is read too); hours at most."""
+    arm's :func:`arm_progress` in ``work_dir``, where its warm start's checkpoint is read too, unless it is
+    recorded under ``records``); hours at most."""
     from emoscope.models.registry import count_params
     from emoscope.training.trainer import Trainer
 
@@ -78,8 +79,9 @@ def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_star
         warm_epoch = (len(warm_start.train) / measured["train_images_per_s"]
                       + len(warm_start.val) / measured["inference_images_per_s"])
         warm_hours = protocol.pretrain["epochs"] * warm_epoch / 3600
-        warm_trained = epochs_trained(unit_config(arm, protocol, study.name, scale, "pretrain", work_dir))
-        if warm_trained is not None and progress.count(None) < units:  # finished units need no warm start
+        warm_trained = epochs_trained(unit_config(arm, protocol, study.name, scale, WARM_START, work_dir))
+        recorded = records is not None and (records / arm.name / f"{WARM_START}.safetensors").is_file()
+        if warm_trained is not None and not recorded and progress.count(None) < units:  # finished units need none
             left += (protocol.pretrain["epochs"] - warm_trained) * warm_epoch / 3600
     return {"arm": arm.name, "label": arm.label, "group": arm.group, "params": params, **measured,
             "n_train": n_train, "n_scored": n_scored, "epoch_seconds": epoch_seconds, "epochs_at_most": config.epochs,
@@ -104,7 +106,7 @@ def plan_speed(study: Study, scale: str, work_dir: Path, pages: Path | None = No
         if only and arm.name not in only:
             continue
         progress = arm_progress(study, scale, arm, splits, work_dir, records, earlier_arms)
-        arms.append(arm_speed(study, scale, arm, splits, warm_start, work_dir, progress))
+        arms.append(arm_speed(study, scale, arm, splits, warm_start, work_dir, progress, records))
         say(f"{study.name}/{arm.name}: {arms[-1]['train_images_per_s']:.0f} training images/s, "
             f"{arms[-1]['unit_hours_at_most']:.1f} h a unit, {arms[-1]['hours_left_at_most']:.1f} h left at most")
     return {"study": study.name, "scale": scale, "command": f"emoscope replicate {study.name} --scale {scale} --speed",

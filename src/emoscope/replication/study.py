@@ -23,11 +23,11 @@ from emoscope.replication.protocol import (
     Scale,
     Split,
     measure_cost,
-    pretrained,
     run_unit,
     splits_of,
     unit_config,
 )
+from emoscope.replication.records import UNIT_RECORDS, kept_arm, recorded_unit, unit_record, warm_started
 
 LEARNED_MARGIN = 0.05
 """An arm has learned when its mean test ROC-AUC is at least this far above chance (0.5) and its mean
@@ -269,48 +269,6 @@ def earlier_result(path: Path, scale: Scale) -> dict:
     return result if result.get("scale") == scale else {}
 
 
-def same_training(kept: dict, config, arm: Arm) -> bool:
-    """Whether an earlier arm was trained with the options ``config`` gives its unit now. Where its checkpoints
-    went (``out_dir``) is no training option; a warm start of the protocol's own is a path in the earlier work
-    folder, so it is compared only where the arm names one."""
-    ignored = {"out_dir"} | ({"init_from"} if "init_from" not in arm.train else set())
-    kept, now = ({k: v for k, v in options.items() if k not in ignored}
-                 for options in (kept, json.loads(config.model_dump_json())))
-    return kept == now
-
-
-UNIT_RECORDS = "units"
-"""The folder beside a study's page that keeps each finished unit's result, ``units/<study>/<arm>/<unit>.json``
-(committed with the page). Checkpoints stay in git-ignored ``runs/``, which a later session may not have: with
-the records, a unit trained in one session is not trained again in the next, so a five-fold arm that takes
-longer than a session is trained a fold at a time."""
-
-
-def kept_arm(earlier_arms: dict[str, dict], arm: Arm, protocol: Protocol, study: str, scale: Scale,
-             work_dir: Path) -> dict | None:
-    """The page's earlier entry for ``arm`` (``earlier_arms``: by name), where it was trained with the options
-    its units have now: a run without any of its units keeps it as it was."""
-    kept = earlier_arms.get(arm.name)
-    return kept if kept is not None and same_training(kept["config"], unit_config(
-        arm, protocol, study, scale, kept["per_unit"][0]["unit"], work_dir), arm) else None
-
-
-def unit_record(records: Path | None, arm: Arm, protocol: Protocol) -> Callable[[str], Path | None]:
-    """Where each of ``arm``'s units is recorded under ``records``; None for an arm warm-started from the
-    protocol's own model (a later unit needs that model's weights, which are not recorded)."""
-    if records is None or (protocol.pretrain is not None and "init_from" not in arm.train):
-        return lambda unit: None
-    return lambda unit: records / arm.name / f"{unit}.json"
-
-
-def recorded_unit(record: Path | None, config, arm: Arm) -> dict | None:
-    """A unit's recorded result, where it was trained with the options ``config`` gives it now."""
-    if record is None or not record.is_file():
-        return None
-    kept = read_result(record)
-    return kept if same_training(kept.get("config", {}), config, arm) else None
-
-
 @dataclass
 class UnitBudget:
     """How many units not trained yet a run may still train (None: all of them), so that a session can take a
@@ -333,20 +291,23 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
     what the page says of the warm start. An arm with ``init_from`` in its options starts from that shipped
     model; any other arm from the protocol's own warm start where the protocol has one. With ``train`` False
     only kept results are read, up to the first missing. ``records``: the study's :data:`UNIT_RECORDS` folder;
-    a unit not in ``work_dir`` is read from its record there, and each unit found or trained is recorded.
+    a unit not in ``work_dir`` is read from its record there, and each unit found or trained is recorded, as is
+    the arm's warm start (:func:`~emoscope.replication.records.warm_started`).
     ``budget``: the units this run may still train (a warm start's pretraining is not counted)."""
     protocol = study.plan(scale).protocol
     budget = budget or UnitBudget()
-    record_of = unit_record(records, arm, protocol)
+    record_of = unit_record(records, arm)
     if arm.copies_before_split:
         splits = splits_of(protocol, arm.copies_before_split)
-    warm_start = None
+    warm_start, as_planned, warm_sha256 = None, arm, None
     if "init_from" in arm.train:
         warm_start = shipped_warm_start(arm.train["init_from"])
     elif protocol.pretrain is not None:
-        arm, pretrain = pretrained(arm, protocol, study.name, scale, work_dir, progress, train and budget.allows())
+        arm, pretrain = warm_started(arm, protocol, study.name, scale, work_dir, records, progress,
+                                     train and budget.allows())
         if pretrain is None:
             return [], None
+        warm_sha256 = pretrain.get("sha256")  # recorded units hold only for the weights they started from
         warm_start = {key: pretrain[key] for key in ("n_train", "n_val", "epochs", "best_epoch", "seconds",
                                                      "test_split")}
         warm_start["accuracy"] = pretrain["test"]["accuracy"]
@@ -357,7 +318,10 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
         record = record_of(split.name)
         unit = run_unit(arm, protocol, split, study.name, scale, work_dir, progress, train=False)
         if unit is None:
-            unit = recorded_unit(record, unit_config(arm, protocol, study.name, scale, split.name, work_dir), arm)
+            unit = recorded_unit(record, unit_config(arm, protocol, study.name, scale, split.name, work_dir),
+                                 as_planned)
+            if unit is not None and unit.get("warm_start_sha256") != warm_sha256:
+                unit = None
             if unit is not None:
                 say(f"{study.name}/{arm.name}/{split.name}: read from {record}")
         if unit is None:
@@ -367,7 +331,8 @@ def train_arm(study: Study, scale: Scale, arm: Arm, splits: list[Split], work_di
             budget.spend()
         if record is not None:
             record.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(record, json.dumps(unit, indent=1, allow_nan=False))
+            kept = {**unit, "warm_start_sha256": warm_sha256} if warm_sha256 else unit
+            write_text_atomic(record, json.dumps(kept, indent=1, allow_nan=False))
         units.append(unit)
         say(f"{study.name}/{arm.name}/{split.name}: test accuracy {unit['test']['accuracy']:.4f}, "
             f"macro-F1 {unit['test']['macro_f1']:.4f} ({unit['seconds']:.0f} s)")
