@@ -216,10 +216,10 @@ def test_an_arm_warm_started_by_the_protocol_is_recorded_with_its_warm_start_and
 
     out, work, results = quick_runs
     plan = STUDIES["panic"].plan("quick")
-    warm_started = [arm.name for arm in plan.arms if "init_from" not in arm.train]
+    own_start = [arm.name for arm in plan.arms if "init_from" not in arm.train]
     pages = tmp_path / "pages"
     shutil.copytree(out / UNIT_RECORDS / "panic", pages / UNIT_RECORDS / "panic")
-    for name in warm_started:
+    for name in own_start:
         folder = pages / UNIT_RECORDS / "panic" / name
         warm = json.loads((folder / "pretrain.json").read_text())
         assert warm["sha256"] == sha256_of(folder / "pretrain.safetensors")
@@ -231,13 +231,13 @@ def test_an_arm_warm_started_by_the_protocol_is_recorded_with_its_warm_start_and
     for arm in again["arms"]:
         assert arm["per_unit"] == before[arm["name"]]["per_unit"] and not arm.get("earlier_run"), arm["name"]
     # other weights: the warm start still holds for its options, but not the units made from the old weights
-    other = pages / UNIT_RECORDS / "panic" / warm_started[0] / "pretrain.json"
+    other = pages / UNIT_RECORDS / "panic" / own_start[0] / "pretrain.json"
     changed = json.loads(other.read_text())
     other.write_text(json.dumps({**changed, "sha256": "0" * 64}))
     (pages / "panic.json").unlink()  # else the page's arms are kept as they were
     third = run_study(STUDIES["panic"], "quick", pages, tmp_path / "still no runs", say=lambda line: None,
                       train=False)
-    assert warm_started[0] in third["untrained_arms"]
+    assert own_start[0] in third["untrained_arms"]
 
 
 def test_a_run_with_a_unit_budget_trains_that_many_new_units_and_the_next_run_goes_on(data_root, tmp_path,
