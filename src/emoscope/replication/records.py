@@ -58,6 +58,11 @@ def recorded_unit(record: Path | None, config, arm: Arm) -> dict | None:
     return kept if same_training(kept.get("config", {}), config, arm) else None
 
 
+def warm_start_record(records: Path, arm: Arm) -> tuple[Path, Path]:
+    """Where ``arm``'s warm start is recorded under ``records``: its result and its weights."""
+    return records / arm.name / f"{WARM_START}.json", records / arm.name / f"{WARM_START}.safetensors"
+
+
 def warm_started(arm: Arm, protocol: Protocol, study: str, scale: Scale, work_dir: Path, records: Path | None,
                  progress=None, train: bool = True) -> tuple[Arm, dict | None]:
     """:func:`~emoscope.replication.protocol.pretrained`, recorded under ``records`` where given: the warm
@@ -67,8 +72,7 @@ def warm_started(arm: Arm, protocol: Protocol, study: str, scale: Scale, work_di
     trained again; one in the work folder is recorded (again, where it differs) and its units start from it."""
     if records is None:
         return pretrained(arm, protocol, study, scale, work_dir, progress, train)
-    folder = records / arm.name
-    result_path, weights = folder / f"{WARM_START}.json", folder / f"{WARM_START}.safetensors"
+    result_path, weights = warm_start_record(records, arm)
     pre_arm, pre_protocol = warm_start_unit(arm, protocol)
     config = unit_config(pre_arm, pre_protocol, study, scale, WARM_START, work_dir)
     recorded = recorded_unit(result_path, config, pre_arm) if weights.is_file() else None
@@ -77,11 +81,12 @@ def warm_started(arm: Arm, protocol: Protocol, study: str, scale: Scale, work_di
         _, here = pretrained(arm, protocol, study, scale, work_dir, progress, train)
         if here is None:
             return arm, None
-    if here is not None and (recorded is None or recorded["sha256"] != sha256_of(here["bundle"])):
-        folder.mkdir(parents=True, exist_ok=True)
+    here_sha256 = sha256_of(here["bundle"]) if here is not None else None
+    if here is not None and (recorded is None or recorded["sha256"] != here_sha256):
+        weights.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(weights) as temporary:
             shutil.copyfile(here["bundle"], temporary)
-        recorded = {**here, "bundle": str(weights), "sha256": sha256_of(weights)}
+        recorded = {**here, "bundle": str(weights), "sha256": here_sha256}
         write_text_atomic(result_path, json.dumps(recorded, indent=1, allow_nan=False))
     # a unit kept in the work folder names the weights it started from there
     start = here["bundle"] if here is not None else str(weights)

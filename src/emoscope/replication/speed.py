@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from emoscope.replication.protocol import WARM_START, Arm, Split, pretrain_split, splits_of, unit_config
-from emoscope.replication.records import UNIT_RECORDS, kept_arm, recorded_unit, unit_record
+from emoscope.replication.records import UNIT_RECORDS, kept_arm, recorded_unit, unit_record, warm_start_record
 from emoscope.replication.study import Study, check_arm_names, earlier_result
 
 TIMED_BATCHES = 4
@@ -80,7 +80,7 @@ def arm_speed(study: Study, scale: str, arm: Arm, splits: list[Split], warm_star
                       + len(warm_start.val) / measured["inference_images_per_s"])
         warm_hours = protocol.pretrain["epochs"] * warm_epoch / 3600
         warm_trained = epochs_trained(unit_config(arm, protocol, study.name, scale, WARM_START, work_dir))
-        recorded = records is not None and (records / arm.name / f"{WARM_START}.safetensors").is_file()
+        recorded = records is not None and warm_start_record(records, arm)[1].is_file()
         if warm_trained is not None and not recorded and progress.count(None) < units:  # finished units need none
             left += (protocol.pretrain["epochs"] - warm_trained) * warm_epoch / 3600
     return {"arm": arm.name, "label": arm.label, "group": arm.group, "params": params, **measured,
