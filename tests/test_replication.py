@@ -613,6 +613,19 @@ def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
     assert '; a network other than the paper\'s (`vgg19_bn` {"width": 2.0} at 48 px' in said
 
 
+@pytest.mark.parametrize(("ours", "said"), [(0.6, "0.060 below the paper's 0.660"),
+                                            (0.669, "0.009 above the paper's 0.660"),
+                                            (0.6602, "level with the paper's 0.660")])
+def test_a_verdict_says_on_which_side_of_the_papers_number_ours_is(ours, said):
+    from emoscope.replication.page import verdict
+
+    paper = {"model": "vgg19_bn", "model_kwargs": {"width": 1.0}, "img_size": 48}
+    arm = {"epochs": 20, "per_unit": [{"best_epoch": 5, "epochs_run": 20}], "summary": {"accuracy": {"mean": ours}},
+           "config": dict(paper)}
+    assert verdict({"note": "", "metric": "accuracy", "value": 0.66}, arm, "standard", paper).startswith(
+        f"levelled off: ours {ours:.3f} is {said}; ")
+
+
 @pytest.mark.parametrize("scale", sorted(FOLDERS))
 @pytest.mark.parametrize("name", sorted(STUDIES))
 def test_no_verdict_from_an_arm_that_had_not_levelled_off(scale, name):

@@ -90,12 +90,14 @@ def verdict(claim: dict, arm: dict | None, scale: str, paper: dict) -> str:
     ours, value = (metric_of(arm, claim["metric"]) or {}).get("mean"), claim.get("value")
     if ours is None or value is None:
         return "levelled off; the paper's number is not a comparable quantity"
-    side = "below" if ours < value else "at or above"
+    gap = ours - value
+    where = (f"level with the paper's {value:.3f}" if abs(gap) < 5e-4
+             else f"{abs(gap):.3f} {'below' if gap < 0 else 'above'} the paper's {value:.3f}")
     network = network_trained(arm["config"], paper)
     caveat = {"full": "", "standard": f"; {network} trained to its plateau under our protocol (why it differs "
               "from the paper's is below)"}.get(scale, f"; at `{scale}` scale, so this is what this reduced arm "
                                                   f"reaches, not the paper's network")
-    return f"levelled off: ours {ours:.3f} is {abs(value - ours):.3f} {side} the paper's {value:.3f}{caveat}"
+    return f"levelled off: ours {ours:.3f} is {where}{caveat}"
 
 
 WIDTH_KEYS = ("width", "width_mult")
