@@ -587,6 +587,9 @@ def test_a_claim_with_alternative_settings_reads_the_one_chosen_on_validation_ne
               "paper_arms": [{"name": "cnn11"}, {"name": "cnn11_lower_lr"}]}
     assert "| 0.680 (cnn11_lower_lr, accuracy; chosen over cnn11 on validation accuracy, 0.670 vs 0.250)" \
         in claims_table(result)
+    del arms["cnn11"]["selection"]  # a result from before selections were recorded: no choice claimed
+    assert "| 0.680 (cnn11_lower_lr, accuracy; cnn11 also trained, with no validation accuracy recorded to " \
+        "choose by)" in claims_table(result)
 
 
 def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
@@ -607,6 +610,10 @@ def test_a_verdict_from_a_narrower_network_than_the_papers_says_so():
     said = verdict(claim, arm, "standard", paper)
     assert '; a network other than the paper\'s (`vgg19_bn` {"width": 0.5} at 40 px' in said
     assert "the paper's network at" not in said and "the paper's network trained" not in said
+    # the same network on smaller faces says so, with both sizes
+    arm["config"] |= {"model_kwargs": {"width": 1.0}}
+    assert "; the paper's network on 40 px faces (the paper's: 48 px) trained to its plateau" in \
+        verdict(claim, arm, "standard", paper)
     # nor is a wider one called narrower
     arm["config"] |= {"model_kwargs": {"width": 2.0}, "img_size": 48}
     said = verdict(claim, arm, "standard", paper)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from emoscope.errors import EmoscopeError
 from emoscope.files import write_text_atomic
-from emoscope.replication.page import (LEVELLED_CELL, PATIENCE, STANDARD_PAGES, claim_arm, convergence,
-                                       markdown_table, metric_of, paper_network, plus_minus, verdict)
+from emoscope.replication.page import (LEVELLED_CELL, PATIENCE, STANDARD_PAGES, claim_arm, claim_verdict, convergence,
+                                       markdown_table, metric_of, plus_minus)
 
 
 def read_result(path: Path) -> dict:
@@ -33,10 +33,9 @@ def render_index(out_dir: Path) -> str:
         arms = {a["name"]: a for a in result["arms"]}
         for claim in result["claims"]:
             arm = claim_arm(claim, arms)
-            paper = paper_network(result, arm["name"] if arm else claim["arm"])
             if arm is None:
                 rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"], "not run", "", "", "",
-                             "", result["scale"], verdict(claim, arm, result["scale"], paper)])
+                             "", result["scale"], claim_verdict(claim, arm, result)])
                 continue
             rows.append([f"[{result['title']}]({name}.md)", claim["what"], claim["paper"],
                          plus_minus(metric_of(arm, claim["metric"])), arm["label"],
@@ -44,7 +43,7 @@ def render_index(out_dir: Path) -> str:
                          f"{plus_minus(arm['summary']['macro_f1'])} ({arm['chance']['macro_f1']:.3f})",
                          LEVELLED_CELL[convergence(arm)["status"]],
                          result["scale"] + ("" if arm["learned"] else ", **did not learn**"),
-                         verdict(claim, arm, result["scale"], paper)])
+                         claim_verdict(claim, arm, result)])
         if result["scale"] != "full":
             needs_full.append(f"`emoscope replicate {name} --scale full`")
     text = ("# Replication of the five studies\n\nWritten by `emoscope replicate` from the studies' JSON files; "

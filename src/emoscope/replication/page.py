@@ -120,6 +120,8 @@ def network_trained(config: dict, paper: dict) -> str:
     differing = [key for key in ours.keys() | papers.keys() if ours.get(key) != papers.get(key)]
     if same_model_and_size and not differing:
         return "the paper's network"
+    if config["model"] == paper["model"] and not differing and config["img_size"] < paper["img_size"]:
+        return f"the paper's network on {config['img_size']} px faces (the paper's: {paper['img_size']} px)"
     if same_model_and_size and len(differing) == 1 and differing[0] in WIDTH_KEYS \
             and ours[differing[0]] < papers[differing[0]]:
         return f"the paper's network at x{ours[differing[0]]:g} width (the widest that levels off on this CPU)"
@@ -147,6 +149,9 @@ def claim_arm(claim: dict, arms: dict) -> dict | None:
 def _chosen_over(claim: dict, arm: dict, arms: dict) -> str:
     """The other trained settings the claim's arm was chosen over, with the validation accuracies compared."""
     others = [other for other in _claim_candidates(claim, arms) if other is not arm]
+    if not all(map(_validation_accuracy, (arm, *others))):  # results from before it was recorded
+        return "".join(f"; {other['name']} also trained, with no validation accuracy recorded to choose by"
+                       for other in others)
     return "".join(f"; chosen over {other['name']} on validation accuracy, {_validation_accuracy(arm):.3f} vs "
                    f"{_validation_accuracy(other):.3f}" for other in others)
 
@@ -154,6 +159,12 @@ def _chosen_over(claim: dict, arm: dict, arms: dict) -> str:
 def paper_network(result: dict, arm_name: str) -> dict:
     """The paper's network for an arm: the arm as the ``full`` plan trains it."""
     return {p["name"]: p for p in result["paper_arms"]}[arm_name]
+
+
+def claim_verdict(claim: dict, arm: dict | None, result: dict) -> str:
+    """:func:`verdict` on a claim from the arm it reads, which may be an alternative: either way ours is named
+    against the paper's network for the claim."""
+    return verdict(claim, arm, result["scale"], paper_network(result, claim["arm"]))
 
 
 def claims_table(result: dict) -> str:
@@ -164,7 +175,7 @@ def claims_table(result: dict) -> str:
         ours = plus_minus(metric_of(arm, claim["metric"])) if arm else "not run"
         rows.append([claim["what"], claim["paper"], f"\"{claim['quote']}\" ({claim['where']})", claim["protocol"],
                      f"{ours} ({arm['label']}, {claim['metric']}{_chosen_over(claim, arm, arms)})" if arm else ours,
-                     verdict(claim, arm, result["scale"], paper_network(result, arm["name"] if arm else claim["arm"]))])
+                     claim_verdict(claim, arm, result)])
     return markdown_table(["claim", "paper", "the paper's words", "paper's protocol",
                            f"ours ({result['scale']} scale)", "what this run can say"], rows)
 

@@ -85,7 +85,8 @@ STUDY = Study(
     claims=(
         Claim("5-conv CNN accuracy (5 classes)", "79.2%", PROTOCOL, "cnn5_large", "accuracy",
               "While our system got accuracy of (79.2%) for the same dataset.",
-              "Section 7; Table 4: FER2013 precision 0.962, recall 0.798, accuracy 79.2%", 0.792),
+              "Section 7; Table 4: FER2013 precision 0.962, recall 0.798, accuracy 79.2%", 0.792,
+              alternatives=("cnn5_48",)),
         Claim("MobileNetV2 accuracy (5 classes)", "77.8%", "FER2013, 5 classes, random 80/20 split", "mobilenetv2",
               "accuracy", "FER2013 0.952 0.786 0.861 77.8%", "Table 5, FER2013 row", 0.778),
     ),

@@ -53,8 +53,8 @@ class Claim:
     note: str = ""
     """Why ours is not the same quantity, when it is not (then the page compares nothing)."""
     alternatives: tuple[str, ...] = ()
-    """Arms trained as other settings of ``arm`` (another learning rate): ours is read from whichever of them
-    scored best on the split that chose the epoch, never on test."""
+    """Arms trained as other settings of ``arm`` (another learning rate, smaller faces): ours is read from
+    whichever of them scored best on the split that chose the epoch, never on test."""
 
 
 @dataclass(frozen=True)
